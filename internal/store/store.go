@@ -1,0 +1,82 @@
+// Package store defines how payments are kept durably. Implementations live
+// in subpackages (sqlite, postgres) and all pass the conformance suite in
+// storetest, so the completion logic and the tracker can rely on exactly the
+// behaviour documented here.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+)
+
+// Errors returned by every implementation (wrapped; test with errors.Is).
+var (
+	// ErrNotFound: no payment for the key.
+	ErrNotFound = errors.New("store: payment not found")
+	// ErrLeaseLost: the payment is not (or no longer) leased to the caller,
+	// or no longer in a state the operation applies to.
+	ErrLeaseLost = errors.New("store: lease not held")
+	// ErrUnavailable: the database could not be reached; the operation may be
+	// retried.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Store keeps payments. All methods are safe for concurrent use, also by
+// several processes sharing one database where the implementation allows it.
+// Times are stored with at least millisecond precision and returned in UTC.
+type Store interface {
+	// CreateAttempt records a new completion attempt. p must have outcome
+	// payment.Completing, CreateTime/UpdateTime set, and NextCheckTime set to
+	// when the attempt counts as abandoned (the in-flight lease); the row is
+	// leased to leaseOwner. If a payment for p.CheckoutSessionID already
+	// exists nothing changes and the existing payment is returned with
+	// created == false: the database, not the caller, decides which of
+	// concurrent duplicates goes ahead.
+	CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner string) (stored payment.Payment, created bool, err error)
+
+	// Get returns the payment of a checkout session, or ErrNotFound.
+	Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error)
+
+	// GetLatestByOrder returns the most recently created payment of an order,
+	// or ErrNotFound.
+	GetLatestByOrder(ctx context.Context, orderID string) (payment.Payment, error)
+
+	// DeleteAttempt removes an attempt that is still payment.Completing and
+	// leased to leaseOwner: Amazon Pay answered that the request was wrong and
+	// there is nothing to record. Otherwise it changes nothing and returns
+	// ErrLeaseLost.
+	DeleteAttempt(ctx context.Context, checkoutSessionID, leaseOwner string) error
+
+	// Transition records t if t.Outcome ranks above the stored outcome
+	// (payment.Outcome.Rank): it sets the outcome and the non-empty IDs,
+	// reason and charge state, UpdateTime = t.Time, SettleTime = t.Time for a
+	// final outcome, NextCheckTime = t.NextCheckTime, clears the lease and
+	// increments Version. Otherwise it changes nothing. It returns the payment
+	// as stored afterwards and whether it changed; ErrNotFound if there is no
+	// payment.
+	Transition(ctx context.Context, checkoutSessionID string, t payment.Transition) (stored payment.Payment, changed bool, err error)
+
+	// ClaimDue leases up to limit payments whose outcome is one of outcomes
+	// and whose NextCheckTime is at or before now, and whose lease is free or
+	// expired (the lease expiry is NextCheckTime itself). Each claimed payment
+	// gets NextCheckTime = now+lease and LeaseOwner = owner, and is returned
+	// as stored after the claim, earliest due first. A payment is claimed by
+	// one caller at a time, also across processes. The cost depends on the
+	// number of due payments, not on the number stored.
+	ClaimDue(ctx context.Context, outcomes []payment.Outcome, now time.Time, limit int, lease time.Duration, owner string) ([]payment.Payment, error)
+
+	// Reschedule records an inconclusive check of a payment leased to owner:
+	// NextCheckTime = next, CheckAttempts+1, lease cleared, UpdateTime = now,
+	// Version+1. ErrLeaseLost if the payment is not leased to owner or is
+	// final.
+	Reschedule(ctx context.Context, checkoutSessionID, owner string, next, now time.Time) (payment.Payment, error)
+
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources.
+	Close() error
+}
