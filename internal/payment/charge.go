@@ -1,0 +1,39 @@
+package payment
+
+// Amazon Pay charge states, verbatim.
+const (
+	ChargeAuthorizationInitiated = "AuthorizationInitiated"
+	ChargeAuthorized             = "Authorized"
+	ChargeCaptureInitiated       = "CaptureInitiated"
+	ChargeCaptured               = "Captured"
+	ChargeCanceled               = "Canceled"
+	ChargeDeclined               = "Declined"
+)
+
+// OutcomeForCharge maps an Amazon Pay charge state to the payment outcome it
+// implies. ok is false for a state the service does not know, which must
+// never be guessed into an outcome.
+func OutcomeForCharge(state string) (o Outcome, ok bool) {
+	switch state {
+	case ChargeAuthorizationInitiated:
+		return Pending, true
+	case ChargeAuthorized, ChargeCaptureInitiated, ChargeCaptured:
+		return Completed, true
+	case ChargeDeclined:
+		return Declined, true
+	case ChargeCanceled:
+		return Canceled, true
+	default:
+		return "", false
+	}
+}
+
+// OutcomeForCanceledSession maps the reason code of a Canceled checkout
+// session: a decline sends the buyer to pay another way, anything else
+// (BuyerCanceled, Expired, AmazonCanceled) lets them restart checkout.
+func OutcomeForCanceledSession(reasonCode string) Outcome {
+	if reasonCode == "Declined" {
+		return Declined
+	}
+	return Canceled
+}
