@@ -1,17 +1,153 @@
 // Package grpcapi implements paymentcompletion.v1.PaymentCompletionService:
 // it translates between the proto contract and the domain, and decides the
-// gRPC status of every domain error in one place.
+// gRPC status of every domain error in one place (status.go).
 package grpcapi
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/watch"
 )
 
-// Server implements pb.PaymentCompletionServiceServer. Until the completion
-// logic is wired in, every RPC answers UNIMPLEMENTED.
-type Server struct {
-	pb.UnimplementedPaymentCompletionServiceServer
+// Completer completes checkouts and reads stored payments.
+type Completer interface {
+	Complete(ctx context.Context, req completion.Request) (payment.Payment, error)
+	Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error)
+	GetByOrder(ctx context.Context, orderID string) (payment.Payment, error)
 }
 
-// New returns the service implementation.
-func New() *Server { return &Server{} }
+// AmazonReader reads live objects from Amazon Pay.
+type AmazonReader interface {
+	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	GetChargePermission(ctx context.Context, chargePermissionID string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Completer Completer
+	Amazon    AmazonReader
+	// Store and Hub serve WatchPayment: the store is read on every
+	// notification from the hub.
+	Store store.Store
+	Hub   *watch.Hub
+	// WatchRecheck is how often a watch re-reads the store without a
+	// notification (changes made by another replica without a change feed).
+	// Default 2s.
+	WatchRecheck time.Duration
+	Logger       *slog.Logger
+}
+
+// Server implements pb.PaymentCompletionServiceServer.
+type Server struct {
+	pb.UnimplementedPaymentCompletionServiceServer
+	d Deps
+}
+
+var _ pb.PaymentCompletionServiceServer = (*Server)(nil)
+
+// NewServer returns the service implementation.
+func NewServer(d Deps) *Server {
+	if d.WatchRecheck <= 0 {
+		d.WatchRecheck = 2 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return &Server{d: d}
+}
+
+// CompleteCheckout implements the RPC.
+func (s *Server) CompleteCheckout(ctx context.Context, req *pb.CompleteCheckoutRequest) (*pb.CompleteCheckoutResponse, error) {
+	r := completion.Request{
+		CheckoutSessionID: req.GetCheckoutSessionId(),
+		OrderID:           req.GetOrderId(),
+		ChargeAmount:      moneyFromProto(req.GetChargeAmount()),
+	}
+	if req.TotalOrderAmount != nil {
+		m := moneyFromProto(req.GetTotalOrderAmount())
+		r.TotalOrderAmount = &m
+	}
+	p, err := s.d.Completer.Complete(ctx, r)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &pb.CompleteCheckoutResponse{Payment: paymentToProto(p)}, nil
+}
+
+// GetPayment implements the RPC.
+func (s *Server) GetPayment(ctx context.Context, req *pb.GetPaymentRequest) (*pb.GetPaymentResponse, error) {
+	var (
+		p   payment.Payment
+		err error
+	)
+	switch key := req.GetKey().(type) {
+	case *pb.GetPaymentRequest_CheckoutSessionId:
+		p, err = s.d.Completer.Get(ctx, key.CheckoutSessionId)
+	case *pb.GetPaymentRequest_OrderId:
+		p, err = s.d.Completer.GetByOrder(ctx, key.OrderId)
+	default:
+		err = completion.NewError(completion.KindInvalid, completion.ReasonInvalidRequest, "checkout_session_id or order_id is required", nil, nil)
+	}
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &pb.GetPaymentResponse{Payment: paymentToProto(p)}, nil
+}
+
+// WatchPayment implements the RPC: the current payment first, then every
+// stored change, ending after a final outcome.
+func (s *Server) WatchPayment(req *pb.WatchPaymentRequest, stream pb.PaymentCompletionService_WatchPaymentServer) error {
+	ctx := stream.Context()
+	err := watch.Follow(ctx, s.d.Hub, s.d.Store, req.GetCheckoutSessionId(), s.d.WatchRecheck, func(p payment.Payment) (bool, error) {
+		if err := stream.Send(&pb.WatchPaymentResponse{Payment: paymentToProto(p)}); err != nil {
+			return false, err
+		}
+		return !p.Outcome.Final(), nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return s.status(ctx, completion.NewError(completion.KindNotFound, completion.ReasonPaymentNotFound,
+			"no payment is stored for this checkout session", err, nil))
+	default:
+		return s.status(ctx, err)
+	}
+}
+
+// GetCharge implements the RPC.
+func (s *Server) GetCharge(ctx context.Context, req *pb.GetChargeRequest) (*pb.GetChargeResponse, error) {
+	c, info, err := s.d.Amazon.GetCharge(ctx, req.GetChargeId())
+	if err != nil {
+		return nil, s.status(ctx, amazonReadError(err, completion.ReasonChargeNotFound, "Amazon Pay does not know the charge"))
+	}
+	s.d.Logger.DebugContext(ctx, "amazon pay get charge", "charge_id", c.ChargeID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
+	return &pb.GetChargeResponse{Charge: chargeToProto(c)}, nil
+}
+
+// GetChargePermission implements the RPC. The response carries buyer PII
+// to the caller; nothing of it is logged.
+func (s *Server) GetChargePermission(ctx context.Context, req *pb.GetChargePermissionRequest) (*pb.GetChargePermissionResponse, error) {
+	cp, info, err := s.d.Amazon.GetChargePermission(ctx, req.GetChargePermissionId())
+	if err != nil {
+		return nil, s.status(ctx, amazonReadError(err, completion.ReasonChargePermissionNotFound, "Amazon Pay does not know the charge permission"))
+	}
+	s.d.Logger.DebugContext(ctx, "amazon pay get charge permission", "charge_permission_id", cp.ChargePermissionID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
+	return &pb.GetChargePermissionResponse{ChargePermission: chargePermissionToProto(cp)}, nil
+}
+
+// New returns a server whose RPCs all answer UNIMPLEMENTED, for running the
+// server without its dependencies.
+func New() pb.PaymentCompletionServiceServer { return unimplemented{} }
+
+type unimplemented struct {
+	pb.UnimplementedPaymentCompletionServiceServer
+}

@@ -1,0 +1,543 @@
+// Package completion completes Amazon Pay checkout sessions exactly once and
+// keeps every attempt until its outcome is known.
+//
+// The rules it implements:
+//   - The attempt is recorded durably before Amazon Pay is called; the store's
+//     unique key on the checkout session decides which of concurrent
+//     duplicates calls Amazon, the others wait for its result.
+//   - A result is recorded only when Amazon Pay's answer says what happened.
+//     When the answer is lost (timeout, reset, exhausted retries), the session
+//     is read back at once; if that fails too the payment is answered as
+//     unknown and the reconciler settles it later, with backoff.
+//   - Errors that mean "the request was wrong" (amount mismatch, session not
+//     ready, unknown session) withdraw the attempt: nothing is recorded.
+//   - Outcomes only move forward (payment.Outcome.Rank), enforced by the store.
+package completion
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+)
+
+// Amazon is what completion needs from Amazon Pay.
+type Amazon interface {
+	CompleteCheckoutSession(ctx context.Context, checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
+	GetCheckoutSession(ctx context.Context, checkoutSessionID string, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
+	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+}
+
+// Config tunes the service. Zero durations take the defaults shown.
+type Config struct {
+	// Owner names this replica in leases (e.g. host and pid).
+	Owner string
+	// InflightLease is how long a completion may stay in flight before the
+	// reconciler treats it as abandoned (a crashed process). It must exceed
+	// UpstreamTimeout. Default 2m.
+	InflightLease time.Duration
+	// UpstreamTimeout bounds the Amazon Pay work of one completion or one
+	// reconciliation, including the client's retries. Default 45s.
+	UpstreamTimeout time.Duration
+	// ReconcileFirstDelay is the first reconciliation delay of an unknown
+	// outcome; later ones double up to ReconcileMaxInterval. Defaults 2s, 5m.
+	ReconcileFirstDelay  time.Duration
+	ReconcileMaxInterval time.Duration
+	// ReconcileIdle is how often the reconciler looks for due work when it
+	// found none. Default 1s.
+	ReconcileIdle time.Duration
+	// PendingFirstPoll is when a pending authorization is first polled.
+	// Default 30s.
+	PendingFirstPoll time.Duration
+	// WaitRecheck is how often a duplicate waiting for an in-flight
+	// completion re-reads the store when no notification arrives. Default
+	// 250ms.
+	WaitRecheck time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives structured logs without PII (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.InflightLease, 2*time.Minute)
+	def(&c.UpstreamTimeout, 45*time.Second)
+	def(&c.ReconcileFirstDelay, 2*time.Second)
+	def(&c.ReconcileMaxInterval, 5*time.Minute)
+	def(&c.ReconcileIdle, time.Second)
+	def(&c.PendingFirstPoll, 30*time.Second)
+	def(&c.WaitRecheck, 250*time.Millisecond)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Owner == "" {
+		c.Owner = "replica"
+	}
+}
+
+// Service completes checkouts and reads stored payments.
+type Service struct {
+	store  store.Store
+	amazon Amazon
+	hub    *watch.Hub
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns a Service. st should be hub.Wrap'ed so that waiters learn of
+// changes at once.
+func New(st store.Store, az Amazon, hub *watch.Hub, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{store: st, amazon: az, hub: hub, cfg: cfg, log: cfg.Logger}
+}
+
+// Request is one CompleteCheckout call.
+type Request struct {
+	CheckoutSessionID string
+	OrderID           string
+	ChargeAmount      payment.Money
+	TotalOrderAmount  *payment.Money
+}
+
+func (r Request) validate() error {
+	var bad []string
+	if r.CheckoutSessionID == "" {
+		bad = append(bad, "checkout_session_id: required")
+	}
+	if r.OrderID == "" {
+		bad = append(bad, "order_id: required")
+	}
+	if err := r.ChargeAmount.Validate(); err != nil {
+		bad = append(bad, "charge_amount: "+err.Error())
+	}
+	if r.TotalOrderAmount != nil {
+		if err := r.TotalOrderAmount.Validate(); err != nil {
+			bad = append(bad, "total_order_amount: "+err.Error())
+		} else if r.TotalOrderAmount.CurrencyCode != r.ChargeAmount.CurrencyCode {
+			bad = append(bad, "total_order_amount: currency differs from charge_amount")
+		}
+	}
+	if len(bad) > 0 {
+		return newError(KindInvalid, ReasonInvalidRequest, fmt.Sprint(bad), nil, nil)
+	}
+	return nil
+}
+
+// Complete completes the checkout session of req exactly once and returns
+// the payment as recorded. A declined or canceled payment is a result, not an
+// error; errors are *Error values.
+func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, error) {
+	if err := req.validate(); err != nil {
+		return payment.Payment{}, err
+	}
+	now := s.cfg.Now().UTC()
+	attempt := payment.Payment{
+		CheckoutSessionID: req.CheckoutSessionID,
+		OrderID:           req.OrderID,
+		ChargeAmount:      req.ChargeAmount,
+		TotalOrderAmount:  req.TotalOrderAmount,
+		Outcome:           payment.Completing,
+		CreateTime:        now,
+		UpdateTime:        now,
+		NextCheckTime:     now.Add(s.cfg.InflightLease),
+	}
+	owner := s.leaseOwner()
+	for {
+		stored, created, err := s.store.CreateAttempt(ctx, attempt, owner)
+		if err != nil {
+			return payment.Payment{}, storeError(err)
+		}
+		if created {
+			s.log.InfoContext(ctx, "completion attempt recorded",
+				"checkout_session_id", req.CheckoutSessionID, "order_id", req.OrderID)
+			return s.completeUpstream(ctx, stored, owner)
+		}
+		if !stored.SameRequest(attempt) {
+			return payment.Payment{}, newError(KindFailedPrecondition, ReasonSessionBoundToOtherRequest,
+				"the checkout session is already recorded with a different order or amount", nil,
+				map[string]string{"order_id": stored.OrderID})
+		}
+		if stored.Outcome != payment.Completing {
+			return stored, nil
+		}
+		p, err := s.awaitInflight(ctx, req.CheckoutSessionID)
+		if errors.Is(err, store.ErrNotFound) {
+			// The in-flight attempt was withdrawn (Amazon said the request
+			// was wrong); ask Amazon ourselves to get the same answer.
+			continue
+		}
+		return p, err
+	}
+}
+
+// awaitInflight waits for another caller's in-flight completion of the same
+// session to record a result, and returns the payment as stored. If the
+// caller's deadline comes first it returns the payment still in flight,
+// which callers see as an unknown outcome.
+func (s *Service) awaitInflight(ctx context.Context, id string) (payment.Payment, error) {
+	wctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave time to answer before the caller gives up.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-300*time.Millisecond))
+		defer cancel()
+	}
+	var last payment.Payment
+	err := watch.Follow(wctx, s.hub, s.store, id, s.cfg.WaitRecheck, func(p payment.Payment) (bool, error) {
+		last = p
+		return p.Outcome == payment.Completing, nil
+	})
+	switch {
+	case err == nil:
+		return last, nil
+	case errors.Is(err, store.ErrNotFound):
+		return payment.Payment{}, err
+	case wctx.Err() != nil && ctx.Err() == nil && last.CheckoutSessionID != "":
+		return last, nil
+	case ctx.Err() != nil:
+		return payment.Payment{}, ctx.Err()
+	default:
+		return payment.Payment{}, storeError(err)
+	}
+}
+
+// completeUpstream calls Complete Checkout Session for an attempt leased to
+// owner and records what Amazon Pay's answer means.
+func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner string) (payment.Payment, error) {
+	// The upstream work must finish and be recorded even if the caller goes
+	// away: a completion Amazon applied must never be left unrecorded.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
+	defer cancel()
+	req := amazonpay.CompleteCheckoutSessionRequest{ChargeAmount: toPrice(p.ChargeAmount)}
+	if p.TotalOrderAmount != nil {
+		total := toPrice(*p.TotalOrderAmount)
+		req.TotalOrderAmount = &total
+	}
+	sess, info, err := s.amazon.CompleteCheckoutSession(uctx, p.CheckoutSessionID, req)
+	s.log.InfoContext(ctx, "amazon pay complete checkout session",
+		"checkout_session_id", p.CheckoutSessionID, "status", info.StatusCode,
+		"amazon_request_id", info.RequestID, "attempts", info.Attempts,
+		"latency_ms", info.Latency.Milliseconds(), "error", errString(err))
+	if err == nil {
+		return s.record(uctx, p, s.transitionForCompleted(sess, info.StatusCode))
+	}
+
+	var apiErr *amazonpay.Error
+	var tErr *amazonpay.TransportError
+	switch {
+	case errors.As(err, &apiErr) && !apiErr.Retryable:
+		md := map[string]string{"amazon_reason_code": apiErr.ReasonCode}
+		switch {
+		case apiErr.ReasonCode == "CheckoutSessionCanceled":
+			return s.settleFromSession(uctx, p, owner, settleOpts{})
+		case apiErr.ReasonCode == "InvalidCheckoutSessionStatus":
+			return s.settleFromSession(uctx, p, owner, settleOpts{amazonSaidNotCompletable: true})
+		case apiErr.ReasonCode == "AmountMismatch":
+			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmountMismatch,
+				"the amount differs from the amount set on the checkout session", err, md))
+		case apiErr.ReasonCode == "CurrencyMismatch":
+			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonCurrencyMismatch,
+				"the currency differs from the checkout session's currency", err, md))
+		case apiErr.StatusCode == http.StatusNotFound:
+			return s.withdraw(uctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
+				"Amazon Pay does not know the checkout session", err, md))
+		case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden:
+			return s.withdraw(uctx, p, owner, newError(KindInternal, ReasonAmazonPayAuthFailed,
+				"Amazon Pay refused the service's credentials", err, md))
+		default:
+			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
+				"Amazon Pay rejected the completion: "+apiErr.ReasonCode, err, md))
+		}
+	case errors.As(err, &tErr) && !tErr.MayHaveBeenApplied:
+		// No attempt reached Amazon Pay: nothing happened there, so the
+		// caller may simply retry.
+		return s.withdraw(uctx, p, owner, newError(KindUnavailable, ReasonAmazonPayUnavailable,
+			"Amazon Pay could not be reached; retry the same call", err, nil))
+	default:
+		// The request may have been applied: learn the truth from the
+		// session instead of guessing.
+		return s.settleFromSession(uctx, p, owner, settleOpts{cause: err})
+	}
+}
+
+// transitionForCompleted reads a successful Complete answer.
+func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, status int) payment.Transition {
+	now := s.cfg.Now().UTC()
+	t := payment.Transition{
+		Outcome:            payment.Completed,
+		ChargePermissionID: sess.ChargePermissionID,
+		ChargeID:           sess.ChargeID,
+		Time:               now,
+	}
+	if status == http.StatusAccepted {
+		t.Outcome = payment.Pending
+		t.ChargeState = payment.ChargeAuthorizationInitiated
+		t.NextCheckTime = now.Add(s.cfg.PendingFirstPoll)
+		return t
+	}
+	if sess.ChargeID != "" && sess.PaymentDetails != nil {
+		switch sess.PaymentDetails.PaymentIntent {
+		case "Authorize":
+			t.ChargeState = payment.ChargeAuthorized
+		case "AuthorizeWithCapture":
+			t.ChargeState = payment.ChargeCaptured
+		}
+	}
+	return t
+}
+
+type settleOpts struct {
+	// mayComplete lets a ready, open session be completed (the reconciler
+	// finishing an attempt that never reached Amazon Pay).
+	mayComplete bool
+	// amazonSaidNotCompletable: Complete answered InvalidCheckoutSessionStatus,
+	// so an open session is not ready whatever its constraints say.
+	amazonSaidNotCompletable bool
+	// cause is the error that made the outcome unknown, for logs.
+	cause error
+}
+
+// settleFromSession reads the checkout session and records what its state
+// says about the attempt p (leased to owner).
+func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owner string, o settleOpts) (payment.Payment, error) {
+	sess, info, err := s.amazon.GetCheckoutSession(ctx, p.CheckoutSessionID)
+	if err != nil {
+		var apiErr *amazonpay.Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+			if p.Outcome == payment.Completing {
+				return s.withdraw(ctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
+					"Amazon Pay does not know the checkout session", err, nil))
+			}
+			// Amazon's answer: the session does not exist (any more), so no
+			// payment can have gone through it.
+			return s.record(ctx, p, payment.Transition{Outcome: payment.Canceled, ReasonCode: "ResourceNotFound", Time: s.cfg.Now().UTC()})
+		}
+		s.log.WarnContext(ctx, "checkout session unreadable; outcome unknown",
+			"checkout_session_id", p.CheckoutSessionID, "amazon_request_id", info.RequestID,
+			"error", err.Error(), "cause", errString(o.cause))
+		return s.markUnknown(ctx, p, owner)
+	}
+	now := s.cfg.Now().UTC()
+	state, reason := sess.StatusDetails.State, sess.StatusDetails.ReasonCode
+	switch state {
+	case "Completed":
+		return s.record(ctx, p, s.transitionForCompletedSession(ctx, sess))
+	case "Canceled":
+		return s.record(ctx, p, payment.Transition{
+			Outcome:    payment.OutcomeForCanceledSession(reason),
+			ReasonCode: reason,
+			Time:       now,
+		})
+	case "Open":
+		ready := len(sess.Constraints) == 0 && !o.amazonSaidNotCompletable
+		switch {
+		case ready && o.mayComplete:
+			return s.completeUpstream(ctx, p, owner)
+		case ready:
+			// Our completion did not take effect; the reconciler completes
+			// it shortly with the same idempotency key.
+			return s.markUnknown(ctx, p, owner)
+		case p.Outcome == payment.Completing:
+			return s.withdraw(ctx, p, owner, newError(KindFailedPrecondition, ReasonCheckoutSessionNotReady,
+				"the buyer has not finished on Amazon Pay's page yet", nil, nil))
+		default:
+			// The caller was told "unknown"; keep looking until the buyer
+			// finishes or Amazon expires the session (24 h).
+			return s.markUnknown(ctx, p, owner)
+		}
+	default:
+		s.log.WarnContext(ctx, "checkout session in an unexpected state",
+			"checkout_session_id", p.CheckoutSessionID, "state", state)
+		return s.markUnknown(ctx, p, owner)
+	}
+}
+
+// transitionForCompletedSession reads a Completed session; the charge's
+// state decides between completed and pending. If the charge cannot be read,
+// the payment is recorded as pending: it went through, and the tracker will
+// learn the charge's final state.
+func (s *Service) transitionForCompletedSession(ctx context.Context, sess *amazonpay.CheckoutSession) payment.Transition {
+	now := s.cfg.Now().UTC()
+	t := payment.Transition{
+		Outcome:            payment.Completed,
+		ChargePermissionID: sess.ChargePermissionID,
+		ChargeID:           sess.ChargeID,
+		Time:               now,
+	}
+	if sess.ChargeID == "" {
+		return t // paymentIntent Confirm: no charge at checkout
+	}
+	charge, _, err := s.amazon.GetCharge(ctx, sess.ChargeID)
+	if err == nil {
+		if o, ok := payment.OutcomeForCharge(charge.StatusDetails.State); ok {
+			t.Outcome = o
+			t.ChargeState = charge.StatusDetails.State
+			if o == payment.Declined || o == payment.Canceled {
+				t.ReasonCode = charge.StatusDetails.ReasonCode
+			}
+			if o == payment.Pending {
+				t.NextCheckTime = now.Add(s.cfg.PendingFirstPoll)
+			}
+			return t
+		}
+	}
+	t.Outcome = payment.Pending
+	t.NextCheckTime = now.Add(s.cfg.PendingFirstPoll)
+	return t
+}
+
+// record stores a learned result. Storing must not be given up lightly: the
+// result may be a completed payment. It retries briefly, then reports the
+// store as unavailable; the attempt stays leased and the reconciler learns
+// the result again from Amazon Pay after the lease.
+func (s *Service) record(ctx context.Context, p payment.Payment, t payment.Transition) (payment.Payment, error) {
+	var lastErr error
+	for i := 0; i < 5; i++ {
+		stored, changed, err := s.store.Transition(ctx, p.CheckoutSessionID, t)
+		if err == nil {
+			if changed {
+				s.log.InfoContext(ctx, "payment outcome recorded",
+					"checkout_session_id", p.CheckoutSessionID, "order_id", stored.OrderID,
+					"outcome", string(stored.Outcome), "reason_code", stored.ReasonCode,
+					"charge_id", stored.ChargeID, "charge_permission_id", stored.ChargePermissionID)
+			}
+			return stored, nil
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return payment.Payment{}, newError(KindInternal, ReasonPaymentNotFound, "the attempt disappeared", err, nil)
+		}
+		lastErr = err
+		if !sleep(ctx, time.Duration(100<<i)*time.Millisecond) {
+			break
+		}
+	}
+	s.log.ErrorContext(ctx, "could not record a learned outcome; the reconciler will learn it again",
+		"checkout_session_id", p.CheckoutSessionID, "outcome", string(t.Outcome), "error", errString(lastErr))
+	return payment.Payment{}, storeError(lastErr)
+}
+
+// withdraw removes an attempt that Amazon Pay answered was wrong, and
+// returns e.
+func (s *Service) withdraw(ctx context.Context, p payment.Payment, owner string, e *Error) (payment.Payment, error) {
+	if p.Outcome != payment.Completing {
+		// A payment a caller was already told about stays; just look again later.
+		s.log.WarnContext(ctx, "amazon pay rejected a reconciliation", "checkout_session_id", p.CheckoutSessionID, "reason", e.Reason)
+		_, _ = s.markUnknown(ctx, p, owner)
+		return payment.Payment{}, e
+	}
+	if err := s.store.DeleteAttempt(ctx, p.CheckoutSessionID, owner); err != nil {
+		// Another worker holds the attempt now (or the store is down): it will
+		// reach the same answer itself.
+		s.log.WarnContext(ctx, "could not withdraw attempt", "checkout_session_id", p.CheckoutSessionID, "error", err.Error())
+	}
+	return payment.Payment{}, e
+}
+
+// markUnknown records that Amazon Pay's answer is not known yet and
+// schedules the next reconciliation.
+func (s *Service) markUnknown(ctx context.Context, p payment.Payment, owner string) (payment.Payment, error) {
+	now := s.cfg.Now().UTC()
+	next := now.Add(s.reconcileDelay(p.CheckAttempts))
+	if p.Outcome == payment.Completing {
+		return s.record(ctx, p, payment.Transition{Outcome: payment.Unknown, NextCheckTime: next, Time: now})
+	}
+	stored, err := s.store.Reschedule(ctx, p.CheckoutSessionID, owner, next, now)
+	if err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			return s.store.Get(ctx, p.CheckoutSessionID)
+		}
+		return payment.Payment{}, storeError(err)
+	}
+	return stored, nil
+}
+
+// reconcileDelay is the exponential backoff, with ±20% jitter so that
+// replicas do not move in step.
+func (s *Service) reconcileDelay(attempts int) time.Duration {
+	d := s.cfg.ReconcileFirstDelay
+	for i := 0; i < attempts && d < s.cfg.ReconcileMaxInterval; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.ReconcileMaxInterval)
+	return time.Duration(float64(d) * (0.8 + 0.4*mrand.Float64()))
+}
+
+// Get returns the stored payment of a checkout session.
+func (s *Service) Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error) {
+	p, err := s.store.Get(ctx, checkoutSessionID)
+	return p, lookupError(err)
+}
+
+// GetByOrder returns the most recent stored payment of an order.
+func (s *Service) GetByOrder(ctx context.Context, orderID string) (payment.Payment, error) {
+	p, err := s.store.GetLatestByOrder(ctx, orderID)
+	return p, lookupError(err)
+}
+
+func lookupError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return newError(KindNotFound, ReasonPaymentNotFound, "no payment is stored for this key", err, nil)
+	default:
+		return storeError(err)
+	}
+}
+
+func storeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return newError(KindUnavailable, ReasonStoreUnavailable, "the payment store is unavailable; retry the same call", err, nil)
+}
+
+func (s *Service) leaseOwner() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return s.cfg.Owner + "/" + hex.EncodeToString(b[:])
+}
+
+func toPrice(m payment.Money) amazonpay.Price {
+	return amazonpay.Price{Amount: m.Amount, CurrencyCode: m.CurrencyCode}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
