@@ -70,4 +70,3 @@ func (s *Service) reconcile(ctx context.Context, p payment.Payment, owner string
 		s.log.WarnContext(ctx, "reconciliation failed", "checkout_session_id", p.CheckoutSessionID, "error", err.Error())
 	}
 }
-
