@@ -1,0 +1,164 @@
+package amazonpay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// errEmptyID is returned when an operation is called without an object ID.
+var errEmptyID = errors.New("object ID is empty")
+
+// objectPath builds "/<collection>/<escaped id>[/<action>]".
+func objectPath(collection, id, action string) (string, error) {
+	if id == "" {
+		return "", errEmptyID
+	}
+	p := "/" + collection + "/" + escapeRFC3986(id)
+	if action != "" {
+		p += "/" + action
+	}
+	return p, nil
+}
+
+// CreateCheckoutSession creates a Checkout Session (POST /checkoutSessions,
+// 201). A random idempotency key is sent unless WithIdempotencyKey is given;
+// pass a key derived from your own object (IdempotencyKey) if the call may
+// be repeated after a crash.
+func (c *Client) CreateCheckoutSession(ctx context.Context, req CreateCheckoutSessionRequest, opts ...CallOption) (*CheckoutSession, CallInfo, error) {
+	var out CheckoutSession
+	info, err := c.do(ctx, call{
+		op: "CreateCheckoutSession", method: http.MethodPost, resource: "/checkoutSessions",
+		body: req, key: randomIdempotencyKey(),
+	}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+// GetCheckoutSession returns a Checkout Session
+// (GET /checkoutSessions/{id}).
+func (c *Client) GetCheckoutSession(ctx context.Context, checkoutSessionID string, opts ...CallOption) (*CheckoutSession, CallInfo, error) {
+	return getObject[CheckoutSession](ctx, c, "GetCheckoutSession", "checkoutSessions", checkoutSessionID, opts)
+}
+
+// UpdateCheckoutSession changes the fields set in req
+// (PATCH /checkoutSessions/{id}).
+func (c *Client) UpdateCheckoutSession(ctx context.Context, checkoutSessionID string, req UpdateCheckoutSessionRequest, opts ...CallOption) (*CheckoutSession, CallInfo, error) {
+	const op = "UpdateCheckoutSession"
+	resource, err := objectPath("checkoutSessions", checkoutSessionID, "")
+	if err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+	}
+	var out CheckoutSession
+	info, err := c.do(ctx, call{op: op, method: http.MethodPatch, resource: resource, body: req}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+// CompleteCheckoutSession confirms the amount and completes the Checkout
+// Session (POST /checkoutSessions/{id}/complete). Both 200 (processed) and
+// 202 (authorization pending: the Charge is AuthorizationInitiated) are
+// successes; CallInfo.StatusCode tells which.
+//
+// The default idempotency key is IdempotencyKey("complete",
+// checkoutSessionID), so every retry of the completion of one session, in
+// this call or a later one, carries the same key. Amounts are checked to be
+// decimal strings before anything is sent.
+//
+// A repeated completion of an already completed session fails with
+// CodeInvalidCheckoutSessionStatus; callers should then GetCheckoutSession
+// and treat Completed as success.
+func (c *Client) CompleteCheckoutSession(ctx context.Context, checkoutSessionID string, req CompleteCheckoutSessionRequest, opts ...CallOption) (*CheckoutSession, CallInfo, error) {
+	const op = "CompleteCheckoutSession"
+	resource, err := objectPath("checkoutSessions", checkoutSessionID, "complete")
+	if err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+	}
+	if req.ChargeAmount != (Price{}) {
+		if err := req.ChargeAmount.Validate(); err != nil {
+			return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: chargeAmount: %w", op, err)
+		}
+	}
+	if req.TotalOrderAmount != nil {
+		if err := req.TotalOrderAmount.Validate(); err != nil {
+			return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: totalOrderAmount: %w", op, err)
+		}
+	}
+	var out CheckoutSession
+	info, err := c.do(ctx, call{
+		op: op, method: http.MethodPost, resource: resource, body: req,
+		key: IdempotencyKey("complete", checkoutSessionID),
+	}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+// GetCharge returns a Charge (GET /charges/{id}).
+func (c *Client) GetCharge(ctx context.Context, chargeID string, opts ...CallOption) (*Charge, CallInfo, error) {
+	return getObject[Charge](ctx, c, "GetCharge", "charges", chargeID, opts)
+}
+
+// GetChargePermission returns a Charge Permission
+// (GET /chargePermissions/{id}).
+func (c *Client) GetChargePermission(ctx context.Context, chargePermissionID string, opts ...CallOption) (*ChargePermission, CallInfo, error) {
+	return getObject[ChargePermission](ctx, c, "GetChargePermission", "chargePermissions", chargePermissionID, opts)
+}
+
+// CaptureCharge captures an Authorized Charge (POST /charges/{id}/capture).
+// The default idempotency key is IdempotencyKey("capture", chargeID): a
+// Charge is captured at most once.
+func (c *Client) CaptureCharge(ctx context.Context, chargeID string, req CaptureChargeRequest, opts ...CallOption) (*Charge, CallInfo, error) {
+	const op = "CaptureCharge"
+	resource, err := objectPath("charges", chargeID, "capture")
+	if err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+	}
+	if err := req.CaptureAmount.Validate(); err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: captureAmount: %w", op, err)
+	}
+	var out Charge
+	info, err := c.do(ctx, call{
+		op: op, method: http.MethodPost, resource: resource, body: req,
+		key: IdempotencyKey("capture", chargeID),
+	}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+// CancelCharge cancels a Charge that is not yet captured
+// (DELETE /charges/{id}/cancel, with a JSON body).
+func (c *Client) CancelCharge(ctx context.Context, chargeID string, req CancelChargeRequest, opts ...CallOption) (*Charge, CallInfo, error) {
+	const op = "CancelCharge"
+	resource, err := objectPath("charges", chargeID, "cancel")
+	if err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+	}
+	var out Charge
+	info, err := c.do(ctx, call{op: op, method: http.MethodDelete, resource: resource, body: req}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+func getObject[T any](ctx context.Context, c *Client, op, collection, id string, opts []CallOption) (*T, CallInfo, error) {
+	resource, err := objectPath(collection, id, "")
+	if err != nil {
+		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+	}
+	var out T
+	info, err := c.do(ctx, call{op: op, method: http.MethodGet, resource: resource}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
