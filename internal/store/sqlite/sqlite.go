@@ -1,0 +1,496 @@
+// Package sqlite keeps payments in a SQLite database file (pure Go driver,
+// no cgo). It suits a single replica; several processes may share the file
+// on one host, since every write takes SQLite's write lock up front.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so a
+// write that returned has been synced to disk.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// busyTimeout bounds how long a statement waits for another process's
+// write lock before failing with store.ErrUnavailable.
+const busyTimeout = 10 * time.Second
+
+// Store is a store.Store backed by one SQLite database file.
+type Store struct {
+	// write has exactly one connection: SQLite allows one writer at a
+	// time, and queueing writers in the pool (which honours contexts)
+	// rather than in SQLite's busy handler keeps this process from ever
+	// seeing SQLITE_BUSY from itself.
+	write *sql.DB
+	// read serves Get and GetLatestByOrder; in WAL mode readers never
+	// block the writer or each other.
+	read *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed, with its parent directory) the database
+// file at path and applies any pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create database directory: %w", err)
+	}
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
+	// _txlock=immediate makes every transaction take the write lock at
+	// BEGIN, so two processes never deadlock upgrading read locks.
+	write, err := sql.Open("sqlite", fileURI(path)+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	s := &Store{write: write}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", fileURI(path)+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	s.read = read
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// fileURI turns a file path into an SQLite URI filename, escaping the
+// characters URIs give a meaning to.
+func fileURI(path string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + r.Replace(path)
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations, each in its own write transaction, so processes
+// opening the same file at once apply each migration exactly once.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := s.inTx(ctx, "migrate", func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version      INTEGER NOT NULL PRIMARY KEY,
+				name         TEXT    NOT NULL,
+				applied_time INTEGER NOT NULL
+			) STRICT`); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)`,
+				m.Version, m.Name, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// columns lists the payments columns in the order scanPayment reads them.
+const columns = `checkout_session_id, order_id, charge_amount, charge_currency,
+	total_amount, total_currency, outcome, charge_permission_id, charge_id,
+	reason_code, charge_state, create_time, update_time, settle_time,
+	next_check_time, check_attempts, lease_owner, version`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPayment(row scanner) (payment.Payment, error) {
+	var (
+		p                  payment.Payment
+		totalAmt, totalCur sql.NullString
+		outcome            string
+		create, update     int64
+		settle, next       sql.NullInt64
+	)
+	err := row.Scan(&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
+		&totalAmt, &totalCur, &outcome, &p.ChargePermissionID, &p.ChargeID,
+		&p.ReasonCode, &p.ChargeState, &create, &update, &settle,
+		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version)
+	if err != nil {
+		return payment.Payment{}, err
+	}
+	if totalAmt.Valid {
+		p.TotalOrderAmount = &payment.Money{Amount: totalAmt.String, CurrencyCode: totalCur.String}
+	}
+	if p.Outcome, err = payment.ParseOutcome(outcome); err != nil {
+		return payment.Payment{}, err
+	}
+	p.CreateTime = fromMicros(create)
+	p.UpdateTime = fromMicros(update)
+	if settle.Valid {
+		p.SettleTime = fromMicros(settle.Int64)
+	}
+	if next.Valid {
+		p.NextCheckTime = fromMicros(next.Int64)
+	}
+	return p, nil
+}
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// micros converts t for storage; the zero time is stored as NULL.
+func micros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// CreateAttempt implements store.Store.
+func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner string) (payment.Payment, bool, error) {
+	if err := sqlstore.CheckCreate(p, leaseOwner); err != nil {
+		return payment.Payment{}, false, err
+	}
+	var totalAmt, totalCur any
+	if p.TotalOrderAmount != nil {
+		totalAmt, totalCur = p.TotalOrderAmount.Amount, p.TotalOrderAmount.CurrencyCode
+	}
+	var (
+		stored  payment.Payment
+		created bool
+	)
+	err := s.inTx(ctx, "create attempt", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO payments (
+				checkout_session_id, order_id, charge_amount, charge_currency,
+				total_amount, total_currency, outcome, charge_permission_id, charge_id,
+				reason_code, charge_state, create_time, update_time, settle_time,
+				next_check_time, check_attempts, lease_owner, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 1)
+			ON CONFLICT (checkout_session_id) DO NOTHING`,
+			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
+			totalAmt, totalCur, string(p.Outcome), p.ChargePermissionID, p.ChargeID,
+			p.ReasonCode, p.ChargeState, micros(p.CreateTime), micros(p.UpdateTime),
+			micros(p.NextCheckTime), leaseOwner)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		stored, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, p.CheckoutSessionID))
+		return err
+	})
+	if err != nil {
+		return payment.Payment{}, false, err
+	}
+	return stored, created, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error) {
+	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, checkoutSessionID))
+	if err != nil {
+		return payment.Payment{}, wrap("get", err)
+	}
+	return p, nil
+}
+
+// GetLatestByOrder implements store.Store. Payments of one order created in
+// the same microsecond are ordered by checkout session ID, so the answer is
+// stable.
+func (s *Store) GetLatestByOrder(ctx context.Context, orderID string) (payment.Payment, error) {
+	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+columns+` FROM payments
+		WHERE order_id = ? ORDER BY create_time DESC, checkout_session_id DESC LIMIT 1`, orderID))
+	if err != nil {
+		return payment.Payment{}, wrap("get latest by order", err)
+	}
+	return p, nil
+}
+
+// DeleteAttempt implements store.Store.
+func (s *Store) DeleteAttempt(ctx context.Context, checkoutSessionID, leaseOwner string) error {
+	if leaseOwner == "" {
+		return fmt.Errorf("sqlite: delete attempt: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	return s.inTx(ctx, "delete attempt", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM payments
+			WHERE checkout_session_id = ? AND outcome = ? AND lease_owner = ?`,
+			checkoutSessionID, string(payment.Completing), leaseOwner)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrLeaseLost
+		}
+		return nil
+	})
+}
+
+var transitionSQL = `UPDATE payments SET
+		outcome = :outcome,
+		charge_permission_id = CASE WHEN :cpid <> '' THEN :cpid ELSE charge_permission_id END,
+		charge_id = CASE WHEN :cid <> '' THEN :cid ELSE charge_id END,
+		reason_code = CASE WHEN :reason <> '' THEN :reason ELSE reason_code END,
+		charge_state = CASE WHEN :state <> '' THEN :state ELSE charge_state END,
+		update_time = :time,
+		settle_time = :settle,
+		next_check_time = :next,
+		lease_owner = '',
+		version = version + 1
+	WHERE checkout_session_id = :id AND ` + sqlstore.RankSQL("outcome") + ` < :rank
+	RETURNING ` + columns
+
+// Transition implements store.Store. The rank comparison is part of the
+// UPDATE, so concurrent transitions cannot move a payment backwards.
+func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t payment.Transition) (payment.Payment, bool, error) {
+	if err := sqlstore.CheckTransition(t); err != nil {
+		return payment.Payment{}, false, err
+	}
+	var settle any
+	if t.Outcome.Final() {
+		settle = micros(t.Time)
+	}
+	var (
+		stored  payment.Payment
+		changed bool
+	)
+	err := s.inTx(ctx, "transition", func(tx *sql.Tx) error {
+		var err error
+		stored, err = scanPayment(tx.QueryRowContext(ctx, transitionSQL,
+			sql.Named("outcome", string(t.Outcome)),
+			sql.Named("cpid", t.ChargePermissionID),
+			sql.Named("cid", t.ChargeID),
+			sql.Named("reason", t.ReasonCode),
+			sql.Named("state", t.ChargeState),
+			sql.Named("time", micros(t.Time)),
+			sql.Named("settle", settle),
+			sql.Named("next", micros(t.NextCheckTime)),
+			sql.Named("id", checkoutSessionID),
+			sql.Named("rank", t.Outcome.Rank())))
+		if err == nil {
+			changed = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		stored, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, checkoutSessionID))
+		return err
+	})
+	if err != nil {
+		return payment.Payment{}, false, err
+	}
+	return stored, changed, nil
+}
+
+// ClaimDue implements store.Store. The partial index on next_check_time
+// makes the scan read only due payments; the write lock taken at BEGIN makes
+// the claim exclusive across processes sharing the file.
+func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now time.Time, limit int, lease time.Duration, owner string) ([]payment.Payment, error) {
+	if err := sqlstore.CheckClaim(outcomes, lease, owner); err != nil {
+		return nil, err
+	}
+	if len(outcomes) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	names, err := json.Marshal(sqlstore.OutcomeNames(outcomes))
+	if err != nil {
+		return nil, err
+	}
+	var claimed []payment.Payment
+	err = s.inTx(ctx, "claim due", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT checkout_session_id FROM payments
+			WHERE next_check_time IS NOT NULL AND next_check_time <= ?
+				AND outcome IN (SELECT value FROM json_each(?))
+			ORDER BY next_check_time, checkout_session_id
+			LIMIT ?`, now.UnixMicro(), string(names), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		idsJSON, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `UPDATE payments SET next_check_time = ?, lease_owner = ?
+			WHERE checkout_session_id IN (SELECT value FROM json_each(?))
+			RETURNING `+columns, now.Add(lease).UnixMicro(), owner, string(idsJSON))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		byID := make(map[string]payment.Payment, len(ids))
+		for rows.Next() {
+			p, err := scanPayment(rows)
+			if err != nil {
+				return err
+			}
+			byID[p.CheckoutSessionID] = p
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// RETURNING has no defined order; restore earliest due first.
+		claimed = make([]payment.Payment, 0, len(ids))
+		for _, id := range ids {
+			claimed = append(claimed, byID[id])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clip(claimed), nil
+}
+
+var rescheduleSQL = `UPDATE payments SET
+		next_check_time = ?,
+		check_attempts = check_attempts + 1,
+		lease_owner = '',
+		update_time = ?,
+		version = version + 1
+	WHERE checkout_session_id = ? AND lease_owner = ? AND ` + sqlstore.RankSQL("outcome") + ` < ?
+	RETURNING ` + columns
+
+// Reschedule implements store.Store. A payment that does not exist is not
+// leased to owner, so it too gives store.ErrLeaseLost.
+func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string, next, now time.Time) (payment.Payment, error) {
+	if err := sqlstore.CheckReschedule(owner, next, now); err != nil {
+		return payment.Payment{}, err
+	}
+	var stored payment.Payment
+	err := s.inTx(ctx, "reschedule", func(tx *sql.Tx) error {
+		var err error
+		stored, err = scanPayment(tx.QueryRowContext(ctx, rescheduleSQL,
+			next.UnixMicro(), now.UnixMicro(), checkoutSessionID, owner, sqlstore.FinalRank))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrLeaseLost
+		}
+		return err
+	})
+	if err != nil {
+		return payment.Payment{}, err
+	}
+	return stored, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, `SELECT 1 FROM sqlite_schema LIMIT 1`).Scan(&one); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	errs = append(errs, s.write.Close())
+	return errors.Join(errs...)
+}
+
+// inTx runs fn in a write transaction on the single write connection and
+// commits it if fn succeeds.
+func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // The error from fn is the one that matters.
+		return wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// wrap adds the operation to err and maps it to the store's errors: no row
+// to store.ErrNotFound, and failures to reach the database file (locked
+// past the busy timeout, I/O errors, disk full, cannot open) to
+// store.ErrUnavailable.
+func wrap(op string, err error) error {
+	if errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED, sqlite3lib.SQLITE_IOERR,
+			sqlite3lib.SQLITE_CANTOPEN, sqlite3lib.SQLITE_FULL, sqlite3lib.SQLITE_PROTOCOL:
+			return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
