@@ -1,0 +1,266 @@
+package simulator
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// serveControl serves the simulator's own API under /simulator/. It is not
+// part of Amazon Pay and needs no signature.
+func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/simulator/"), "/")
+	seg := strings.Split(path, "/")
+	body, aerr := readBody(w, r)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	var (
+		status int
+		v      any
+	)
+	switch {
+	case path == "healthz" && r.Method == http.MethodGet:
+		status, v = 200, map[string]string{"status": "ok"}
+	case path == "publicKeys" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlRegisterKey(body)
+	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "buyer" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlBuyer(seg[1], body)
+	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "calls" && r.Method == http.MethodGet:
+		status, v, aerr = s.controlCalls(seg[1])
+	case path == "faults" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlAddFault(body)
+	case path == "faults" && r.Method == http.MethodDelete:
+		s.mu.Lock()
+		clear(s.faults)
+		s.mu.Unlock()
+		status, v = 200, map[string]any{"faults": []any{}}
+	case path == "faults" && r.Method == http.MethodGet:
+		status, v = 200, map[string]any{"faults": s.listFaults()}
+	case path == "clock/advance" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlAdvance(body)
+	default:
+		aerr = errorf(404, "ResourceNotFound", "Unknown control API resource.")
+	}
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+type publicKeyInput struct {
+	PublicKeyID  string `json:"publicKeyId"`
+	PublicKeyPEM string `json:"publicKeyPem"`
+	MerchantID   string `json:"merchantId"`
+}
+
+func (s *Simulator) controlRegisterKey(body []byte) (int, any, *apiError) {
+	var in publicKeyInput
+	if e := decodeBody(body, &in); e != nil {
+		return 0, nil, e
+	}
+	if in.PublicKeyID == "" || in.PublicKeyPEM == "" {
+		return 0, nil, errorf(400, "MissingParameterValue", "publicKeyId and publicKeyPem are required.")
+	}
+	pub, err := parsePublicKeyPEM(in.PublicKeyPEM)
+	if err != nil {
+		return 0, nil, errorf(400, "InvalidParameterValue", "publicKeyPem: %v.", err)
+	}
+	if err := s.RegisterPublicKey(in.PublicKeyID, pub, in.MerchantID); err != nil {
+		return 0, nil, errorf(400, "InvalidParameterValue", "%v", err)
+	}
+	merchant := in.MerchantID
+	if merchant == "" {
+		merchant = defaultMerchant
+	}
+	return 201, map[string]string{"publicKeyId": in.PublicKeyID, "merchantId": merchant}, nil
+}
+
+type buyerInput struct {
+	Scenario string `json:"scenario"`
+}
+
+var scenarios = map[string]bool{
+	scenarioAuthorized: true, scenarioBuyerCanceled: true, scenarioDeclined: true,
+	scenarioPendingThenAuthorized: true, scenarioPendingThenDeclined: true,
+}
+
+// scenarioCards are the sandbox's simulated instruments behind each
+// scenario, shown as the buyer's payment descriptor.
+var scenarioCards = map[string]string{
+	scenarioAuthorized:            "Visa ****1111",
+	scenarioBuyerCanceled:         "Visa ****3064",
+	scenarioDeclined:              "Visa ****3434",
+	scenarioPendingThenAuthorized: "Visa ****0701",
+	scenarioPendingThenDeclined:   "Visa ****4354",
+}
+
+// controlBuyer plays the buyer on Amazon's pages: sign in, choose address
+// and instrument, then Pay Now or cancel.
+func (s *Simulator) controlBuyer(id string, body []byte) (int, any, *apiError) {
+	var in buyerInput
+	if e := decodeBody(body, &in); e != nil {
+		return 0, nil, e
+	}
+	if !scenarios[in.Scenario] {
+		return 0, nil, errorf(400, "InvalidParameterValue", "scenario must be one of Authorized, BuyerCanceled, Declined, PendingThenAuthorized, PendingThenDeclined.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.persistLocked()
+	sess := s.sessions[id]
+	if sess == nil {
+		return 0, nil, errorf(404, "ResourceNotFound", "The Checkout Session %s does not exist.", id)
+	}
+	now := s.clock.Now()
+	s.refreshSessionLocked(sess, now)
+	if sess.State != stateOpen {
+		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The Checkout Session is %s, not Open.", sess.State)
+	}
+	if !sess.merchantReady() {
+		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The buyer cannot be sent to Amazon Pay yet: constraints %s remain.", describe(sess.constraints()))
+	}
+	sess.Scenario = in.Scenario
+	fillBuyer(sess, in.Scenario)
+	sess.LastUpdated = now
+	switch in.Scenario {
+	case scenarioBuyerCanceled:
+		sess.State, sess.ReasonCode = stateCanceled, "BuyerCanceled"
+		sess.ReasonDescription = "The buyer canceled the checkout."
+	case scenarioDeclined:
+		sess.State, sess.ReasonCode = stateCanceled, "Declined"
+		sess.ReasonDescription = "The buyer's payment was declined."
+	}
+	s.dirty = true
+	return 200, sess.json(), nil
+}
+
+func sp(s string) *string { return &s }
+
+// fillBuyer gives the session fake but realistic buyer data for its region.
+func fillBuyer(sess *sessionRecord, scenario string) {
+	var addr address
+	phone := "+1 206-555-0100"
+	switch sess.Region {
+	case "eu":
+		phone = "+49 30 5550100"
+		addr = address{Name: sp("Erika Mustermann"), AddressLine1: sp("Musterstrasse 1"), City: sp("Berlin"),
+			PostalCode: sp("10115"), CountryCode: sp("DE"), PhoneNumber: sp(phone)}
+	case "jp":
+		phone = "+81 3-5550-0100"
+		addr = address{Name: sp("Hanako Yamada"), AddressLine1: sp("1-2-3 Chiyoda"), City: sp("Chiyoda-ku"),
+			StateOrRegion: sp("Tokyo"), PostalCode: sp("100-0001"), CountryCode: sp("JP"), PhoneNumber: sp(phone)}
+	default:
+		addr = address{Name: sp("Jane Doe"), AddressLine1: sp("410 Terry Ave N"), City: sp("Seattle"),
+			StateOrRegion: sp("WA"), PostalCode: sp("98109"), CountryCode: sp("US"), PhoneNumber: sp(phone)}
+	}
+	sess.Buyer = &buyer{
+		BuyerID:     "amzn1.account." + strings.ToUpper(strings.ReplaceAll(newUUID(), "-", ""))[:28],
+		Name:        *addr.Name,
+		Email:       "buyer-" + sess.ID[:8] + "@example.com",
+		PhoneNumber: sp(phone),
+	}
+	billing := addr
+	sess.BillingAddress = &billing
+	sess.ShippingAddress = nil
+	if sess.ProductType == "PayAndShip" {
+		shipping := addr
+		sess.ShippingAddress = &shipping
+	}
+	sess.PaymentPreferences = []paymentPreference{{PaymentDescriptor: scenarioCards[scenario]}}
+}
+
+func (s *Simulator) controlCalls(id string) (int, any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[id] == nil {
+		return 0, nil, errorf(404, "ResourceNotFound", "The Checkout Session %s does not exist.", id)
+	}
+	out := map[string]int{}
+	maps.Copy(out, s.calls[id])
+	return 200, out, nil
+}
+
+type faultInput struct {
+	Operation string `json:"operation"`
+	Kind      string `json:"kind"`
+	Count     *int   `json:"count"`
+	Latency   string `json:"latency"`
+}
+
+func (s *Simulator) controlAddFault(body []byte) (int, any, *apiError) {
+	var in faultInput
+	if e := decodeBody(body, &in); e != nil {
+		return 0, nil, e
+	}
+	if !operations[in.Operation] {
+		return 0, nil, errorf(400, "InvalidParameterValue", "Unknown operation %q.", in.Operation)
+	}
+	if !faultKinds[in.Kind] {
+		return 0, nil, errorf(400, "InvalidParameterValue", "Unknown fault kind %q.", in.Kind)
+	}
+	f := &fault{Operation: in.Operation, Kind: in.Kind, Count: 1}
+	if in.Count != nil {
+		if *in.Count < 1 {
+			return 0, nil, errorf(400, "InvalidParameterValue", "count must be at least 1.")
+		}
+		f.Count = *in.Count
+	}
+	if in.Kind == FaultLatency {
+		d, err := time.ParseDuration(in.Latency)
+		if err != nil || d <= 0 {
+			return 0, nil, errorf(400, "InvalidParameterValue", "latency must be a positive duration such as \"2s\".")
+		}
+		f.Latency = d
+	}
+	s.mu.Lock()
+	s.faults[f.Operation] = append(s.faults[f.Operation], f)
+	s.mu.Unlock()
+	return 201, faultView(f), nil
+}
+
+func faultView(f *fault) map[string]any {
+	v := map[string]any{"operation": f.Operation, "kind": f.Kind, "count": f.Count}
+	if f.Latency > 0 {
+		v["latency"] = f.Latency.String()
+	}
+	return v
+}
+
+func (s *Simulator) listFaults() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []map[string]any{}
+	for _, q := range s.faults {
+		for _, f := range q {
+			out = append(out, faultView(f))
+		}
+	}
+	return out
+}
+
+type advanceInput struct {
+	Duration string `json:"duration"`
+}
+
+// controlAdvance moves a fake clock forward; with real time it is refused.
+func (s *Simulator) controlAdvance(body []byte) (int, any, *apiError) {
+	fc, ok := s.clock.(*FakeClock)
+	if !ok {
+		return 0, nil, errorf(409, "UnsupportedOperation", "The simulator runs on real time; only a fake clock can be advanced.")
+	}
+	var in advanceInput
+	if e := decodeBody(body, &in); e != nil {
+		return 0, nil, e
+	}
+	d, err := time.ParseDuration(in.Duration)
+	if err != nil || d < 0 {
+		return 0, nil, errorf(400, "InvalidParameterValue", "duration must be a non-negative duration such as \"30s\".")
+	}
+	fc.Advance(d)
+	return 200, map[string]string{"now": fmt.Sprint(stamp(fc.Now()))}, nil
+}

@@ -1,0 +1,477 @@
+package simulator
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Checkout Session, Charge and Charge Permission states and reason codes, as
+// Amazon Pay names them.
+const (
+	stateOpen      = "Open"
+	stateCompleted = "Completed"
+	stateCanceled  = "Canceled"
+
+	stateAuthorizationInitiated = "AuthorizationInitiated"
+	stateAuthorized             = "Authorized"
+	stateCaptureInitiated       = "CaptureInitiated"
+	stateCaptured               = "Captured"
+	stateDeclined               = "Declined"
+
+	stateChargeable    = "Chargeable"
+	stateNonChargeable = "NonChargeable"
+	stateClosed        = "Closed"
+)
+
+// Buyer scenarios accepted by the control API, modelled on the sandbox's
+// simulated payment instruments.
+const (
+	scenarioAuthorized            = "Authorized"
+	scenarioBuyerCanceled         = "BuyerCanceled"
+	scenarioDeclined              = "Declined"
+	scenarioPendingThenAuthorized = "PendingThenAuthorized"
+	scenarioPendingThenDeclined   = "PendingThenDeclined"
+)
+
+// Lifetimes Amazon documents.
+const (
+	sessionLifetime          = 24 * time.Hour
+	authorizationLifetime    = 30 * 24 * time.Hour
+	chargePermissionLifetime = 180 * 24 * time.Hour
+)
+
+// address is a postal address as Amazon returns it.
+type address struct {
+	Name          *string `json:"name"`
+	AddressLine1  *string `json:"addressLine1"`
+	AddressLine2  *string `json:"addressLine2"`
+	AddressLine3  *string `json:"addressLine3"`
+	City          *string `json:"city"`
+	County        *string `json:"county"`
+	District      *string `json:"district"`
+	StateOrRegion *string `json:"stateOrRegion"`
+	PostalCode    *string `json:"postalCode"`
+	CountryCode   *string `json:"countryCode"`
+	PhoneNumber   *string `json:"phoneNumber"`
+}
+
+// buyer is the Buyer object.
+type buyer struct {
+	BuyerID              string          `json:"buyerId"`
+	Name                 string          `json:"name"`
+	Email                string          `json:"email"`
+	PhoneNumber          *string         `json:"phoneNumber"`
+	PrimeMembershipTypes json.RawMessage `json:"primeMembershipTypes"`
+}
+
+// paymentPreference describes the instrument the buyer chose.
+type paymentPreference struct {
+	PaymentDescriptor string `json:"paymentDescriptor"`
+}
+
+// merchantMetadata is the MerchantMetadata object.
+type merchantMetadata struct {
+	MerchantReferenceID *string `json:"merchantReferenceId"`
+	MerchantStoreName   *string `json:"merchantStoreName"`
+	NoteToBuyer         *string `json:"noteToBuyer"`
+	CustomInformation   *string `json:"customInformation"`
+}
+
+// webCheckoutDetails is the WebCheckoutDetails object.
+type webCheckoutDetails struct {
+	CheckoutReviewReturnURL *string `json:"checkoutReviewReturnUrl"`
+	CheckoutResultReturnURL *string `json:"checkoutResultReturnUrl"`
+	CheckoutCancelURL       *string `json:"checkoutCancelUrl"`
+	AmazonPayRedirectURL    *string `json:"amazonPayRedirectUrl"`
+	CheckoutMode            *string `json:"checkoutMode"`
+}
+
+// sessionRecord is a Checkout Session as the simulator keeps it.
+type sessionRecord struct {
+	ID          string `json:"id"`
+	Merchant    string `json:"merchant"`
+	Region      string `json:"region"`
+	Environment string `json:"environment"`
+
+	WebCheckoutDetails   webCheckoutDetails `json:"webCheckoutDetails"`
+	ProductType          string             `json:"productType"`
+	ChargePermissionType string             `json:"chargePermissionType"`
+	StoreID              string             `json:"storeId"`
+	PlatformID           *string            `json:"platformId"`
+	MerchantMetadata     merchantMetadata   `json:"merchantMetadata"`
+	ProviderReferenceID  *string            `json:"providerReferenceId"`
+	SupplementaryData    *string            `json:"supplementaryData"`
+	RecurringMetadata    json.RawMessage    `json:"recurringMetadata"`
+	PaymentMethodOnFile  json.RawMessage    `json:"paymentMethodOnFileMetadata"`
+	AddressDetails       json.RawMessage    `json:"addressDetails"`
+	DeliverySpecs        json.RawMessage    `json:"deliverySpecifications"`
+	Scopes               json.RawMessage    `json:"scopes"`
+
+	PaymentIntent                 *string `json:"paymentIntent"`
+	CanHandlePendingAuthorization bool    `json:"canHandlePendingAuthorization"`
+	ChargeAmount                  *price  `json:"chargeAmount"`
+	TotalOrderAmount              *price  `json:"totalOrderAmount"`
+	PresentmentCurrency           *string `json:"presentmentCurrency"`
+	SoftDescriptor                *string `json:"softDescriptor"`
+	AllowOvercharge               *bool   `json:"allowOvercharge"`
+	ExtendExpiration              *bool   `json:"extendExpiration"`
+
+	Scenario           string              `json:"scenario"`
+	Buyer              *buyer              `json:"buyer"`
+	ShippingAddress    *address            `json:"shippingAddress"`
+	BillingAddress     *address            `json:"billingAddress"`
+	PaymentPreferences []paymentPreference `json:"paymentPreferences"`
+
+	State              string    `json:"state"`
+	ReasonCode         string    `json:"reasonCode"`
+	ReasonDescription  string    `json:"reasonDescription"`
+	LastUpdated        time.Time `json:"lastUpdated"`
+	Created            time.Time `json:"created"`
+	Expires            time.Time `json:"expires"`
+	ChargePermissionID string    `json:"chargePermissionId"`
+	ChargeID           string    `json:"chargeId"`
+}
+
+// chargeRecord is a Charge as the simulator keeps it.
+type chargeRecord struct {
+	ID                 string           `json:"id"`
+	ChargePermissionID string           `json:"chargePermissionId"`
+	SessionID          string           `json:"sessionId"`
+	Merchant           string           `json:"merchant"`
+	Environment        string           `json:"environment"`
+	ChargeAmount       price            `json:"chargeAmount"`
+	CaptureAmount      *price           `json:"captureAmount"`
+	SoftDescriptor     *string          `json:"softDescriptor"`
+	CaptureNow         bool             `json:"captureNow"`
+	CanHandlePending   bool             `json:"canHandlePendingAuthorization"`
+	MerchantMetadata   merchantMetadata `json:"merchantMetadata"`
+	PlatformID         *string          `json:"platformId"`
+	ProviderRefID      *string          `json:"providerReferenceId"`
+
+	State             string    `json:"state"`
+	ReasonCode        string    `json:"reasonCode"`
+	ReasonDescription string    `json:"reasonDescription"`
+	LastUpdated       time.Time `json:"lastUpdated"`
+	Created           time.Time `json:"created"`
+	Expires           time.Time `json:"expires"`
+
+	// SettleAt and SettleState/SettleReason describe a pending
+	// authorization's outcome; they survive restarts so settlement resumes.
+	SettleAt     time.Time `json:"settleAt"`
+	SettleState  string    `json:"settleState"`
+	SettleReason string    `json:"settleReason"`
+}
+
+// reason is one entry of a Charge Permission's statusDetails.reasons.
+type reason struct {
+	ReasonCode        string `json:"reasonCode"`
+	ReasonDescription string `json:"reasonDescription"`
+}
+
+// chargePermissionRecord is a Charge Permission as the simulator keeps it.
+type chargePermissionRecord struct {
+	ID                   string              `json:"id"`
+	SessionID            string              `json:"sessionId"`
+	Merchant             string              `json:"merchant"`
+	Environment          string              `json:"environment"`
+	ChargePermissionType string              `json:"chargePermissionType"`
+	Buyer                *buyer              `json:"buyer"`
+	ShippingAddress      *address            `json:"shippingAddress"`
+	BillingAddress       *address            `json:"billingAddress"`
+	PaymentPreferences   []paymentPreference `json:"paymentPreferences"`
+	MerchantMetadata     merchantMetadata    `json:"merchantMetadata"`
+	PlatformID           *string             `json:"platformId"`
+	PresentmentCurrency  string              `json:"presentmentCurrency"`
+	AmountLimit          price               `json:"amountLimit"`
+	// Used is the amount captured or held by open authorizations.
+	Used int64 `json:"used"`
+
+	State       string    `json:"state"`
+	Reasons     []reason  `json:"reasons"`
+	LastUpdated time.Time `json:"lastUpdated"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires"`
+}
+
+// stamp formats a time the way Amazon Pay does in responses.
+func stamp(t time.Time) string { return t.UTC().Format(basicDateLayout) }
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// statusDetails is the statusDetails of Checkout Sessions and Charges.
+type statusDetails struct {
+	State                string  `json:"state"`
+	ReasonCode           *string `json:"reasonCode"`
+	ReasonDescription    *string `json:"reasonDescription"`
+	LastUpdatedTimestamp string  `json:"lastUpdatedTimestamp"`
+}
+
+type constraint struct {
+	ConstraintID string `json:"constraintId"`
+	Description  string `json:"description"`
+}
+
+type paymentDetailsJSON struct {
+	PaymentIntent                 *string    `json:"paymentIntent"`
+	CanHandlePendingAuthorization bool       `json:"canHandlePendingAuthorization"`
+	ChargeAmount                  *priceJSON `json:"chargeAmount"`
+	TotalOrderAmount              *priceJSON `json:"totalOrderAmount"`
+	SoftDescriptor                *string    `json:"softDescriptor"`
+	PresentmentCurrency           *string    `json:"presentmentCurrency"`
+	AllowOvercharge               *bool      `json:"allowOvercharge"`
+	ExtendExpiration              *bool      `json:"extendExpiration"`
+	EstimateOrderTotal            *priceJSON `json:"estimateOrderTotal"`
+}
+
+type providerMetadata struct {
+	ProviderReferenceID *string `json:"providerReferenceId"`
+}
+
+// checkoutSessionJSON is the Checkout Session object of the API.
+type checkoutSessionJSON struct {
+	CheckoutSessionID           string              `json:"checkoutSessionId"`
+	WebCheckoutDetails          webCheckoutDetails  `json:"webCheckoutDetails"`
+	ProductType                 string              `json:"productType"`
+	PaymentDetails              paymentDetailsJSON  `json:"paymentDetails"`
+	ChargePermissionType        string              `json:"chargePermissionType"`
+	RecurringMetadata           json.RawMessage     `json:"recurringMetadata"`
+	PaymentMethodOnFileMetadata json.RawMessage     `json:"paymentMethodOnFileMetadata"`
+	MerchantMetadata            merchantMetadata    `json:"merchantMetadata"`
+	SupplementaryData           *string             `json:"supplementaryData"`
+	Buyer                       *buyer              `json:"buyer"`
+	BillingAddress              *address            `json:"billingAddress"`
+	PaymentPreferences          []paymentPreference `json:"paymentPreferences"`
+	StatusDetails               statusDetails       `json:"statusDetails"`
+	ShippingAddress             *address            `json:"shippingAddress"`
+	ShippingAddressList         []string            `json:"shippingAddressList"`
+	PlatformID                  *string             `json:"platformId"`
+	ChargePermissionID          *string             `json:"chargePermissionId"`
+	ChargeID                    *string             `json:"chargeId"`
+	Constraints                 []constraint        `json:"constraints"`
+	CreationTimestamp           string              `json:"creationTimestamp"`
+	ExpirationTimestamp         string              `json:"expirationTimestamp"`
+	StoreID                     string              `json:"storeId"`
+	DeliverySpecifications      json.RawMessage     `json:"deliverySpecifications"`
+	ProviderMetadata            providerMetadata    `json:"providerMetadata"`
+	CheckoutButtonText          *string             `json:"checkoutButtonText"`
+	ReleaseEnvironment          string              `json:"releaseEnvironment"`
+	CheckoutType                *string             `json:"checkoutType"`
+	AddressDetails              json.RawMessage     `json:"addressDetails"`
+}
+
+// constraints lists what still prevents the session from being completed.
+// The merchant-side ones are resolved by Create or Update Checkout Session;
+// BuyerNotAssociated is cleared when the buyer acts (control API).
+func (s *sessionRecord) constraints() []constraint {
+	out := []constraint{}
+	if s.State != stateOpen {
+		return out
+	}
+	if s.WebCheckoutDetails.CheckoutResultReturnURL == nil {
+		out = append(out, constraint{"CheckoutResultReturnUrlNotSet", "checkoutResultReturnUrl is not set."})
+	}
+	if s.ChargeAmount == nil && s.ChargePermissionType != "PaymentMethodOnFile" {
+		out = append(out, constraint{"ChargeAmountNotSet", "chargeAmount is not set."})
+	}
+	if s.PaymentIntent == nil {
+		out = append(out, constraint{"PaymentIntentNotSet", "paymentIntent is not set."})
+	}
+	if s.Scenario == "" {
+		out = append(out, constraint{"BuyerNotAssociated", "The buyer is not associated with the Checkout Session yet."})
+	}
+	return out
+}
+
+// merchantReady reports whether only the buyer is missing.
+func (s *sessionRecord) merchantReady() bool {
+	for _, c := range s.constraints() {
+		if c.ConstraintID != "BuyerNotAssociated" {
+			return false
+		}
+	}
+	return true
+}
+
+func releaseEnvironment(env string) string {
+	if env == envLive {
+		return "Live"
+	}
+	return "Sandbox"
+}
+
+// redirectHost is the Amazon Pay checkout host buyers are sent to per region.
+func redirectHost(region string) string {
+	switch region {
+	case "eu":
+		return "apay-eu.amazon.com"
+	case "jp":
+		return "apay-fe.amazon.com"
+	}
+	return "apay-us.amazon.com"
+}
+
+func (s *sessionRecord) json() checkoutSessionJSON {
+	wcd := s.WebCheckoutDetails
+	wcd.AmazonPayRedirectURL = nil
+	if s.State == stateOpen && s.merchantReady() {
+		u := "https://" + redirectHost(s.Region) + "/checkout/processing?amazonCheckoutSessionId=" + s.ID
+		wcd.AmazonPayRedirectURL = &u
+	}
+	out := checkoutSessionJSON{
+		CheckoutSessionID:    s.ID,
+		WebCheckoutDetails:   wcd,
+		ProductType:          s.ProductType,
+		ChargePermissionType: s.ChargePermissionType,
+		PaymentDetails: paymentDetailsJSON{
+			PaymentIntent:                 s.PaymentIntent,
+			CanHandlePendingAuthorization: s.CanHandlePendingAuthorization,
+			ChargeAmount:                  s.ChargeAmount.json(),
+			TotalOrderAmount:              s.TotalOrderAmount.json(),
+			SoftDescriptor:                s.SoftDescriptor,
+			PresentmentCurrency:           s.PresentmentCurrency,
+			AllowOvercharge:               s.AllowOvercharge,
+			ExtendExpiration:              s.ExtendExpiration,
+		},
+		RecurringMetadata:           s.RecurringMetadata,
+		PaymentMethodOnFileMetadata: s.PaymentMethodOnFile,
+		MerchantMetadata:            s.MerchantMetadata,
+		SupplementaryData:           s.SupplementaryData,
+		Buyer:                       s.Buyer,
+		BillingAddress:              s.BillingAddress,
+		PaymentPreferences:          s.PaymentPreferences,
+		ShippingAddress:             s.ShippingAddress,
+		PlatformID:                  s.PlatformID,
+		ChargePermissionID:          strPtr(s.ChargePermissionID),
+		ChargeID:                    strPtr(s.ChargeID),
+		Constraints:                 s.constraints(),
+		StatusDetails: statusDetails{
+			State:                s.State,
+			ReasonCode:           strPtr(s.ReasonCode),
+			ReasonDescription:    strPtr(s.ReasonDescription),
+			LastUpdatedTimestamp: stamp(s.LastUpdated),
+		},
+		CreationTimestamp:      stamp(s.Created),
+		ExpirationTimestamp:    stamp(s.Expires),
+		StoreID:                s.StoreID,
+		DeliverySpecifications: s.DeliverySpecs,
+		ProviderMetadata:       providerMetadata{ProviderReferenceID: s.ProviderReferenceID},
+		ReleaseEnvironment:     releaseEnvironment(s.Environment),
+		AddressDetails:         s.AddressDetails,
+	}
+	if s.State == stateCanceled {
+		// A canceled session carries only its state and reason; the
+		// buyer's details are gone with it.
+		out.Buyer, out.BillingAddress, out.ShippingAddress, out.PaymentPreferences = nil, nil, nil, nil
+	}
+	return out
+}
+
+// chargeJSON is the Charge object of the API.
+type chargeJSON struct {
+	ChargeID                      string           `json:"chargeId"`
+	ChargePermissionID            string           `json:"chargePermissionId"`
+	ChargeAmount                  *priceJSON       `json:"chargeAmount"`
+	CaptureAmount                 *priceJSON       `json:"captureAmount"`
+	RefundedAmount                *priceJSON       `json:"refundedAmount"`
+	ConvertedAmount               *priceJSON       `json:"convertedAmount"`
+	ConversionRate                *string          `json:"conversionRate"`
+	ChannelType                   *string          `json:"channelType"`
+	SoftDescriptor                *string          `json:"softDescriptor"`
+	MerchantMetadata              merchantMetadata `json:"merchantMetadata"`
+	ProviderMetadata              providerMetadata `json:"providerMetadata"`
+	PlatformID                    *string          `json:"platformId"`
+	CaptureNow                    bool             `json:"captureNow"`
+	CanHandlePendingAuthorization bool             `json:"canHandlePendingAuthorization"`
+	StatusDetails                 statusDetails    `json:"statusDetails"`
+	CreationTimestamp             string           `json:"creationTimestamp"`
+	ExpirationTimestamp           string           `json:"expirationTimestamp"`
+	ReleaseEnvironment            string           `json:"releaseEnvironment"`
+}
+
+func (c *chargeRecord) json() chargeJSON {
+	out := chargeJSON{
+		ChargeID:                      c.ID,
+		ChargePermissionID:            c.ChargePermissionID,
+		ChargeAmount:                  c.ChargeAmount.json(),
+		CaptureAmount:                 c.CaptureAmount.json(),
+		SoftDescriptor:                c.SoftDescriptor,
+		MerchantMetadata:              c.MerchantMetadata,
+		ProviderMetadata:              providerMetadata{ProviderReferenceID: c.ProviderRefID},
+		PlatformID:                    c.PlatformID,
+		CaptureNow:                    c.CaptureNow,
+		CanHandlePendingAuthorization: c.CanHandlePending,
+		StatusDetails: statusDetails{
+			State:                c.State,
+			ReasonCode:           strPtr(c.ReasonCode),
+			ReasonDescription:    strPtr(c.ReasonDescription),
+			LastUpdatedTimestamp: stamp(c.LastUpdated),
+		},
+		CreationTimestamp:   stamp(c.Created),
+		ExpirationTimestamp: stamp(c.Expires),
+		ReleaseEnvironment:  releaseEnvironment(c.Environment),
+	}
+	if c.CaptureAmount != nil {
+		out.RefundedAmount = (&price{Currency: c.ChargeAmount.Currency}).json()
+	}
+	return out
+}
+
+type limitsJSON struct {
+	AmountLimit   *priceJSON `json:"amountLimit"`
+	AmountBalance *priceJSON `json:"amountBalance"`
+}
+
+type cpStatusDetails struct {
+	State                string   `json:"state"`
+	Reasons              []reason `json:"reasons"`
+	LastUpdatedTimestamp string   `json:"lastUpdatedTimestamp"`
+}
+
+// chargePermissionJSON is the Charge Permission object of the API.
+type chargePermissionJSON struct {
+	ChargePermissionID          string              `json:"chargePermissionId"`
+	ChargePermissionReferenceID *string             `json:"chargePermissionReferenceId"`
+	ChargePermissionType        string              `json:"chargePermissionType"`
+	RecurringMetadata           json.RawMessage     `json:"recurringMetadata"`
+	Buyer                       *buyer              `json:"buyer"`
+	ReleaseEnvironment          string              `json:"releaseEnvironment"`
+	ShippingAddress             *address            `json:"shippingAddress"`
+	BillingAddress              *address            `json:"billingAddress"`
+	PaymentPreferences          []paymentPreference `json:"paymentPreferences"`
+	StatusDetails               cpStatusDetails     `json:"statusDetails"`
+	CreationTimestamp           string              `json:"creationTimestamp"`
+	ExpirationTimestamp         string              `json:"expirationTimestamp"`
+	MerchantMetadata            merchantMetadata    `json:"merchantMetadata"`
+	PlatformID                  *string             `json:"platformId"`
+	Limits                      limitsJSON          `json:"limits"`
+	PresentmentCurrency         string              `json:"presentmentCurrency"`
+}
+
+func (p *chargePermissionRecord) json() chargePermissionJSON {
+	balance := price{Minor: max(p.AmountLimit.Minor-p.Used, 0), Currency: p.AmountLimit.Currency}
+	return chargePermissionJSON{
+		ChargePermissionID:   p.ID,
+		ChargePermissionType: p.ChargePermissionType,
+		Buyer:                p.Buyer,
+		ReleaseEnvironment:   releaseEnvironment(p.Environment),
+		ShippingAddress:      p.ShippingAddress,
+		BillingAddress:       p.BillingAddress,
+		PaymentPreferences:   p.PaymentPreferences,
+		StatusDetails: cpStatusDetails{
+			State:                p.State,
+			Reasons:              p.Reasons,
+			LastUpdatedTimestamp: stamp(p.LastUpdated),
+		},
+		CreationTimestamp:   stamp(p.Created),
+		ExpirationTimestamp: stamp(p.Expires),
+		MerchantMetadata:    p.MerchantMetadata,
+		PlatformID:          p.PlatformID,
+		Limits:              limitsJSON{AmountLimit: p.AmountLimit.json(), AmountBalance: balance.json()},
+		PresentmentCurrency: p.PresentmentCurrency,
+	}
+}
