@@ -1,0 +1,72 @@
+// Package pgtest gives tests their own PostgreSQL schema. Tests connect to
+// TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable);
+// when it cannot be reached they are skipped, unless REQUIRE_POSTGRES=1,
+// in which case they fail (CI sets it).
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultURL is used when TEST_DATABASE_URL is not set.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// URL creates a fresh, empty schema and returns a database URL whose
+// search_path selects it, so tests can run in parallel without seeing each
+// other's tables. The schema is dropped when the test ends; close stores
+// opened on it before then (cleanups registered later run first).
+func URL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		base = DefaultURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("pgtest: TEST_DATABASE_URL must be a postgres:// URL")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("pgtest: PostgreSQL at %s is required (REQUIRE_POSTGRES=1) but unreachable: %v", u.Redacted(), err)
+		}
+		t.Skipf("pgtest: skipping, PostgreSQL at %s is unreachable (set TEST_DATABASE_URL, or REQUIRE_POSTGRES=1 to fail instead): %v", u.Redacted(), err)
+	}
+	defer conn.Close(ctx)
+
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	schema := "test_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+		}
+	})
+
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,451 @@
+// Package postgres keeps payments in PostgreSQL (pgx, pgxpool). Several
+// replicas may share one database: claims use FOR UPDATE SKIP LOCKED so
+// replicas get disjoint due payments, migrations are serialized by an
+// advisory lock, and every change is announced on the payment_changed
+// channel (see Store.ListenChanges).
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ChangeChannel is the notification channel every change of a payment is
+// announced on, with the checkout session ID as payload.
+const ChangeChannel = "payment_changed"
+
+// migrationLockKey is the pg_advisory_xact_lock key that serializes
+// migrations of replicas starting at once ("paycomp" in ASCII).
+const migrationLockKey int64 = 0x70617963_6f6d70
+
+// Store is a store.Store backed by PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	// listenConfig is the pool's connection configuration; ListenChanges
+	// dials its own connection from it, since LISTEN binds a session.
+	listenConfig *pgx.ConnConfig
+	// listenPID is the server process of the current LISTEN connection
+	// (0 when none), so tests can cut it.
+	listenPID atomic.Uint32
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// connection string; a search_path parameter selects the schema) and
+// applies any pending migrations. A database that cannot be reached gives
+// an error wrapping store.ErrUnavailable.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		return nil, errors.New("postgres: invalid database URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	s := &Store{pool: pool, listenConfig: cfg.ConnConfig.Copy()}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations, each in its own transaction holding an advisory lock,
+// so replicas starting together apply each migration exactly once.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+					version      integer     NOT NULL PRIMARY KEY,
+					name         text        NOT NULL,
+					applied_time timestamptz NOT NULL DEFAULT now()
+				)`); err != nil {
+				return err
+			}
+			var applied bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&applied); err != nil {
+				return err
+			}
+			if applied {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return wrap("migrate", err)
+		}
+	}
+	return nil
+}
+
+var columnNames = []string{
+	"checkout_session_id", "order_id", "charge_amount", "charge_currency",
+	"total_amount", "total_currency", "outcome", "charge_permission_id", "charge_id",
+	"reason_code", "charge_state", "create_time", "update_time", "settle_time",
+	"next_check_time", "check_attempts", "lease_owner", "version",
+}
+
+// columns lists the payments columns in the order scanPayment reads them.
+var columns = strings.Join(columnNames, ", ")
+
+// qualified returns columns prefixed with a table alias.
+func qualified(alias string) string {
+	q := make([]string, len(columnNames))
+	for i, c := range columnNames {
+		q[i] = alias + "." + c
+	}
+	return strings.Join(q, ", ")
+}
+
+// scanPayment reads a row of columns, followed by extra destinations.
+func scanPayment(row pgx.Row, extra ...any) (payment.Payment, error) {
+	var (
+		p                  payment.Payment
+		totalAmt, totalCur *string
+		outcome            string
+		settle, next       *time.Time
+	)
+	dest := append([]any{&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
+		&totalAmt, &totalCur, &outcome, &p.ChargePermissionID, &p.ChargeID,
+		&p.ReasonCode, &p.ChargeState, &p.CreateTime, &p.UpdateTime, &settle,
+		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return payment.Payment{}, err
+	}
+	if totalAmt != nil && totalCur != nil {
+		p.TotalOrderAmount = &payment.Money{Amount: *totalAmt, CurrencyCode: *totalCur}
+	}
+	var err error
+	if p.Outcome, err = payment.ParseOutcome(outcome); err != nil {
+		return payment.Payment{}, err
+	}
+	p.CreateTime = p.CreateTime.UTC()
+	p.UpdateTime = p.UpdateTime.UTC()
+	if settle != nil {
+		p.SettleTime = settle.UTC()
+	}
+	if next != nil {
+		p.NextCheckTime = next.UTC()
+	}
+	return p, nil
+}
+
+// nullTime converts t for storage; the zero time is stored as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+const selectByID = `SELECT ` + `%s FROM payments WHERE checkout_session_id = $1`
+
+var getSQL = fmt.Sprintf(selectByID, columns)
+
+var createSQL = `INSERT INTO payments (
+		checkout_session_id, order_id, charge_amount, charge_currency,
+		total_amount, total_currency, outcome, charge_permission_id, charge_id,
+		reason_code, charge_state, create_time, update_time, settle_time,
+		next_check_time, check_attempts, lease_owner, version)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, 0, $15, 1)
+	ON CONFLICT (checkout_session_id) DO NOTHING
+	RETURNING ` + columns
+
+// CreateAttempt implements store.Store. The unique key decides between
+// concurrent duplicates: the losers' INSERT waits for the winner's commit and
+// then does nothing.
+func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner string) (payment.Payment, bool, error) {
+	if err := sqlstore.CheckCreate(p, leaseOwner); err != nil {
+		return payment.Payment{}, false, err
+	}
+	var totalAmt, totalCur *string
+	if p.TotalOrderAmount != nil {
+		totalAmt, totalCur = &p.TotalOrderAmount.Amount, &p.TotalOrderAmount.CurrencyCode
+	}
+	// The existing row can be deleted (DeleteAttempt) between the INSERT
+	// that saw it and the SELECT that reads it; then insert again.
+	for range 3 {
+		stored, err := scanPayment(s.pool.QueryRow(ctx, createSQL,
+			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
+			totalAmt, totalCur, string(p.Outcome), p.ChargePermissionID, p.ChargeID,
+			p.ReasonCode, p.ChargeState, p.CreateTime, p.UpdateTime,
+			p.NextCheckTime, leaseOwner))
+		if err == nil {
+			return stored, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return payment.Payment{}, false, wrap("create attempt", err)
+		}
+		stored, err = scanPayment(s.pool.QueryRow(ctx, getSQL, p.CheckoutSessionID))
+		if err == nil {
+			return stored, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return payment.Payment{}, false, wrap("create attempt", err)
+		}
+	}
+	return payment.Payment{}, false, errors.New("postgres: create attempt: payment keeps appearing and disappearing")
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error) {
+	p, err := scanPayment(s.pool.QueryRow(ctx, getSQL, checkoutSessionID))
+	if err != nil {
+		return payment.Payment{}, wrap("get", err)
+	}
+	return p, nil
+}
+
+var latestSQL = `SELECT ` + columns + ` FROM payments
+	WHERE order_id = $1 ORDER BY create_time DESC, checkout_session_id DESC LIMIT 1`
+
+// GetLatestByOrder implements store.Store. Payments of one order created in
+// the same microsecond are ordered by checkout session ID, so the answer is
+// stable.
+func (s *Store) GetLatestByOrder(ctx context.Context, orderID string) (payment.Payment, error) {
+	p, err := scanPayment(s.pool.QueryRow(ctx, latestSQL, orderID))
+	if err != nil {
+		return payment.Payment{}, wrap("get latest by order", err)
+	}
+	return p, nil
+}
+
+// DeleteAttempt implements store.Store.
+func (s *Store) DeleteAttempt(ctx context.Context, checkoutSessionID, leaseOwner string) error {
+	if leaseOwner == "" {
+		return fmt.Errorf("postgres: delete attempt: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM payments
+		WHERE checkout_session_id = $1 AND outcome = $2 AND lease_owner = $3`,
+		checkoutSessionID, string(payment.Completing), leaseOwner)
+	if err != nil {
+		return wrap("delete attempt", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete attempt: %w", store.ErrLeaseLost)
+	}
+	return nil
+}
+
+var transitionSQL = `UPDATE payments SET
+		outcome = $2,
+		charge_permission_id = CASE WHEN $3 <> '' THEN $3 ELSE charge_permission_id END,
+		charge_id = CASE WHEN $4 <> '' THEN $4 ELSE charge_id END,
+		reason_code = CASE WHEN $5 <> '' THEN $5 ELSE reason_code END,
+		charge_state = CASE WHEN $6 <> '' THEN $6 ELSE charge_state END,
+		update_time = $7,
+		settle_time = $8,
+		next_check_time = $9,
+		lease_owner = '',
+		version = version + 1
+	WHERE checkout_session_id = $1 AND ` + sqlstore.RankSQL("outcome") + ` < $10
+	RETURNING ` + columns
+
+// Transition implements store.Store. The rank comparison is part of the
+// UPDATE's WHERE clause, which PostgreSQL re-evaluates against the latest
+// row version when a concurrent writer got there first, so nothing moves
+// backwards.
+func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t payment.Transition) (payment.Payment, bool, error) {
+	if err := sqlstore.CheckTransition(t); err != nil {
+		return payment.Payment{}, false, err
+	}
+	var settle any
+	if t.Outcome.Final() {
+		settle = t.Time
+	}
+	stored, err := scanPayment(s.pool.QueryRow(ctx, transitionSQL,
+		checkoutSessionID, string(t.Outcome), t.ChargePermissionID, t.ChargeID,
+		t.ReasonCode, t.ChargeState, t.Time, settle, nullTime(t.NextCheckTime), t.Outcome.Rank()))
+	if err == nil {
+		return stored, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return payment.Payment{}, false, wrap("transition", err)
+	}
+	// Not changed: report the row as it stands now (a new statement, so a
+	// concurrent transition that won is visible).
+	stored, err = scanPayment(s.pool.QueryRow(ctx, getSQL, checkoutSessionID))
+	if err != nil {
+		return payment.Payment{}, false, wrap("transition", err)
+	}
+	return stored, false, nil
+}
+
+// claimSQL locks the earliest due rows, skipping those another claimer is
+// locking right now, and leases them. The partial index on next_check_time
+// makes the scan stop at the first payment not yet due.
+var claimSQL = `WITH due AS (
+		SELECT checkout_session_id, next_check_time AS due_time
+		FROM payments
+		WHERE next_check_time <= $1 AND outcome = ANY($2)
+		ORDER BY next_check_time, checkout_session_id
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	)
+	UPDATE payments p SET next_check_time = $4, lease_owner = $5
+	FROM due
+	WHERE p.checkout_session_id = due.checkout_session_id
+	RETURNING ` + qualified("p") + `, due.due_time`
+
+// ClaimDue implements store.Store. It does not change Version: a claim only
+// moves the lease.
+func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now time.Time, limit int, lease time.Duration, owner string) ([]payment.Payment, error) {
+	if err := sqlstore.CheckClaim(outcomes, lease, owner); err != nil {
+		return nil, err
+	}
+	if len(outcomes) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, claimSQL, now, sqlstore.OutcomeNames(outcomes), limit, now.Add(lease), owner)
+	if err != nil {
+		return nil, wrap("claim due", err)
+	}
+	type claim struct {
+		p   payment.Payment
+		due time.Time
+	}
+	var claims []claim
+	for rows.Next() {
+		var c claim
+		if c.p, err = scanPayment(rows, &c.due); err != nil {
+			rows.Close()
+			return nil, wrap("claim due", err)
+		}
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim due", err)
+	}
+	// RETURNING has no defined order; restore earliest due first.
+	slices.SortFunc(claims, func(a, b claim) int {
+		return cmp.Or(a.due.Compare(b.due), strings.Compare(a.p.CheckoutSessionID, b.p.CheckoutSessionID))
+	})
+	out := make([]payment.Payment, len(claims))
+	for i, c := range claims {
+		out[i] = c.p
+	}
+	return out, nil
+}
+
+var rescheduleSQL = `UPDATE payments SET
+		next_check_time = $3,
+		check_attempts = check_attempts + 1,
+		lease_owner = '',
+		update_time = $4,
+		version = version + 1
+	WHERE checkout_session_id = $1 AND lease_owner = $2 AND ` + sqlstore.RankSQL("outcome") + ` < $5
+	RETURNING ` + columns
+
+// Reschedule implements store.Store. A payment that does not exist is not
+// leased to owner, so it too gives store.ErrLeaseLost.
+func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string, next, now time.Time) (payment.Payment, error) {
+	if err := sqlstore.CheckReschedule(owner, next, now); err != nil {
+		return payment.Payment{}, err
+	}
+	p, err := scanPayment(s.pool.QueryRow(ctx, rescheduleSQL, checkoutSessionID, owner, next, now, sqlstore.FinalRank))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return payment.Payment{}, fmt.Errorf("postgres: reschedule: %w", store.ErrLeaseLost)
+	}
+	if err != nil {
+		return payment.Payment{}, wrap("reschedule", err)
+	}
+	return p, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close implements store.Store. It waits for connections in use to be
+// returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// wrap adds the operation to err and maps it to the store's errors: no row
+// to store.ErrNotFound, failures to reach the server to store.ErrUnavailable.
+func wrap(op string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailable reports whether err means the server could not be reached or
+// dropped the connection, so the operation may succeed if retried. The
+// caller's own cancellation is not unavailability.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "53300", // too many connections
+			pgErr.Code == "57P01", // admin shutdown
+			pgErr.Code == "57P02", // crash shutdown
+			pgErr.Code == "57P03": // cannot connect now (starting up)
+			return true
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed) ||
+		pgconn.SafeToRetry(err)
+}
