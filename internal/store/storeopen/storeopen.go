@@ -1,0 +1,118 @@
+// Package storeopen opens the store.Store a database URL names. Accepted
+// forms:
+//
+//   - postgres://... or postgresql://... : PostgreSQL (package postgres);
+//     the URL is passed to pgx as is (a search_path parameter selects the
+//     schema).
+//   - sqlite:PATH : SQLite database file at PATH, relative to the working
+//     directory unless absolute ("sqlite:data/paymentcompletion.db",
+//     "sqlite:/var/lib/paymentcompletion/payments.db"). The URL form with an
+//     empty host, "sqlite:///var/lib/...", names the absolute path.
+//   - file:PATH : the same as sqlite:PATH.
+//   - a plain path ("data/payments.db") : SQLite file at that path.
+//
+// Query parameters are not interpreted in the SQLite forms: the text after
+// the prefix is the file path. The empty string and other schemes are
+// errors.
+//
+// Stores that can tell of changes made by other processes implement
+// ChangeListener (the PostgreSQL store does; the SQLite store does not, its
+// writers being in this process):
+//
+//	if l, ok := s.(storeopen.ChangeListener); ok {
+//		go l.ListenChanges(ctx, onChange)
+//	}
+package storeopen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
+)
+
+// ChangeListener is implemented by stores that announce committed changes,
+// including those of other replicas.
+type ChangeListener interface {
+	// ListenChanges calls fn with the checkout session ID of every changed
+	// payment, and with "" when notifications may have been missed (after
+	// a reconnect) so the subscriber re-reads what it follows. It blocks
+	// until ctx ends.
+	ListenChanges(ctx context.Context, fn func(checkoutSessionID string)) error
+}
+
+var _ ChangeListener = (*postgres.Store)(nil)
+
+// Open opens the store named by databaseURL (see the package documentation
+// for the accepted forms) and applies pending migrations.
+func Open(ctx context.Context, databaseURL string) (store.Store, error) {
+	kind, target, err := Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case Postgres:
+		s, err := postgres.Open(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	default:
+		s, err := sqlite.Open(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// Kind is a database engine.
+type Kind string
+
+// Engines Open can choose.
+const (
+	Postgres Kind = "postgres"
+	SQLite   Kind = "sqlite"
+)
+
+// Parse tells which engine databaseURL names and what to pass it: the URL
+// itself for PostgreSQL, the file path for SQLite. Open uses it; it is
+// exported so configuration can be checked without opening anything.
+func Parse(databaseURL string) (Kind, string, error) {
+	u := strings.TrimSpace(databaseURL)
+	lower := strings.ToLower(u)
+	switch {
+	case u == "":
+		return "", "", errors.New("storeopen: empty database URL")
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return Postgres, u, nil
+	case strings.HasPrefix(lower, "sqlite:"):
+		return sqlitePath(u[len("sqlite:"):])
+	case strings.HasPrefix(lower, "file:"):
+		return sqlitePath(u[len("file:"):])
+	case strings.Contains(u, "://"):
+		scheme, _, _ := strings.Cut(u, "://")
+		return "", "", fmt.Errorf("storeopen: unsupported database URL scheme %q (want postgres, postgresql, sqlite or file)", scheme)
+	default:
+		return SQLite, u, nil
+	}
+}
+
+// sqlitePath accepts PATH or //PATH-with-empty-host after a sqlite: or file:
+// prefix.
+func sqlitePath(rest string) (Kind, string, error) {
+	if after, ok := strings.CutPrefix(rest, "//"); ok {
+		if !strings.HasPrefix(after, "/") {
+			return "", "", fmt.Errorf("storeopen: SQLite URL with a host (%q): write sqlite:relative/path or sqlite:///absolute/path", "//"+after)
+		}
+		rest = after
+	}
+	if rest == "" {
+		return "", "", errors.New("storeopen: SQLite URL without a path")
+	}
+	return SQLite, rest, nil
+}
