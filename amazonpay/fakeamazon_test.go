@@ -286,3 +286,11 @@ func routes(w http.ResponseWriter, r *http.Request, _ int) {
 		writeJSON(w, http.StatusNotFound, `{"reasonCode":"ResourceNotFound","message":"no route"}`)
 	}
 }
+
+// newPlainServer is an httptest server without signature checks, for
+// benchmarks that should measure the client alone.
+func newPlainServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -19,8 +19,8 @@ import (
 //	printf '%s' "$BODY" | sha256sum
 //	printf '%s' "$CANONICAL" | sha256sum
 const (
-	docsBody     = `{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://a.com/merchant-review-page"},"storeId":"amzn1.application-oa2-client.8b5e45312b5248b69eeaStoreId"}`
-	docsBodyHash = "e3ff249dac84a58f0b7e77a429e35daa1ed66c748f0355fd85f99195e7c43493"
+	docsBody      = `{"webCheckoutDetails":{"checkoutReviewReturnUrl":"https://a.com/merchant-review-page"},"storeId":"amzn1.application-oa2-client.8b5e45312b5248b69eeaStoreId"}`
+	docsBodyHash  = "e3ff249dac84a58f0b7e77a429e35daa1ed66c748f0355fd85f99195e7c43493"
 	docsCanonical = "POST\n" +
 		"/live/v2/checkoutSessions\n" +
 		"\n" +
