@@ -6,14 +6,12 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -128,34 +126,24 @@ var columnNames = []string{
 // columns lists the payments columns in the order scanPayment reads them.
 var columns = strings.Join(columnNames, ", ")
 
-// qualified returns columns prefixed with a table alias.
-func qualified(alias string) string {
-	q := make([]string, len(columnNames))
-	for i, c := range columnNames {
-		q[i] = alias + "." + c
-	}
-	return strings.Join(q, ", ")
-}
-
-// scanPayment reads a row of columns, followed by extra destinations.
-func scanPayment(row pgx.Row, extra ...any) (payment.Payment, error) {
+// scanPayment reads a row of columns.
+func scanPayment(row pgx.Row) (payment.Payment, error) {
 	var (
 		p                  payment.Payment
 		totalAmt, totalCur *string
 		outcome            string
 		settle, next       *time.Time
 	)
-	dest := append([]any{&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
+	err := row.Scan(&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
 		&totalAmt, &totalCur, &outcome, &p.ChargePermissionID, &p.ChargeID,
 		&p.ReasonCode, &p.ChargeState, &p.CreateTime, &p.UpdateTime, &settle,
-		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version}, extra...)
-	if err := row.Scan(dest...); err != nil {
+		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version)
+	if err != nil {
 		return payment.Payment{}, err
 	}
 	if totalAmt != nil && totalCur != nil {
 		p.TotalOrderAmount = &payment.Money{Amount: *totalAmt, CurrencyCode: *totalCur}
 	}
-	var err error
 	if p.Outcome, err = payment.ParseOutcome(outcome); err != nil {
 		return payment.Payment{}, err
 	}
@@ -311,21 +299,23 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 	return stored, false, nil
 }
 
-// claimSQL locks the earliest due rows, skipping those another claimer is
-// locking right now, and leases them. The partial index on next_check_time
-// makes the scan stop at the first payment not yet due.
-var claimSQL = `WITH due AS (
-		SELECT checkout_session_id, next_check_time AS due_time
-		FROM payments
-		WHERE next_check_time <= $1 AND outcome = ANY($2)
-		ORDER BY next_check_time, checkout_session_id
-		LIMIT $3
-		FOR UPDATE SKIP LOCKED
-	)
-	UPDATE payments p SET next_check_time = $4, lease_owner = $5
-	FROM due
-	WHERE p.checkout_session_id = due.checkout_session_id
-	RETURNING ` + qualified("p") + `, due.due_time`
+// claimDueSQL locks the earliest due rows, skipping those another claimer
+// holds locked right now. The partial index on (next_check_time,
+// checkout_session_id) yields them in claim order and the scan stops at the
+// limit, so the cost follows the due payments, not the stored ones.
+const claimDueSQL = `SELECT checkout_session_id
+	FROM payments
+	WHERE next_check_time <= $1 AND outcome = ANY($2)
+	ORDER BY next_check_time, checkout_session_id
+	LIMIT $3
+	FOR UPDATE SKIP LOCKED`
+
+// claimSQL leases the locked rows by primary key. It is a separate
+// statement rather than a join with claimDueSQL so that no plan, generic
+// or custom, can turn it into a scan of the whole table.
+var claimSQL = `UPDATE payments SET next_check_time = $2, lease_owner = $3
+	WHERE checkout_session_id = ANY($1)
+	RETURNING ` + columns
 
 // ClaimDue implements store.Store. It does not change Version: a claim only
 // moves the lease.
@@ -336,35 +326,54 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 	if len(outcomes) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, claimSQL, now, sqlstore.OutcomeNames(outcomes), limit, now.Add(lease), owner)
+	var claimed []payment.Payment
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, claimDueSQL, now, sqlstore.OutcomeNames(outcomes), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, claimSQL, ids, now.Add(lease), owner)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]payment.Payment, len(ids))
+		for rows.Next() {
+			p, err := scanPayment(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			byID[p.CheckoutSessionID] = p
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// RETURNING has no defined order; restore earliest due first.
+		claimed = make([]payment.Payment, 0, len(ids))
+		for _, id := range ids {
+			claimed = append(claimed, byID[id])
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, wrap("claim due", err)
 	}
-	type claim struct {
-		p   payment.Payment
-		due time.Time
-	}
-	var claims []claim
-	for rows.Next() {
-		var c claim
-		if c.p, err = scanPayment(rows, &c.due); err != nil {
-			rows.Close()
-			return nil, wrap("claim due", err)
-		}
-		claims = append(claims, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("claim due", err)
-	}
-	// RETURNING has no defined order; restore earliest due first.
-	slices.SortFunc(claims, func(a, b claim) int {
-		return cmp.Or(a.due.Compare(b.due), strings.Compare(a.p.CheckoutSessionID, b.p.CheckoutSessionID))
-	})
-	out := make([]payment.Payment, len(claims))
-	for i, c := range claims {
-		out[i] = c.p
-	}
-	return out, nil
+	return claimed, nil
 }
 
 var rescheduleSQL = `UPDATE payments SET

@@ -28,6 +28,7 @@ CREATE TABLE payments (
 CREATE INDEX payments_order_create_time ON payments (order_id, create_time);
 
 -- ClaimDue: only scheduled payments are indexed, so a claim reads the due
--- ones and never the settled history.
-CREATE INDEX payments_next_check_time ON payments (next_check_time)
+-- ones and never the settled history; the ID makes the index order the
+-- claim order.
+CREATE INDEX payments_next_check_time ON payments (next_check_time, checkout_session_id)
     WHERE next_check_time IS NOT NULL;
