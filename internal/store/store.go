@@ -65,13 +65,15 @@ type Store interface {
 	// gets NextCheckTime = now+lease and LeaseOwner = owner, and is returned
 	// as stored after the claim, earliest due first. A payment is claimed by
 	// one caller at a time, also across processes. The cost depends on the
-	// number of due payments, not on the number stored.
+	// number of due payments, not on the number stored. A claim only moves
+	// the lease: it leaves Version unchanged and is not announced to
+	// watchers.
 	ClaimDue(ctx context.Context, outcomes []payment.Outcome, now time.Time, limit int, lease time.Duration, owner string) ([]payment.Payment, error)
 
 	// Reschedule records an inconclusive check of a payment leased to owner:
 	// NextCheckTime = next, CheckAttempts+1, lease cleared, UpdateTime = now,
-	// Version+1. ErrLeaseLost if the payment is not leased to owner or is
-	// final.
+	// Version+1. ErrLeaseLost if the payment is not leased to owner (also
+	// when it does not exist) or is final.
 	Reschedule(ctx context.Context, checkoutSessionID, owner string, next, now time.Time) (payment.Payment, error)
 
 	// Ping reports whether the database is reachable.
