@@ -416,6 +416,10 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	h.Set("Authorization", auth)
 	h.Set("User-Agent", c.userAgent)
 	for _, kv := range extra {
+		if strings.EqualFold(kv[0], "User-Agent") {
+			h.Set(kv[0], kv[1]) // replaces ours rather than adding a second
+			continue
+		}
 		h.Add(kv[0], kv[1])
 	}
 
