@@ -120,12 +120,17 @@ const basicDateLayout = "20060102T150405Z"
 // parseAmzDate parses an x-amz-pay-date value.
 func parseAmzDate(v string) (time.Time, error) {
 	v = strings.TrimSpace(v)
-	if t, err := time.Parse(basicDateLayout, v); err == nil {
-		return t, nil
+	t, err := time.Parse(basicDateLayout, v)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, v)
 	}
-	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("x-amz-pay-date %q is neither basic nor extended ISO 8601", v)
+	}
+	// An offset may carry a four-digit year out of range in UTC; no
+	// genuine request is dated there.
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("x-amz-pay-date %q is out of range", v)
 	}
 	return t, nil
 }

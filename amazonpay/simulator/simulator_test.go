@@ -1,6 +1,7 @@
 package simulator_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -139,21 +140,32 @@ func TestSignatureVerification(t *testing.T) {
 	}
 
 	t.Run("tampering", func(t *testing.T) {
-		for name, tamper := range map[string]func(h map[string][]string){
-			"changed_signed_header": func(hd map[string][]string) { hd["X-Amz-Pay-Region"] = []string{"eu"} },
-			"changed_date":          func(hd map[string][]string) { hd["X-Amz-Pay-Date"] = []string{epoch.Add(time.Second).Format("20060102T150405Z")} },
-			"missing_authorization": func(hd map[string][]string) { delete(hd, "Authorization") },
-			"garbled_authorization": func(hd map[string][]string) { hd["Authorization"] = []string{"AMZN-PAY-RSASSA-PSS-V2 PublicKeyId"} },
-			"signature_not_base64":  func(hd map[string][]string) { hd["Authorization"] = []string{"AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=SIMTESTKEY0, SignedHeaders=x-amz-pay-date;x-amz-pay-host;x-amz-pay-region, Signature=***"} },
+		for _, tc := range []struct {
+			name   string
+			tamper func(hd http.Header)
+			status int
+			reason string
+		}{
+			{"changed_signed_header", func(hd http.Header) { hd.Set("X-Amz-Pay-Region", "eu") }, 403, "InvalidRequestSignature"},
+			{"changed_date", func(hd http.Header) { hd.Set("X-Amz-Pay-Date", epoch.Add(time.Second).Format("20060102T150405Z")) }, 403, "InvalidRequestSignature"},
+			{"signed_header_removed", func(hd http.Header) { hd.Del("Accept") }, 403, "InvalidRequestSignature"},
+			{"required_header_removed", func(hd http.Header) { hd.Del("X-Amz-Pay-Region") }, 400, "MissingHeader"},
+			{"missing_authorization", func(hd http.Header) { hd.Del("Authorization") }, 400, "MissingHeader"},
+			{"garbled_authorization", func(hd http.Header) { hd.Set("Authorization", "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId") }, 400, "InvalidHeaderValue"},
+			{"signature_not_base64", func(hd http.Header) {
+				hd.Set("Authorization", "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=SIMTESTKEY0, SignedHeaders=x-amz-pay-date;x-amz-pay-host;x-amz-pay-region, Signature=***")
+			}, 400, "InvalidHeaderValue"},
+			{"unsigned_extra_header_is_fine", func(hd http.Header) { hd.Set("X-Amz-Pay-Sdk-Type", "Go") }, 200, ""},
 		} {
-			t.Run(name, func(t *testing.T) {
+			t.Run(tc.name, func(t *testing.T) {
 				body := `{"merchantMetadata":{"noteToBuyer":"x"}}`
 				req := newRequest(t, h, "PATCH", path, body)
 				h.signer.sign(req, []byte(body), h.clock.Now())
-				tamper(req.Header)
+				tc.tamper(req.Header)
 				r := h.send(req)
-				if r.status != 403 && r.status != 400 {
-					t.Fatalf("status %d: %s", r.status, r.raw)
+				mustStatus(t, r, tc.status)
+				if r.reason() != tc.reason {
+					t.Errorf("reasonCode = %q, want %q", r.reason(), tc.reason)
 				}
 			})
 		}
@@ -480,7 +492,7 @@ func TestSessionLifecycle(t *testing.T) {
 func TestPendingSettlement(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name, intent, scenario   string
+		name, intent, scenario    string
 		chargeState, chargeReason string
 		cpState, cpReason         string
 	}{
@@ -555,7 +567,9 @@ func TestCaptureAndCancel(t *testing.T) {
 	cancel := func(chargeID string) response {
 		return h.call(nil, "DELETE", "/v2/charges/"+chargeID+"/cancel", `{"cancellationReason":"Buyer changed their mind"}`, nil)
 	}
-	state := func(r response) string { return r.str("statusDetails", "state") + "/" + r.str("statusDetails", "reasonCode") }
+	state := func(r response) string {
+		return r.str("statusDetails", "state") + "/" + r.str("statusDetails", "reasonCode")
+	}
 
 	t.Run("full_capture_closes_permission", func(t *testing.T) {
 		ch, cp := authorized(t, false, "Authorized")

@@ -1,0 +1,149 @@
+package simulator_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+)
+
+// restart closes h's simulator and serves a new one on the same state
+// directory and a fresh fake clock reading now.
+func restart(t *testing.T, h *harness, dir string, now time.Time) *harness {
+	t.Helper()
+	h.srv.Close()
+	if err := h.sim.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock := simulator.NewFakeClock(now)
+	sim, err := simulator.New(simulator.Options{StateDir: dir, Clock: clock})
+	if err != nil {
+		t.Fatalf("New after restart: %v", err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	h2 := *h
+	h2.sim, h2.clock = sim, clock
+	h2.srv = newServer(t, sim)
+	return &h2
+}
+
+func TestPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := newHarness(t, simulator.Options{StateDir: dir})
+
+	// A pending authorization, a completed session and an idempotent create.
+	pendingID := h.newSession("AuthorizeWithCapture", true)
+	mustStatus(t, h.buyer(pendingID, "PendingThenAuthorized"), 200)
+	pending := h.complete(pendingID, "14.00", "USD", nil)
+	mustStatus(t, pending, 202)
+	key := map[string]string{"x-amz-pay-idempotency-key": "persisted-create"}
+	created := h.call(nil, "POST", "/v2/checkoutSessions", sessionBody("Confirm", false, "3.00", "USD"), key)
+	mustStatus(t, created, 201)
+	h.clock.Advance(10 * time.Second)
+
+	if _, err := os.Stat(filepath.Join(dir, "simulator-state.json")); err != nil {
+		t.Fatalf("no state file: %v", err)
+	}
+	h = restart(t, h, dir, epoch.Add(10*time.Second))
+
+	// The key survived (requests still verify), as did the objects.
+	g := h.call(nil, "GET", "/v2/charges/"+pending.str("chargeId"), nil, nil)
+	mustStatus(t, g, 200)
+	if g.str("statusDetails", "state") != "AuthorizationInitiated" {
+		t.Fatalf("after restart: %s", g.raw)
+	}
+	replay := h.call(nil, "POST", "/v2/checkoutSessions", sessionBody("Confirm", false, "3.00", "USD"), key)
+	mustStatus(t, replay, 201)
+	if string(replay.raw) != string(created.raw) {
+		t.Error("idempotency record lost across restart")
+	}
+	if c := h.calls(pendingID); c[simulator.OpCompleteCheckoutSession] != 1 {
+		t.Errorf("calls after restart %v", c)
+	}
+
+	// The settlement resumes with the remaining 20 seconds.
+	h.clock.Advance(19 * time.Second)
+	if g := h.call(nil, "GET", "/v2/charges/"+pending.str("chargeId"), nil, nil); g.str("statusDetails", "state") != "AuthorizationInitiated" {
+		t.Fatalf("settled early: %s", g.raw)
+	}
+	h.clock.Advance(time.Second)
+	if g := h.call(nil, "GET", "/v2/charges/"+pending.str("chargeId"), nil, nil); g.str("statusDetails", "state") != "Captured" {
+		t.Fatalf("not settled: %s", g.raw)
+	}
+
+	// A settlement that came due while the simulator was down settles at
+	// start.
+	id := h.newSession("Authorize", true)
+	mustStatus(t, h.buyer(id, "PendingThenDeclined"), 200)
+	c := h.complete(id, "14.00", "USD", nil)
+	mustStatus(t, c, 202)
+	h = restart(t, h, dir, h.clock.Now().Add(time.Hour))
+	h.clock.Advance(0)
+	g = h.call(nil, "GET", "/v2/charges/"+c.str("chargeId"), nil, nil)
+	if g.str("statusDetails", "state") != "Declined" || g.str("statusDetails", "reasonCode") != "HardDeclined" {
+		t.Errorf("overdue settlement: %s", g.raw)
+	}
+}
+
+func TestCorruptStateIsAnError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "simulator-state.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := simulator.New(simulator.Options{StateDir: dir}); err == nil {
+		t.Fatal("New accepted a corrupt state file")
+	}
+}
+
+func TestServeTLS(t *testing.T) {
+	t.Parallel()
+	sim, err := simulator.New(simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	srv, err := simulator.Serve(ctx, "127.0.0.1:0", sim, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool}}}
+	for _, host := range []string{srv.URL, "https://localhost:" + srv.URL[len("https://127.0.0.1:"):]} {
+		resp, err := client.Get(host + "/simulator/healthz")
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: status %d", host, resp.StatusCode)
+		}
+	}
+	written, err := os.ReadFile(filepath.Join(dir, simulator.CertFile))
+	if err != nil || string(written) != string(srv.CertPEM) {
+		t.Fatalf("certificate file: %v", err)
+	}
+	cancel()
+	select {
+	case <-srv.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop with its context")
+	}
+
+	// A second server on the same directory presents the same certificate.
+	srv2, err := simulator.Serve(t.Context(), "127.0.0.1:0", sim, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	if string(srv2.CertPEM) != string(srv.CertPEM) {
+		t.Error("certificate was not reloaded")
+	}
+}
