@@ -1,0 +1,235 @@
+// Package grpcserver assembles and runs the gRPC server of the payment
+// completion service: the interceptor chain (logging, bearer-token auth,
+// request validation, panic recovery, default deadlines), health checking,
+// reflection, transport limits and a bounded graceful shutdown.
+//
+// It takes the PaymentCompletionService implementation as a value, so the
+// same assembly serves production, tests over bufconn and tests over a real
+// port.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+)
+
+// ServiceName is the fully qualified name of the payment completion service,
+// as used by health checks and reflection.
+const ServiceName = "paymentcompletion.v1.PaymentCompletionService"
+
+// Defaults applied by New to zero-valued Options fields.
+const (
+	// DefaultCallTimeout bounds unary calls whose caller set no deadline.
+	DefaultCallTimeout = 30 * time.Second
+	// DefaultShutdownGrace is how long in-flight calls may run after
+	// shutdown starts before the server closes every connection.
+	DefaultShutdownGrace = 15 * time.Second
+	// DefaultMaxRecvMsgSize caps request size. Every request of the API is a
+	// few hundred bytes; gRPC's own default of 4 MiB only widens the door
+	// for memory abuse.
+	DefaultMaxRecvMsgSize = 64 << 10
+)
+
+// Keepalive settings. They follow grpc-go examples/features/keepalive; each
+// value is chosen for a service called by a few storefront backends over
+// long-lived connections, some of them holding WatchPayment streams.
+var (
+	keepaliveParams = keepalive.ServerParameters{
+		// Close connections that carried no RPC for 15 minutes, so idle
+		// storefront replicas do not pin server resources forever.
+		MaxConnectionIdle: 15 * time.Minute,
+		// Recycle every connection after about 30 minutes (grpc-go adds
+		// ±10% jitter) so clients re-resolve and spread over new replicas.
+		// WatchPayment streams end with it; the contract tells clients to
+		// re-open them.
+		MaxConnectionAge: 30 * time.Minute,
+		// Let calls in flight on a recycled connection finish: longer than
+		// the default unary deadline (30s) with room to spare.
+		MaxConnectionAgeGrace: time.Minute,
+		// Ping a connection after 1 minute without activity, to notice dead
+		// peers holding WatchPayment streams well before TCP would.
+		Time: time.Minute,
+		// Close the connection if the ping is not answered within 20s.
+		Timeout: 20 * time.Second,
+	}
+	keepalivePolicy = keepalive.EnforcementPolicy{
+		// Clients may ping at most every 10s; more often is abuse and gets
+		// GOAWAY "too_many_pings". Clients must configure their keepalive
+		// Time at or above this.
+		MinTime: 10 * time.Second,
+		// Allow pings on connections without active streams, so storefront
+		// clients can keep warm connections between checkouts.
+		PermitWithoutStream: true,
+	}
+)
+
+// Options configure a Server. The zero value of each field selects its
+// documented default.
+type Options struct {
+	// Logger receives one line per finished call (method, code, duration)
+	// and panic stacks. Nil discards logs.
+	Logger *slog.Logger
+	// AuthToken, when not empty, is the bearer token every call except
+	// health checks and reflection must present in the "authorization"
+	// metadata ("Bearer <token>").
+	AuthToken string
+	// DefaultCallTimeout is the deadline given to unary calls that arrive
+	// without one (default DefaultCallTimeout). Streams are exempt:
+	// WatchPayment may legitimately stay open for a long time.
+	DefaultCallTimeout time.Duration
+	// ShutdownGrace bounds the graceful part of shutdown (default
+	// DefaultShutdownGrace); calls still running after it are cut.
+	ShutdownGrace time.Duration
+	// MaxRecvMsgSize caps the size of a received message in bytes (default
+	// DefaultMaxRecvMsgSize).
+	MaxRecvMsgSize int
+	// Validator checks requests against their protovalidate rules. Nil
+	// builds a fresh validator.
+	Validator protovalidate.Validator
+}
+
+// Server is a gRPC server with the service's interceptor chain, health and
+// reflection registered. Create it with New and run it once with Serve.
+type Server struct {
+	srv     *grpc.Server
+	health  *health.Server
+	streams *streamRegistry
+	logger  *slog.Logger
+	grace   time.Duration
+
+	serveOnce sync.Once
+}
+
+// New builds a Server that serves svc. It registers the health service
+// (NOT_SERVING until SetServing(true)) and server reflection.
+func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
+	if svc == nil {
+		return nil, errors.New("grpcserver: nil service implementation")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DefaultCallTimeout <= 0 {
+		opts.DefaultCallTimeout = DefaultCallTimeout
+	}
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opts.MaxRecvMsgSize <= 0 {
+		opts.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if opts.Validator == nil {
+		v, err := protovalidate.New()
+		if err != nil {
+			return nil, fmt.Errorf("grpcserver: build validator: %w", err)
+		}
+		opts.Validator = v
+	}
+
+	s := &Server{
+		health:  health.NewServer(),
+		streams: newStreamRegistry(),
+		logger:  opts.Logger,
+		grace:   opts.ShutdownGrace,
+	}
+	unary, stream := s.interceptors(opts)
+	s.srv = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.KeepaliveParams(keepaliveParams),
+		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
+	)
+	pb.RegisterPaymentCompletionServiceServer(s.srv, svc)
+	healthpb.RegisterHealthServer(s.srv, s.health)
+	reflection.Register(s.srv)
+	s.SetServing(false)
+	return s, nil
+}
+
+// SetServing sets the health status of the server ("") and of ServiceName.
+// The caller marks the server serving once its dependencies (store, Amazon
+// Pay client) are ready, and may mark it not serving when they fail. Once
+// shutdown has started the status stays NOT_SERVING.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(ServiceName, st)
+}
+
+// Serve accepts connections on lis until ctx ends, then shuts down:
+// health turns NOT_SERVING, open server streams are ended with UNAVAILABLE
+// (reason SHUTTING_DOWN), in-flight calls get ShutdownGrace to finish, and
+// then every remaining connection is closed. Serve returns nil after such a
+// shutdown, or the error that stopped serving early. A Server serves once.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	err := errors.New("grpcserver: Serve called twice")
+	s.serveOnce.Do(func() { err = s.serve(ctx, lis) })
+	return err
+}
+
+func (s *Server) serve(ctx context.Context, lis net.Listener) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.srv.Serve(lis) }()
+
+	select {
+	case err := <-serveErr:
+		// Serving failed before shutdown was asked for (listener closed or
+		// broken); stop the rest so nothing lingers.
+		s.health.Shutdown()
+		s.streams.drain()
+		s.srv.Stop()
+		return fmt.Errorf("grpcserver: serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	start := time.Now()
+	s.logger.Info("shutting down", "grace", s.grace.String())
+	// Order matters: report NOT_SERVING first so health watchers and load
+	// balancers stop routing here, then end the streams (GracefulStop would
+	// otherwise wait for WatchPayment streams that never end by themselves),
+	// then let unary calls in flight finish within the grace period.
+	s.health.Shutdown()
+	s.streams.drain()
+
+	stopped := make(chan struct{})
+	go func() {
+		s.srv.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.grace)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		// Stop closes every connection and cancels the calls' contexts
+		// without waiting for handlers. A handler that ignores its context
+		// keeps the GracefulStop goroutine until it returns; the process
+		// exits regardless.
+		s.logger.Warn("grace period over, closing remaining connections")
+		s.srv.Stop()
+	}
+	// Serve returns nil after GracefulStop/Stop; report anything else.
+	if err := <-serveErr; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("grpcserver: serve: %w", err)
+	}
+	s.logger.Info("shut down", "took", time.Since(start).String())
+	return nil
+}
