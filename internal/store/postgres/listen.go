@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +31,7 @@ func (s *Store) ListenChanges(ctx context.Context, fn func(checkoutSessionID str
 	backoff := listenMinBackoff
 	resync := false
 	for {
-		connected, _ := s.listen(ctx, fn, resync)
+		connected := s.listen(ctx, fn, resync)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -51,12 +50,13 @@ func (s *Store) ListenChanges(ctx context.Context, fn func(checkoutSessionID str
 	}
 }
 
-// listen runs one LISTEN connection until it fails or ctx ends. connected
-// reports whether LISTEN took effect.
-func (s *Store) listen(ctx context.Context, fn func(string), resync bool) (connected bool, err error) {
+// listen runs one LISTEN connection until it fails or ctx ends, and reports
+// whether LISTEN took effect. Failures are not returned: the caller retries
+// every one of them the same way.
+func (s *Store) listen(ctx context.Context, fn func(string), resync bool) (connected bool) {
 	conn, err := pgx.ConnectConfig(ctx, s.listenConfig.Copy())
 	if err != nil {
-		return false, wrap("listen", err)
+		return false
 	}
 	defer func() {
 		s.listenPID.Store(0)
@@ -65,31 +65,31 @@ func (s *Store) listen(ctx context.Context, fn func(string), resync bool) (conne
 		conn.Close(closeCtx)
 	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ChangeChannel}.Sanitize()); err != nil {
-		return false, wrap("listen", err)
+		return false
 	}
 	s.listenPID.Store(conn.PgConn().PID())
 	if resync {
 		fn("")
 	}
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, listenIdleCheck)
+		waitCtx, cancel := context.WithTimeout(ctx, s.listenIdleCheck)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
 		case err == nil:
 			fn(n.Payload)
 		case ctx.Err() != nil:
-			return true, ctx.Err()
+			return true
 		case waitCtx.Err() != nil:
 			// Silent for a while: make sure the server is still there.
 			pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := conn.Ping(pingCtx)
 			cancel()
 			if err != nil {
-				return true, wrap("listen", err)
+				return true
 			}
 		default:
-			return true, fmt.Errorf("postgres: listen: %w", wrap("wait for notification", err))
+			return true
 		}
 	}
 }

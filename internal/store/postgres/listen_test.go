@@ -154,6 +154,46 @@ func TestListenChangesRetriesUnreachable(t *testing.T) {
 	}
 }
 
+// TestListenChangesIdle lets the LISTEN connection go silent past several
+// idle checks: the checks must keep the connection (no resync) and
+// notifications must still arrive.
+func TestListenChangesIdle(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	s.listenIdleCheck = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan string, 1024)
+	go s.ListenChanges(ctx, func(id string) {
+		select {
+		case got <- id:
+		case <-ctx.Done():
+		}
+	})
+	waitListening(t, s)
+	pid := s.listenPID.Load()
+	time.Sleep(10 * s.listenIdleCheck)
+
+	id := "cs-idle-" + rand.Text()[:8]
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := payment.Payment{
+		CheckoutSessionID: id, OrderID: "o-" + id,
+		ChargeAmount: payment.Money{Amount: "5.00", CurrencyCode: "GBP"},
+		Outcome:      payment.Completing, CreateTime: now, UpdateTime: now, NextCheckTime: now,
+	}
+	if _, _, err := s.CreateAttempt(ctx, p, "w"); err != nil {
+		t.Fatalf("CreateAttempt: %v", err)
+	}
+	expect(t, got, id, "")
+	if s.listenPID.Load() != pid {
+		t.Errorf("listener reconnected while idle (server process %d, was %d)", s.listenPID.Load(), pid)
+	}
+}
+
 func waitListening(t *testing.T, s *Store) {
 	t.Helper()
 	deadline := time.Now().Add(eventWait)

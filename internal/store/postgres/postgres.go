@@ -43,6 +43,9 @@ type Store struct {
 	// listenConfig is the pool's connection configuration; ListenChanges
 	// dials its own connection from it, since LISTEN binds a session.
 	listenConfig *pgx.ConnConfig
+	// listenIdleCheck is how long a LISTEN connection may stay silent
+	// before ListenChanges checks it (listenIdleCheck by default).
+	listenIdleCheck time.Duration
 	// listenPID is the server process of the current LISTEN connection
 	// (0 when none), so tests can cut it.
 	listenPID atomic.Uint32
@@ -64,7 +67,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, wrap("open", err)
 	}
-	s := &Store{pool: pool, listenConfig: cfg.ConnConfig.Copy()}
+	s := &Store{pool: pool, listenConfig: cfg.ConnConfig.Copy(), listenIdleCheck: listenIdleCheck}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
