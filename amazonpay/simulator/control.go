@@ -210,7 +210,7 @@ func (s *Simulator) controlAddFault(body []byte) (int, any, *apiError) {
 		}
 		f.Count = *in.Count
 	}
-	if in.Kind == FaultLatency {
+	if in.Kind == FaultLatency || in.Kind == FaultSlowResponse {
 		d, err := time.ParseDuration(in.Latency)
 		if err != nil || d <= 0 {
 			return 0, nil, errorf(400, "InvalidParameterValue", "latency must be a positive duration such as \"2s\".")

@@ -25,6 +25,10 @@ const (
 	// FaultLostResponse applies the operation, then closes the connection
 	// before answering: Amazon did the work, the client never hears of it.
 	FaultLostResponse = "lostResponse"
+	// FaultSlowResponse applies the operation at once, then holds the answer
+	// for the fault's latency: the window in which a caller that crashes
+	// has had its request applied without learning the result.
+	FaultSlowResponse = "slowResponse"
 )
 
 // MaxTimeoutHold bounds how long a timeout fault holds a request.
@@ -32,7 +36,22 @@ const MaxTimeoutHold = 5 * time.Minute
 
 var faultKinds = map[string]bool{
 	FaultHTTP500: true, FaultHTTP503: true, FaultHTTP429: true, FaultLatency: true,
-	FaultReset: true, FaultTimeout: true, FaultLostResponse: true,
+	FaultReset: true, FaultTimeout: true, FaultLostResponse: true, FaultSlowResponse: true,
+}
+
+// holdAnswer waits d before an applied operation is answered; it reports
+// false when the client went away (or the simulator closed) meanwhile.
+func (s *Simulator) holdAnswer(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // fault is an injected failure for the next Count calls of an operation.

@@ -74,9 +74,13 @@ func TestFaults(t *testing.T) {
 		{kind: "reset", wantErr: true},
 		{kind: "timeout", wantErr: true, clientCap: 300 * time.Millisecond},
 		{kind: "lostResponse", wantErr: true, applied: true},
+		{kind: "slowResponse", latency: "50ms", status: 200, applied: true},
+		// The caller gives up (or dies) while the answer is held: applied
+		// all the same.
+		{kind: "slowResponse", latency: "5s", wantErr: true, applied: true, clientCap: 300 * time.Millisecond},
 	}
 	for _, tc := range tests {
-		t.Run(tc.kind, func(t *testing.T) {
+		t.Run(tc.kind+"_"+tc.latency, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, simulator.Options{})
 			id := h.newSession("Authorize", false)

@@ -279,6 +279,11 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
+	if f != nil && f.Kind == FaultSlowResponse && !s.holdAnswer(r, f.Latency) {
+		s.logRequest(c.op, -status, w)
+		dropConnection(w)
+		return
+	}
 	s.logRequest(c.op, status, w)
 	w.WriteHeader(status)
 	_, _ = w.Write(resp)
