@@ -1,0 +1,329 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
+	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+)
+
+// The RSA key is expensive to generate; every test shares one.
+var (
+	keyOnce sync.Once
+	testKey *rsa.PrivateKey
+)
+
+func sharedKey(t testing.TB) *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		testKey = k
+	})
+	return testKey
+}
+
+// amazonSim is a simulator served over a real socket, with a signed client
+// for the test's own set-up calls (the storefront's part: create and update
+// sessions).
+type amazonSim struct {
+	t      testing.TB
+	sim    *simulator.Simulator
+	URL    string
+	KeyID  string
+	Key    *rsa.PrivateKey
+	client *amazonpay.Client
+}
+
+func newAmazonSim(t testing.TB, pendingDelay time.Duration) *amazonSim {
+	t.Helper()
+	sim, err := simulator.New(simulator.Options{PendingDelay: pendingDelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); _ = sim.Close() })
+	key := sharedKey(t)
+	const keyID = "SANDBOX-AFVX7ULWSGBZ5535PCUQOY7B"
+	if err := sim.RegisterPublicKey(keyID, &key.PublicKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	a := &amazonSim{t: t, sim: sim, URL: srv.URL, KeyID: keyID, Key: key}
+	a.client = a.newClient(t, amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}, 5*time.Second)
+	return a
+}
+
+func (a *amazonSim) newClient(t testing.TB, retry amazonpay.RetryPolicy, attemptTimeout time.Duration) *amazonpay.Client {
+	t.Helper()
+	c, err := amazonpay.New(amazonpay.Config{
+		PublicKeyID:    a.KeyID,
+		PrivateKey:     a.Key,
+		Region:         "na",
+		Endpoint:       a.URL,
+		Retry:          retry,
+		AttemptTimeout: attemptTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sessionSpec describes a checkout the storefront prepares.
+type sessionSpec struct {
+	Amount, Currency string
+	Intent           string // Authorize (default), AuthorizeWithCapture, Confirm
+	CanHandlePending bool
+	Total            *amazonpay.Price
+	// Scenario is the buyer's part; "" leaves the buyer on Amazon's page.
+	Scenario string
+}
+
+// newSession creates and updates a checkout session as a storefront does,
+// then plays the buyer.
+func (a *amazonSim) newSession(t testing.TB, ctx context.Context, spec sessionSpec) string {
+	t.Helper()
+	if spec.Intent == "" {
+		spec.Intent = "Authorize"
+	}
+	if spec.Currency == "" {
+		spec.Currency = "USD"
+	}
+	sess, _, err := a.client.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
+		WebCheckoutDetails: amazonpay.WebCheckoutDetails{CheckoutReviewReturnURL: "https://shop.example/review"},
+		StoreID:            "amzn1.application-oa2-client.e2e",
+	})
+	if err != nil {
+		t.Fatalf("create checkout session: %v", err)
+	}
+	price := amazonpay.Price{Amount: spec.Amount, CurrencyCode: spec.Currency}
+	_, _, err = a.client.UpdateCheckoutSession(ctx, sess.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
+		WebCheckoutDetails: &amazonpay.WebCheckoutDetails{CheckoutResultReturnURL: "https://shop.example/result"},
+		PaymentDetails: &amazonpay.PaymentDetails{
+			PaymentIntent:                 spec.Intent,
+			CanHandlePendingAuthorization: spec.CanHandlePending,
+			ChargeAmount:                  &price,
+			TotalOrderAmount:              spec.Total,
+		},
+		MerchantMetadata: &amazonpay.MerchantMetadata{MerchantReferenceID: "order-e2e"},
+	})
+	if err != nil {
+		t.Fatalf("update checkout session: %v", err)
+	}
+	if spec.Scenario != "" {
+		a.control(t, http.MethodPost, "/simulator/checkoutSessions/"+sess.CheckoutSessionID+"/buyer", map[string]any{"scenario": spec.Scenario}, nil)
+	}
+	return sess.CheckoutSessionID
+}
+
+// control calls the simulator's control API and decodes the answer into out.
+func (a *amazonSim) control(t testing.TB, method, path string, in, out any) {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.URL+path, body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// calls returns how many times each operation was called for a session.
+func (a *amazonSim) calls(t testing.TB, sessionID string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	a.control(t, http.MethodGet, "/simulator/checkoutSessions/"+sessionID+"/calls", nil, &out)
+	return out
+}
+
+// fault injects a fault into the next count calls of an operation.
+func (a *amazonSim) fault(t testing.TB, op, kind string, count int, latency time.Duration) {
+	t.Helper()
+	in := map[string]any{"operation": op, "kind": kind, "count": count}
+	if latency > 0 {
+		in["latency"] = latency.String()
+	}
+	a.control(t, http.MethodPost, "/simulator/faults", in, nil)
+}
+
+func (a *amazonSim) clearFaults(t testing.TB) {
+	t.Helper()
+	a.control(t, http.MethodDelete, "/simulator/faults", nil, nil)
+}
+
+func (a *amazonSim) publicKeyPEM(t testing.TB) string {
+	der, err := x509.MarshalPKIXPublicKey(&a.Key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// service is the whole service assembled in-process on a real TCP port:
+// the real gRPC server with its interceptor chain, the real Amazon Pay
+// client, a real SQLite store, the reconciler and the tracker.
+type service struct {
+	Client pb.PaymentCompletionServiceClient
+	Store  store.Store
+	Addr   string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type serviceOptions struct {
+	// AttemptTimeout and MaxAttempts of the Amazon Pay client.
+	AttemptTimeout time.Duration
+	MaxAttempts    int
+	// Reconciler and tracker pacing.
+	ReconcileFirstDelay time.Duration
+	TrackerFirstPoll    time.Duration
+	// DBPath overrides the SQLite file (to share it across restarts).
+	DBPath string
+}
+
+func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
+	t.Helper()
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = 2 * time.Second
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 3
+	}
+	if o.ReconcileFirstDelay == 0 {
+		o.ReconcileFirstDelay = 200 * time.Millisecond
+	}
+	if o.TrackerFirstPoll == 0 {
+		o.TrackerFirstPoll = 200 * time.Millisecond
+	}
+	if o.DBPath == "" {
+		o.DBPath = filepath.Join(t.TempDir(), "payments.db")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+	raw, err := sqlite.Open(ctx, o.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := watch.NewHub()
+	st := hub.Wrap(raw)
+	az := a.newClient(t, amazonpay.RetryPolicy{
+		MaxAttempts: o.MaxAttempts, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxElapsed: 10 * time.Second,
+	}, o.AttemptTimeout)
+	svc := completion.New(st, az, hub, completion.Config{
+		Owner:                "e2e",
+		InflightLease:        30 * time.Second,
+		UpstreamTimeout:      20 * time.Second,
+		ReconcileFirstDelay:  o.ReconcileFirstDelay,
+		ReconcileMaxInterval: time.Second,
+		ReconcileIdle:        50 * time.Millisecond,
+		PendingFirstPoll:     o.TrackerFirstPoll,
+		Logger:               logger,
+	})
+	tr := tracker.New(st, az, tracker.Config{
+		Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond, Logger: logger,
+	})
+	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Store: st, Hub: hub, WatchRecheck: 500 * time.Millisecond, Logger: logger})
+	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.SetServing(true)
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = gs.Serve(ctx, lis) }()
+	go func() { defer wg.Done(); _ = svc.RunReconciler(ctx) }()
+	go func() { defer wg.Done(); _ = tr.Run(ctx) }()
+	go func() { wg.Wait(); _ = raw.Close(); close(done) }()
+
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service{Client: pb.NewPaymentCompletionServiceClient(conn), Store: st, Addr: lis.Addr().String(), cancel: cancel, done: done}
+	t.Cleanup(func() { _ = conn.Close(); s.stop() })
+	return s
+}
+
+func (s *service) stop() {
+	s.cancel()
+	<-s.done
+}
+
+func usd(amount string) *pb.Money { return &pb.Money{Amount: amount, CurrencyCode: "USD"} }
+
+// waitFinal follows a payment with WatchPayment until its outcome is final.
+func waitFinal(t testing.TB, c pb.PaymentCompletionServiceClient, sessionID string, within time.Duration) []*pb.Payment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	stream, err := c.WatchPayment(ctx, &pb.WatchPaymentRequest{CheckoutSessionId: sessionID})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	var seen []*pb.Payment
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return seen
+		}
+		if err != nil {
+			t.Fatalf("watch %s after %d updates: %v", sessionID, len(seen), err)
+		}
+		seen = append(seen, m.GetPayment())
+	}
+}
+
+func outcomeName(p *pb.Payment) string { return p.GetOutcome().String() }
+
+func describe(p *pb.Payment) string {
+	return fmt.Sprintf("%s reason=%q charge=%q state=%s", p.GetOutcome(), p.GetReasonCode(), p.GetChargeId(), p.GetChargeState())
+}
