@@ -329,6 +329,15 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 	return stored, changed, nil
 }
 
+// claimDueSQL selects the earliest due payments of the given outcomes (a
+// JSON array). The partial index on (next_check_time, checkout_session_id)
+// yields them in claim order, and the scan stops at the limit.
+const claimDueSQL = `SELECT checkout_session_id FROM payments
+	WHERE next_check_time IS NOT NULL AND next_check_time <= ?
+		AND outcome IN (SELECT value FROM json_each(?))
+	ORDER BY next_check_time, checkout_session_id
+	LIMIT ?`
+
 // ClaimDue implements store.Store. The partial index on next_check_time
 // makes the scan read only due payments; the write lock taken at BEGIN makes
 // the claim exclusive across processes sharing the file.
@@ -345,11 +354,7 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 	}
 	var claimed []payment.Payment
 	err = s.inTx(ctx, "claim due", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT checkout_session_id FROM payments
-			WHERE next_check_time IS NOT NULL AND next_check_time <= ?
-				AND outcome IN (SELECT value FROM json_each(?))
-			ORDER BY next_check_time, checkout_session_id
-			LIMIT ?`, now.UnixMicro(), string(names), limit)
+		rows, err := tx.QueryContext(ctx, claimDueSQL, now.UnixMicro(), string(names), limit)
 		if err != nil {
 			return err
 		}

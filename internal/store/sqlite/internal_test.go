@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPragmas checks the settings durability and concurrency rely on, as
+// the write and read connections actually see them.
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	tests := []struct {
+		conn   string
+		pragma string
+		want   string
+	}{
+		{"write", "journal_mode", "wal"},
+		{"write", "synchronous", "2"}, // FULL
+		{"write", "foreign_keys", "1"},
+		{"write", "busy_timeout", "10000"},
+		{"read", "journal_mode", "wal"},
+		{"read", "busy_timeout", "10000"},
+		{"read", "query_only", "1"},
+	}
+	for _, tt := range tests {
+		db := s.write
+		if tt.conn == "read" {
+			db = s.read
+		}
+		var got string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+			t.Fatalf("%s PRAGMA %s: %v", tt.conn, tt.pragma, err)
+		}
+		if got != tt.want {
+			t.Errorf("%s PRAGMA %s = %s, want %s", tt.conn, tt.pragma, got, tt.want)
+		}
+	}
+}
+
+// TestClaimDuePlan checks that the claim reads the partial index in claim
+// order: no scan of the table, no sort of the due rows.
+func TestClaimDuePlan(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+claimDueSQL, 0, `["pending"]`, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	if !strings.Contains(joined, "SEARCH payments USING INDEX payments_next_check_time") ||
+		strings.Contains(joined, "SCAN payments") || strings.Contains(joined, "TEMP B-TREE") {
+		t.Errorf("claim plan does not read the due index in order:\n%s", joined)
+	}
+}
