@@ -1,8 +1,8 @@
 // Package postgres keeps payments in PostgreSQL (pgx, pgxpool). Several
 // replicas may share one database: claims use FOR UPDATE SKIP LOCKED so
 // replicas get disjoint due payments, migrations are serialized by an
-// advisory lock, and every change is announced on the payment_changed
-// channel (see Store.ListenChanges).
+// advisory lock, and every change of a payment other than a claim is
+// announced on the payment_changed channel (see Store.ListenChanges).
 package postgres
 
 import (

@@ -16,8 +16,9 @@
 // errors.
 //
 // Stores that can tell of changes made by other processes implement
-// ChangeListener (the PostgreSQL store does; the SQLite store does not, its
-// writers being in this process):
+// ChangeListener. The PostgreSQL store does; the SQLite store does not, so
+// changes made by another process sharing its file are only seen when
+// re-read:
 //
 //	if l, ok := s.(storeopen.ChangeListener); ok {
 //		go l.ListenChanges(ctx, onChange)
