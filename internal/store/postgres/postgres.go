@@ -29,8 +29,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// ChangeChannel is the notification channel every change of a payment is
-// announced on, with the checkout session ID as payload.
+// ChangeChannel is the notification channel every change of a payment
+// other than a claim is announced on, with the checkout session ID as
+// payload.
 const ChangeChannel = "payment_changed"
 
 // migrationLockKey is the pg_advisory_xact_lock key that serializes
@@ -44,7 +45,8 @@ type Store struct {
 	// dials its own connection from it, since LISTEN binds a session.
 	listenConfig *pgx.ConnConfig
 	// listenIdleCheck is how long a LISTEN connection may stay silent
-	// before ListenChanges checks it (listenIdleCheck by default).
+	// before ListenChanges checks it: the constant of that name, unless a
+	// test shortens it.
 	listenIdleCheck time.Duration
 	// listenPID is the server process of the current LISTEN connection
 	// (0 when none), so tests can cut it.
@@ -169,9 +171,7 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-const selectByID = `SELECT ` + `%s FROM payments WHERE checkout_session_id = $1`
-
-var getSQL = fmt.Sprintf(selectByID, columns)
+var getSQL = `SELECT ` + columns + ` FROM payments WHERE checkout_session_id = $1`
 
 var createSQL = `INSERT INTO payments (
 		checkout_session_id, order_id, charge_amount, charge_currency,
