@@ -289,7 +289,7 @@ func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (C
 	path := c.basePath + cl.resource
 	info := CallInfo{}
 	if o.err != nil {
-		return info, fmt.Errorf("amazonpay: %s: %w", cl.op, o.err)
+		return info, invalid(cl.op, o.err)
 	}
 	key := cl.key
 	if o.idempotencyKey != "" {
@@ -299,7 +299,7 @@ func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (C
 	if cl.body != nil {
 		var err error
 		if body, err = json.Marshal(cl.body); err != nil {
-			return info, fmt.Errorf("amazonpay: %s: encode request: %w", cl.op, err)
+			return info, invalid(cl.op, fmt.Errorf("encode request: %w", err))
 		}
 	}
 

@@ -29,6 +29,9 @@
 // cannot have been sent (the connection was never made).
 //
 // Results:
+//   - a request found invalid before sending (empty ID, malformed amount,
+//     bad idempotency key or header): an error matching ErrInvalidRequest;
+//     nothing was sent;
 //   - a 2xx response: the decoded object and CallInfo (status, request ID,
 //     attempts, latency);
 //   - any other response: *Error with Amazon's reasonCode and message;

@@ -10,6 +10,15 @@ import (
 // errEmptyID is returned when an operation is called without an object ID.
 var errEmptyID = errors.New("object ID is empty")
 
+// ErrInvalidRequest wraps every error detected before anything is sent
+// (empty ID, malformed amount, invalid idempotency key or header): such a
+// call certainly had no effect at Amazon.
+var ErrInvalidRequest = errors.New("amazonpay: invalid request")
+
+func invalid(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalidRequest, op, err)
+}
+
 // objectPath builds "/<collection>/<escaped id>[/<action>]".
 func objectPath(collection, id, action string) (string, error) {
 	if id == "" {
@@ -50,7 +59,7 @@ func (c *Client) UpdateCheckoutSession(ctx context.Context, checkoutSessionID st
 	const op = "UpdateCheckoutSession"
 	resource, err := objectPath("checkoutSessions", checkoutSessionID, "")
 	if err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+		return nil, CallInfo{}, invalid(op, err)
 	}
 	var out CheckoutSession
 	info, err := c.do(ctx, call{op: op, method: http.MethodPatch, resource: resource, body: req}, &out, opts)
@@ -77,16 +86,16 @@ func (c *Client) CompleteCheckoutSession(ctx context.Context, checkoutSessionID 
 	const op = "CompleteCheckoutSession"
 	resource, err := objectPath("checkoutSessions", checkoutSessionID, "complete")
 	if err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+		return nil, CallInfo{}, invalid(op, err)
 	}
 	if req.ChargeAmount != (Price{}) {
 		if err := req.ChargeAmount.Validate(); err != nil {
-			return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: chargeAmount: %w", op, err)
+			return nil, CallInfo{}, invalid(op, fmt.Errorf("chargeAmount: %w", err))
 		}
 	}
 	if req.TotalOrderAmount != nil {
 		if err := req.TotalOrderAmount.Validate(); err != nil {
-			return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: totalOrderAmount: %w", op, err)
+			return nil, CallInfo{}, invalid(op, fmt.Errorf("totalOrderAmount: %w", err))
 		}
 	}
 	var out CheckoutSession
@@ -118,10 +127,10 @@ func (c *Client) CaptureCharge(ctx context.Context, chargeID string, req Capture
 	const op = "CaptureCharge"
 	resource, err := objectPath("charges", chargeID, "capture")
 	if err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+		return nil, CallInfo{}, invalid(op, err)
 	}
 	if err := req.CaptureAmount.Validate(); err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: captureAmount: %w", op, err)
+		return nil, CallInfo{}, invalid(op, fmt.Errorf("captureAmount: %w", err))
 	}
 	var out Charge
 	info, err := c.do(ctx, call{
@@ -140,7 +149,7 @@ func (c *Client) CancelCharge(ctx context.Context, chargeID string, req CancelCh
 	const op = "CancelCharge"
 	resource, err := objectPath("charges", chargeID, "cancel")
 	if err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+		return nil, CallInfo{}, invalid(op, err)
 	}
 	var out Charge
 	info, err := c.do(ctx, call{op: op, method: http.MethodDelete, resource: resource, body: req}, &out, opts)
@@ -153,7 +162,7 @@ func (c *Client) CancelCharge(ctx context.Context, chargeID string, req CancelCh
 func getObject[T any](ctx context.Context, c *Client, op, collection, id string, opts []CallOption) (*T, CallInfo, error) {
 	resource, err := objectPath(collection, id, "")
 	if err != nil {
-		return nil, CallInfo{}, fmt.Errorf("amazonpay: %s: %w", op, err)
+		return nil, CallInfo{}, invalid(op, err)
 	}
 	var out T
 	info, err := c.do(ctx, call{op: op, method: http.MethodGet, resource: resource}, &out, opts)
