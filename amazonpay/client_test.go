@@ -371,8 +371,8 @@ func TestTransportErrors(t *testing.T) {
 				url = f.URL
 			}
 			cfg := testConfig(url)
-			cfg.AttemptTimeout = 100 * time.Millisecond
 			if tt.wantTimeout {
+				cfg.AttemptTimeout = 250 * time.Millisecond
 				cfg.Retry.MaxAttempts = 2
 			}
 			c := newTestClient(t, cfg)
