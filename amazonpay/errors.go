@@ -29,6 +29,8 @@ type Error struct {
 	method, path string
 }
 
+// Error describes the failure: method, path, status, reason code, message,
+// request ID and attempts.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("amazonpay: ")
@@ -69,6 +71,7 @@ type TransportError struct {
 	method, path string
 }
 
+// Error says whether the request may have been applied, and why it failed.
 func (e *TransportError) Error() string {
 	var b strings.Builder
 	b.WriteString("amazonpay: ")
