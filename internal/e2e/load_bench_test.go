@@ -202,5 +202,3 @@ func percentile(d []time.Duration, p int) time.Duration {
 	i := min(len(s)-1, (len(s)*p+99)/100-1)
 	return s[max(i, 0)]
 }
-
-
