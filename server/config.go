@@ -1,0 +1,429 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
+)
+
+// Config is every setting of the server. Each field is set by a flag and by
+// an environment variable (see settings); a flag given on the command line
+// wins over the environment, which wins over the default.
+type Config struct {
+	// ListenAddr is the host:port the gRPC server listens on.
+	ListenAddr string
+	// DataDir holds the service's files (the default SQLite database, the
+	// embedded simulator's state). Created at start if missing.
+	DataDir string
+	// DatabaseURL names the store: sqlite:PATH or postgres://... . When
+	// not set, it is sqlite:<DataDir>/paymentcompletion.db.
+	DatabaseURL string
+	// LogLevel is the minimum level of the JSON log lines.
+	LogLevel slog.Level
+	// AuthTokenFile holds the bearer token callers must present; "" turns
+	// authentication off.
+	AuthTokenFile string
+	// DefaultCallTimeout is the deadline of unary calls that carry none.
+	DefaultCallTimeout time.Duration
+	// ShutdownGrace bounds graceful shutdown.
+	ShutdownGrace time.Duration
+
+	// AmazonPay configures the Amazon Pay client. Without a public key ID
+	// and private key the service runs against its embedded simulator.
+	AmazonPay amazonpay.Settings
+
+	// SimulatorAddr is where the embedded Amazon Pay simulator listens when
+	// no Amazon Pay credentials are configured.
+	SimulatorAddr string
+	// SimulatorPendingDelay is how long the simulator keeps a pending
+	// authorization before deciding it.
+	SimulatorPendingDelay time.Duration
+
+	// TrackerFirstPoll is the delay before the first Get Charge poll of a
+	// pending authorization.
+	TrackerFirstPoll time.Duration
+	// TrackerMaxInterval caps the growing interval between polls.
+	TrackerMaxInterval time.Duration
+	// TrackerGetChargeRate limits the tracker's Get Charge calls, in
+	// requests per second, so polling never eats Amazon Pay's throttling
+	// quota that live calls need. See TrackerGetChargeBurst.
+	TrackerGetChargeRate float64
+
+	// ReconcileFirstDelay is the delay before the first reconciliation of a
+	// completion whose answer was lost.
+	ReconcileFirstDelay time.Duration
+
+	// ReplicaID names this process in leases; replicas sharing a database
+	// must have distinct IDs.
+	ReplicaID string
+}
+
+// TrackerGetChargeBurst is the token-bucket burst of the tracker's Get
+// Charge limiter: the rate rounded up, at least 1. A burst of one second's
+// worth of calls lets a backlog start at once without exceeding the rate over
+// any longer window.
+func (c Config) TrackerGetChargeBurst() int {
+	return max(1, int(math.Ceil(c.TrackerGetChargeRate)))
+}
+
+// UseSimulator reports whether the service talks to its embedded Amazon Pay
+// simulator because no credentials are configured.
+func (c Config) UseSimulator() bool {
+	return c.AmazonPay.PublicKeyID == "" && c.AmazonPay.PrivateKeyFile == ""
+}
+
+// setting describes one configuration value: its flag, its environment
+// twin, and how to parse it into the Config.
+type setting struct {
+	flag, env string
+	// arg names the value in -help.
+	arg   string
+	usage string
+	// def is the default as shown in -help.
+	def string
+	// set parses a value into the Config.
+	set func(c *Config, v string) error
+}
+
+// settings lists every setting in the order -help shows them.
+func settings() []setting {
+	return []setting{
+		{"listen-addr", "LISTEN_ADDR", "host:port", "address the gRPC server listens on", "127.0.0.1:50051",
+			str(func(c *Config) *string { return &c.ListenAddr })},
+		{"data-dir", "DATA_DIR", "dir", "directory for the service's files (created if missing)", "./data",
+			str(func(c *Config) *string { return &c.DataDir })},
+		{"database-url", "DATABASE_URL", "url", "store: sqlite:PATH or postgres://user@host:port/db", "sqlite:<data-dir>/paymentcompletion.db",
+			str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"log-level", "LOG_LEVEL", "level", "minimum log level: debug, info, warn or error", "info",
+			func(c *Config, v string) error {
+				l, err := parseLogLevel(v)
+				c.LogLevel = l
+				return err
+			}},
+		{"auth-token-file", "AUTH_TOKEN_FILE", "file", "file holding the bearer token callers must send; empty disables auth", "",
+			str(func(c *Config) *string { return &c.AuthTokenFile })},
+		{"default-call-timeout", "DEFAULT_CALL_TIMEOUT", "duration", "deadline of unary calls that carry none", "30s",
+			dur(func(c *Config) *time.Duration { return &c.DefaultCallTimeout })},
+		{"shutdown-grace", "SHUTDOWN_GRACE", "duration", "time in-flight calls get to finish at shutdown", "15s",
+			dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{"amazon-pay-public-key-id", amazonpay.EnvPublicKeyID, "id", "Amazon Pay public key ID; empty (with no key file) runs the embedded simulator", "",
+			str(func(c *Config) *string { return &c.AmazonPay.PublicKeyID })},
+		{"amazon-pay-private-key-file", amazonpay.EnvPrivateKeyFile, "file", "PEM file of the Amazon Pay private key", "",
+			str(func(c *Config) *string { return &c.AmazonPay.PrivateKeyFile })},
+		{"amazon-pay-region", amazonpay.EnvRegion, "region", "Amazon Pay region: na, eu or jp (aliases us, de, uk)", "na",
+			str(func(c *Config) *string { return &c.AmazonPay.Region })},
+		{"amazon-pay-sandbox", amazonpay.EnvSandbox, "bool", "use the sandbox environment (legacy key IDs only; LIVE-/SANDBOX- IDs choose themselves)", "false",
+			func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return errors.New("want true or false")
+				}
+				c.AmazonPay.Sandbox = b
+				return nil
+			}},
+		{"amazon-pay-endpoint", amazonpay.EnvEndpoint, "url", "override of the regional Amazon Pay base URL (simulator, egress proxy)", "",
+			str(func(c *Config) *string { return &c.AmazonPay.Endpoint })},
+		{"amazon-pay-ca-file", amazonpay.EnvCAFile, "file", "PEM CA bundle trusted for Amazon Pay instead of the system roots", "",
+			str(func(c *Config) *string { return &c.AmazonPay.CAFile })},
+		{"amazon-pay-algorithm", amazonpay.EnvAlgorithm, "name", "request signing algorithm: AMZN-PAY-RSASSA-PSS-V2 or AMZN-PAY-RSASSA-PSS", string(amazonpay.AlgorithmV2),
+			str(func(c *Config) *string { return &c.AmazonPay.Algorithm })},
+		{"simulator-addr", "SIMULATOR_ADDR", "host:port", "address of the embedded Amazon Pay simulator (used without credentials)", "127.0.0.1:8443",
+			str(func(c *Config) *string { return &c.SimulatorAddr })},
+		{"simulator-pending-delay", "SIMULATOR_PENDING_DELAY", "duration", "how long the simulator keeps an authorization pending", "30s",
+			dur(func(c *Config) *time.Duration { return &c.SimulatorPendingDelay })},
+		{"tracker-first-poll", "TRACKER_FIRST_POLL", "duration", "delay before the first poll of a pending authorization", "30s",
+			dur(func(c *Config) *time.Duration { return &c.TrackerFirstPoll })},
+		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", "30m",
+			dur(func(c *Config) *time.Duration { return &c.TrackerMaxInterval })},
+		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "Get Charge calls per second the tracker may make (burst: the rate rounded up)", "2",
+			func(c *Config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return errors.New("want a number")
+				}
+				c.TrackerGetChargeRate = f
+				return nil
+			}},
+		{"reconcile-first-delay", "RECONCILE_FIRST_DELAY", "duration", "delay before the first reconciliation of an unanswered completion", "2s",
+			dur(func(c *Config) *time.Duration { return &c.ReconcileFirstDelay })},
+		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
+			str(func(c *Config) *string { return &c.ReplicaID })},
+	}
+}
+
+func str(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = v
+		return nil
+	}
+}
+
+func dur(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("want a duration such as 500ms, 30s or 5m")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func parseLogLevel(v string) (slog.Level, error) {
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("want debug, info, warn or error")
+}
+
+// settingValue adapts a setting to flag.Value so the flag package parses the
+// command line; the value lands in the Config only after the environment
+// was applied, keeping flags ahead of environment variables.
+type settingValue struct {
+	s   setting
+	val *string
+}
+
+func (v settingValue) String() string {
+	if v.val == nil {
+		return ""
+	}
+	return *v.val
+}
+
+func (v settingValue) Set(s string) error {
+	*v.val = s
+	return nil
+}
+
+// IsBoolFlag lets a boolean setting be given as a bare -flag.
+func (v settingValue) IsBoolFlag() bool { return v.s.arg == "bool" }
+
+// parseConfig builds the Config from the command line and the environment
+// (read through lookupEnv) and validates it. An empty environment variable
+// counts as unset. It returns flag.ErrHelp after printing -help to out.
+func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
+	all := settings()
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() { printUsage(out, all) }
+	values := make([]string, len(all))
+	for i, s := range all {
+		fs.Var(settingValue{s: s, val: &values[i]}, s.flag, s.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags: see -help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	var (
+		c    Config
+		errs []error
+	)
+	for i, s := range all {
+		v, source := s.def, ""
+		if given[s.flag] {
+			v, source = values[i], "-"+s.flag
+		} else if ev, ok := lookupEnv(s.env); ok && ev != "" {
+			v, source = ev, s.env
+		}
+		switch {
+		case source == "" && strings.Contains(s.def, "<"):
+			// Computed defaults (database URL, replica ID) are filled in
+			// below.
+			continue
+		case source == "":
+			source = "default of " + s.env
+		}
+		if err := s.set(&c, strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid value %q: %w", source, v, err))
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + filepath.ToSlash(filepath.Join(c.DataDir, "paymentcompletion.db"))
+	}
+	if c.ReplicaID == "" {
+		c.ReplicaID = defaultReplicaID()
+	}
+	return c, c.Validate()
+}
+
+func defaultReplicaID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "replica"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// printUsage writes -help: every setting with its flag, environment
+// variable and default.
+func printUsage(w io.Writer, all []setting) {
+	fmt.Fprint(w, `Usage: server [flags]
+
+Runs the paymentcompletion gRPC service. Every setting is a flag and an
+environment variable; a flag on the command line wins over the environment,
+which wins over the default. Empty environment variables count as unset.
+Without Amazon Pay credentials the service runs its embedded simulator.
+
+`)
+	for _, s := range all {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  -%s %s  (env %s; default %s)\n        %s\n", s.flag, s.arg, s.env, def, s.usage)
+	}
+}
+
+// Validate checks the settings that need no file or network access and
+// reports every problem, each naming its environment variable and flag.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(env, flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (-%s): %s", env, flagName, fmt.Sprintf(format, args...)))
+	}
+	if err := checkHostPort(c.ListenAddr); err != nil {
+		fail("LISTEN_ADDR", "listen-addr", "%v", err)
+	}
+	if c.DataDir == "" {
+		fail("DATA_DIR", "data-dir", "must not be empty")
+	}
+	if _, _, err := storeopen.Parse(c.DatabaseURL); err != nil {
+		fail("DATABASE_URL", "database-url", "%v", strings.TrimPrefix(err.Error(), "storeopen: "))
+	}
+	if c.DefaultCallTimeout <= 0 {
+		fail("DEFAULT_CALL_TIMEOUT", "default-call-timeout", "must be positive, got %v", c.DefaultCallTimeout)
+	}
+	if c.ShutdownGrace <= 0 {
+		fail("SHUTDOWN_GRACE", "shutdown-grace", "must be positive, got %v", c.ShutdownGrace)
+	}
+
+	ap := c.AmazonPay
+	switch {
+	case ap.PublicKeyID != "" && ap.PrivateKeyFile == "":
+		fail(amazonpay.EnvPrivateKeyFile, "amazon-pay-private-key-file", "required with %s (or set neither to use the embedded simulator)", amazonpay.EnvPublicKeyID)
+	case ap.PublicKeyID == "" && ap.PrivateKeyFile != "":
+		fail(amazonpay.EnvPublicKeyID, "amazon-pay-public-key-id", "required with %s (or set neither to use the embedded simulator)", amazonpay.EnvPrivateKeyFile)
+	}
+	if _, err := amazonpay.ResolveRegion(ap.Region); err != nil {
+		fail(amazonpay.EnvRegion, "amazon-pay-region", "%v", err)
+	}
+	if ap.Endpoint != "" {
+		if u, err := url.Parse(ap.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			fail(amazonpay.EnvEndpoint, "amazon-pay-endpoint", "want an http(s)://host[:port] URL, got %q", ap.Endpoint)
+		}
+	}
+	switch strings.ToUpper(ap.Algorithm) {
+	case string(amazonpay.AlgorithmV2), string(amazonpay.AlgorithmV1), "V2", "V1":
+	default:
+		fail(amazonpay.EnvAlgorithm, "amazon-pay-algorithm", "want %s or %s, got %q", amazonpay.AlgorithmV2, amazonpay.AlgorithmV1, ap.Algorithm)
+	}
+
+	if err := checkHostPort(c.SimulatorAddr); err != nil {
+		fail("SIMULATOR_ADDR", "simulator-addr", "%v", err)
+	}
+	if c.SimulatorPendingDelay < 0 {
+		fail("SIMULATOR_PENDING_DELAY", "simulator-pending-delay", "must not be negative, got %v", c.SimulatorPendingDelay)
+	}
+	if c.TrackerFirstPoll <= 0 {
+		fail("TRACKER_FIRST_POLL", "tracker-first-poll", "must be positive, got %v", c.TrackerFirstPoll)
+	}
+	if c.TrackerMaxInterval < c.TrackerFirstPoll {
+		fail("TRACKER_MAX_INTERVAL", "tracker-max-interval", "must be at least TRACKER_FIRST_POLL (%v), got %v", c.TrackerFirstPoll, c.TrackerMaxInterval)
+	}
+	if !(c.TrackerGetChargeRate > 0) || math.IsInf(c.TrackerGetChargeRate, 0) {
+		fail("TRACKER_GET_CHARGE_RATE", "tracker-get-charge-rate", "must be a positive number of requests per second, got %v", c.TrackerGetChargeRate)
+	}
+	if c.ReconcileFirstDelay < 0 {
+		fail("RECONCILE_FIRST_DELAY", "reconcile-first-delay", "must not be negative, got %v", c.ReconcileFirstDelay)
+	}
+	if c.ReplicaID == "" || len(c.ReplicaID) > 128 || strings.ContainsFunc(c.ReplicaID, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		fail("REPLICA_ID", "replica-id", "want 1 to 128 printable ASCII characters without spaces, got %q", c.ReplicaID)
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort accepts host:port with an optional host and a numeric port.
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid port %q in %q", port, addr)
+	}
+	return nil
+}
+
+// logAttrs are the settings logged at start. Nothing secret: the database
+// URL's password is redacted and the token file's content is never read
+// here.
+func (c Config) logAttrs() []any {
+	db := c.DatabaseURL
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		db = u.Redacted()
+	}
+	attrs := []any{
+		"listen_addr", c.ListenAddr,
+		"data_dir", c.DataDir,
+		"database_url", db,
+		"log_level", c.LogLevel.String(),
+		"auth", c.AuthTokenFile != "",
+		"default_call_timeout", c.DefaultCallTimeout.String(),
+		"shutdown_grace", c.ShutdownGrace.String(),
+	}
+	if c.UseSimulator() {
+		attrs = append(attrs,
+			"amazon_pay", "embedded simulator",
+			"simulator_addr", c.SimulatorAddr,
+			"simulator_pending_delay", c.SimulatorPendingDelay.String())
+	} else {
+		attrs = append(attrs,
+			"amazon_pay", "configured",
+			"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
+			"amazon_pay_region", c.AmazonPay.Region,
+			"amazon_pay_sandbox", c.AmazonPay.Sandbox,
+			"amazon_pay_endpoint", c.AmazonPay.Endpoint,
+			"amazon_pay_algorithm", c.AmazonPay.Algorithm)
+	}
+	return append(attrs,
+		"tracker_first_poll", c.TrackerFirstPoll.String(),
+		"tracker_max_interval", c.TrackerMaxInterval.String(),
+		"tracker_get_charge_rate", c.TrackerGetChargeRate,
+		"tracker_get_charge_burst", c.TrackerGetChargeBurst(),
+		"reconcile_first_delay", c.ReconcileFirstDelay.String(),
+		"replica_id", c.ReplicaID,
+	)
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+		// wantErr lists substrings the error must contain; empty: no error.
+		wantErr []string
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, c Config) {
+				want := Config{
+					ListenAddr:            "127.0.0.1:50051",
+					DataDir:               "./data",
+					DatabaseURL:           "sqlite:data/paymentcompletion.db",
+					LogLevel:              slog.LevelInfo,
+					DefaultCallTimeout:    30 * time.Second,
+					ShutdownGrace:         15 * time.Second,
+					SimulatorAddr:         "127.0.0.1:8443",
+					SimulatorPendingDelay: 30 * time.Second,
+					TrackerFirstPoll:      30 * time.Second,
+					TrackerMaxInterval:    30 * time.Minute,
+					TrackerGetChargeRate:  2,
+					ReconcileFirstDelay:   2 * time.Second,
+					ReplicaID:             c.ReplicaID,
+				}
+				want.AmazonPay.Region = "na"
+				want.AmazonPay.Algorithm = "AMZN-PAY-RSASSA-PSS-V2"
+				if c != want {
+					t.Errorf("got  %+v\nwant %+v", c, want)
+				}
+				if !strings.Contains(c.ReplicaID, "-") {
+					t.Errorf("ReplicaID = %q, want hostname-pid", c.ReplicaID)
+				}
+				if !c.UseSimulator() {
+					t.Error("defaults should use the embedded simulator")
+				}
+			},
+		},
+		{
+			name: "env_overrides_default",
+			env: map[string]string{
+				"LISTEN_ADDR": "0.0.0.0:9000", "LOG_LEVEL": "DEBUG", "TRACKER_GET_CHARGE_RATE": "0.5",
+				"AMAZON_PAY_SANDBOX": "true", "REPLICA_ID": "r1", "SHUTDOWN_GRACE": "1m",
+			},
+			check: func(t *testing.T, c Config) {
+				if c.ListenAddr != "0.0.0.0:9000" || c.LogLevel != slog.LevelDebug || c.TrackerGetChargeRate != 0.5 ||
+					!c.AmazonPay.Sandbox || c.ReplicaID != "r1" || c.ShutdownGrace != time.Minute {
+					t.Errorf("env not applied: %+v", c)
+				}
+			},
+		},
+		{
+			name: "flag_beats_env",
+			args: []string{"-listen-addr", "127.0.0.1:7000", "-amazon-pay-sandbox=false"},
+			env:  map[string]string{"LISTEN_ADDR": "127.0.0.1:8000", "AMAZON_PAY_SANDBOX": "true"},
+			check: func(t *testing.T, c Config) {
+				if c.ListenAddr != "127.0.0.1:7000" || c.AmazonPay.Sandbox {
+					t.Errorf("flag did not win: %+v", c)
+				}
+			},
+		},
+		{
+			name: "empty_env_is_unset",
+			env:  map[string]string{"LISTEN_ADDR": "", "DEFAULT_CALL_TIMEOUT": ""},
+			check: func(t *testing.T, c Config) {
+				if c.ListenAddr != "127.0.0.1:50051" || c.DefaultCallTimeout != 30*time.Second {
+					t.Errorf("empty env changed settings: %+v", c)
+				}
+			},
+		},
+		{
+			name: "data_dir_moves_default_database",
+			env:  map[string]string{"DATA_DIR": "/var/lib/pc"},
+			check: func(t *testing.T, c Config) {
+				if c.DatabaseURL != "sqlite:/var/lib/pc/paymentcompletion.db" {
+					t.Errorf("DatabaseURL = %q", c.DatabaseURL)
+				}
+			},
+		},
+		{
+			name: "explicit_database_url_kept",
+			args: []string{"-database-url", "postgres://root@127.0.0.1:5432/test"},
+			check: func(t *testing.T, c Config) {
+				if c.DatabaseURL != "postgres://root@127.0.0.1:5432/test" {
+					t.Errorf("DatabaseURL = %q", c.DatabaseURL)
+				}
+			},
+		},
+		{
+			name: "bare_bool_flag",
+			args: []string{"-amazon-pay-sandbox"},
+			check: func(t *testing.T, c Config) {
+				if !c.AmazonPay.Sandbox {
+					t.Error("-amazon-pay-sandbox did not set Sandbox")
+				}
+			},
+		},
+		{
+			name: "credentials_select_amazon_pay",
+			env:  map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "SANDBOX-AFVX7ULWSGBZ5535PCUQOY7B", "AMAZON_PAY_PRIVATE_KEY_FILE": "/keys/ap.pem", "AMAZON_PAY_REGION": "eu", "AMAZON_PAY_ALGORITHM": "v1"},
+			check: func(t *testing.T, c Config) {
+				if c.UseSimulator() {
+					t.Error("credentials given but UseSimulator is true")
+				}
+			},
+		},
+		{name: "bad_duration_flag", args: []string{"-shutdown-grace", "soon"}, wantErr: []string{"-shutdown-grace", `"soon"`, "duration"}},
+		{name: "bad_duration_env", env: map[string]string{"TRACKER_FIRST_POLL": "10"}, wantErr: []string{"TRACKER_FIRST_POLL", `"10"`}},
+		{name: "bad_bool_env", env: map[string]string{"AMAZON_PAY_SANDBOX": "maybe"}, wantErr: []string{"AMAZON_PAY_SANDBOX", "true or false"}},
+		{name: "bad_bool_flag", args: []string{"-amazon-pay-sandbox=yes please"}, wantErr: []string{"-amazon-pay-sandbox"}},
+		{name: "address_without_port", args: []string{"-listen-addr", "localhost"}, wantErr: []string{"LISTEN_ADDR (-listen-addr)", "host:port"}},
+		{name: "address_bad_port", env: map[string]string{"LISTEN_ADDR": "127.0.0.1:99999"}, wantErr: []string{"LISTEN_ADDR", "invalid port"}},
+		{name: "simulator_address", env: map[string]string{"SIMULATOR_ADDR": "127.0.0.1"}, wantErr: []string{"SIMULATOR_ADDR (-simulator-addr)"}},
+		{name: "unknown_log_level", env: map[string]string{"LOG_LEVEL": "verbose"}, wantErr: []string{"LOG_LEVEL", "debug, info, warn or error"}},
+		{name: "unknown_flag", args: []string{"-listen"}, wantErr: []string{"-listen"}},
+		{name: "positional_argument", args: []string{"serve"}, wantErr: []string{`"serve"`}},
+		{name: "zero_timeout", args: []string{"-default-call-timeout", "0s"}, wantErr: []string{"DEFAULT_CALL_TIMEOUT", "positive"}},
+		{name: "negative_grace", env: map[string]string{"SHUTDOWN_GRACE": "-1s"}, wantErr: []string{"SHUTDOWN_GRACE", "positive"}},
+		{name: "negative_delay", env: map[string]string{"RECONCILE_FIRST_DELAY": "-2s"}, wantErr: []string{"RECONCILE_FIRST_DELAY"}},
+		{name: "max_interval_below_first_poll", env: map[string]string{"TRACKER_FIRST_POLL": "1h"}, wantErr: []string{"TRACKER_MAX_INTERVAL", "at least"}},
+		{name: "zero_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "0"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE", "positive"}},
+		{name: "infinite_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "+Inf"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE"}},
+		{name: "nan_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "NaN"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE"}},
+		{name: "word_rate", args: []string{"-tracker-get-charge-rate", "fast"}, wantErr: []string{"-tracker-get-charge-rate", "number"}},
+		{name: "key_id_without_key", env: map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "SANDBOX-X"}, wantErr: []string{"AMAZON_PAY_PRIVATE_KEY_FILE", "required"}},
+		{name: "key_without_key_id", env: map[string]string{"AMAZON_PAY_PRIVATE_KEY_FILE": "k.pem"}, wantErr: []string{"AMAZON_PAY_PUBLIC_KEY_ID", "required"}},
+		{name: "unknown_region", env: map[string]string{"AMAZON_PAY_REGION": "mars"}, wantErr: []string{"AMAZON_PAY_REGION", "mars"}},
+		{name: "unknown_algorithm", env: map[string]string{"AMAZON_PAY_ALGORITHM": "HMAC"}, wantErr: []string{"AMAZON_PAY_ALGORITHM", "HMAC"}},
+		{name: "bad_endpoint", env: map[string]string{"AMAZON_PAY_ENDPOINT": "ftp://pay.example"}, wantErr: []string{"AMAZON_PAY_ENDPOINT"}},
+		{name: "bad_database_url", env: map[string]string{"DATABASE_URL": "mysql://db/pc"}, wantErr: []string{"DATABASE_URL (-database-url)", "mysql"}},
+		{name: "replica_id_with_space", env: map[string]string{"REPLICA_ID": "a b"}, wantErr: []string{"REPLICA_ID"}},
+		{
+			name:    "every_problem_reported",
+			env:     map[string]string{"LISTEN_ADDR": "nope", "TRACKER_GET_CHARGE_RATE": "0"},
+			wantErr: []string{"LISTEN_ADDR", "TRACKER_GET_CHARGE_RATE"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			c, err := parseConfig(tt.args, envOf(tt.env), &out)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("parseConfig: %v", err)
+				}
+				tt.check(t, c)
+				return
+			}
+			if err == nil {
+				t.Fatalf("parseConfig succeeded with %+v, want error containing %q", c, tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error()+out.String(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	_, err := parseConfig([]string{"-help"}, envOf(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-help returned %v, want flag.ErrHelp", err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(out.String(), "-"+s.flag+" ") || !strings.Contains(out.String(), "env "+s.env+";") {
+			t.Errorf("-help does not list -%s with %s", s.flag, s.env)
+		}
+	}
+	if got := len(settings()); got != 21 {
+		t.Errorf("%d settings, want the 21 documented in the README", got)
+	}
+}
+
+func TestTrackerGetChargeBurst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rate float64
+		want int
+	}{{0.1, 1}, {1, 1}, {2, 2}, {2.5, 3}, {20, 20}}
+	for _, tt := range tests {
+		if got := (Config{TrackerGetChargeRate: tt.rate}).TrackerGetChargeBurst(); got != tt.want {
+			t.Errorf("burst at %v/s = %d, want %d", tt.rate, got, tt.want)
+		}
+	}
+}
+
+func TestLogAttrsHideSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := parseConfig([]string{"-database-url", "postgres://app:hunter2@db:5432/pc", "-auth-token-file", "/run/secrets/token"}, envOf(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", c.logAttrs()...)
+	if strings.Contains(buf.String(), "hunter2") {
+		t.Errorf("database password logged: %s", buf.String())
+	}
+	for _, want := range []string{`"listen_addr":"127.0.0.1:50051"`, `"auth":true`, `"database_url":"postgres://app:xxxxx@db:5432/pc"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("start line lacks %s: %s", want, buf.String())
+		}
+	}
+}

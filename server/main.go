@@ -1,0 +1,36 @@
+// Command server runs the paymentcompletion gRPC service, which completes
+// Amazon Pay (Checkout v2) payments for a storefront.
+//
+//	go run ./server            # embedded defaults: 127.0.0.1:50051, ./data
+//	go run ./server -help      # every setting, its flag and environment variable
+//
+// SIGINT or SIGTERM starts a graceful shutdown bounded by SHUTDOWN_GRACE.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.LookupEnv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		os.Exit(1)
+	}
+}
