@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "modernc.org/sqlite"
@@ -45,6 +46,27 @@ type Store struct {
 	// read serves Get and GetLatestByOrder; in WAL mode readers never
 	// block the writer or each other.
 	read *sql.DB
+
+	// stmts are prepared once at Open; database/sql keeps each prepared
+	// per connection, so a call only binds and steps.
+	stmts statements
+
+	// ops carries write operations to the writer goroutine, which commits
+	// the ones queued together in one transaction (group commit).
+	ops chan *writeOp
+	// quit stops the writer; writerDone is closed when it has returned.
+	quit       chan struct{}
+	closeOnce  sync.Once
+	writerDone chan struct{}
+}
+
+// statements are the prepared statements of the store: the write ones on
+// the single write connection, the read ones on the read pool.
+type statements struct {
+	create, getForWrite, deleteAttempt, transition *sql.Stmt
+	claimDue, claimUpdate, reschedule              *sql.Stmt
+	savepoint, release, rollbackTo                 *sql.Stmt
+	get, latestByOrder, ping                       *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,11 +106,51 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	s.read = read
+	if err := s.prepare(ctx); err != nil {
+		_ = read.Close()
+		_ = write.Close()
+		return nil, err
+	}
+	s.ops = make(chan *writeOp)
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writer()
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepare prepares every statement the store runs after Open.
+func (s *Store) prepare(ctx context.Context) error {
+	list := []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{s.write, &s.stmts.create, createSQL},
+		{s.write, &s.stmts.getForWrite, getSQL},
+		{s.write, &s.stmts.deleteAttempt, deleteSQL},
+		{s.write, &s.stmts.transition, transitionSQL},
+		{s.write, &s.stmts.claimDue, claimDueSQL},
+		{s.write, &s.stmts.claimUpdate, claimUpdateSQL},
+		{s.write, &s.stmts.reschedule, rescheduleSQL},
+		{s.write, &s.stmts.savepoint, `SAVEPOINT op`},
+		{s.write, &s.stmts.release, `RELEASE op`},
+		{s.write, &s.stmts.rollbackTo, `ROLLBACK TO op`},
+		{s.read, &s.stmts.get, getSQL},
+		{s.read, &s.stmts.latestByOrder, latestByOrderSQL},
+		{s.read, &s.stmts.ping, `SELECT 1 FROM sqlite_schema LIMIT 1`},
+	}
+	for _, st := range list {
+		stmt, err := st.db.PrepareContext(ctx, st.text)
+		if err != nil {
+			return wrap("prepare", err)
+		}
+		*st.dst = stmt
+	}
+	return nil
 }
 
 // fileURI turns a file path into an SQLite URI filename, escaping the
@@ -107,7 +169,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range ms {
-		err := s.inTx(ctx, "migrate", func(tx *sql.Tx) error {
+		err := s.migrateTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 				version      INTEGER NOT NULL PRIMARY KEY,
 				name         TEXT    NOT NULL,
@@ -186,6 +248,27 @@ func micros(t time.Time) any {
 	return t.UnixMicro()
 }
 
+// getSQL reads one payment by its key.
+const getSQL = `SELECT ` + columns + ` FROM payments WHERE checkout_session_id = ?`
+
+// latestByOrderSQL reads the most recent payment of an order.
+const latestByOrderSQL = `SELECT ` + columns + ` FROM payments
+	WHERE order_id = ? ORDER BY create_time DESC, checkout_session_id DESC LIMIT 1`
+
+// createSQL inserts an attempt and returns it in the same statement; a
+// conflict returns no row, and the caller reads the existing payment.
+const createSQL = `INSERT INTO payments (
+		checkout_session_id, order_id, charge_amount, charge_currency,
+		total_amount, total_currency, outcome, charge_permission_id, charge_id,
+		reason_code, charge_state, create_time, update_time, settle_time,
+		next_check_time, check_attempts, lease_owner, version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 1)
+	ON CONFLICT (checkout_session_id) DO NOTHING
+	RETURNING ` + columns
+
+const deleteSQL = `DELETE FROM payments
+	WHERE checkout_session_id = ? AND outcome = ? AND lease_owner = ?`
+
 // CreateAttempt implements store.Store.
 func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner string) (payment.Payment, bool, error) {
 	if err := sqlstore.CheckCreate(p, leaseOwner); err != nil {
@@ -199,27 +282,21 @@ func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner
 		stored  payment.Payment
 		created bool
 	)
-	err := s.inTx(ctx, "create attempt", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO payments (
-				checkout_session_id, order_id, charge_amount, charge_currency,
-				total_amount, total_currency, outcome, charge_permission_id, charge_id,
-				reason_code, charge_state, create_time, update_time, settle_time,
-				next_check_time, check_attempts, lease_owner, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 1)
-			ON CONFLICT (checkout_session_id) DO NOTHING`,
+	err := s.inTx(ctx, "create attempt", func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.create).QueryRowContext(ctx,
 			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
 			totalAmt, totalCur, string(p.Outcome), p.ChargePermissionID, p.ChargeID,
 			p.ReasonCode, p.ChargeState, micros(p.CreateTime), micros(p.UpdateTime),
-			micros(p.NextCheckTime), leaseOwner)
-		if err != nil {
+			micros(p.NextCheckTime), leaseOwner))
+		if err == nil {
+			created = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		created = n == 1
-		stored, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, p.CheckoutSessionID))
+		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.getForWrite).QueryRowContext(ctx, p.CheckoutSessionID))
 		return err
 	})
 	if err != nil {
@@ -230,7 +307,7 @@ func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error) {
-	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, checkoutSessionID))
+	p, err := scanPayment(s.stmts.get.QueryRowContext(ctx, checkoutSessionID))
 	if err != nil {
 		return payment.Payment{}, wrap("get", err)
 	}
@@ -241,8 +318,7 @@ func (s *Store) Get(ctx context.Context, checkoutSessionID string) (payment.Paym
 // the same microsecond are ordered by checkout session ID, so the answer is
 // stable.
 func (s *Store) GetLatestByOrder(ctx context.Context, orderID string) (payment.Payment, error) {
-	p, err := scanPayment(s.read.QueryRowContext(ctx, `SELECT `+columns+` FROM payments
-		WHERE order_id = ? ORDER BY create_time DESC, checkout_session_id DESC LIMIT 1`, orderID))
+	p, err := scanPayment(s.stmts.latestByOrder.QueryRowContext(ctx, orderID))
 	if err != nil {
 		return payment.Payment{}, wrap("get latest by order", err)
 	}
@@ -254,9 +330,8 @@ func (s *Store) DeleteAttempt(ctx context.Context, checkoutSessionID, leaseOwner
 	if leaseOwner == "" {
 		return fmt.Errorf("sqlite: delete attempt: empty lease owner: %w", store.ErrLeaseLost)
 	}
-	return s.inTx(ctx, "delete attempt", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM payments
-			WHERE checkout_session_id = ? AND outcome = ? AND lease_owner = ?`,
+	return s.inTx(ctx, "delete attempt", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.deleteAttempt).ExecContext(ctx,
 			checkoutSessionID, string(payment.Completing), leaseOwner)
 		if err != nil {
 			return err
@@ -300,9 +375,9 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 		stored  payment.Payment
 		changed bool
 	)
-	err := s.inTx(ctx, "transition", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "transition", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		stored, err = scanPayment(tx.QueryRowContext(ctx, transitionSQL,
+		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.transition).QueryRowContext(ctx,
 			sql.Named("outcome", string(t.Outcome)),
 			sql.Named("cpid", t.ChargePermissionID),
 			sql.Named("cid", t.ChargeID),
@@ -320,7 +395,7 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		stored, err = scanPayment(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM payments WHERE checkout_session_id = ?`, checkoutSessionID))
+		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.getForWrite).QueryRowContext(ctx, checkoutSessionID))
 		return err
 	})
 	if err != nil {
@@ -338,6 +413,11 @@ const claimDueSQL = `SELECT checkout_session_id FROM payments
 	ORDER BY next_check_time, checkout_session_id
 	LIMIT ?`
 
+// claimUpdateSQL leases the payments whose keys it is given (a JSON array).
+const claimUpdateSQL = `UPDATE payments SET next_check_time = ?, lease_owner = ?
+	WHERE checkout_session_id IN (SELECT value FROM json_each(?))
+	RETURNING ` + columns
+
 // ClaimDue implements store.Store. The partial index on next_check_time
 // makes the scan read only due payments; the write lock taken at BEGIN makes
 // the claim exclusive across processes sharing the file.
@@ -353,8 +433,8 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 		return nil, err
 	}
 	var claimed []payment.Payment
-	err = s.inTx(ctx, "claim due", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimDueSQL, now.UnixMicro(), string(names), limit)
+	err = s.inTx(ctx, "claim due", func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.StmtContext(ctx, s.stmts.claimDue).QueryContext(ctx, now.UnixMicro(), string(names), limit)
 		if err != nil {
 			return err
 		}
@@ -380,9 +460,7 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 		if err != nil {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, `UPDATE payments SET next_check_time = ?, lease_owner = ?
-			WHERE checkout_session_id IN (SELECT value FROM json_each(?))
-			RETURNING `+columns, now.Add(lease).UnixMicro(), owner, string(idsJSON))
+		rows, err = tx.StmtContext(ctx, s.stmts.claimUpdate).QueryContext(ctx, now.Add(lease).UnixMicro(), owner, string(idsJSON))
 		if err != nil {
 			return err
 		}
@@ -427,9 +505,9 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 		return payment.Payment{}, err
 	}
 	var stored payment.Payment
-	err := s.inTx(ctx, "reschedule", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "reschedule", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		stored, err = scanPayment(tx.QueryRowContext(ctx, rescheduleSQL,
+		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.reschedule).QueryRowContext(ctx,
 			next.UnixMicro(), now.UnixMicro(), checkoutSessionID, owner, sqlstore.FinalRank))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
@@ -445,15 +523,32 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.read.QueryRowContext(ctx, `SELECT 1 FROM sqlite_schema LIMIT 1`).Scan(&one); err != nil {
+	if err := s.stmts.ping.QueryRowContext(ctx).Scan(&one); err != nil {
 		return wrap("ping", err)
 	}
 	return nil
 }
 
-// Close implements store.Store.
+// Close implements store.Store. It waits for the batch being committed, if
+// any; write calls made after Close fail.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			<-s.writerDone
+		}
+	})
 	var errs []error
+	for _, st := range []*sql.Stmt{
+		s.stmts.create, s.stmts.getForWrite, s.stmts.deleteAttempt, s.stmts.transition,
+		s.stmts.claimDue, s.stmts.claimUpdate, s.stmts.reschedule,
+		s.stmts.savepoint, s.stmts.release, s.stmts.rollbackTo,
+		s.stmts.get, s.stmts.latestByOrder, s.stmts.ping,
+	} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
 	}
@@ -461,19 +556,164 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// inTx runs fn in a write transaction on the single write connection and
-// commits it if fn succeeds.
-func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+// errClosed is returned by write calls made after Close.
+var errClosed = errors.New("store closed")
+
+// maxBatch bounds how many queued write operations share one commit, so a
+// long queue cannot make one transaction (and the wait of its first
+// caller) arbitrarily long.
+const maxBatch = 128
+
+// writeOp is one write operation waiting for the writer goroutine.
+type writeOp struct {
+	ctx context.Context
+	fn  func(context.Context, *sql.Tx) error
+	// done receives fn's error, or the batch's, once the transaction that
+	// ran fn has committed or rolled back. Buffered, so the writer never
+	// waits for a caller that gave up.
+	done chan error
+}
+
+// inTx runs fn in a write transaction and returns once that transaction
+// is durably committed (or has failed). The writer goroutine commits the
+// operations queued by concurrent callers together: one BEGIN IMMEDIATE
+// and one COMMIT (one fsync) for the whole group, each operation under its
+// own savepoint so that a failing one leaves the others' changes intact.
+func (s *Store) inTx(ctx context.Context, op string, fn func(context.Context, *sql.Tx) error) error {
+	w := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- w:
+	case <-ctx.Done():
+		return wrap(op, ctx.Err())
+	case <-s.quit:
+		return wrap(op, errClosed)
+	}
+	select {
+	case err := <-w.done:
+		if err != nil {
+			return wrap(op, err)
+		}
+		return nil
+	case <-ctx.Done():
+		// The operation may still commit; as with any interrupted write,
+		// the caller cannot tell.
+		return wrap(op, ctx.Err())
+	}
+}
+
+// writer is the only goroutine writing to the database. It takes the first
+// queued operation, then every operation already waiting (up to maxBatch),
+// and commits them in one transaction.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeOp, 0, maxBatch)
+	for {
+		select {
+		case w := <-s.ops:
+			batch = append(batch[:0], w)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-s.ops:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch)
+	}
+}
+
+// commitBatch runs the operations of batch in one write transaction and
+// reports to each caller only after COMMIT returned, that is after the WAL
+// was synced (synchronous=FULL): nothing is acknowledged before it is
+// durable.
+func (s *Store) commitBatch(batch []*writeOp) {
+	// Statements run under a context that callers cannot cancel: an
+	// interrupt would abort the statement of another caller sharing the
+	// transaction. A caller that gives up stops waiting instead.
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	live := 0
+	for i, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			results[i] = err
+			batch[i] = nil
+			continue
+		}
+		live++
+	}
+	if live == 0 {
+		deliver(batch, results, nil)
+		return
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return wrap(op, err)
+		deliver(batch, results, err)
+		return
+	}
+	savepoint := tx.StmtContext(ctx, s.stmts.savepoint)
+	release := tx.StmtContext(ctx, s.stmts.release)
+	rollbackTo := tx.StmtContext(ctx, s.stmts.rollbackTo)
+	for i, w := range batch {
+		if w == nil {
+			continue
+		}
+		if _, err := savepoint.ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			deliver(batch, results, err)
+			return
+		}
+		if results[i] = w.fn(ctx, tx); results[i] != nil {
+			// Undo this operation only; if even that fails the
+			// transaction is unusable and the whole batch fails.
+			if _, err := rollbackTo.ExecContext(ctx); err != nil {
+				_ = tx.Rollback()
+				deliver(batch, results, fmt.Errorf("%w (rolling back after: %w)", err, results[i]))
+				return
+			}
+		}
+		if _, err := release.ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			deliver(batch, results, err)
+			return
+		}
+	}
+	deliver(batch, results, tx.Commit())
+}
+
+// deliver sends each waiting caller its result: batchErr, when the
+// transaction as a whole failed, replaces every operation's own result.
+func deliver(batch []*writeOp, results []error, batchErr error) {
+	for i, w := range batch {
+		if w == nil {
+			continue
+		}
+		if batchErr != nil {
+			w.done <- batchErr
+			continue
+		}
+		w.done <- results[i]
+	}
+}
+
+// migrateTx runs fn in one write transaction on the write connection; it
+// serves the migrations, which run before the writer goroutine starts.
+func (s *Store) migrateTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("migrate", err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback() // The error from fn is the one that matters.
-		return wrap(op, err)
+		return wrap("migrate", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return wrap(op, err)
+		return wrap("migrate", err)
 	}
 	return nil
 }
