@@ -221,7 +221,7 @@ func runSigner(b *testing.B, env []string) float64 {
 func pinnedHelper(b *testing.B, role string, env []string) *exec.Cmd {
 	cmd := exec.Command("taskset", "-c", strconv.Itoa(serviceCPU), os.Args[0],
 		"-test.run=^TestLoadHelperProcess$", "-test.count=1", "-test.v=false")
-	cmd.Env = append(os.Environ(), append(env, envRole+"="+role, "GOMAXPROCS=1")...)
+	cmd.Env = append(os.Environ(), append(env, envRole+"="+role, "GOMAXPROCS="+helperProcs(role))...)
 	cmd.Stderr = os.Stderr
 	return cmd
 }
@@ -426,4 +426,14 @@ func (st cpuStat) busySince(prev cpuStat, cpu int) float64 {
 		return 0
 	}
 	return float64(st.busy[cpu]-prev.busy[cpu]) / float64(st.total[cpu]-prev.total[cpu])
+}
+
+// helperProcs is the GOMAXPROCS of a helper: 1, unless
+// LOADTEST_SERVICE_GOMAXPROCS overrides it for the service (to study the
+// runtime's behaviour on one core; the recorded figures use 1).
+func helperProcs(role string) string {
+	if v := os.Getenv("LOADTEST_SERVICE_GOMAXPROCS"); role == "service" && v != "" {
+		return v
+	}
+	return "1"
 }
