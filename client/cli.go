@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+)
+
+// Exit statuses. Outcomes and error classes get distinct codes so scripts
+// can branch without parsing output.
+const (
+	exitCompleted          = 0
+	exitOther              = 1
+	exitUsage              = 2
+	exitInvalidArgument    = 3
+	exitNotFound           = 4
+	exitFailedPrecondition = 5
+	exitUnavailable        = 6
+	exitUnauthenticated    = 7
+	exitPending            = 10
+	exitUnknown            = 11
+	exitDeclined           = 12
+	exitCanceled           = 13
+)
+
+// Environment variables the CLI reads.
+const (
+	envAddr      = "PAYMENTCOMPLETION_ADDR"
+	envTokenFile = "PAYMENTCOMPLETION_TOKEN_FILE"
+)
+
+const usageText = `Usage: client [global flags] <command> [flags]
+
+Calls the paymentcompletion service the way a storefront backend does.
+
+Commands:
+  complete           complete a checkout session
+                       -session ID -order ID -amount DECIMAL -currency CODE [-total-amount DECIMAL]
+  payment            show the stored payment   -session ID | -order ID
+  watch              follow a payment until its outcome is final   -session ID
+  charge             read a charge live from Amazon Pay   -id CHARGE_ID
+  charge-permission  read a charge permission live from Amazon Pay (buyer PII)   -id ID
+
+Global flags (also accepted after the command):
+  -addr host:port    service address (env PAYMENTCOMPLETION_ADDR; default 127.0.0.1:50051)
+  -timeout duration  deadline of unary calls (default 30s; watch has none)
+  -json              print responses as protojson (errors as google.rpc.Status JSON)
+  -token-file file   file with the bearer token (env PAYMENTCOMPLETION_TOKEN_FILE)
+
+Amounts are decimal strings with the currency's decimals: 14.00 USD, 1000 JPY.
+
+Exit status:
+   0  completed (or the read succeeded)
+  10  pending: payment being confirmed, follow it with watch
+  11  unknown: answer not learned yet, the service keeps reconciling
+  12  declined
+  13  canceled
+   2  usage error
+   3  INVALID_ARGUMENT (request failed validation)
+   4  NOT_FOUND
+   5  FAILED_PRECONDITION
+   6  UNAVAILABLE or DEADLINE_EXCEEDED: retry the same command
+   7  UNAUTHENTICATED
+   1  any other error
+`
+
+// globals are the flags every command accepts.
+type globals struct {
+	addr      string
+	timeout   time.Duration
+	json      bool
+	tokenFile string
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.addr, "addr", g.addr, "service address")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline of unary calls")
+	fs.BoolVar(&g.json, "json", g.json, "print protojson")
+	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "bearer token file")
+}
+
+// command is a parsed invocation: the request is built, only the call
+// remains.
+type command struct {
+	name string
+	// unary reports whether -timeout applies.
+	unary bool
+	call  func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error)
+}
+
+// errUsage marks errors that should print the usage and exit 2.
+var errUsage = errors.New("usage")
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// parseArgs reads the global flags, the command and its flags. It returns
+// flag.ErrHelp when help was asked for.
+func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, command, error) {
+	g := globals{addr: "127.0.0.1:50051", timeout: 30 * time.Second}
+	if v, ok := lookupEnv(envAddr); ok && v != "" {
+		g.addr = v
+	}
+	if v, ok := lookupEnv(envTokenFile); ok && v != "" {
+		g.tokenFile = v
+	}
+	top := flag.NewFlagSet("client", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	g.register(top)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return g, command{}, err
+		}
+		return g, command{}, usageErr("%v", err)
+	}
+	if top.NArg() == 0 {
+		return g, command{}, usageErr("no command given")
+	}
+	name, rest := top.Arg(0), top.Args()[1:]
+	if name == "help" {
+		return g, command{}, flag.ErrHelp
+	}
+
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	var (
+		session, order, amount, currency, total, id string
+		cmd                                         command
+	)
+	switch name {
+	case "complete":
+		fs.StringVar(&session, "session", "", "checkout session ID")
+		fs.StringVar(&order, "order", "", "order ID")
+		fs.StringVar(&amount, "amount", "", "amount to charge")
+		fs.StringVar(&currency, "currency", "", "currency code")
+		fs.StringVar(&total, "total-amount", "", "order total")
+	case "payment":
+		fs.StringVar(&session, "session", "", "checkout session ID")
+		fs.StringVar(&order, "order", "", "order ID")
+	case "watch":
+		fs.StringVar(&session, "session", "", "checkout session ID")
+	case "charge", "charge-permission":
+		fs.StringVar(&id, "id", "", "Amazon Pay ID")
+	default:
+		return g, command{}, usageErr("unknown command %q", name)
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return g, command{}, err
+		}
+		return g, command{}, usageErr("%s: %v", name, err)
+	}
+	if fs.NArg() > 0 {
+		return g, command{}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+
+	var err error
+	switch name {
+	case "complete":
+		var req *pb.CompleteCheckoutRequest
+		req, err = completeRequest(session, order, amount, currency, total)
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.CompleteCheckout(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.payment(resp.GetPayment())
+			return outcomeExit(resp.GetPayment().GetOutcome()), nil
+		}}
+	case "payment":
+		var req *pb.GetPaymentRequest
+		req, err = paymentRequest(session, order)
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.GetPayment(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.payment(resp.GetPayment())
+			return outcomeExit(resp.GetPayment().GetOutcome()), nil
+		}}
+	case "watch":
+		if session == "" {
+			err = usageErr("watch: -session is required")
+		}
+		req := &pb.WatchPaymentRequest{CheckoutSessionId: session}
+		cmd = command{name: name, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			return watch(ctx, c, req, p)
+		}}
+	case "charge":
+		if id == "" {
+			err = usageErr("charge: -id is required")
+		}
+		req := &pb.GetChargeRequest{ChargeId: id}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.GetCharge(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.charge(resp.GetCharge())
+			return exitCompleted, nil
+		}}
+	case "charge-permission":
+		if id == "" {
+			err = usageErr("charge-permission: -id is required")
+		}
+		req := &pb.GetChargePermissionRequest{ChargePermissionId: id}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.GetChargePermission(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.chargePermission(resp.GetChargePermission())
+			return exitCompleted, nil
+		}}
+	}
+	if err != nil {
+		return g, command{}, err
+	}
+	if g.timeout <= 0 {
+		return g, command{}, usageErr("-timeout must be positive")
+	}
+	return g, cmd, nil
+}
+
+// completeRequest builds a CompleteCheckoutRequest. Only presence is
+// checked here: the service validates formats and answers INVALID_ARGUMENT
+// with every problem listed.
+func completeRequest(session, order, amount, currency, total string) (*pb.CompleteCheckoutRequest, error) {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"-session", session}, {"-order", order}, {"-amount", amount}, {"-currency", currency}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErr("complete: %s required", strings.Join(missing, ", "))
+	}
+	req := &pb.CompleteCheckoutRequest{
+		CheckoutSessionId: session,
+		OrderId:           order,
+		ChargeAmount:      &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
+	}
+	if total != "" {
+		req.TotalOrderAmount = &pb.Money{Amount: total, CurrencyCode: strings.ToUpper(currency)}
+	}
+	return req, nil
+}
+
+// paymentRequest builds a GetPaymentRequest from exactly one key.
+func paymentRequest(session, order string) (*pb.GetPaymentRequest, error) {
+	switch {
+	case session != "" && order != "":
+		return nil, usageErr("payment: give -session or -order, not both")
+	case session != "":
+		return &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: session}}, nil
+	case order != "":
+		return &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_OrderId{OrderId: order}}, nil
+	default:
+		return nil, usageErr("payment: -session or -order is required")
+	}
+}
+
+// watch prints every update of the stream. A stream that ends with OK has
+// delivered the final outcome; the exit status is that outcome's.
+func watch(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.WatchPaymentRequest, p *printer) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.WatchPayment(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	last := pb.Outcome_OUTCOME_UNSPECIFIED
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return outcomeExit(last), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		last = resp.GetPayment().GetOutcome()
+		p.update(resp.GetPayment())
+	}
+}
+
+// outcomeExit maps an outcome to the exit status.
+func outcomeExit(o pb.Outcome) int {
+	switch o {
+	case pb.Outcome_OUTCOME_COMPLETED:
+		return exitCompleted
+	case pb.Outcome_OUTCOME_PENDING:
+		return exitPending
+	case pb.Outcome_OUTCOME_DECLINED:
+		return exitDeclined
+	case pb.Outcome_OUTCOME_CANCELED:
+		return exitCanceled
+	default:
+		// UNSPECIFIED is to be treated as UNKNOWN, per the contract.
+		return exitUnknown
+	}
+}
+
+// errorExit maps a call error to the exit status.
+func errorExit(c codes.Code) int {
+	switch c {
+	case codes.InvalidArgument:
+		return exitInvalidArgument
+	case codes.NotFound:
+		return exitNotFound
+	case codes.FailedPrecondition:
+		return exitFailedPrecondition
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return exitUnavailable
+	case codes.Unauthenticated:
+		return exitUnauthenticated
+	default:
+		return exitOther
+	}
+}
+
+// dialFunc opens a client connection to addr.
+type dialFunc func(addr string) (*grpc.ClientConn, error)
+
+// runCLI runs one invocation and returns the exit status.
+func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer, dial dialFunc) int {
+	g, cmd, err := parseArgs(args, lookupEnv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageText)
+		return exitCompleted
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "client: %s\n\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageText)
+		return exitUsage
+	}
+	if g.tokenFile != "" {
+		b, err := os.ReadFile(g.tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "client: token file: %v\n", err)
+			return exitUsage
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(b)))
+	}
+	conn, err := dial(g.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "client: %v\n", err)
+		return exitUsage
+	}
+	defer conn.Close()
+	if cmd.unary {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+	}
+	p := &printer{w: stdout, json: g.json}
+	code, err := cmd.call(ctx, pb.NewPaymentCompletionServiceClient(conn), p)
+	if p.err != nil {
+		fmt.Fprintf(stderr, "client: writing output: %v\n", p.err)
+		return exitOther
+	}
+	if err != nil {
+		return printError(stderr, err, g.json)
+	}
+	return code
+}

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+)
+
+const session = "3f8c1b9e-5b2a-4c1d-9e7f-2a6b8c0d4e1f"
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestRequests(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want any // the request the command sends
+	}{
+		{
+			name: "complete",
+			args: []string{"complete", "-session", session, "-order", "order-1", "-amount", "14.00", "-currency", "usd"},
+			want: &pb.CompleteCheckoutRequest{CheckoutSessionId: session, OrderId: "order-1", ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"}},
+		},
+		{
+			name: "complete_with_total",
+			args: []string{"complete", "-session", session, "-order", "o", "-amount", "1000", "-currency", "JPY", "-total-amount", "3000"},
+			want: &pb.CompleteCheckoutRequest{
+				CheckoutSessionId: session, OrderId: "o",
+				ChargeAmount:     &pb.Money{Amount: "1000", CurrencyCode: "JPY"},
+				TotalOrderAmount: &pb.Money{Amount: "3000", CurrencyCode: "JPY"},
+			},
+		},
+		{
+			name: "payment_by_session",
+			args: []string{"payment", "-session", session},
+			want: &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: session}},
+		},
+		{
+			name: "payment_by_order",
+			args: []string{"payment", "-order", "order-1"},
+			want: &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_OrderId{OrderId: "order-1"}},
+		},
+		{
+			name: "watch",
+			args: []string{"watch", "-session", session},
+			want: &pb.WatchPaymentRequest{CheckoutSessionId: session},
+		},
+		{
+			name: "charge",
+			args: []string{"charge", "-id", "S01-5105180-3221187-C056351"},
+			want: &pb.GetChargeRequest{ChargeId: "S01-5105180-3221187-C056351"},
+		},
+		{
+			name: "charge_permission",
+			args: []string{"charge-permission", "-id", "S01-5105180-3221187"},
+			want: &pb.GetChargePermissionRequest{ChargePermissionId: "S01-5105180-3221187"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, cmd, err := parseArgs(tt.args, noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{}
+			h := startServer(t, rec, grpcserver.Options{})
+			if _, err := cmd.call(t.Context(), h, &printer{w: &bytes.Buffer{}}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, rec.lastRequest(), protocmp.Transform()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantErr  string // "" for success
+		wantAddr string
+		wantJSON bool
+	}{
+		{name: "default_addr", args: []string{"watch", "-session", "s"}, wantAddr: "127.0.0.1:50051"},
+		{name: "env_addr", args: []string{"watch", "-session", "s"}, env: map[string]string{envAddr: "10.0.0.1:9"}, wantAddr: "10.0.0.1:9"},
+		{name: "flag_beats_env", args: []string{"-addr", "h:1", "watch", "-session", "s"}, env: map[string]string{envAddr: "10.0.0.1:9"}, wantAddr: "h:1"},
+		{name: "globals_after_command", args: []string{"watch", "-session", "s", "-json", "-addr", "h:2"}, wantAddr: "h:2", wantJSON: true},
+		{name: "no_command", args: nil, wantErr: "no command"},
+		{name: "unknown_command", args: []string{"refund"}, wantErr: `unknown command "refund"`},
+		{name: "unknown_flag", args: []string{"charge", "-charge", "x"}, wantErr: "-charge"},
+		{name: "complete_missing", args: []string{"complete", "-session", session}, wantErr: "-order, -amount, -currency required"},
+		{name: "payment_both_keys", args: []string{"payment", "-session", "s", "-order", "o"}, wantErr: "not both"},
+		{name: "payment_no_key", args: []string{"payment"}, wantErr: "-session or -order"},
+		{name: "watch_no_session", args: []string{"watch"}, wantErr: "-session is required"},
+		{name: "charge_no_id", args: []string{"charge"}, wantErr: "-id is required"},
+		{name: "extra_argument", args: []string{"charge", "-id", "x", "y"}, wantErr: `unexpected argument "y"`},
+		{name: "bad_timeout", args: []string{"-timeout", "0s", "charge", "-id", "x"}, wantErr: "-timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			g, _, err := parseArgs(tt.args, env)
+			if tt.wantErr != "" {
+				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want usage error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.addr != tt.wantAddr || g.json != tt.wantJSON {
+				t.Errorf("globals = %+v, want addr %q json %v", g, tt.wantAddr, tt.wantJSON)
+			}
+		})
+	}
+	if _, _, err := parseArgs([]string{"-help"}, noEnv); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-help: %v", err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	outcomes := map[pb.Outcome]int{
+		pb.Outcome_OUTCOME_COMPLETED: 0, pb.Outcome_OUTCOME_PENDING: 10, pb.Outcome_OUTCOME_UNKNOWN: 11,
+		pb.Outcome_OUTCOME_UNSPECIFIED: 11, pb.Outcome_OUTCOME_DECLINED: 12, pb.Outcome_OUTCOME_CANCELED: 13,
+	}
+	for o, want := range outcomes {
+		if got := outcomeExit(o); got != want {
+			t.Errorf("outcomeExit(%v) = %d, want %d", o, got, want)
+		}
+	}
+	errs := map[codes.Code]int{
+		codes.InvalidArgument: 3, codes.NotFound: 4, codes.FailedPrecondition: 5, codes.Unavailable: 6,
+		codes.DeadlineExceeded: 6, codes.Unauthenticated: 7, codes.Internal: 1, codes.Unimplemented: 1, codes.Unknown: 1,
+	}
+	for c, want := range errs {
+		if got := errorExit(c); got != want {
+			t.Errorf("errorExit(%v) = %d, want %d", c, got, want)
+		}
+	}
+}
+
+func TestPrintError(t *testing.T) {
+	t.Parallel()
+	st, err := status.New(codes.FailedPrecondition, "checkout session already recorded for another order").WithDetails(
+		&errdetails.ErrorInfo{Reason: "SESSION_BOUND_TO_OTHER_REQUEST", Domain: "paymentcompletion", Metadata: map[string]string{"order_id": "order-9"}},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "charge_amount", Description: "bad amount"}}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var human, js bytes.Buffer
+	if code := printError(&human, st.Err(), false); code != exitFailedPrecondition {
+		t.Errorf("exit = %d, want %d", code, exitFailedPrecondition)
+	}
+	want := "error: FAILED_PRECONDITION: checkout session already recorded for another order\n" +
+		"  reason: SESSION_BOUND_TO_OTHER_REQUEST (domain paymentcompletion)\n" +
+		"  order_id: order-9\n" +
+		"  field charge_amount: bad amount\n"
+	if diff := cmp.Diff(want, human.String()); diff != "" {
+		t.Errorf("human error (-want +got):\n%s", diff)
+	}
+	printError(&js, st.Err(), true)
+	var sp spb.Status
+	if err := protojson.Unmarshal(js.Bytes(), &sp); err != nil {
+		t.Fatalf("JSON error does not parse as google.rpc.Status: %v\n%s", err, js.String())
+	}
+	if diff := cmp.Diff(st.Proto(), &sp, protocmp.Transform()); diff != "" {
+		t.Errorf("JSON error round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestPrintPayment(t *testing.T) {
+	t.Parallel()
+	p := &pb.Payment{
+		CheckoutSessionId: session, OrderId: "order-1", Outcome: pb.Outcome_OUTCOME_DECLINED, ReasonCode: "HardDeclined",
+		ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"}, ChargeState: pb.ChargeState_CHARGE_STATE_DECLINED,
+		CreateTime: timestamppb.New(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)),
+	}
+	var human bytes.Buffer
+	(&printer{w: &human}).payment(p)
+	want := "outcome:               DECLINED\n" +
+		"reason_code:           HardDeclined\n" +
+		"checkout_session_id:   " + session + "\n" +
+		"order_id:              order-1\n" +
+		"charge_amount:         14.00 USD\n" +
+		"charge_state:          DECLINED\n" +
+		"create_time:           2026-11-27T10:00:00Z\n"
+	if diff := cmp.Diff(want, human.String()); diff != "" {
+		t.Errorf("human output (-want +got):\n%s", diff)
+	}
+	var js bytes.Buffer
+	(&printer{w: &js, json: true}).payment(p)
+	got := &pb.Payment{}
+	if err := protojson.Unmarshal(js.Bytes(), got); err != nil {
+		t.Fatalf("JSON output does not parse: %v\n%s", err, js.String())
+	}
+	if diff := cmp.Diff(p, got, protocmp.Transform()); diff != "" {
+		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+	}
+}
+
+// recorder is a PaymentCompletionService whose answers depend on the
+// request, and which keeps the last request it received.
+type recorder struct {
+	pb.UnimplementedPaymentCompletionServiceServer
+	mu   sync.Mutex // guards last
+	last any
+}
+
+func (r *recorder) record(req any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = req
+}
+
+func (r *recorder) lastRequest() any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+func (r *recorder) CompleteCheckout(_ context.Context, req *pb.CompleteCheckoutRequest) (*pb.CompleteCheckoutResponse, error) {
+	r.record(req)
+	outcome := pb.Outcome_OUTCOME_COMPLETED
+	switch req.GetOrderId() {
+	case "order-pending":
+		outcome = pb.Outcome_OUTCOME_PENDING
+	case "order-declined":
+		outcome = pb.Outcome_OUTCOME_DECLINED
+	case "order-bound":
+		st, _ := status.New(codes.FailedPrecondition, "session recorded for another order").WithDetails(
+			&errdetails.ErrorInfo{Reason: "SESSION_BOUND_TO_OTHER_REQUEST", Domain: "paymentcompletion", Metadata: map[string]string{"order_id": "order-0"}})
+		return nil, st.Err()
+	}
+	return &pb.CompleteCheckoutResponse{Payment: &pb.Payment{
+		CheckoutSessionId: req.GetCheckoutSessionId(), OrderId: req.GetOrderId(), Outcome: outcome,
+		ChargeAmount: req.GetChargeAmount(), ChargeId: "S01-5105180-3221187-C056351",
+	}}, nil
+}
+
+func (r *recorder) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.GetPaymentResponse, error) {
+	r.record(req)
+	if req.GetOrderId() == "missing" {
+		return nil, status.Error(codes.NotFound, "no payment")
+	}
+	return &pb.GetPaymentResponse{Payment: &pb.Payment{OrderId: req.GetOrderId(), Outcome: pb.Outcome_OUTCOME_UNKNOWN}}, nil
+}
+
+func (r *recorder) WatchPayment(req *pb.WatchPaymentRequest, stream grpc.ServerStreamingServer[pb.WatchPaymentResponse]) error {
+	r.record(req)
+	for _, o := range []pb.Outcome{pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_CANCELED} {
+		if err := stream.Send(&pb.WatchPaymentResponse{Payment: &pb.Payment{CheckoutSessionId: req.GetCheckoutSessionId(), Outcome: o}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *recorder) GetCharge(_ context.Context, req *pb.GetChargeRequest) (*pb.GetChargeResponse, error) {
+	r.record(req)
+	return &pb.GetChargeResponse{Charge: &pb.Charge{ChargeId: req.GetChargeId(), State: pb.ChargeState_CHARGE_STATE_AUTHORIZED, ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"}}}, nil
+}
+
+func (r *recorder) GetChargePermission(_ context.Context, req *pb.GetChargePermissionRequest) (*pb.GetChargePermissionResponse, error) {
+	r.record(req)
+	return &pb.GetChargePermissionResponse{ChargePermission: &pb.ChargePermission{
+		ChargePermissionId: req.GetChargePermissionId(), State: pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CHARGEABLE,
+		Buyer: &pb.Buyer{Name: "Jane Doe", Email: "jane@example.com"},
+	}}, nil
+}
+
+// startServer serves svc through the real grpcserver chain over bufconn and
+// returns a client of it.
+func startServer(t *testing.T, svc pb.PaymentCompletionServiceServer, opts grpcserver.Options) pb.PaymentCompletionServiceClient {
+	t.Helper()
+	conn, err := bufDial(startBuf(t, svc, opts))("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return pb.NewPaymentCompletionServiceClient(conn)
+}
+
+// startBuf serves svc over an in-memory listener until the test ends.
+func startBuf(t *testing.T, svc pb.PaymentCompletionServiceServer, opts grpcserver.Options) *bufconn.Listener {
+	t.Helper()
+	srv, err := grpcserver.New(svc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return lis
+}
+
+// bufDial is a dialFunc connecting to lis whatever the address.
+func bufDial(lis *bufconn.Listener) dialFunc {
+	return func(string) (*grpc.ClientConn, error) {
+		return grpc.NewClient("passthrough:///bufnet",
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+}
+
+// TestCLI runs whole invocations against a real server.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lis := startBuf(t, &recorder{}, grpcserver.Options{AuthToken: "tok"})
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantOut    []string
+		wantErrOut []string
+	}{
+		{"completed", []string{"complete", "-session", session, "-order", "order-1", "-amount", "14.00", "-currency", "USD"}, 0,
+			[]string{"outcome:               COMPLETED", "charge_amount:         14.00 USD", "charge_id:             S01-5105180-3221187-C056351"}, nil},
+		{"pending", []string{"complete", "-session", session, "-order", "order-pending", "-amount", "14.00", "-currency", "USD"}, 10, []string{"PENDING"}, nil},
+		{"declined", []string{"complete", "-session", session, "-order", "order-declined", "-amount", "14.00", "-currency", "USD"}, 12, []string{"DECLINED"}, nil},
+		{"invalid_amount", []string{"complete", "-session", session, "-order", "order-1", "-amount", "14.0", "-currency", "USD"}, 3, nil,
+			[]string{"error: INVALID_ARGUMENT", "reason: INVALID_REQUEST", "field charge_amount: amount must be"}},
+		{"jpy_with_decimals", []string{"complete", "-session", session, "-order", "order-1", "-amount", "1000.00", "-currency", "JPY"}, 3, nil,
+			[]string{"field charge_amount:"}},
+		{"bad_session", []string{"complete", "-session", "abc", "-order", "order-1", "-amount", "1.00", "-currency", "USD"}, 3, nil,
+			[]string{"field checkout_session_id:"}},
+		{"bound_to_other_order", []string{"complete", "-session", session, "-order", "order-bound", "-amount", "1.00", "-currency", "USD"}, 5, nil,
+			[]string{"error: FAILED_PRECONDITION", "reason: SESSION_BOUND_TO_OTHER_REQUEST", "order_id: order-0"}},
+		{"payment_unknown", []string{"payment", "-order", "order-1"}, 11, []string{"outcome:               UNKNOWN"}, nil},
+		{"payment_not_found", []string{"payment", "-order", "missing"}, 4, nil, []string{"error: NOT_FOUND"}},
+		{"watch_until_final", []string{"watch", "-session", session}, 13, []string{"outcome=PENDING\noutcome=PENDING\noutcome=CANCELED\n"}, nil},
+		{"charge", []string{"charge", "-id", "S01-5105180-3221187-C056351"}, 0, []string{"state:                 AUTHORIZED"}, nil},
+		{"charge_permission", []string{"charge-permission", "-id", "S01-5105180-3221187"}, 0, []string{"buyer:                 Jane Doe <jane@example.com>", "CHARGEABLE"}, nil},
+		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Exit status:"}},
+		{"help", []string{"-help"}, 0, []string{"Exit status:", "10  pending"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			args := append([]string{"-token-file", tokenFile}, tt.args...)
+			code := runCLI(t.Context(), args, noEnv, &out, &errOut, bufDial(lis))
+			if code != tt.wantCode {
+				t.Errorf("exit = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out.String(), errOut.String())
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantErrOut {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+				}
+			}
+		})
+	}
+	t.Run("watch_json_lines", func(t *testing.T) {
+		t.Parallel()
+		var out, errOut bytes.Buffer
+		code := runCLI(t.Context(), []string{"-token-file", tokenFile, "-json", "watch", "-session", session}, noEnv, &out, &errOut, bufDial(lis))
+		if code != exitCanceled {
+			t.Fatalf("exit = %d, want %d; stderr %s", code, exitCanceled, errOut.String())
+		}
+		var got []pb.Outcome
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			p := &pb.Payment{}
+			if err := protojson.Unmarshal([]byte(line), p); err != nil {
+				t.Fatalf("line %q is not a Payment: %v", line, err)
+			}
+			got = append(got, p.GetOutcome())
+		}
+		want := []pb.Outcome{pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_CANCELED}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("outcomes (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("without_token", func(t *testing.T) {
+		t.Parallel()
+		var out, errOut bytes.Buffer
+		code := runCLI(t.Context(), []string{"payment", "-order", "order-1"}, noEnv, &out, &errOut, bufDial(lis))
+		if code != exitUnauthenticated || !strings.Contains(errOut.String(), "reason: UNAUTHENTICATED") {
+			t.Errorf("exit = %d, stderr %q; want 7 with reason UNAUTHENTICATED", code, errOut.String())
+		}
+	})
+}
