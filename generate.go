@@ -1,0 +1,18 @@
+// Package paymentcompletion is the root of the paymentcompletion module: a
+// gRPC service that completes Amazon Pay (Checkout v2) payments for a
+// storefront. The service is in ./server, its command-line client in
+// ./client, the contract in proto/ and its generated code in gen/.
+//
+// This file only carries the code generation steps, so that
+//
+//	go generate ./...
+//
+// regenerates everything derived from the contract: first the vendored
+// buf/validate/validate.proto (rebuilt from the pinned protovalidate Go
+// module), then gen/ with buf and the protoc plugins pinned in tools/go.mod.
+// CI runs the same command and fails when the result differs from what is
+// committed.
+package paymentcompletion
+
+//go:generate go run ./internal/cmd/protovendor
+//go:generate go tool -modfile=tools/go.mod buf generate
