@@ -66,6 +66,13 @@ type Config struct {
 	// completion whose answer was lost.
 	ReconcileFirstDelay time.Duration
 
+	// CompletionInflightLease is how long a completion may stay in flight
+	// before the reconciler treats its process as dead and takes over.
+	CompletionInflightLease time.Duration
+	// TrackerLease is how long a replica keeps a claimed pending payment
+	// before another replica may poll it.
+	TrackerLease time.Duration
+
 	// ReplicaID names this process in leases; replicas sharing a database
 	// must have distinct IDs.
 	ReplicaID string
@@ -159,6 +166,10 @@ func settings() []setting {
 			}},
 		{"reconcile-first-delay", "RECONCILE_FIRST_DELAY", "duration", "delay before the first reconciliation of an unanswered completion", "2s",
 			dur(func(c *Config) *time.Duration { return &c.ReconcileFirstDelay })},
+		{"completion-inflight-lease", "COMPLETION_INFLIGHT_LEASE", "duration", "time a completion may stay in flight before the reconciler takes it over (a crashed replica)", "2m",
+			dur(func(c *Config) *time.Duration { return &c.CompletionInflightLease })},
+		{"tracker-lease", "TRACKER_LEASE", "duration", "time a replica holds a claimed pending payment before others may poll it", "2m",
+			dur(func(c *Config) *time.Duration { return &c.TrackerLease })},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
 	}

@@ -44,6 +44,9 @@ func TestParseConfig(t *testing.T) {
 					TrackerGetChargeRate:  2,
 					ReconcileFirstDelay:   2 * time.Second,
 					ReplicaID:             c.ReplicaID,
+
+					CompletionInflightLease: 2 * time.Minute,
+					TrackerLease:            2 * time.Minute,
 				}
 				want.AmazonPay.Region = "na"
 				want.AmazonPay.Algorithm = "AMZN-PAY-RSASSA-PSS-V2"
@@ -193,8 +196,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("-help does not list -%s with %s", s.flag, s.env)
 		}
 	}
-	if got := len(settings()); got != 21 {
-		t.Errorf("%d settings, want the 21 documented in the README", got)
+	if got := len(settings()); got != 23 {
+		t.Errorf("%d settings, want the 23 documented in the README", got)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 )
 
@@ -43,14 +42,15 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
 
-	// Dependencies, in order (each registers its closer):
-	//  1. the store (storeopen.Open(ctx, cfg.DatabaseURL)),
-	//  2. the Amazon Pay client, or the embedded simulator when
-	//     cfg.UseSimulator(),
-	//  3. the completion service, the reconciler and the tracker,
-	//  4. the gRPC service implementation over them.
-	// Until they are wired in, the service answers UNIMPLEMENTED.
-	svc := grpcapi.New()
+	// Dependencies, in order: the store, Amazon Pay (or the embedded
+	// simulator), the completion service with its reconciler, the tracker,
+	// and the gRPC implementation over them.
+	d, err := wire(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, d.closers...)
+	svc := d.service
 
 	srv, err := grpcserver.New(svc, grpcserver.Options{
 		Logger:             logger,
@@ -68,7 +68,9 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
-	// Background workers join the group here, each returning when gctx ends.
+	for _, w := range d.workers {
+		g.Go(func() error { return w(gctx) })
+	}
 
 	// Every dependency above is ready: let load balancers route here.
 	srv.SetServing(true)

@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile}, envOf(nil), &bytes.Buffer{})
+	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile, "-simulator-addr", "127.0.0.1:0"}, envOf(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("without token: %v, want Unauthenticated", err)
 	}
 	authed := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer tok-123")
-	if _, err := client.GetPayment(authed, req); status.Code(err) != codes.Unimplemented {
-		t.Errorf("with token: %v, want Unimplemented until the service is wired", err)
+	if _, err := client.GetPayment(authed, req); status.Code(err) != codes.NotFound {
+		t.Errorf("with token: %v, want NotFound (no payment stored yet)", err)
 	}
 
 	cancel()
@@ -135,7 +135,7 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := parseConfig(append([]string{"-data-dir", t.TempDir(), "-listen-addr", "127.0.0.1:0"}, tt.args...), envOf(nil), &bytes.Buffer{})
+			cfg, err := parseConfig(append([]string{"-data-dir", t.TempDir(), "-listen-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0"}, tt.args...), envOf(nil), &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
 			}

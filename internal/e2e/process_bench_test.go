@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,16 +308,6 @@ func startServerBinary(b *testing.B, keyFile string, a *amazonSim) (int, string)
 	return 0, ""
 }
 
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // pinProcess sets the CPU affinity of every thread of this process to cpu;
 // threads started later inherit it from the thread that starts them.

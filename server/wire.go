@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
+	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+)
+
+// deps is the wired service: its implementation, the background workers to
+// run until shutdown, and what to close afterwards (in reverse order).
+type deps struct {
+	service pb.PaymentCompletionServiceServer
+	store   store.Store
+	workers []func(ctx context.Context) error
+	closers []func() error
+}
+
+// wire builds the service's dependencies in order: the store, Amazon Pay
+// (the real API, or the embedded simulator without credentials), the
+// completion service with its reconciler, the pending-authorization tracker,
+// and the gRPC implementation over them. On error, what was built is closed.
+func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err error) {
+	d = &deps{}
+	defer func() {
+		if err != nil {
+			for i := len(d.closers) - 1; i >= 0; i-- {
+				_ = d.closers[i]()
+			}
+			d = nil
+		}
+	}()
+
+	raw, err := storeopen.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return d, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	d.closers = append(d.closers, raw.Close)
+	hub := watch.NewHub()
+	st := hub.Wrap(raw)
+	d.store = st
+	if l, ok := raw.(storeopen.ChangeListener); ok {
+		// Changes made by other replicas reach this replica's watchers.
+		d.workers = append(d.workers, func(ctx context.Context) error { return l.ListenChanges(ctx, hub.Publish) })
+	}
+
+	az, err := amazonPay(ctx, cfg, logger, d)
+	if err != nil {
+		return d, err
+	}
+
+	svc := completion.New(st, az, hub, completion.Config{
+		Owner:               cfg.ReplicaID,
+		InflightLease:       cfg.CompletionInflightLease,
+		ReconcileFirstDelay: cfg.ReconcileFirstDelay,
+		PendingFirstPoll:    cfg.TrackerFirstPoll,
+		Logger:              logger,
+	})
+	tr := tracker.New(st, az, tracker.Config{
+		Owner:       cfg.ReplicaID,
+		FirstPoll:   cfg.TrackerFirstPoll,
+		MaxInterval: cfg.TrackerMaxInterval,
+		Rate:        cfg.TrackerGetChargeRate,
+		Burst:       cfg.TrackerGetChargeBurst(),
+		Lease:       cfg.TrackerLease,
+		Logger:      logger,
+	})
+	d.workers = append(d.workers, svc.RunReconciler, tr.Run)
+	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Store: st, Hub: hub, Logger: logger})
+	return d, nil
+}
+
+// amazonPay returns the Amazon Pay client: for the configured account, or,
+// without credentials, for the embedded simulator it starts.
+func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*amazonpay.Client, error) {
+	if !cfg.UseSimulator() {
+		ac, err := amazonpay.ConfigFromSettings(cfg.AmazonPay)
+		if err != nil {
+			return nil, err
+		}
+		ac.Logger = logger
+		c, err := amazonpay.New(ac)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("using Amazon Pay", "base_url", c.BaseURL(), "region", c.Region(), "public_key_id", cfg.AmazonPay.PublicKeyID)
+		return c, nil
+	}
+
+	dir := filepath.Join(cfg.DataDir, "simulator")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	sim, err := simulator.New(simulator.Options{PendingDelay: cfg.SimulatorPendingDelay, StateDir: dir, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("embedded simulator: %w", err)
+	}
+	d.closers = append(d.closers, sim.Close)
+	key, err := loadOrCreateKey(filepath.Join(dir, "merchant-private-key.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("embedded simulator key: %w", err)
+	}
+	if err := sim.RegisterPublicKey(embeddedKeyID, &key.PublicKey, ""); err != nil {
+		return nil, fmt.Errorf("embedded simulator key: %w", err)
+	}
+	// The simulator serves until the service stops: it is shut down by its
+	// own context, cancelled by the closer after the workers have stopped.
+	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv, err := simulator.Serve(simCtx, cfg.SimulatorAddr, sim, dir)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("SIMULATOR_ADDR: %w", err)
+	}
+	d.closers = append(d.closers, func() error {
+		cancel()
+		sctx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		return srv.Shutdown(sctx)
+	})
+	c, err := amazonpay.New(amazonpay.Config{
+		PublicKeyID: embeddedKeyID,
+		PrivateKey:  key,
+		Region:      "na",
+		Endpoint:    srv.URL,
+		RootCAs:     srv.CertPool,
+		Logger:      logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Warn("no Amazon Pay credentials configured: running against the embedded Amazon Pay simulator, no real payment is made",
+		"simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
+		"public_key_id", embeddedKeyID, "state_dir", dir)
+	return c, nil
+}
+
+// embeddedKeyID is the service's key at its embedded simulator; the
+// SANDBOX- prefix selects the environment-specific paths (/v2/...).
+const embeddedKeyID = "SANDBOX-EMBEDDEDSIMULATORKEY0001"
+
+// loadOrCreateKey keeps the service's simulator key across restarts, like a
+// merchant keeps the key registered in Seller Central.
+func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return amazonpay.ParsePrivateKey(b)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	return key, os.Rename(tmp, path)
+}
