@@ -308,7 +308,6 @@ func startServerBinary(b *testing.B, keyFile string, a *amazonSim) (int, string)
 	return 0, ""
 }
 
-
 // pinProcess sets the CPU affinity of every thread of this process to cpu;
 // threads started later inherit it from the thread that starts them.
 func pinProcess(cpu int) error {
