@@ -143,11 +143,3 @@ func (s *Server) GetChargePermission(ctx context.Context, req *pb.GetChargePermi
 	s.d.Logger.DebugContext(ctx, "amazon pay get charge permission", "charge_permission_id", cp.ChargePermissionID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
 	return &pb.GetChargePermissionResponse{ChargePermission: chargePermissionToProto(cp)}, nil
 }
-
-// New returns a server whose RPCs all answer UNIMPLEMENTED, for running the
-// server without its dependencies.
-func New() pb.PaymentCompletionServiceServer { return unimplemented{} }
-
-type unimplemented struct {
-	pb.UnimplementedPaymentCompletionServiceServer
-}
