@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -25,6 +26,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "server: configuration:\n%v\n", err)
 		os.Exit(2)
+	}
+	// With one CPU the runtime would run one goroutine at a time, and the
+	// SQLite writer's fsync would stall request handling while it waits;
+	// a second P lets other work use the core meanwhile (measured +40%
+	// throughput on one pinned core, docs/benchmarks/completion.md).
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, os.Stderr)
