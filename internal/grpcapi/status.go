@@ -39,11 +39,6 @@ func (s *Server) status(ctx context.Context, err error) error {
 		}
 		st := status.New(code, e.Message)
 		info := &errdetails.ErrorInfo{Reason: e.Reason, Domain: ErrorDomain, Metadata: e.Metadata}
-		if code == codes.InvalidArgument {
-			if withInfo, derr := st.WithDetails(info, &errdetails.BadRequest{}); derr == nil {
-				return withInfo.Err()
-			}
-		}
 		if withInfo, derr := st.WithDetails(info); derr == nil {
 			return withInfo.Err()
 		}
