@@ -40,6 +40,11 @@ type Config struct {
 	DefaultCallTimeout time.Duration
 	// ShutdownGrace bounds graceful shutdown.
 	ShutdownGrace time.Duration
+	// DebugAddr is where an HTTP listener serves the Go runtime's profiles
+	// (/debug/pprof/); "" (the default) serves none. Profiles reveal no
+	// request data, but the listener has no authentication: keep it on
+	// loopback.
+	DebugAddr string
 
 	// AmazonPay configures the Amazon Pay client. Without a public key ID
 	// and private key the service runs against its embedded simulator.
@@ -126,6 +131,8 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.DefaultCallTimeout })},
 		{"shutdown-grace", "SHUTDOWN_GRACE", "duration", "time in-flight calls get to finish at shutdown", "15s",
 			dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{"debug-addr", "DEBUG_ADDR", "host:port", "address of an HTTP listener serving runtime profiles at /debug/pprof/ (no auth: keep it on loopback); empty serves none", "",
+			str(func(c *Config) *string { return &c.DebugAddr })},
 		{"amazon-pay-public-key-id", amazonpay.EnvPublicKeyID, "id", "Amazon Pay public key ID; empty (with no key file) runs the embedded simulator", "",
 			str(func(c *Config) *string { return &c.AmazonPay.PublicKeyID })},
 		{"amazon-pay-private-key-file", amazonpay.EnvPrivateKeyFile, "file", "PEM file of the Amazon Pay private key", "",
@@ -336,6 +343,11 @@ func (c Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		fail("SHUTDOWN_GRACE", "shutdown-grace", "must be positive, got %v", c.ShutdownGrace)
 	}
+	if c.DebugAddr != "" {
+		if err := checkHostPort(c.DebugAddr); err != nil {
+			fail("DEBUG_ADDR", "debug-addr", "%v", err)
+		}
+	}
 
 	ap := c.AmazonPay
 	switch {
@@ -414,6 +426,7 @@ func (c Config) logAttrs() []any {
 		"auth", c.AuthTokenFile != "",
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
+		"debug_addr", c.DebugAddr,
 	}
 	if c.UseSimulator() {
 		attrs = append(attrs,

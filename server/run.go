@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -68,6 +71,15 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
+	if cfg.DebugAddr != "" {
+		dlis, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			_ = lis.Close()
+			return fmt.Errorf("DEBUG_ADDR: %w", err)
+		}
+		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
+		g.Go(func() error { return serveDebug(gctx, dlis) })
+	}
 	for _, w := range d.workers {
 		g.Go(func() error { return w(gctx) })
 	}
@@ -80,6 +92,24 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		return err
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// serveDebug serves the runtime's profiles (net/http/pprof) on lis until
+// ctx ends. Its own mux keeps the handlers off http.DefaultServeMux.
+func serveDebug(ctx context.Context, lis net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
+	defer stop()
+	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("debug listener: %w", err)
+	}
 	return nil
 }
 

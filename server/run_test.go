@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,9 @@ func TestRun(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile, "-simulator-addr", "127.0.0.1:0"}, envOf(nil), &bytes.Buffer{})
+	addr, debugAddr := freeAddr(t), freeAddr(t)
+	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile,
+		"-simulator-addr", "127.0.0.1:0", "-debug-addr", debugAddr}, envOf(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +97,24 @@ func TestRun(t *testing.T) {
 		t.Errorf("with token: %v, want NotFound (no payment stored yet)", err)
 	}
 
+	// The debug listener serves the runtime's profiles, and nothing else.
+	for path, want := range map[string]int{"/debug/pprof/": http.StatusOK, "/debug/pprof/heap?debug=1": http.StatusOK, "/": http.StatusNotFound} {
+		r, err := http.Get("http://" + debugAddr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		_ = r.Body.Close()
+		if r.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, r.StatusCode, want)
+		}
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	if _, err := http.Get("http://" + debugAddr + "/debug/pprof/"); err == nil {
+		t.Error("debug listener still serving after shutdown")
 	}
 	out := logs.String()
 	for _, want := range []string{`"msg":"starting"`, `"listen_addr":"` + addr + `"`, `"msg":"serving"`, `"msg":"stopped"`} {
@@ -131,6 +148,7 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 		{"missing_token_file", []string{"-auth-token-file", filepath.Join(dir, "nope")}, "AUTH_TOKEN_FILE"},
 		{"empty_token_file", []string{"-auth-token-file", empty}, "AUTH_TOKEN_FILE"},
 		{"port_in_use", []string{"-listen-addr", busy.Addr().String()}, "LISTEN_ADDR"},
+		{"debug_port_in_use", []string{"-debug-addr", busy.Addr().String()}, "DEBUG_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
