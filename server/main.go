@@ -30,8 +30,9 @@ func main() {
 	// With one CPU the runtime would run one goroutine at a time, and the
 	// SQLite writer's fsync would stall request handling while it waits;
 	// a second P lets other work use the core meanwhile (measured +40%
-	// throughput on one pinned core, docs/benchmarks/completion.md).
-	if runtime.GOMAXPROCS(0) < 2 {
+	// throughput on one pinned core, docs/benchmarks/completion.md). An
+	// explicit GOMAXPROCS in the environment is left alone.
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
