@@ -279,29 +279,99 @@ type attemptResult struct {
 	permanent bool  // err will not go away by retrying (e.g. certificate errors)
 }
 
-// do runs a call with retries and decodes a success body into out.
-func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (CallInfo, error) {
-	start := time.Now()
-	var o callOptions
+// maxSignatureAge is how long a signed request is reused: by a prepared
+// call's first attempt and by retries. Amazon Pay checks x-amz-pay-date
+// against its clock (the official SDKs retry the same signed request), so a
+// signature is reused only while it is fresh; after that the attempt is
+// signed again.
+const maxSignatureAge = time.Minute
+
+// preparedCall is a call with its options applied, its body encoded and,
+// once signed, the signed headers its attempts reuse while they are fresh.
+type preparedCall struct {
+	cl   call
+	path string
+	key  string
+	body []byte
+	o    callOptions
+
+	header   http.Header // signed headers (Authorization included), or nil
+	signedAt time.Time
+}
+
+// prepare applies the options of a call and encodes its body; nothing is
+// sent and nothing is signed.
+func (c *Client) prepare(cl call, opts []CallOption) (*preparedCall, error) {
+	p := &preparedCall{cl: cl, path: c.basePath + cl.resource, key: cl.key}
 	for _, opt := range opts {
-		opt(&o)
+		opt(&p.o)
 	}
-	path := c.basePath + cl.resource
-	info := CallInfo{}
-	if o.err != nil {
-		return info, invalid(cl.op, o.err)
+	if p.o.err != nil {
+		return nil, invalid(cl.op, p.o.err)
 	}
-	key := cl.key
-	if o.idempotencyKey != "" {
-		key = o.idempotencyKey
+	if p.o.idempotencyKey != "" {
+		p.key = p.o.idempotencyKey
 	}
-	var body []byte
 	if cl.body != nil {
 		var err error
-		if body, err = json.Marshal(cl.body); err != nil {
-			return info, invalid(cl.op, fmt.Errorf("encode request: %w", err))
+		if p.body, err = json.Marshal(cl.body); err != nil {
+			return nil, invalid(cl.op, fmt.Errorf("encode request: %w", err))
 		}
 	}
+	return p, nil
+}
+
+// signedHeader returns the headers of p's next attempt: the ones signed
+// before while they are fresh, else newly signed ones.
+func (c *Client) signedHeader(p *preparedCall) (http.Header, error) {
+	now := c.now()
+	if p.header != nil && now.Sub(p.signedAt) < maxSignatureAge {
+		return p.header, nil
+	}
+	h := http.Header{}
+	h[http.CanonicalHeaderKey(HeaderAccept)] = []string{"application/json"}
+	h[http.CanonicalHeaderKey(HeaderContentType)] = []string{"application/json"}
+	h[http.CanonicalHeaderKey(HeaderDate)] = []string{now.UTC().Format(DateFormat)}
+	h[http.CanonicalHeaderKey(HeaderHost)] = []string{c.host}
+	h[http.CanonicalHeaderKey(HeaderRegion)] = []string{c.region}
+	if p.key != "" {
+		h[http.CanonicalHeaderKey(HeaderIdempotencyKey)] = []string{p.key}
+	}
+	// The path is signed as it goes on the wire (escaped); resources are
+	// built escaped, and calls carry no query.
+	auth, err := c.signer.Authorization(p.cl.method, p.path, "", h, p.body)
+	if err != nil {
+		return nil, err
+	}
+	h.Set("Authorization", auth)
+	// Added after signing, so that only the documented set is signed.
+	h.Set("User-Agent", c.userAgent)
+	for _, kv := range p.o.headers {
+		if strings.EqualFold(kv[0], "User-Agent") {
+			h.Set(kv[0], kv[1]) // replaces ours rather than adding a second
+			continue
+		}
+		h.Add(kv[0], kv[1])
+	}
+	p.header, p.signedAt = h, now
+	return h, nil
+}
+
+// do runs a call with retries and decodes a success body into out.
+func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (CallInfo, error) {
+	p, err := c.prepare(cl, opts)
+	if err != nil {
+		return CallInfo{}, err
+	}
+	return c.send(ctx, p, out)
+}
+
+// send runs a prepared call with retries and decodes a success body into
+// out.
+func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, error) {
+	start := time.Now()
+	cl, path, key := p.cl, p.path, p.key
+	info := CallInfo{}
 
 	var (
 		last      attemptResult
@@ -314,7 +384,12 @@ func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (C
 		}
 		timeout := min(c.attemptTimeout, c.retry.MaxElapsed-time.Since(start))
 		attemptStart := time.Now()
-		res := c.attempt(ctx, cl.method, path, body, key, o.headers, timeout)
+		var res attemptResult
+		if h, err := c.signedHeader(p); err != nil {
+			res = attemptResult{err: err, notSent: true, permanent: true}
+		} else {
+			res = c.attempt(ctx, cl.method, path, p.body, h, timeout)
+		}
 		info.Attempts = attempt
 		info.StatusCode, info.RequestID = res.status, res.requestID
 		if res.err == nil || !res.notSent {
@@ -384,9 +459,9 @@ func contextError(ctx context.Context, method, path string, attempts int, maybeS
 	return &TransportError{Err: err, Attempts: attempts, MayHaveBeenApplied: maybeSent, method: method, path: path}
 }
 
-// attempt sends one signed request and reads the whole response within
-// timeout.
-func (c *Client) attempt(ctx context.Context, method, path string, body []byte, key string, extra [][2]string, timeout time.Duration) attemptResult {
+// attempt sends one request with the signed headers h and reads the whole
+// response within timeout.
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, h http.Header, timeout time.Duration) attemptResult {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -398,30 +473,8 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	if err != nil {
 		return attemptResult{err: err, notSent: true, permanent: true}
 	}
-	h := req.Header
-	h[http.CanonicalHeaderKey(HeaderAccept)] = []string{"application/json"}
-	h[http.CanonicalHeaderKey(HeaderContentType)] = []string{"application/json"}
-	h[http.CanonicalHeaderKey(HeaderDate)] = []string{c.now().UTC().Format(DateFormat)}
-	h[http.CanonicalHeaderKey(HeaderHost)] = []string{c.host}
-	h[http.CanonicalHeaderKey(HeaderRegion)] = []string{c.region}
-	if key != "" {
-		h[http.CanonicalHeaderKey(HeaderIdempotencyKey)] = []string{key}
-	}
-	// Signed before the unsigned extras and User-Agent are added, so that
-	// only the documented set is signed.
-	auth, err := c.signer.Authorization(method, req.URL.EscapedPath(), req.URL.RawQuery, h, body)
-	if err != nil {
-		return attemptResult{err: err, notSent: true, permanent: true}
-	}
-	h.Set("Authorization", auth)
-	h.Set("User-Agent", c.userAgent)
-	for _, kv := range extra {
-		if strings.EqualFold(kv[0], "User-Agent") {
-			h.Set(kv[0], kv[1]) // replaces ours rather than adding a second
-			continue
-		}
-		h.Add(kv[0], kv[1])
-	}
+	// The transport only reads the header map, so attempts may share it.
+	req.Header = h
 
 	resp, err := c.http.Do(req)
 	if err != nil {

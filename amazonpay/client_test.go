@@ -528,39 +528,55 @@ func TestMaxElapsedBoundsRetries(t *testing.T) {
 	}
 }
 
-func TestResignEachAttempt(t *testing.T) {
+// TestRetrySignatures: like the official SDKs, retries resend the same
+// signed request while its x-amz-pay-date is fresh; an attempt made after
+// maxSignatureAge is signed again.
+func TestRetrySignatures(t *testing.T) {
 	t.Parallel()
-	f := newFakeAmazon(t, scripted(500, 503, 200))
-	cfg := testConfig(f.URL)
-	var tick atomic.Int64
-	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cfg.Now = func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Second) }
-	c := newTestClient(t, cfg)
+	tests := []struct {
+		name      string
+		tick      time.Duration // the clock advances this much per reading
+		wantDates int
+	}{
+		{"fresh_reused", time.Second, 1},
+		{"stale_resigned", maxSignatureAge + time.Second, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmazon(t, scripted(500, 503, 200))
+			cfg := testConfig(f.URL)
+			var tick atomic.Int64
+			base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			cfg.Now = func() time.Time { return base.Add(time.Duration(tick.Add(1)) * tt.tick) }
+			c := newTestClient(t, cfg)
 
-	const sessionID = "bd504926-f659-4ad7-a1a9-9a747aaf5275"
-	if _, _, err := c.CompleteCheckoutSession(t.Context(), sessionID, CompleteCheckoutSessionRequest{ChargeAmount: Price{"14.00", "USD"}}); err != nil {
-		t.Fatal(err)
-	}
-	reqs := f.recorded()
-	if len(reqs) != 3 {
-		t.Fatalf("server saw %d requests, want 3", len(reqs))
-	}
-	dates, sigs := map[string]bool{}, map[string]bool{}
-	for i, r := range reqs {
-		dates[r.Header.Get("X-Amz-Pay-Date")] = true
-		sigs[r.Signature] = true
-		if want := IdempotencyKey("complete", sessionID); r.IdempotencyKey != want {
-			t.Errorf("attempt %d: idempotency key %q, want %q", i+1, r.IdempotencyKey, want)
-		}
-		if string(r.Body) != string(reqs[0].Body) {
-			t.Errorf("attempt %d: body %q differs from %q", i+1, r.Body, reqs[0].Body)
-		}
-	}
-	if len(dates) != 3 || len(sigs) != 3 {
-		t.Errorf("dates %v and %d signatures: want 3 distinct of each", dates, len(sigs))
-	}
-	if !dates["20260301T120001Z"] {
-		t.Errorf("dates %v lack the injected clock's first tick", dates)
+			const sessionID = "bd504926-f659-4ad7-a1a9-9a747aaf5275"
+			if _, _, err := c.CompleteCheckoutSession(t.Context(), sessionID, CompleteCheckoutSessionRequest{ChargeAmount: Price{"14.00", "USD"}}); err != nil {
+				t.Fatal(err)
+			}
+			reqs := f.recorded()
+			if len(reqs) != 3 {
+				t.Fatalf("server saw %d requests, want 3", len(reqs))
+			}
+			dates, sigs := map[string]bool{}, map[string]bool{}
+			for i, r := range reqs {
+				dates[r.Header.Get("X-Amz-Pay-Date")] = true
+				sigs[r.Signature] = true
+				if want := IdempotencyKey("complete", sessionID); r.IdempotencyKey != want {
+					t.Errorf("attempt %d: idempotency key %q, want %q", i+1, r.IdempotencyKey, want)
+				}
+				if string(r.Body) != string(reqs[0].Body) {
+					t.Errorf("attempt %d: body %q differs from %q", i+1, r.Body, reqs[0].Body)
+				}
+			}
+			if len(dates) != tt.wantDates || len(sigs) != tt.wantDates {
+				t.Errorf("dates %v and %d signatures: want %d distinct of each", dates, len(sigs), tt.wantDates)
+			}
+			if first := base.Add(tt.tick).Format(DateFormat); tt.wantDates == 1 && !dates[first] {
+				t.Errorf("dates %v lack the injected clock's first tick %s", dates, first)
+			}
+		})
 	}
 }
 
@@ -714,4 +730,63 @@ func TestLoggingHasNoSecrets(t *testing.T) {
 			t.Errorf("log contains %q:\n%s", secret, out)
 		}
 	}
+}
+
+// TestPreparedCompleteCheckoutSession: a prepared call is signed when it is
+// prepared and sent with that signature; a prepared call sent too late is
+// signed again; bad input fails at Prepare with nothing sent.
+func TestPreparedCompleteCheckoutSession(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		wait     time.Duration // clock advance between Prepare and Send
+		wantDate string
+	}{
+		{"sent_as_signed", 5 * time.Second, base.Format(DateFormat)},
+		{"stale_resigned", maxSignatureAge + time.Second, base.Add(maxSignatureAge + time.Second).Format(DateFormat)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmazon(t, scripted(200))
+			cfg := testConfig(f.URL)
+			var now atomic.Int64
+			now.Store(base.UnixNano())
+			cfg.Now = func() time.Time { return time.Unix(0, now.Load()).UTC() }
+			c := newTestClient(t, cfg)
+
+			p, err := c.PrepareCompleteCheckoutSession("bd504926-f659-4ad7-a1a9-9a747aaf5275", CompleteCheckoutSessionRequest{ChargeAmount: Price{"14.00", "USD"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.recorded()); n != 0 {
+				t.Fatalf("Prepare sent %d requests", n)
+			}
+			now.Add(int64(tt.wait))
+			if _, info, err := p.Send(t.Context()); err != nil || info.Attempts != 1 {
+				t.Fatalf("Send = %+v, %v", info, err)
+			}
+			reqs := f.recorded()
+			if len(reqs) != 1 {
+				t.Fatalf("server saw %d requests, want 1", len(reqs))
+			}
+			if got := reqs[0].Header.Get("X-Amz-Pay-Date"); got != tt.wantDate {
+				t.Errorf("x-amz-pay-date %s, want %s", got, tt.wantDate)
+			}
+		})
+	}
+
+	t.Run("invalid_input", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeAmazon(t, scripted(200))
+		c := newTestClient(t, testConfig(f.URL))
+		_, err := c.PrepareCompleteCheckoutSession("bd504926", CompleteCheckoutSessionRequest{ChargeAmount: Price{"14.0.0", "USD"}})
+		if !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("err = %v, want ErrInvalidRequest", err)
+		}
+		if n := len(f.recorded()); n != 0 {
+			t.Errorf("server saw %d requests, want none", n)
+		}
+	})
 }

@@ -83,26 +83,61 @@ func (c *Client) UpdateCheckoutSession(ctx context.Context, checkoutSessionID st
 // CodeInvalidCheckoutSessionStatus; callers should then GetCheckoutSession
 // and treat Completed as success.
 func (c *Client) CompleteCheckoutSession(ctx context.Context, checkoutSessionID string, req CompleteCheckoutSessionRequest, opts ...CallOption) (*CheckoutSession, CallInfo, error) {
+	p, err := c.PrepareCompleteCheckoutSession(checkoutSessionID, req, opts...)
+	if err != nil {
+		return nil, CallInfo{}, err
+	}
+	return p.Send(ctx)
+}
+
+// PreparedCompleteCheckoutSession is a Complete Checkout Session call built
+// and signed ahead of sending. Signing (RSA) is most of a call's cost;
+// preparing lets it overlap other work, such as durably recording the
+// attempt. Send it within a minute (an older signature is made again) and
+// at most once; it is not safe for concurrent use.
+type PreparedCompleteCheckoutSession struct {
+	c *Client
+	p *preparedCall
+}
+
+// PrepareCompleteCheckoutSession validates, encodes and signs a Complete
+// Checkout Session call without sending it. It fails only for invalid input
+// (ErrInvalidRequest), as CompleteCheckoutSession would; a signing failure
+// is reported by Send.
+func (c *Client) PrepareCompleteCheckoutSession(checkoutSessionID string, req CompleteCheckoutSessionRequest, opts ...CallOption) (*PreparedCompleteCheckoutSession, error) {
 	const op = "CompleteCheckoutSession"
 	resource, err := objectPath("checkoutSessions", checkoutSessionID, "complete")
 	if err != nil {
-		return nil, CallInfo{}, invalid(op, err)
+		return nil, invalid(op, err)
 	}
 	if req.ChargeAmount != (Price{}) {
 		if err := req.ChargeAmount.Validate(); err != nil {
-			return nil, CallInfo{}, invalid(op, fmt.Errorf("chargeAmount: %w", err))
+			return nil, invalid(op, fmt.Errorf("chargeAmount: %w", err))
 		}
 	}
 	if req.TotalOrderAmount != nil {
 		if err := req.TotalOrderAmount.Validate(); err != nil {
-			return nil, CallInfo{}, invalid(op, fmt.Errorf("totalOrderAmount: %w", err))
+			return nil, invalid(op, fmt.Errorf("totalOrderAmount: %w", err))
 		}
 	}
-	var out CheckoutSession
-	info, err := c.do(ctx, call{
+	p, err := c.prepare(call{
 		op: op, method: http.MethodPost, resource: resource, body: req,
 		key: IdempotencyKey("complete", checkoutSessionID),
-	}, &out, opts)
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	// A failure here leaves the call unsigned; Send signs it again and
+	// reports the failure the way every call does.
+	_, _ = c.signedHeader(p)
+	return &PreparedCompleteCheckoutSession{c: c, p: p}, nil
+}
+
+// Send sends the prepared call, with the client's retries, and returns the
+// completed session. CallInfo.Latency counts from Send, not from Prepare.
+func (p *PreparedCompleteCheckoutSession) Send(ctx context.Context) (*CheckoutSession, CallInfo, error) {
+	var out CheckoutSession
+	info, err := p.c.send(ctx, p.p, &out)
 	if err != nil {
 		return nil, info, err
 	}
