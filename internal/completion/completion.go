@@ -33,7 +33,7 @@ import (
 
 // Amazon is what completion needs from Amazon Pay.
 type Amazon interface {
-	CompleteCheckoutSession(ctx context.Context, checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
+	PrepareCompleteCheckoutSession(checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest, opts ...amazonpay.CallOption) (*amazonpay.PreparedCompleteCheckoutSession, error)
 	GetCheckoutSession(ctx context.Context, checkoutSessionID string, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 }
@@ -100,13 +100,16 @@ type Service struct {
 	hub    *watch.Hub
 	cfg    Config
 	log    *slog.Logger
+	// recent tells a first call for a session from a repeat, to sign only
+	// first calls ahead (see Complete).
+	recent *recentSessions
 }
 
 // New returns a Service. st should be hub.Wrap'ed so that waiters learn of
 // changes at once.
 func New(st store.Store, az Amazon, hub *watch.Hub, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{store: st, amazon: az, hub: hub, cfg: cfg, log: cfg.Logger}
+	return &Service{store: st, amazon: az, hub: hub, cfg: cfg, log: cfg.Logger, recent: newRecentSessions(recentSessionsKept)}
 }
 
 // Request is one CompleteCheckout call.
@@ -160,15 +163,30 @@ func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, e
 		NextCheckTime:     now.Add(s.cfg.InflightLease),
 	}
 	owner := s.leaseOwner()
+	// The Complete call is signed while the attempt is being recorded: the
+	// two are independent, and the signature (most of a completion's CPU)
+	// then overlaps the wait for the durable write instead of following it.
+	// Only a session's first call here is signed ahead; a repeat mostly
+	// finds the payment stored, and its signature would be wasted. The
+	// signing goroutine ends by itself after one signature.
+	var presigned <-chan preparedCall
+	if s.recent.add(req.CheckoutSessionID) {
+		ch := make(chan preparedCall, 1)
+		go func() {
+			c, err := s.prepareComplete(attempt)
+			ch <- preparedCall{c, err}
+		}()
+		presigned = ch
+	}
 	for {
 		stored, created, err := s.store.CreateAttempt(ctx, attempt, owner)
 		if err != nil {
 			return payment.Payment{}, storeError(err)
 		}
 		if created {
-			s.log.InfoContext(ctx, "completion attempt recorded",
+			s.log.DebugContext(ctx, "completion attempt recorded",
 				"checkout_session_id", req.CheckoutSessionID, "order_id", req.OrderID)
-			return s.completeUpstream(ctx, stored, owner)
+			return s.completeUpstream(ctx, stored, owner, presigned)
 		}
 		if !stored.SameRequest(attempt) {
 			return payment.Payment{}, newError(KindFailedPrecondition, ReasonSessionBoundToOtherRequest,
@@ -219,20 +237,49 @@ func (s *Service) awaitInflight(ctx context.Context, id string) (payment.Payment
 	}
 }
 
-// completeUpstream calls Complete Checkout Session for an attempt leased to
-// owner and records what Amazon Pay's answer means.
-func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner string) (payment.Payment, error) {
-	// The upstream work must finish and be recorded even if the caller goes
-	// away: a completion Amazon applied must never be left unrecorded.
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
-	defer cancel()
+// preparedCall is a Complete Checkout Session call signed ahead, or why it
+// could not be prepared.
+type preparedCall struct {
+	call *amazonpay.PreparedCompleteCheckoutSession
+	err  error
+}
+
+// prepareComplete builds and signs the Complete Checkout Session call of
+// the attempt p.
+func (s *Service) prepareComplete(p payment.Payment) (*amazonpay.PreparedCompleteCheckoutSession, error) {
 	req := amazonpay.CompleteCheckoutSessionRequest{ChargeAmount: toPrice(p.ChargeAmount)}
 	if p.TotalOrderAmount != nil {
 		total := toPrice(*p.TotalOrderAmount)
 		req.TotalOrderAmount = &total
 	}
-	sess, info, err := s.amazon.CompleteCheckoutSession(uctx, p.CheckoutSessionID, req)
-	s.log.InfoContext(ctx, "amazon pay complete checkout session",
+	return s.amazon.PrepareCompleteCheckoutSession(p.CheckoutSessionID, req)
+}
+
+// completeUpstream calls Complete Checkout Session for an attempt leased to
+// owner and records what Amazon Pay's answer means. presigned, if not nil,
+// delivers the call prepared for this attempt.
+func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner string, presigned <-chan preparedCall) (payment.Payment, error) {
+	// The upstream work must finish and be recorded even if the caller goes
+	// away: a completion Amazon applied must never be left unrecorded.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
+	defer cancel()
+	var pc preparedCall
+	if presigned != nil {
+		pc = <-presigned
+	} else {
+		pc.call, pc.err = s.prepareComplete(p)
+	}
+	if pc.err != nil {
+		// Input the client refuses to send; nothing reached Amazon Pay.
+		return s.withdraw(uctx, p, owner, newError(KindInvalid, ReasonInvalidRequest,
+			"the request cannot be sent to Amazon Pay: "+pc.err.Error(), pc.err, nil))
+	}
+	sess, info, err := pc.call.Send(uctx)
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "amazon pay complete checkout session",
 		"checkout_session_id", p.CheckoutSessionID, "status", info.StatusCode,
 		"amazon_request_id", info.RequestID, "attempts", info.Attempts,
 		"latency_ms", info.Latency.Milliseconds(), "error", errString(err))
@@ -350,7 +397,7 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owne
 		ready := len(sess.Constraints) == 0 && !o.amazonSaidNotCompletable
 		switch {
 		case ready && o.mayComplete:
-			return s.completeUpstream(ctx, p, owner)
+			return s.completeUpstream(ctx, p, owner, nil)
 		case ready:
 			// Our completion did not take effect; the reconciler completes
 			// it shortly with the same idempotency key.
