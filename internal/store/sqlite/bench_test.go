@@ -4,9 +4,14 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storetest"
 )
@@ -70,4 +75,157 @@ func loadTracked(b *testing.B, path string, n int) {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d tracked payments in %v", n, time.Since(start).Round(time.Millisecond))
+}
+
+// BenchmarkCompletionWrites measures the store writes of one completion as
+// the completion service makes them: CreateAttempt of a fresh "completing"
+// payment with its in-flight lease as next check time, then Transition to
+// "completed", which clears the next check time. The workers=32 case runs
+// 32 concurrent completions (the saturated service, whose writes share
+// group commits); the workers=1 case runs them one after another.
+//
+// Besides ns/op (wall time per completion, over all workers) it reports
+// cpu-us/op, the process's user+system CPU time per completion (including
+// the background goroutines of the store, and Close), and the latency of
+// one CreateAttempt+Transition pair: p50-us, p99-us and p99.9-us.
+//
+// The store holds 100,000 settled payments before the run, with random
+// keys, so that inserts land in B-trees of a realistic depth.
+//
+//	go test -run '^$' -bench CompletionWrites -cpu 2 ./internal/store/sqlite/
+func BenchmarkCompletionWrites(b *testing.B) {
+	for _, workers := range []int{32, 1} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			completionWrites(b, workers)
+		})
+	}
+}
+
+func completionWrites(b *testing.B, workers int) {
+	path := filepath.Join(b.TempDir(), "payments.db")
+	s, err := sqlite.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	loadSettled(b, path, 100_000)
+	ctx := b.Context()
+	seed := uint64(time.Now().UnixNano())
+	base := time.Now().UTC()
+
+	var (
+		next      atomic.Int64
+		wg        sync.WaitGroup
+		latencies = make([][]time.Duration, workers)
+	)
+	before := cpuTime(b)
+	b.ResetTimer()
+	for w := range workers {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, b.N/workers+1)
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					break
+				}
+				id := randomKey(seed, uint64(i))
+				at := base.Add(time.Duration(i) * time.Microsecond)
+				p := payment.Payment{
+					CheckoutSessionID: id,
+					OrderID:           "order-" + id[:16],
+					ChargeAmount:      payment.Money{Amount: "14.00", CurrencyCode: "USD"},
+					Outcome:           payment.Completing,
+					CreateTime:        at,
+					UpdateTime:        at,
+					NextCheckTime:     at.Add(30 * time.Second),
+				}
+				t0 := time.Now()
+				if _, created, err := s.CreateAttempt(ctx, p, "bench"); err != nil || !created {
+					b.Errorf("CreateAttempt: created %v, err %v", created, err)
+					return
+				}
+				tr := payment.Transition{
+					Outcome:            payment.Completed,
+					ChargePermissionID: "B01-0000000-0000000",
+					ChargeID:           "S01-0000000-0000000-C000000",
+					Time:               at.Add(time.Millisecond),
+				}
+				if _, changed, err := s.Transition(ctx, id, tr); err != nil || !changed {
+					b.Errorf("Transition: changed %v, err %v", changed, err)
+					return
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			latencies[w] = lat
+		})
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	cpu := cpuTime(b) - before
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50-us", 0.50}, {"p99-us", 0.99}, {"p99.9-us", 0.999}} {
+		d := all[min(len(all)-1, int(q.q*float64(len(all))))]
+		b.ReportMetric(float64(d.Nanoseconds())/1e3, q.name)
+	}
+}
+
+// cpuTime returns the user plus system CPU time the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// randomKey returns a 32-hex-digit key derived from seed and i, spread
+// over the key space as random checkout session IDs are.
+func randomKey(seed, i uint64) string {
+	return fmt.Sprintf("%016x%016x", splitmix(seed^i), splitmix(seed+i))
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// loadSettled inserts n completed payments with random keys, in one
+// statement and transaction, and checkpoints them into the database file so
+// that the measurement starts with an empty WAL.
+func loadSettled(b *testing.B, path string, n int) {
+	b.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	created := time.Now().Add(-24 * time.Hour).UnixMicro()
+	if _, err := db.ExecContext(b.Context(), `
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO payments (
+			checkout_session_id, order_id, charge_amount, charge_currency,
+			outcome, charge_permission_id, charge_id, charge_state,
+			create_time, update_time, settle_time, version)
+		SELECT lower(hex(randomblob(16))), 'order-' || lower(hex(randomblob(8))), '14.00', 'USD',
+			'completed', 'B01-0000000-0000000', 'S01-0000000-0000000-C000000', 'Captured',
+			? + i, ? + i, ? + i, 2
+		FROM n`, n, created, created, created); err != nil {
+		b.Fatalf("load settled payments: %v", err)
+	}
+	if _, err := db.ExecContext(b.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
 }
