@@ -283,6 +283,7 @@ func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner
 		created bool
 	)
 	err := s.inTx(ctx, "create attempt", func(ctx context.Context, tx *sql.Tx) error {
+		created = false // fn may run again; see writeOp.fn.
 		var err error
 		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.create).QueryRowContext(ctx,
 			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
@@ -376,6 +377,7 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 		changed bool
 	)
 	err := s.inTx(ctx, "transition", func(ctx context.Context, tx *sql.Tx) error {
+		changed = false // fn may run again; see writeOp.fn.
 		var err error
 		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.transition).QueryRowContext(ctx,
 			sql.Named("outcome", string(t.Outcome)),
@@ -434,6 +436,7 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 	}
 	var claimed []payment.Payment
 	err = s.inTx(ctx, "claim due", func(ctx context.Context, tx *sql.Tx) error {
+		claimed = nil // fn may run again; see writeOp.fn.
 		rows, err := tx.StmtContext(ctx, s.stmts.claimDue).QueryContext(ctx, now.UnixMicro(), string(names), limit)
 		if err != nil {
 			return err
@@ -567,7 +570,13 @@ const maxBatch = 128
 // writeOp is one write operation waiting for the writer goroutine.
 type writeOp struct {
 	ctx context.Context
-	fn  func(context.Context, *sql.Tx) error
+	// fn runs the operation in tx. It may run more than once: when an
+	// operation of a batch fails, the writer rolls the batch back and runs
+	// it again with savepoints (see commitBatch). So fn must only assign
+	// its results, setting every one of them on each run, and never
+	// accumulate state or act outside tx; the callers read the results
+	// only after done delivered.
+	fn func(context.Context, *sql.Tx) error
 	// done receives fn's error, or the batch's, once the transaction that
 	// ran fn has committed or rolled back. Buffered, so the writer never
 	// waits for a caller that gave up.
@@ -577,8 +586,9 @@ type writeOp struct {
 // inTx runs fn in a write transaction and returns once that transaction
 // is durably committed (or has failed). The writer goroutine commits the
 // operations queued by concurrent callers together: one BEGIN IMMEDIATE
-// and one COMMIT (one fsync) for the whole group, each operation under its
-// own savepoint so that a failing one leaves the others' changes intact.
+// and one COMMIT (one fsync) for the whole group, and a failing operation
+// leaves the others' changes intact. fn may run more than once; see
+// writeOp.fn.
 func (s *Store) inTx(ctx context.Context, op string, fn func(context.Context, *sql.Tx) error) error {
 	w := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -632,11 +642,18 @@ func (s *Store) writer() {
 // reports to each caller only after COMMIT returned, that is after the WAL
 // was synced (synchronous=FULL): nothing is acknowledged before it is
 // durable.
+//
+// Savepoints cost three statements per operation, so they are used only
+// when needed. A batch of one operation needs none: the transaction is the
+// unit, rolled back if the operation fails. A larger batch first runs
+// without savepoints; if an operation fails, the whole transaction is
+// rolled back and the batch runs again with each operation under its own
+// savepoint, so that the failing one leaves the others' changes intact.
+// Failures are rare (a lost lease, a payment that disappeared), so the
+// second run is too. The second run starts from a fresh transaction and
+// every operation runs again, so nothing the first run's operations saw
+// (such as a failed operation's partial writes) outlives it.
 func (s *Store) commitBatch(batch []*writeOp) {
-	// Statements run under a context that callers cannot cancel: an
-	// interrupt would abort the statement of another caller sharing the
-	// transaction. A caller that gives up stops waiting instead.
-	ctx := context.Background()
 	results := make([]error, len(batch))
 	live := 0
 	for i, w := range batch {
@@ -647,14 +664,70 @@ func (s *Store) commitBatch(batch []*writeOp) {
 		}
 		live++
 	}
-	if live == 0 {
+	switch {
+	case live == 0:
 		deliver(batch, results, nil)
-		return
+	case live == 1:
+		deliver(batch, results, s.runBatch(batch, results))
+	default:
+		err := s.runBatch(batch, results)
+		if errors.Is(err, errOpFailed) {
+			err = s.runBatchSavepoints(batch, results)
+		}
+		deliver(batch, results, err)
 	}
+}
+
+// errOpFailed is returned by runBatch when an operation of a batch of
+// several failed and the batch was rolled back, to be run again with
+// savepoints.
+var errOpFailed = errors.New("operation failed")
+
+// runBatch runs the live operations of batch in one transaction without
+// savepoints and commits it, recording each operation's result in results.
+// If an operation fails, the transaction is rolled back: with a single live
+// operation, runBatch returns nil and results holds its error; with
+// several, it stops at the failing one and returns errOpFailed. Any other
+// error is the batch's.
+func (s *Store) runBatch(batch []*writeOp, results []error) error {
+	// Statements run under a context that callers cannot cancel: an
+	// interrupt would abort the statement of another caller sharing the
+	// transaction. A caller that gives up stops waiting instead.
+	ctx := context.Background()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		deliver(batch, results, err)
-		return
+		return err
+	}
+	live := 0
+	for _, w := range batch {
+		if w != nil {
+			live++
+		}
+	}
+	for i, w := range batch {
+		if w == nil {
+			continue
+		}
+		if results[i] = w.fn(ctx, tx); results[i] != nil {
+			_ = tx.Rollback() // The operation's error is the one that matters.
+			if live == 1 {
+				return nil
+			}
+			return errOpFailed
+		}
+	}
+	return tx.Commit()
+}
+
+// runBatchSavepoints runs the live operations of batch in one transaction,
+// each under its own savepoint so that a failing one is undone alone, and
+// commits it, recording each operation's result in results. The error
+// returned is the batch's.
+func (s *Store) runBatchSavepoints(batch []*writeOp, results []error) error {
+	ctx := context.Background() // See runBatch.
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
 	savepoint := tx.StmtContext(ctx, s.stmts.savepoint)
 	release := tx.StmtContext(ctx, s.stmts.release)
@@ -665,25 +738,22 @@ func (s *Store) commitBatch(batch []*writeOp) {
 		}
 		if _, err := savepoint.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
-			deliver(batch, results, err)
-			return
+			return err
 		}
 		if results[i] = w.fn(ctx, tx); results[i] != nil {
 			// Undo this operation only; if even that fails the
 			// transaction is unusable and the whole batch fails.
 			if _, err := rollbackTo.ExecContext(ctx); err != nil {
 				_ = tx.Rollback()
-				deliver(batch, results, fmt.Errorf("%w (rolling back after: %w)", err, results[i]))
-				return
+				return fmt.Errorf("%w (rolling back after: %w)", err, results[i])
 			}
 		}
 		if _, err := release.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
-			deliver(batch, results, err)
-			return
+			return err
 		}
 	}
-	deliver(batch, results, tx.Commit())
+	return tx.Commit()
 }
 
 // deliver sends each waiting caller its result: batchErr, when the
