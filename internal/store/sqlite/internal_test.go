@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,15 +25,14 @@ func TestPragmas(t *testing.T) {
 		{"write", "synchronous", "2"}, // FULL
 		{"write", "foreign_keys", "1"},
 		{"write", "busy_timeout", "10000"},
+		{"write", "wal_autocheckpoint", "0"}, // the checkpointer's job
+		{"ckpt", "synchronous", "2"},         // FULL: database synced before the WAL is reused
 		{"read", "journal_mode", "wal"},
 		{"read", "busy_timeout", "10000"},
 		{"read", "query_only", "1"},
 	}
 	for _, tt := range tests {
-		db := s.write
-		if tt.conn == "read" {
-			db = s.read
-		}
+		db := map[string]*sql.DB{"write": s.write, "read": s.read, "ckpt": s.ckpt}[tt.conn]
 		var got string
 		if err := db.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got); err != nil {
 			t.Fatalf("%s PRAGMA %s: %v", tt.conn, tt.pragma, err)

@@ -4,6 +4,13 @@
 //
 // Durability: the database runs in WAL mode with synchronous=FULL, so a
 // write that returned has been synced to disk.
+//
+// Checkpoints: SQLite's automatic checkpoint is off, since it runs inside
+// the commit that crosses its threshold and stalls that commit and every
+// caller sharing it. A background goroutine of the Store instead copies the
+// WAL into the database file on a connection of its own (see checkpointer).
+// Every process sharing the file runs its own; SQLite lets one checkpoint
+// run at a time, and the others skip their round.
 package sqlite
 
 import (
@@ -36,6 +43,16 @@ var migrationFS embed.FS
 // write lock before failing with store.ErrUnavailable.
 const busyTimeout = 10 * time.Second
 
+// checkpointEvery is how often the checkpointer copies the WAL into the
+// database file while there are writes.
+const checkpointEvery = 500 * time.Millisecond
+
+// restartFrames is the WAL length, in frames (pages; 4 KiB each by
+// default), past which the checkpointer makes sure the WAL starts over from
+// its beginning, which bounds its file at about this size plus what is
+// written in one checkpointEvery. See checkpointer.
+const restartFrames = 4096
+
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
 	// write has exactly one connection: SQLite allows one writer at a
@@ -58,6 +75,23 @@ type Store struct {
 	quit       chan struct{}
 	closeOnce  sync.Once
 	writerDone chan struct{}
+
+	// ckpt has the one connection the checkpointer runs on.
+	ckpt *sql.DB
+	// wrote holds a token when the writer ran a batch since the
+	// checkpointer last took it.
+	wrote chan struct{}
+	// restart holds a token when the checkpointer asks the writer to copy
+	// the last few WAL frames itself, between two batches (see
+	// checkpointer).
+	restart chan struct{}
+	// checkpointerDone is closed when the checkpointer has returned,
+	// after the writer and after a last checkpoint.
+	checkpointerDone chan struct{}
+	// every and restartFrames are checkpointEvery and restartFrames,
+	// changed by tests only.
+	every         time.Duration
+	restartFrames int
 }
 
 // statements are the prepared statements of the store: the write ones on
@@ -74,6 +108,11 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed, with its parent directory) the database
 // file at path and applies any pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, checkpointEvery, restartFrames)
+}
+
+// open is Open with the checkpointer's settings.
+func open(ctx context.Context, path string, every time.Duration, restartFrames int) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -83,8 +122,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
 	// _txlock=immediate makes every transaction take the write lock at
 	// BEGIN, so two processes never deadlock upgrading read locks.
+	// wal_autocheckpoint(0): the checkpointer does it, off the commit path.
 	write, err := sql.Open("sqlite", fileURI(path)+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -92,7 +132,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write}
+	s := &Store{write: write, every: every, restartFrames: restartFrames}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
@@ -106,7 +146,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	s.read = read
+	// The checkpointer's connection syncs the database file before the WAL
+	// may be reused (synchronous=FULL), and waits little for locks: a
+	// PASSIVE checkpoint never waits.
+	ckpt, err := sql.Open("sqlite", fileURI(path)+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
+	if err != nil {
+		_ = read.Close()
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	ckpt.SetConnMaxIdleTime(0)
+	s.ckpt = ckpt
 	if err := s.prepare(ctx); err != nil {
+		_ = ckpt.Close()
 		_ = read.Close()
 		_ = write.Close()
 		return nil, err
@@ -114,7 +169,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.ops = make(chan *writeOp)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
+	s.wrote = make(chan struct{}, 1)
+	s.wrote <- struct{}{} // Whatever the migrations wrote.
+	s.restart = make(chan struct{}, 1)
+	s.checkpointerDone = make(chan struct{})
 	go s.writer()
+	go s.checkpointer()
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -533,12 +593,13 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store. It waits for the batch being committed, if
-// any; write calls made after Close fail.
+// any, and for a last checkpoint; write calls made after Close fail.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.quit != nil {
 			close(s.quit)
 			<-s.writerDone
+			<-s.checkpointerDone
 		}
 	})
 	var errs []error
@@ -554,6 +615,9 @@ func (s *Store) Close() error {
 	}
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.Close())
 	}
 	errs = append(errs, s.write.Close())
 	return errors.Join(errs...)
@@ -635,7 +699,74 @@ func (s *Store) writer() {
 		}
 		s.commitBatch(batch)
 		clear(batch)
+		select {
+		case s.wrote <- struct{}{}:
+		default:
+		}
+		select {
+		case <-s.restart:
+			// Between two batches: see checkpointer.
+			_ = s.checkpoint(s.write)
+		default:
+		}
 	}
+}
+
+// checkpointer copies the WAL into the database file every s.every while
+// there are writes, with PASSIVE checkpoints on its own connection: they
+// run alongside the writer and readers, never waiting for them.
+//
+// A checkpoint lets the WAL start over from its beginning (instead of
+// growing) once it has copied every frame: the next write transaction then
+// restarts it, if no reader still uses the old frames. A saturated writer
+// commits while each checkpoint runs, so one never copies every frame. So
+// once the WAL is longer than s.restartFrames, the checkpointer asks the
+// writer to copy the few frames committed since its checkpoint began, with
+// a PASSIVE checkpoint of its own between two batches; the batch after
+// restarts the WAL. That short copy (and the sync of the database file)
+// is the only checkpoint work left on the commit path, once per
+// s.restartFrames frames at most. A reader that holds an old snapshot
+// across it, or another process writing in between, makes the WAL grow
+// until a later round, as it would with SQLite's automatic checkpoint.
+//
+// The checkpointer returns after the writer has, with a last checkpoint.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointerDone)
+	timer := time.NewTimer(s.every)
+	timer.Stop()
+	for {
+		select {
+		case <-s.wrote:
+		case <-s.writerDone:
+			_ = s.checkpoint(s.ckpt)
+			return
+		}
+		timer.Reset(s.every)
+		select {
+		case <-timer.C:
+		case <-s.writerDone:
+			_ = s.checkpoint(s.ckpt)
+			return
+		}
+		if s.checkpoint(s.ckpt) > s.restartFrames {
+			select {
+			case s.restart <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// checkpoint runs a PASSIVE checkpoint on db and returns the length of the
+// WAL in frames, or 0 if the checkpoint could not run (another process's
+// checkpoint running, or an error; the next round tries again).
+func (s *Store) checkpoint(db *sql.DB) (walFrames int) {
+	var busy, copied int
+	err := db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &walFrames, &copied)
+	if err != nil || busy != 0 {
+		return 0
+	}
+	return walFrames
 }
 
 // commitBatch runs the operations of batch in one write transaction and
