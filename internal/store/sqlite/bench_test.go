@@ -3,8 +3,11 @@ package sqlite_test
 import (
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,7 +93,11 @@ func loadTracked(b *testing.B, path string, n int) {
 // one CreateAttempt+Transition pair: p50-us, p99-us and p99.9-us.
 //
 // The store holds 100,000 settled payments before the run, with random
-// keys, so that inserts land in B-trees of a realistic depth.
+// UUIDs as keys like all payments, so that inserts land at random places
+// in B-trees of a realistic depth. Where /proc/self/io exists it also
+// reports read-KiB/op and write-KiB/op, the bytes the process passed to
+// read and write calls per completion (page reads that missed SQLite's
+// cache, WAL frames, checkpoint copies).
 //
 //	go test -run '^$' -bench CompletionWrites -cpu 2 ./internal/store/sqlite/
 func BenchmarkCompletionWrites(b *testing.B) {
@@ -119,6 +126,7 @@ func completionWrites(b *testing.B, workers int) {
 		latencies = make([][]time.Duration, workers)
 	)
 	before := cpuTime(b)
+	ioBefore := procIO()
 	b.ResetTimer()
 	for w := range workers {
 		wg.Go(func() {
@@ -166,6 +174,12 @@ func completionWrites(b *testing.B, workers int) {
 	b.StopTimer()
 	cpu := cpuTime(b) - before
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
+	if ioBefore != nil {
+		if io := procIO(); io != nil {
+			b.ReportMetric(float64(io["rchar"]-ioBefore["rchar"])/1024/float64(b.N), "read-KiB/op")
+			b.ReportMetric(float64(io["wchar"]-ioBefore["wchar"])/1024/float64(b.N), "write-KiB/op")
+		}
+	}
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
 	if len(all) == 0 {
@@ -189,10 +203,28 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// randomKey returns a 32-hex-digit key derived from seed and i, spread
-// over the key space as random checkout session IDs are.
+// procIO returns the process's I/O counters from /proc/self/io (rchar and
+// wchar count the bytes passed to read and write calls, whether or not they
+// reach the disk), or nil where there are none.
+func procIO() map[string]int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return nil
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			m[k], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return m
+}
+
+// randomKey returns a random-looking UUID derived from seed and i, as
+// checkout session IDs are.
 func randomKey(seed, i uint64) string {
-	return fmt.Sprintf("%016x%016x", splitmix(seed^i), splitmix(seed+i))
+	a, c := splitmix(seed^i), splitmix(seed+i)
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, 0x8000|c>>48&0x3fff, c&0xffffffffffff)
 }
 
 func splitmix(x uint64) uint64 {
@@ -219,10 +251,12 @@ func loadSettled(b *testing.B, path string, n int) {
 			checkout_session_id, order_id, charge_amount, charge_currency,
 			outcome, charge_permission_id, charge_id, charge_state,
 			create_time, update_time, settle_time, version)
-		SELECT lower(hex(randomblob(16))), 'order-' || lower(hex(randomblob(8))), '14.00', 'USD',
+		SELECT uuid, 'order-' || substr(uuid, 1, 16), '14.00', 'USD',
 			'completed', 'B01-0000000-0000000', 'S01-0000000-0000000-C000000', 'Captured',
 			? + i, ? + i, ? + i, 2
-		FROM n`, n, created, created, created); err != nil {
+		FROM (SELECT i, lower(printf('%s-%s-4%s-a%s-%s', hex(randomblob(4)), hex(randomblob(2)),
+			substr(hex(randomblob(2)), 2), substr(hex(randomblob(2)), 2), hex(randomblob(6)))) AS uuid FROM n)`,
+		n, created, created, created); err != nil {
 		b.Fatalf("load settled payments: %v", err)
 	}
 	if _, err := db.ExecContext(b.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
