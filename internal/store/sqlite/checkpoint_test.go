@@ -131,3 +131,50 @@ func TestCloseStopsGoroutinesAfterCheckpoint(t *testing.T) {
 		t.Errorf("payments after Close = %d, %v; want 500", n, err)
 	}
 }
+
+// TestDBFileShared checks that the Stores of a process share one
+// descriptor per database file, whatever path names it, and that it is
+// closed only when the last of them gives it back.
+func TestDBFileShared(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	a, err := acquireDBFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := acquireDBFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Fatal("two descriptors for one file")
+	}
+	if err := a.release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.f.Sync(); err != nil {
+		t.Errorf("descriptor closed while a Store still uses it: %v", err)
+	}
+	if err := b.release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.f.Sync(); err == nil {
+		t.Error("descriptor still open after the last release")
+	}
+	c, err := acquireDBFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.release()
+	if c == a {
+		t.Error("a released descriptor was handed out again")
+	}
+}

@@ -76,8 +76,10 @@ type Store struct {
 	closeOnce  sync.Once
 	writerDone chan struct{}
 
-	// ckpt has the one connection the checkpointer runs on.
+	// ckpt has the one connection the checkpointer runs on, and file is
+	// the database file it syncs.
 	ckpt *sql.DB
+	file *dbFile
 	// wrote holds a token when the writer ran a batch since the
 	// checkpointer last took it.
 	wrote chan struct{}
@@ -146,9 +148,9 @@ func open(ctx context.Context, path string, every time.Duration, restartFrames i
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	s.read = read
-	// The checkpointer's connection syncs the database file before the WAL
-	// may be reused (synchronous=FULL), and waits little for locks: a
-	// PASSIVE checkpoint never waits.
+	// The checkpointer's connection has SQLite sync the database file
+	// before the WAL may be reused (synchronous=FULL), and waits little for
+	// locks: a PASSIVE checkpoint never waits.
 	ckpt, err := sql.Open("sqlite", fileURI(path)+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
 	if err != nil {
 		_ = read.Close()
@@ -165,6 +167,12 @@ func open(ctx context.Context, path string, every time.Duration, restartFrames i
 		_ = read.Close()
 		_ = write.Close()
 		return nil, err
+	}
+	if s.file, err = acquireDBFile(path); err != nil {
+		_ = ckpt.Close()
+		_ = read.Close()
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.ops = make(chan *writeOp)
 	s.quit = make(chan struct{})
@@ -620,6 +628,10 @@ func (s *Store) Close() error {
 		errs = append(errs, s.ckpt.Close())
 	}
 	errs = append(errs, s.write.Close())
+	if s.file != nil {
+		// After the connections: see dbFile.
+		errs = append(errs, s.file.release())
+	}
 	return errors.Join(errs...)
 }
 
@@ -719,15 +731,18 @@ func (s *Store) writer() {
 // A checkpoint lets the WAL start over from its beginning (instead of
 // growing) once it has copied every frame: the next write transaction then
 // restarts it, if no reader still uses the old frames. A saturated writer
-// commits while each checkpoint runs, so one never copies every frame. So
-// once the WAL is longer than s.restartFrames, the checkpointer asks the
-// writer to copy the few frames committed since its checkpoint began, with
-// a PASSIVE checkpoint of its own between two batches; the batch after
-// restarts the WAL. That short copy (and the sync of the database file)
-// is the only checkpoint work left on the commit path, once per
-// s.restartFrames frames at most. A reader that holds an old snapshot
-// across it, or another process writing in between, makes the WAL grow
-// until a later round, as it would with SQLite's automatic checkpoint.
+// commits while each checkpoint runs, so one never copies every frame; and
+// SQLite syncs the database file only in a checkpoint that does, so the
+// pages copied meanwhile pile up unsynced. So once the WAL is longer than
+// s.restartFrames, the checkpointer syncs the database file itself (the
+// copied pages), then asks the writer to copy the few frames committed
+// since, with a PASSIVE checkpoint of its own between two batches; that
+// one copies every frame, so SQLite syncs the database file (only those
+// few pages are left to write), and the batch after restarts the WAL. This
+// short copy and sync is the only checkpoint work left on the commit path,
+// at most once per round. A reader that holds an old snapshot across it,
+// or another process writing in between, makes the WAL grow until a later
+// round, as it would with SQLite's automatic checkpoint.
 //
 // The checkpointer returns after the writer has, with a last checkpoint.
 func (s *Store) checkpointer() {
@@ -749,6 +764,8 @@ func (s *Store) checkpointer() {
 			return
 		}
 		if s.checkpoint(s.ckpt) > s.restartFrames {
+			// An error leaves the pages to the writer's checkpoint.
+			_ = s.file.f.Sync()
 			select {
 			case s.restart <- struct{}{}:
 			default:
