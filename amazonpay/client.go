@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -291,9 +292,12 @@ const maxSignatureAge = time.Minute
 type preparedCall struct {
 	cl   call
 	path string
-	key  string
-	body []byte
-	o    callOptions
+	// wirePath and query are the path and query as net/http sends them,
+	// which is what the signature must cover.
+	wirePath, query string
+	key             string
+	body            []byte
+	o               callOptions
 
 	header   http.Header // signed headers (Authorization included), or nil
 	signedAt time.Time
@@ -303,6 +307,11 @@ type preparedCall struct {
 // sent and nothing is signed.
 func (c *Client) prepare(cl call, opts []CallOption) (*preparedCall, error) {
 	p := &preparedCall{cl: cl, path: c.basePath + cl.resource, key: cl.key}
+	u, err := url.Parse(c.origin + p.path)
+	if err != nil {
+		return nil, invalid(cl.op, err)
+	}
+	p.wirePath, p.query = u.EscapedPath(), u.RawQuery
 	for _, opt := range opts {
 		opt(&p.o)
 	}
@@ -337,9 +346,7 @@ func (c *Client) signedHeader(p *preparedCall) (http.Header, error) {
 	if p.key != "" {
 		h[http.CanonicalHeaderKey(HeaderIdempotencyKey)] = []string{p.key}
 	}
-	// The path is signed as it goes on the wire (escaped); resources are
-	// built escaped, and calls carry no query.
-	auth, err := c.signer.Authorization(p.cl.method, p.path, "", h, p.body)
+	auth, err := c.signer.Authorization(p.cl.method, p.wirePath, p.query, h, p.body)
 	if err != nil {
 		return nil, err
 	}

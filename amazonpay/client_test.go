@@ -790,3 +790,23 @@ func TestPreparedCompleteCheckoutSession(t *testing.T) {
 		}
 	})
 }
+
+// TestSignedPathIsWirePath: whatever characters a checkout session ID holds,
+// the signature covers the path exactly as it is sent, so Amazon Pay (here
+// the fake's independent verifier) accepts it.
+func TestSignedPathIsWirePath(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"plain-id", "with space", "a/b", "q?x=1#f", "tilde~bang!", "ünïcödé", "%41"} {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAmazon(t, scripted(200))
+			c := newTestClient(t, testConfig(f.URL))
+			if _, _, err := c.CompleteCheckoutSession(t.Context(), id, CompleteCheckoutSessionRequest{ChargeAmount: Price{"1.00", "USD"}}); err != nil {
+				t.Fatalf("id %q: %v", id, err)
+			}
+			if n := len(f.recorded()); n != 1 {
+				t.Fatalf("server saw %d verified requests, want 1", n)
+			}
+		})
+	}
+}
