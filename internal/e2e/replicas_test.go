@@ -42,6 +42,12 @@ func TestReplicasSharePostgres(t *testing.T) {
 		}
 		return "PendingThenAuthorized"
 	}
+	settled := func(i int) pb.Outcome {
+		if scenario(i) == "PendingThenDeclined" {
+			return pb.Outcome_OUTCOME_DECLINED
+		}
+		return pb.Outcome_OUTCOME_COMPLETED
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i := range n {
@@ -65,8 +71,11 @@ func TestReplicasSharePostgres(t *testing.T) {
 				defer func() { <-sem }()
 				r := replicas[(i+k)%len(replicas)]
 				resp, err := r.Client.CompleteCheckout(ctx, &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "order-" + id[:8], ChargeAmount: usd("30.00")})
-				if err == nil && resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_PENDING {
-					t.Errorf("%s answered %s, want PENDING", id, describe(resp.GetPayment()))
+				// The authorization settles 2s after the first Complete;
+				// a duplicate that a busy machine delays past that
+				// rightly answers the settled payment.
+				if p := resp.GetPayment(); err == nil && p.GetOutcome() != pb.Outcome_OUTCOME_PENDING && p.GetOutcome() != settled(i) {
+					t.Errorf("%s answered %s, want PENDING or %s", id, describe(p), settled(i))
 				}
 				if err != nil {
 					errs <- err
@@ -93,9 +102,9 @@ func TestReplicasSharePostgres(t *testing.T) {
 
 	deadline := time.Now().Add(90 * time.Second)
 	for i, id := range ids {
-		want, reason := pb.Outcome_OUTCOME_COMPLETED, ""
-		if scenario(i) == "PendingThenDeclined" {
-			want, reason = pb.Outcome_OUTCOME_DECLINED, "HardDeclined"
+		want, reason := settled(i), ""
+		if want == pb.Outcome_OUTCOME_DECLINED {
+			reason = "HardDeclined"
 		}
 		for {
 			resp, err := alive[i%2].Client.GetPayment(ctx, &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: id}})
