@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	sqlite3 "modernc.org/sqlite"
+
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storetest"
@@ -102,19 +104,28 @@ func loadTracked(b *testing.B, path string, n int) {
 //	go test -run '^$' -bench CompletionWrites -cpu 2 ./internal/store/sqlite/
 func BenchmarkCompletionWrites(b *testing.B) {
 	for _, workers := range []int{32, 1} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			completionWrites(b, workers)
-		})
+		// sync=fsync is how commits synced before the store switched
+		// SQLite to fdatasync.
+		for _, mode := range []string{"fdatasync", "fsync"} {
+			b.Run(fmt.Sprintf("workers=%d/sync=%s", workers, mode), func(b *testing.B) {
+				completionWrites(b, workers, mode == "fdatasync")
+			})
+		}
 	}
 }
 
-func completionWrites(b *testing.B, workers int) {
+func completionWrites(b *testing.B, workers int, fdatasync bool) {
 	path := filepath.Join(b.TempDir(), "payments.db")
 	s, err := sqlite.Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	// Open turns fdatasync on for the process; the next Open turns it on
+	// again.
+	if _, err := sqlite3.Fdatasync(fdatasync); err != nil {
+		b.Fatal(err)
+	}
 	loadSettled(b, path, 100_000)
 	ctx := b.Context()
 	seed := uint64(time.Now().UnixNano())

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	sqlite3 "modernc.org/sqlite"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -31,6 +34,17 @@ func TestConformance(t *testing.T) {
 		s, _ := openTemp(t)
 		return s
 	})
+}
+
+// TestOpenSyncsWithFdatasync: on Linux commits sync with fdatasync, as
+// SQLite's own Linux builds do, once a Store is open.
+func TestOpenSyncsWithFdatasync(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	defer s.Close()
+	if got, want := sqlite3.FdatasyncEnabled(), runtime.GOOS == "linux"; got != want {
+		t.Errorf("FdatasyncEnabled() = %v after Open on %s, want %v", got, runtime.GOOS, want)
+	}
 }
 
 func TestOpenCreatesDirectoryAndReopens(t *testing.T) {
