@@ -164,9 +164,13 @@ func BenchmarkCompleteCheckoutPinned(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		for range rounds {
-			serviceLat = append(serviceLat, atFixedRate(b, rate, prepareSessions(b, a, latencyPerRound), complete)...)
-			directLat = append(directLat, atFixedRate(b, rate, prepareSessions(b, a, latencyPerRound), completeDirect)...)
+		for r := range rounds {
+			sl := atFixedRate(b, rate, prepareSessions(b, a, latencyPerRound), complete)
+			dl := atFixedRate(b, rate, prepareSessions(b, a, latencyPerRound), completeDirect)
+			b.Logf("latency round %d: service p50 %.2f p99 %.2f max %.2f ms, simulator p50 %.2f p99 %.2f max %.2f ms", r+1,
+				ms(percentile(sl, 50)), ms(percentile(sl, 99)), ms(percentile(sl, 100)),
+				ms(percentile(dl, 50)), ms(percentile(dl, 99)), ms(percentile(dl, 100)))
+			serviceLat, directLat = append(serviceLat, sl...), append(directLat, dl...)
 		}
 
 		if profile != "" {
