@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 )
@@ -49,6 +52,7 @@ Commands:
                        -session ID -order ID -amount DECIMAL -currency CODE [-total-amount DECIMAL]
   payment            show the stored payment   -session ID | -order ID
   watch              follow a payment until its outcome is final   -session ID
+                       (re-opens the stream if the service restarts; gives up after 2m without news)
   charge             read a charge live from Amazon Pay   -id CHARGE_ID
   charge-permission  read a charge permission live from Amazon Pay (buyer PII)   -id ID
 
@@ -197,7 +201,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		}
 		req := &pb.WatchPaymentRequest{CheckoutSessionId: session}
 		cmd = command{name: name, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
-			return watch(ctx, c, req, p)
+			return watch(ctx, c, req, p, watchReopen)
 		}}
 	case "charge":
 		if id == "" {
@@ -273,26 +277,78 @@ func paymentRequest(session, order string) (*pb.GetPaymentRequest, error) {
 	}
 }
 
-// watch prints every update of the stream. A stream that ends with OK has
-// delivered the final outcome; the exit status is that outcome's.
-func watch(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.WatchPaymentRequest, p *printer) (int, error) {
+// reopenPolicy says how watch re-opens a stream that ended UNAVAILABLE (the
+// server shutting down, the connection lost): after min, doubling up to
+// max, for as long as no stream has delivered anything for giveUpAfter.
+type reopenPolicy struct {
+	min, max, giveUpAfter time.Duration
+}
+
+// watchReopen rides out a restart or a rolling deployment of the service.
+var watchReopen = reopenPolicy{min: 200 * time.Millisecond, max: 5 * time.Second, giveUpAfter: 2 * time.Minute}
+
+// watch prints every update of the payment until a stream ends with OK,
+// which means it delivered the final outcome; the exit status is that
+// outcome's. A stream that ends UNAVAILABLE is re-opened, as the contract
+// asks, with a note on stderr; the re-opened stream first repeats the
+// current state, which is not printed again if unchanged.
+func watch(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.WatchPaymentRequest, p *printer, rp reopenPolicy) (int, error) {
+	var (
+		last     *pb.Payment // last update printed
+		quietFor time.Time   // start of the failures since the last update
+		delay    = rp.min
+	)
+	for {
+		err := watchStream(ctx, c, req, p, &last, func() { quietFor, delay = time.Time{}, rp.min })
+		if err == nil {
+			return outcomeExit(last.GetOutcome()), nil
+		}
+		if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+			return 0, err
+		}
+		if quietFor.IsZero() {
+			quietFor = time.Now()
+		}
+		if time.Since(quietFor) >= rp.giveUpAfter {
+			return 0, err
+		}
+		// Jitter spreads the watchers a shutdown ended all at once.
+		wait := delay/2 + rand.N(delay/2+1)
+		p.note("stream ended: %s; re-opening in %v", status.Convert(err).Message(), wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, rp.max)
+	}
+}
+
+// watchStream prints the updates of one WatchPayment stream and returns nil
+// if it ended with OK. last is the last update printed, kept across
+// streams; progress is called for each update received.
+func watchStream(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.WatchPaymentRequest, p *printer, last **pb.Payment, progress func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.WatchPayment(ctx, req)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	last := pb.Outcome_OUTCOME_UNSPECIFIED
-	for {
+	for first := true; ; first = false {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return outcomeExit(last), nil
+			return nil
 		}
 		if err != nil {
-			return 0, err
+			return err
 		}
-		last = resp.GetPayment().GetOutcome()
-		p.update(resp.GetPayment())
+		progress()
+		m := resp.GetPayment()
+		if first && *last != nil && proto.Equal(m, *last) {
+			continue
+		}
+		*last = m
+		p.update(m)
 	}
 }
 
@@ -364,7 +420,7 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		ctx, cancel = context.WithTimeout(ctx, g.timeout)
 		defer cancel()
 	}
-	p := &printer{w: stdout, json: g.json}
+	p := &printer{w: stdout, notes: stderr, json: g.json}
 	code, err := cmd.call(ctx, pb.NewPaymentCompletionServiceClient(conn), p)
 	if p.err != nil {
 		fmt.Fprintf(stderr, "client: writing output: %v\n", p.err)

@@ -427,3 +427,111 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// scriptedWatch serves WatchPayment from a script: call i sends
+// streams[i]'s payments, then ends with ends[i] (nil: OK). Calls past the
+// script repeat its last stream.
+type scriptedWatch struct {
+	pb.UnimplementedPaymentCompletionServiceServer
+	streams [][]*pb.Payment
+	ends    []error
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *scriptedWatch) WatchPayment(_ *pb.WatchPaymentRequest, stream grpc.ServerStreamingServer[pb.WatchPaymentResponse]) error {
+	s.mu.Lock()
+	i := min(s.calls, len(s.streams)-1)
+	s.calls++
+	s.mu.Unlock()
+	for _, p := range s.streams[i] {
+		if err := stream.Send(&pb.WatchPaymentResponse{Payment: p}); err != nil {
+			return err
+		}
+	}
+	return s.ends[i]
+}
+
+func (s *scriptedWatch) callCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func TestWatchReopens(t *testing.T) {
+	t.Parallel()
+	at := func(sec int64, o pb.Outcome) *pb.Payment {
+		return &pb.Payment{CheckoutSessionId: session, Outcome: o, UpdateTime: timestamppb.New(time.Unix(1_790_000_000+sec, 0))}
+	}
+	pending, pendingLater := at(1, pb.Outcome_OUTCOME_PENDING), at(2, pb.Outcome_OUTCOME_PENDING)
+	canceled := at(3, pb.Outcome_OUTCOME_CANCELED)
+	shuttingDown := status.Error(codes.Unavailable, "server is shutting down; retry the call")
+	fast := reopenPolicy{min: time.Millisecond, max: 4 * time.Millisecond, giveUpAfter: time.Minute}
+
+	tests := []struct {
+		name      string
+		streams   [][]*pb.Payment
+		ends      []error
+		policy    reopenPolicy
+		wantCode  int
+		wantErr   codes.Code // codes.OK: no error
+		wantLines []string   // outcome of each update printed
+		wantCalls int        // 0: at least 2
+		wantNote  bool
+	}{
+		{
+			name:    "shutdown_then_final",
+			streams: [][]*pb.Payment{{pending}, {pending, canceled}},
+			ends:    []error{shuttingDown, nil},
+			policy:  fast, wantCode: exitCanceled,
+			wantLines: []string{"PENDING", "CANCELED"}, wantCalls: 2, wantNote: true,
+		},
+		{
+			name:    "changed_while_away",
+			streams: [][]*pb.Payment{{pending}, {}, {pendingLater, canceled}},
+			ends:    []error{shuttingDown, status.Error(codes.Unavailable, "connection refused"), nil},
+			policy:  fast, wantCode: exitCanceled,
+			wantLines: []string{"PENDING", "PENDING", "CANCELED"}, wantCalls: 3, wantNote: true,
+		},
+		{
+			name:    "not_found_is_not_retried",
+			streams: [][]*pb.Payment{{}},
+			ends:    []error{status.Error(codes.NotFound, "no payment")},
+			policy:  fast, wantErr: codes.NotFound, wantCalls: 1,
+		},
+		{
+			name:    "gives_up",
+			streams: [][]*pb.Payment{{pending}, {}},
+			ends:    []error{shuttingDown, shuttingDown},
+			policy:  reopenPolicy{min: time.Millisecond, max: 4 * time.Millisecond, giveUpAfter: 50 * time.Millisecond},
+			wantErr: codes.Unavailable, wantLines: []string{"PENDING"}, wantNote: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc := &scriptedWatch{streams: tt.streams, ends: tt.ends}
+			c := startServer(t, svc, grpcserver.Options{})
+			var out, notes bytes.Buffer
+			code, err := watch(t.Context(), c, &pb.WatchPaymentRequest{CheckoutSessionId: session}, &printer{w: &out, notes: &notes}, tt.policy)
+			if status.Code(err) != tt.wantErr || code != tt.wantCode {
+				t.Errorf("watch = %d, %v; want %d, code %v", code, err, tt.wantCode, tt.wantErr)
+			}
+			var got []string
+			for line := range strings.Lines(out.String()) {
+				_, after, _ := strings.Cut(line, "outcome=")
+				got = append(got, strings.Fields(after)[0])
+			}
+			if diff := cmp.Diff(tt.wantLines, got); diff != "" {
+				t.Errorf("updates printed (-want +got):\n%s", diff)
+			}
+			if n := svc.callCount(); (tt.wantCalls == 0 && n < 2) || (tt.wantCalls != 0 && n != tt.wantCalls) {
+				t.Errorf("%d streams opened, want %d (0: at least 2)", n, tt.wantCalls)
+			}
+			if hasNote := strings.Contains(notes.String(), "re-opening"); hasNote != tt.wantNote {
+				t.Errorf("notes = %q, want a re-opening note: %v", notes.String(), tt.wantNote)
+			}
+		})
+	}
+}

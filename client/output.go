@@ -20,9 +20,17 @@ import (
 // printer writes responses as aligned "name: value" lines or, with json, as
 // protojson. The first write error is kept in err and stops further output.
 type printer struct {
-	w    io.Writer
-	json bool
-	err  error
+	w     io.Writer
+	notes io.Writer // stderr: progress notes that are not results
+	json  bool
+	err   error
+}
+
+// note writes one "client: ..." line to notes, if set.
+func (p *printer) note(format string, args ...any) {
+	if p.notes != nil {
+		fmt.Fprintf(p.notes, "client: "+format+"\n", args...)
+	}
 }
 
 func (p *printer) printf(format string, args ...any) {
