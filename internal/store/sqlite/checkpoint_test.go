@@ -67,7 +67,7 @@ func TestCheckpointerBoundsWAL(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "w.db")
 	const frames = 256
-	s, err := open(t.Context(), path, 20*time.Millisecond, frames)
+	s, err := open(t.Context(), path, options{every: 20 * time.Millisecond, restartFrames: frames})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestCloseStopsGoroutinesAfterCheckpoint(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "c.db")
 	// No periodic checkpoint during the test: only the last one.
-	s, err := open(t.Context(), path, time.Hour, restartFrames)
+	s, err := open(t.Context(), path, options{every: time.Hour, restartFrames: restartFrames})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

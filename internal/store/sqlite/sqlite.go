@@ -9,6 +9,12 @@
 // timestamps, and the WAL is rewritten in place once it starts over, so a
 // commit does not wait for the file system's journal.
 //
+// Group commit: one goroutine runs every write, committing the writes
+// queued together in one transaction and one sync. When the process is
+// CPU-bound it holds a small batch open for up to a few milliseconds so
+// that more writes share the sync (see commitPacer); otherwise it commits
+// at once.
+//
 // Checkpoints: SQLite's automatic checkpoint is off, since it runs inside
 // the commit that crosses its threshold and stalls that commit and every
 // caller sharing it. A background goroutine of the Store instead copies the
@@ -83,6 +89,8 @@ type Store struct {
 	// ops carries write operations to the writer goroutine, which commits
 	// the ones queued together in one transaction (group commit).
 	ops chan *writeOp
+	// pacer decides when the writer holds a batch open; writer only.
+	pacer *commitPacer
 	// quit stops the writer; writerDone is closed when it has returned.
 	quit       chan struct{}
 	closeOnce  sync.Once
@@ -122,11 +130,18 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed, with its parent directory) the database
 // file at path and applies any pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, checkpointEvery, restartFrames)
+	return open(ctx, path, options{every: checkpointEvery, restartFrames: restartFrames})
 }
 
-// open is Open with the checkpointer's settings.
-func open(ctx context.Context, path string, every time.Duration, restartFrames int) (*Store, error) {
+// options are the settings tests change.
+type options struct {
+	every         time.Duration // checkpointEvery
+	restartFrames int           // restartFrames
+	pacer         *commitPacer  // nil: newCommitPacer()
+}
+
+// open is Open with the given settings.
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -150,7 +165,10 @@ func open(ctx context.Context, path string, every time.Duration, restartFrames i
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, every: every, restartFrames: restartFrames}
+	s := &Store{write: write, every: o.every, restartFrames: o.restartFrames, pacer: o.pacer}
+	if s.pacer == nil {
+		s.pacer = newCommitPacer()
+	}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
@@ -705,10 +723,13 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(context.Context, *s
 
 // writer is the only goroutine writing to the database. It takes the first
 // queued operation, then every operation already waiting (up to maxBatch),
-// and commits them in one transaction.
+// and commits them in one transaction; when the process is CPU-bound it
+// first holds the batch open for more (see commitPacer).
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	batch := make([]*writeOp, 0, maxBatch)
+	step := time.NewTimer(lingerStep)
+	step.Stop()
 	for {
 		select {
 		case w := <-s.ops:
@@ -725,6 +746,9 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		if len(batch) < maxBatch && s.pacer.linger(time.Now(), len(batch)) {
+			batch = s.hold(batch, step)
+		}
 		s.commitBatch(batch)
 		clear(batch)
 		select {
@@ -738,6 +762,33 @@ func (s *Store) writer() {
 		default:
 		}
 	}
+}
+
+// hold keeps batch open for operations arriving within lingerMax, while
+// the CPU stays saturated, and returns it.
+func (s *Store) hold(batch []*writeOp, step *time.Timer) []*writeOp {
+	deadline := time.Now().Add(lingerMax)
+	for len(batch) < maxBatch {
+		wait := min(lingerStep, time.Until(deadline))
+		if wait <= 0 {
+			return batch
+		}
+		step.Reset(wait)
+		select {
+		case w := <-s.ops:
+			step.Stop()
+			batch = append(batch, w)
+			s.pacer.joined(time.Now(), 1)
+		case <-step.C:
+			if !s.pacer.saturated() {
+				return batch
+			}
+		case <-s.quit:
+			step.Stop()
+			return batch
+		}
+	}
+	return batch
 }
 
 // checkpointer copies the WAL into the database file every s.every while
