@@ -289,9 +289,10 @@ var watchReopen = reopenPolicy{min: 200 * time.Millisecond, max: 5 * time.Second
 
 // watch prints every update of the payment until a stream ends with OK,
 // which means it delivered the final outcome; the exit status is that
-// outcome's. A stream that ends UNAVAILABLE is re-opened, as the contract
-// asks, with a note on stderr; the re-opened stream first repeats the
-// current state, which is not printed again if unchanged.
+// outcome's. Once an update has arrived, a stream that ends UNAVAILABLE is
+// re-opened, as the contract asks, with a note on stderr; the re-opened
+// stream first repeats the current state, which is not printed again if
+// unchanged.
 func watch(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.WatchPaymentRequest, p *printer, rp reopenPolicy) (int, error) {
 	var (
 		last     *pb.Payment // last update printed
@@ -303,7 +304,9 @@ func watch(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.Wat
 		if err == nil {
 			return outcomeExit(last.GetOutcome()), nil
 		}
-		if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		// A service unreachable from the start fails fast, as the other
+		// commands do; only a watch under way rides out a restart.
+		if status.Code(err) != codes.Unavailable || ctx.Err() != nil || last == nil {
 			return 0, err
 		}
 		if quietFor.IsZero() {

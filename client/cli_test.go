@@ -495,6 +495,12 @@ func TestWatchReopens(t *testing.T) {
 			wantLines: []string{"PENDING", "PENDING", "CANCELED"}, wantCalls: 3, wantNote: true,
 		},
 		{
+			name:    "unreachable_at_start_fails_fast",
+			streams: [][]*pb.Payment{{}},
+			ends:    []error{status.Error(codes.Unavailable, "connection refused")},
+			policy:  fast, wantErr: codes.Unavailable, wantCalls: 1,
+		},
+		{
 			name:    "not_found_is_not_retried",
 			streams: [][]*pb.Payment{{}},
 			ends:    []error{status.Error(codes.NotFound, "no payment")},
