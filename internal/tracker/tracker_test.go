@@ -121,7 +121,11 @@ func TestPendingPaymentsSettle(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, 600*time.Millisecond)
+			// Authorizations settle 2s after each Complete: long enough
+			// that even on a busy machine none has settled by the first
+			// tracker's pass, so every payment is rescheduled (a counted
+			// poll) at least once.
+			f := newFixture(t, 2*time.Second)
 			hub := watch.NewHub()
 			st := hub.Wrap(open(t))
 			svc := completion.New(st, f.client, hub, completion.Config{PendingFirstPoll: 100 * time.Millisecond, Logger: quiet})
