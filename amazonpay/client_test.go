@@ -510,22 +510,21 @@ func TestContextEnds(t *testing.T) {
 func TestMaxElapsedBoundsRetries(t *testing.T) {
 	t.Parallel()
 	f := newFakeAmazon(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", "2")
 		writeJSON(w, http.StatusTooManyRequests, `{"reasonCode":"TooManyRequests","message":"slow down"}`)
 	})
 	cfg := testConfig(f.URL)
-	// 1.95s: after the first 429 and its 1s Retry-After there is room for
-	// one more attempt (with up to 0.95s to answer, plenty under -race on a
-	// busy machine) but not for another 1s wait.
-	cfg.Retry = RetryPolicy{MaxAttempts: 10, InitialBackoff: time.Millisecond, MaxBackoff: time.Second, MaxElapsed: 1950 * time.Millisecond}
+	// 3.5s: after the first 429 and its 2s Retry-After there is room for
+	// one more attempt (with up to 1.5s, minus the first attempt's time,
+	// to answer: plenty even under -race on a busy machine) but never for
+	// another 2s wait.
+	cfg.Retry = RetryPolicy{MaxAttempts: 10, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Second, MaxElapsed: 3500 * time.Millisecond}
 	c := newTestClient(t, cfg)
 	_, info, err := c.GetCharge(t.Context(), "S01-1-C1")
 	var apiErr *Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("err = %v, want 429 *Error", err)
 	}
-	// Retry-After of 1s within a 1.95s budget leaves room for exactly one
-	// retry.
 	if info.Attempts != 2 || apiErr.Attempts != 2 {
 		t.Errorf("attempts = %d (error %d), want 2", info.Attempts, apiErr.Attempts)
 	}

@@ -49,7 +49,9 @@ func TestCompleteScenarios(t *testing.T) {
 			want: pb.Outcome_OUTCOME_PENDING, state: pb.ChargeState_CHARGE_STATE_AUTHORIZATION_INITIATED, charge: true,
 			settled: pb.Outcome_OUTCOME_DECLINED, settledReason: "HardDeclined"},
 	}
-	a := newAmazonSim(t, 700*time.Millisecond)
+	// Pending authorizations settle 2s after Complete, leaving time (even
+	// on a busy machine) to open the watch that must see PENDING first.
+	a := newAmazonSim(t, 2*time.Second)
 	svc := startService(t, a, serviceOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +71,11 @@ func TestCompleteScenarios(t *testing.T) {
 			p := resp.GetPayment()
 			if p.GetOutcome() != tt.want || p.GetReasonCode() != tt.reason || p.GetChargeState() != tt.state {
 				t.Fatalf("got %s, want %s reason=%q state=%s", describe(p), tt.want, tt.reason, tt.state)
+			}
+			var watched func() []*pb.Payment
+			if tt.settled != pb.Outcome_OUTCOME_UNSPECIFIED {
+				// Watch from right after the answer, while still pending.
+				watched = startWatch(t, svc.Client, id, 20*time.Second)
 			}
 			if (p.GetChargeId() != "") != tt.charge {
 				t.Errorf("charge id %q, want present=%v", p.GetChargeId(), tt.charge)
@@ -95,7 +102,7 @@ func TestCompleteScenarios(t *testing.T) {
 			}
 
 			if tt.settled != pb.Outcome_OUTCOME_UNSPECIFIED {
-				seen := waitFinal(t, svc.Client, id, 20*time.Second)
+				seen := watched()
 				last := seen[len(seen)-1]
 				if last.GetOutcome() != tt.settled || last.GetReasonCode() != tt.settledReason {
 					t.Fatalf("settled as %s, want %s %q", describe(last), tt.settled, tt.settledReason)
@@ -324,8 +331,9 @@ func TestConcurrentDuplicatesCompleteOnce(t *testing.T) {
 func TestCompleteThroughFaults(t *testing.T) {
 	t.Parallel()
 	a := newAmazonSim(t, time.Second)
-	// The client gives up on an attempt after 500ms and tries 3 times.
-	svc := startService(t, a, serviceOptions{AttemptTimeout: 500 * time.Millisecond, MaxAttempts: 3})
+	// The client gives up on an attempt after 1.5s (long enough that only
+	// the timeout fault, not a busy machine, ends one) and tries 3 times.
+	svc := startService(t, a, serviceOptions{AttemptTimeout: 1500 * time.Millisecond, MaxAttempts: 3})
 
 	tests := []struct {
 		name   string

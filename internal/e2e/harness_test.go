@@ -303,22 +303,42 @@ func usd(amount string) *pb.Money { return &pb.Money{Amount: amount, CurrencyCod
 // waitFinal follows a payment with WatchPayment until its outcome is final.
 func waitFinal(t testing.TB, c pb.PaymentCompletionServiceClient, sessionID string, within time.Duration) []*pb.Payment {
 	t.Helper()
+	return startWatch(t, c, sessionID, within)()
+}
+
+// startWatch opens a WatchPayment stream now, so that its first update is
+// the payment as stored at this moment, and returns a function that
+// receives the updates until the stream ends (call it from the test's
+// goroutine).
+func startWatch(t testing.TB, c pb.PaymentCompletionServiceClient, sessionID string, within time.Duration) func() []*pb.Payment {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
 	stream, err := c.WatchPayment(ctx, &pb.WatchPaymentRequest{CheckoutSessionId: sessionID})
 	if err != nil {
+		cancel()
 		t.Fatalf("watch: %v", err)
 	}
-	var seen []*pb.Payment
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			return seen
+	// The first update is read here: the stream is open on the server once
+	// it arrived.
+	first, err := stream.Recv()
+	if err != nil {
+		cancel()
+		t.Fatalf("watch %s: %v", sessionID, err)
+	}
+	return func() []*pb.Payment {
+		t.Helper()
+		defer cancel()
+		seen := []*pb.Payment{first.GetPayment()}
+		for {
+			m, err := stream.Recv()
+			if err == io.EOF {
+				return seen
+			}
+			if err != nil {
+				t.Fatalf("watch %s after %d updates: %v", sessionID, len(seen), err)
+			}
+			seen = append(seen, m.GetPayment())
 		}
-		if err != nil {
-			t.Fatalf("watch %s after %d updates: %v", sessionID, len(seen), err)
-		}
-		seen = append(seen, m.GetPayment())
 	}
 }
 

@@ -44,12 +44,16 @@ type commitPacer struct {
 	// saturated reports whether goroutines are waiting for a CPU; tests
 	// replace it.
 	saturated func() bool
+	// max and step are lingerMax and lingerStep; tests change them.
+	max, step time.Duration
 	busy      float64 // moving share of batch starts that found saturation
 	rate      arrivalRate
+	// joinedOps counts the operations that joined held batches.
+	joinedOps int
 }
 
 func newCommitPacer() *commitPacer {
-	return &commitPacer{saturated: newCPUGauge().saturated}
+	return &commitPacer{saturated: newCPUGauge().saturated, max: lingerMax, step: lingerStep}
 }
 
 // linger is called when a batch of n operations is about to be committed
@@ -62,11 +66,14 @@ func (p *commitPacer) linger(now time.Time, n int) bool {
 		v = 1
 	}
 	p.busy += (v - p.busy) * busyAlpha
-	return sat && p.busy >= busyShare && p.rate.perSecond(now)*lingerMax.Seconds() >= lingerMinGain
+	return sat && p.busy >= busyShare && p.rate.perSecond(now)*p.max.Seconds() >= lingerMinGain
 }
 
 // joined counts n operations that joined a held batch.
-func (p *commitPacer) joined(now time.Time, n int) { p.rate.add(now, n) }
+func (p *commitPacer) joined(now time.Time, n int) {
+	p.rate.add(now, n)
+	p.joinedOps += n
+}
 
 // cpuGauge tells whether goroutines of this process are waiting for a CPU,
 // from the Go scheduler's own count.

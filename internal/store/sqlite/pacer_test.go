@@ -3,10 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,7 +75,7 @@ func TestCommitPacerLingers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			i := 0
-			p := &commitPacer{saturated: func() bool { return tt.saturated(i) }}
+			p := &commitPacer{max: lingerMax, step: lingerStep, saturated: func() bool { return tt.saturated(i) }}
 			now := time.Unix(1_800_000_000, 0)
 			var got, held bool
 			for ; i < 200; i++ {
@@ -90,65 +90,122 @@ func TestCommitPacerLingers(t *testing.T) {
 	}
 }
 
-// TestWriterHoldsBatchWhileCPUBound checks the writer end to end: under a
-// pacer that finds the CPU saturated, operations arriving a little apart
-// share one transaction; once saturation ends the held batch is committed
-// without waiting for lingerMax.
-func TestWriterHoldsBatchWhileCPUBound(t *testing.T) {
+// TestHold runs the writer's hold on a bare Store (no database): which
+// queued operations join the held batch, and when it is let go.
+func TestHold(t *testing.T) {
 	t.Parallel()
+	op := func() *writeOp { return &writeOp{} }
 	tests := []struct {
-		name       string
-		saturated  func(calls int64) bool
-		stagger    time.Duration
-		wantShared bool
+		name   string
+		queued int // operations waiting in s.ops when the hold starts
+		// saturated is the pacer's gauge; late, if not nil, is queued by
+		// its first call, after the hold started.
+		saturated func() bool
+		late      bool
+		quit      bool
+		want      int // batch length returned
 	}{
-		{"stays_saturated", func(int64) bool { return true }, time.Millisecond, true},
-		// The pacer's first call decides to hold; every later check finds
-		// the CPU free, so the batch goes after one lingerStep, before the
-		// second operation, which would still be within lingerMax.
-		{"saturation_ends", func(calls int64) bool { return calls == 1 }, lingerMax * 3 / 4, false},
+		{name: "saturated_takes_the_queue_until_max", queued: 3, saturated: func() bool { return true }, want: 4},
+		{name: "unsaturated_lets_go_at_first_step", saturated: func() bool { return false }, late: true, want: 1},
+		{name: "saturated_keeps_taking_late_arrivals", saturated: func() bool { return true }, late: true, want: 2},
+		{name: "quit_lets_go", queued: 0, saturated: func() bool { return true }, quit: true, want: 1},
+		{name: "full_batch_lets_go", queued: maxBatch + 5, saturated: func() bool { return true }, want: maxBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var calls atomic.Int64
-			p := &commitPacer{saturated: func() bool { return tt.saturated(calls.Add(1)) }, busy: 1}
+			s := &Store{ops: make(chan *writeOp, maxBatch+8), quit: make(chan struct{})}
+			for range tt.queued {
+				s.ops <- op()
+			}
+			if tt.quit {
+				close(s.quit)
+			}
+			queuedLate := false
+			s.pacer = &commitPacer{max: 50 * time.Millisecond, step: time.Millisecond, saturated: func() bool {
+				if tt.late && !queuedLate {
+					queuedLate = true
+					s.ops <- op()
+				}
+				return tt.saturated()
+			}}
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
+			start := time.Now()
+			got := s.hold([]*writeOp{op()}, timer)
+			if len(got) != tt.want {
+				t.Errorf("batch of %d, want %d", len(got), tt.want)
+			}
+			// Timers never fire early: a batch let go only at the deadline
+			// was held at least max.
+			if tt.name == "saturated_takes_the_queue_until_max" && time.Since(start) < s.pacer.max {
+				t.Errorf("let go after %v, before max %v", time.Since(start), s.pacer.max)
+			}
+			if joined := len(got) - 1; s.pacer.joinedOps != joined {
+				t.Errorf("joinedOps = %d, want %d", s.pacer.joinedOps, joined)
+			}
+		})
+	}
+}
+
+// TestWriterHoldsBatchWhileCPUBound checks the writer's use of the pacer
+// with a real database: while the pacer finds the CPU saturated, an
+// operation arriving after a batch started joins its transaction; with an
+// idle CPU it gets a transaction of its own.
+func TestWriterHoldsBatchWhileCPUBound(t *testing.T) {
+	t.Parallel()
+	for _, cpuBound := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cpu_bound=%v", cpuBound), func(t *testing.T) {
+			t.Parallel()
+			p := &commitPacer{max: time.Minute, step: time.Millisecond, busy: 1}
 			p.rate.add(time.Now(), 10_000)
+			// Called by the writer only: at a batch start, then at each step
+			// of a hold. Holding ends once an operation joined (or after a
+			// second as a safety net, should the second operation have
+			// arrived with the first).
+			steps := 0
+			p.saturated = func() bool {
+				steps++
+				return cpuBound && p.joinedOps == 0 && steps < 1000
+			}
 			s, err := open(t.Context(), filepath.Join(t.TempDir(), "p.db"), options{every: checkpointEvery, restartFrames: restartFrames, pacer: p})
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}
 			defer s.Close()
-			// Open's own Ping is a read; the pacer has seen no write yet.
-			calls.Store(0)
 
 			var (
 				mu  sync.Mutex
 				txs []*sql.Tx
 				wg  sync.WaitGroup
 			)
-			for i := range 2 {
-				if i > 0 {
-					time.Sleep(tt.stagger)
-				}
-				wg.Go(func() {
-					err := s.inTx(t.Context(), "test", func(_ context.Context, tx *sql.Tx) error {
-						mu.Lock()
-						defer mu.Unlock()
-						txs = append(txs, tx)
-						return nil
-					})
-					if err != nil {
-						t.Errorf("inTx: %v", err)
-					}
+			write := func(name string) {
+				err := s.inTx(t.Context(), name, func(_ context.Context, tx *sql.Tx) error {
+					mu.Lock()
+					defer mu.Unlock()
+					txs = append(txs, tx)
+					return nil
 				})
+				if err != nil {
+					t.Errorf("inTx %s: %v", name, err)
+				}
+			}
+			if cpuBound {
+				// The first batch is held until the second operation joins.
+				wg.Go(func() { write("first") })
+				time.Sleep(5 * time.Millisecond)
+				wg.Go(func() { write("second") })
+			} else {
+				// The first commits at once; the second comes after.
+				write("first")
+				write("second")
 			}
 			wg.Wait()
 			if len(txs) != 2 {
 				t.Fatalf("%d operations ran, want 2", len(txs))
 			}
-			if shared := txs[0] == txs[1]; shared != tt.wantShared {
-				t.Errorf("operations %v apart shared a transaction: %v, want %v", tt.stagger, shared, tt.wantShared)
+			if shared := txs[0] == txs[1]; shared != cpuBound {
+				t.Errorf("shared a transaction: %v, want %v", shared, cpuBound)
 			}
 		})
 	}

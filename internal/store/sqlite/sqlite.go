@@ -728,7 +728,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(context.Context, *s
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	batch := make([]*writeOp, 0, maxBatch)
-	step := time.NewTimer(lingerStep)
+	step := time.NewTimer(time.Hour)
 	step.Stop()
 	for {
 		select {
@@ -764,12 +764,12 @@ func (s *Store) writer() {
 	}
 }
 
-// hold keeps batch open for operations arriving within lingerMax, while
-// the CPU stays saturated, and returns it.
+// hold keeps batch open for operations arriving within the pacer's
+// lingerMax, while the CPU stays saturated, and returns it.
 func (s *Store) hold(batch []*writeOp, step *time.Timer) []*writeOp {
-	deadline := time.Now().Add(lingerMax)
+	deadline := time.Now().Add(s.pacer.max)
 	for len(batch) < maxBatch {
-		wait := min(lingerStep, time.Until(deadline))
+		wait := min(s.pacer.step, time.Until(deadline))
 		if wait <= 0 {
 			return batch
 		}
