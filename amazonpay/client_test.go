@@ -522,11 +522,19 @@ func TestMaxElapsedBoundsRetries(t *testing.T) {
 	c := newTestClient(t, cfg)
 	_, info, err := c.GetCharge(t.Context(), "S01-1-C1")
 	var apiErr *Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
+	switch {
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
+		if info.Attempts != 2 || apiErr.Attempts != 2 {
+			t.Errorf("attempts = %d (error %d), want 2", info.Attempts, apiErr.Attempts)
+		}
+	case errors.Is(err, ErrAttemptTimeout):
+		// A machine so busy that the budget ran out during the second
+		// attempt (or left no room for it): still bounded by the budget.
+		if info.Attempts < 1 || info.Attempts > 2 {
+			t.Errorf("attempts = %d, want at most 2", info.Attempts)
+		}
+	default:
 		t.Fatalf("err = %v, want 429 *Error", err)
-	}
-	if info.Attempts != 2 || apiErr.Attempts != 2 {
-		t.Errorf("attempts = %d (error %d), want 2", info.Attempts, apiErr.Attempts)
 	}
 }
 
