@@ -62,6 +62,7 @@ func TestReplicasSharePostgres(t *testing.T) {
 	wg.Wait()
 
 	errs := make(chan error, 2*n)
+	answers := make([][2]pb.Outcome, n)
 	for i, id := range ids {
 		for k := range 2 {
 			wg.Add(1)
@@ -77,6 +78,7 @@ func TestReplicasSharePostgres(t *testing.T) {
 				if p := resp.GetPayment(); err == nil && p.GetOutcome() != pb.Outcome_OUTCOME_PENDING && p.GetOutcome() != settled(i) {
 					t.Errorf("%s answered %s, want PENDING or %s", id, describe(p), settled(i))
 				}
+				answers[i][k] = resp.GetPayment().GetOutcome()
 				if err != nil {
 					errs <- err
 				}
@@ -87,6 +89,12 @@ func TestReplicasSharePostgres(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatalf("CompleteCheckout: %v", err)
+	}
+	// The caller whose Complete reached Amazon was answered from its 202.
+	for i, a := range answers {
+		if a[0] != pb.Outcome_OUTCOME_PENDING && a[1] != pb.Outcome_OUTCOME_PENDING {
+			t.Errorf("%s: neither caller was answered PENDING: %v", ids[i], a)
+		}
 	}
 
 	// Kill one replica while the pending payments are being polled.

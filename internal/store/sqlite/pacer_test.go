@@ -98,14 +98,15 @@ func TestHold(t *testing.T) {
 	tests := []struct {
 		name   string
 		queued int // operations waiting in s.ops when the hold starts
-		// saturated is the pacer's gauge; late, if not nil, is queued by
-		// its first call, after the hold started.
+		// saturated is the pacer's gauge; with late, its first call (after
+		// the hold started) queues one more operation.
 		saturated func() bool
 		late      bool
 		quit      bool
-		want      int // batch length returned
+		want      int  // batch length returned
+		heldToMax bool // let go only at the deadline
 	}{
-		{name: "saturated_takes_the_queue_until_max", queued: 3, saturated: func() bool { return true }, want: 4},
+		{name: "saturated_takes_the_queue_until_max", queued: 3, saturated: func() bool { return true }, want: 4, heldToMax: true},
 		{name: "unsaturated_lets_go_at_first_step", saturated: func() bool { return false }, late: true, want: 1},
 		{name: "saturated_keeps_taking_late_arrivals", saturated: func() bool { return true }, late: true, want: 2},
 		{name: "quit_lets_go", queued: 0, saturated: func() bool { return true }, quit: true, want: 1},
@@ -138,7 +139,7 @@ func TestHold(t *testing.T) {
 			}
 			// Timers never fire early: a batch let go only at the deadline
 			// was held at least max.
-			if tt.name == "saturated_takes_the_queue_until_max" && time.Since(start) < s.pacer.max {
+			if tt.heldToMax && time.Since(start) < s.pacer.max {
 				t.Errorf("let go after %v, before max %v", time.Since(start), s.pacer.max)
 			}
 			if joined := len(got) - 1; s.pacer.joinedOps != joined {
