@@ -336,12 +336,18 @@ const (
 	// configuration problem on the service side). Retrying will not help until
 	// an operator fixes the keys.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_AUTH_FAILED ErrorReason = 13
-	// UNAUTHENTICATED: the call carried no valid bearer token (only when the
-	// service is configured with one).
+	// UNAUTHENTICATED: the call carried no valid bearer token or client
+	// certificate of a known caller (only when the service is configured with
+	// AUTH_TOKEN_FILE or AUTH_CALLERS_FILE).
 	ErrorReason_ERROR_REASON_UNAUTHENTICATED ErrorReason = 14
 	// UNAVAILABLE: the service is shutting down; retry the same call (another
 	// replica will take it).
 	ErrorReason_ERROR_REASON_SHUTTING_DOWN ErrorReason = 15
+	// PERMISSION_DENIED: the caller is known but its permissions do not include
+	// this method (ErrorInfo metadata `caller` and `method` name both). Nothing
+	// was done. Retrying will not help until an operator grants the method in
+	// the callers file.
+	ErrorReason_ERROR_REASON_PERMISSION_DENIED ErrorReason = 16
 )
 
 // Enum value maps for ErrorReason.
@@ -363,6 +369,7 @@ var (
 		13: "ERROR_REASON_AMAZON_PAY_AUTH_FAILED",
 		14: "ERROR_REASON_UNAUTHENTICATED",
 		15: "ERROR_REASON_SHUTTING_DOWN",
+		16: "ERROR_REASON_PERMISSION_DENIED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -381,6 +388,7 @@ var (
 		"ERROR_REASON_AMAZON_PAY_AUTH_FAILED":         13,
 		"ERROR_REASON_UNAUTHENTICATED":                14,
 		"ERROR_REASON_SHUTTING_DOWN":                  15,
+		"ERROR_REASON_PERMISSION_DENIED":              16,
 	}
 )
 
@@ -2012,7 +2020,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xf1\x04\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x95\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2030,7 +2038,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\f\x12'\n" +
 	"#ERROR_REASON_AMAZON_PAY_AUTH_FAILED\x10\r\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x0e\x12\x1e\n" +
-	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f2\xb1\x04\n" +
+	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f\x12\"\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x102\xb1\x04\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
