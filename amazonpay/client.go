@@ -383,6 +383,9 @@ func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, 
 	var (
 		last      attemptResult
 		maybeSent bool // some attempt may have reached the server
+		// maybeApplied: some attempt before the current one may have been
+		// applied (no answer, or one that does not prove otherwise).
+		maybeApplied bool
 	)
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
@@ -412,12 +415,16 @@ func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, 
 			info.Latency = time.Since(start)
 			if out != nil && len(bytes.TrimSpace(res.body)) > 0 {
 				if err := json.Unmarshal(res.body, out); err != nil {
-					return info, fmt.Errorf("amazonpay: %s %s: decode response (request %s): %w", cl.method, path, res.requestID, err)
+					return info, fmt.Errorf("%w: %s %s: decode response (request %s): %w", ErrMalformedAnswer, cl.method, path, res.requestID, err)
 				}
 			}
 			return info, nil
 		}
 		last = res
+		appliedBefore := maybeApplied
+		if (res.err != nil && !res.notSent) || (res.err == nil && !Throttled(res.status)) {
+			maybeApplied = true
+		}
 
 		retry := false
 		var retryAfter time.Duration
@@ -452,6 +459,8 @@ func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, 
 		}
 		e := newError(res.status, res.body, res.requestID)
 		e.Attempts, e.method, e.path = attempt, cl.method, path
+		e.RetryAfter = parseRetryAfter(res.header.Get("Retry-After"))
+		e.EarlierAttemptMayHaveBeenApplied = appliedBefore
 		return info, e
 	}
 }

@@ -250,6 +250,7 @@ func TestRetryOnStatus(t *testing.T) {
 		wantRetry    bool // Error.Retryable
 		wantReason   string
 		wantMessage  string
+		wantEarlier  bool // Error.EarlierAttemptMayHaveBeenApplied
 	}{
 		{name: "500_then_200", statuses: []int{500, 200}, wantAttempts: 2, wantStatus: 200},
 		{name: "429_429_200", statuses: []int{429, 429, 200}, wantAttempts: 3, wantStatus: 200},
@@ -258,7 +259,7 @@ func TestRetryOnStatus(t *testing.T) {
 		{name: "400_not_retried", statuses: []int{400, 200}, wantAttempts: 1, wantStatus: 400, wantErr: true, wantReason: "CodeBad", wantMessage: "scripted failure"},
 		{name: "422_not_retried", statuses: []int{422, 200}, wantAttempts: 1, wantStatus: 422, wantErr: true, wantReason: "CodeUnp"},
 		{name: "404_not_retried", statuses: []int{404, 200}, wantAttempts: 1, wantStatus: 404, wantErr: true, wantReason: "CodeNot"},
-		{name: "502_html_body", statuses: []int{502}, wantAttempts: 4, wantStatus: 502, wantErr: true, wantRetry: true, wantMessage: "<html><body> <h1>502 Bad Gateway</h1> </body></html>"},
+		{name: "502_html_body", statuses: []int{502}, wantAttempts: 4, wantStatus: 502, wantErr: true, wantRetry: true, wantEarlier: true, wantMessage: "<html><body> <h1>502 Bad Gateway</h1> </body></html>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,7 +286,7 @@ func TestRetryOnStatus(t *testing.T) {
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("err = %T %v, want *Error", err, err)
 			}
-			want := Error{StatusCode: tt.wantStatus, ReasonCode: tt.wantReason, Retryable: tt.wantRetry, Attempts: tt.wantAttempts, RequestID: info.RequestID}
+			want := Error{StatusCode: tt.wantStatus, ReasonCode: tt.wantReason, Retryable: tt.wantRetry, Attempts: tt.wantAttempts, RequestID: info.RequestID, EarlierAttemptMayHaveBeenApplied: tt.wantEarlier}
 			got := *apiErr
 			got.Message, got.method, got.path = "", "", ""
 			if got != want {

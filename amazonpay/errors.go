@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -25,6 +26,14 @@ type Error struct {
 	Retryable bool
 	// Attempts is the number of attempts made.
 	Attempts int
+	// RetryAfter is the final response's Retry-After (delay-seconds form),
+	// 0 if it had none.
+	RetryAfter time.Duration
+	// EarlierAttemptMayHaveBeenApplied reports whether an attempt before the
+	// final one may have been applied: it got no answer, or an answer other
+	// than a throttling one (429, 503). A throttled final answer proves only
+	// that the final attempt was not applied.
+	EarlierAttemptMayHaveBeenApplied bool
 
 	method, path string
 }
