@@ -66,7 +66,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 		return d, err
 	}
 
-	svc := completion.New(st, az, hub, completion.Config{
+	svc := completion.New(st, completion.AmazonPay(az), hub, completion.Config{
 		Owner:               cfg.ReplicaID,
 		InflightLease:       cfg.CompletionInflightLease,
 		ReconcileFirstDelay: cfg.ReconcileFirstDelay,
@@ -83,7 +83,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 		Logger:      logger,
 	})
 	d.workers = append(d.workers, svc.RunReconciler, tr.Run)
-	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Store: st, Hub: hub, Logger: logger})
+	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Logger: logger})
 	return d, nil
 }
 

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net/http"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
@@ -31,11 +30,33 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/watch"
 )
 
-// Amazon is what completion needs from Amazon Pay.
+// Amazon is what completion needs from Amazon Pay. Its errors are read
+// with amazonpay.Classify.
 type Amazon interface {
-	PrepareCompleteCheckoutSession(checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest, opts ...amazonpay.CallOption) (*amazonpay.PreparedCompleteCheckoutSession, error)
+	// PrepareComplete builds and signs a Complete Checkout Session call
+	// without sending it; it fails only for input the client refuses.
+	PrepareComplete(checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest) (CompleteCall, error)
 	GetCheckoutSession(ctx context.Context, checkoutSessionID string, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+}
+
+// CompleteCall is a prepared Complete Checkout Session call; Send sends it
+// once, with the client's retries.
+type CompleteCall interface {
+	Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
+}
+
+// AmazonPay adapts an Amazon Pay client to Amazon.
+func AmazonPay(c *amazonpay.Client) Amazon { return amazonPayClient{c} }
+
+type amazonPayClient struct{ *amazonpay.Client }
+
+func (c amazonPayClient) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionRequest) (CompleteCall, error) {
+	call, err := c.PrepareCompleteCheckoutSession(id, req)
+	if err != nil {
+		return nil, err
+	}
+	return call, nil
 }
 
 // Config tunes the service. Zero durations take the defaults shown.
@@ -63,6 +84,10 @@ type Config struct {
 	// completion re-reads the store when no notification arrives. Default
 	// 250ms.
 	WaitRecheck time.Duration
+	// WatchRecheck is how often a watch re-reads the store without a
+	// notification (changes made by another replica without a change feed).
+	// Default 2s.
+	WatchRecheck time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives structured logs without PII (default slog.Default()).
@@ -82,6 +107,7 @@ func (c *Config) defaults() {
 	def(&c.ReconcileIdle, time.Second)
 	def(&c.PendingFirstPoll, 30*time.Second)
 	def(&c.WaitRecheck, 250*time.Millisecond)
+	def(&c.WatchRecheck, 2*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -240,19 +266,19 @@ func (s *Service) awaitInflight(ctx context.Context, id string) (payment.Payment
 // preparedCall is a Complete Checkout Session call signed ahead, or why it
 // could not be prepared.
 type preparedCall struct {
-	call *amazonpay.PreparedCompleteCheckoutSession
+	call CompleteCall
 	err  error
 }
 
 // prepareComplete builds and signs the Complete Checkout Session call of
 // the attempt p.
-func (s *Service) prepareComplete(p payment.Payment) (*amazonpay.PreparedCompleteCheckoutSession, error) {
+func (s *Service) prepareComplete(p payment.Payment) (CompleteCall, error) {
 	req := amazonpay.CompleteCheckoutSessionRequest{ChargeAmount: toPrice(p.ChargeAmount)}
 	if p.TotalOrderAmount != nil {
 		total := toPrice(*p.TotalOrderAmount)
 		req.TotalOrderAmount = &total
 	}
-	return s.amazon.PrepareCompleteCheckoutSession(p.CheckoutSessionID, req)
+	return s.amazon.PrepareComplete(p.CheckoutSessionID, req)
 }
 
 // completeUpstream calls Complete Checkout Session for an attempt leased to
@@ -284,49 +310,48 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner
 		"amazon_request_id", info.RequestID, "attempts", info.Attempts,
 		"latency_ms", info.Latency.Milliseconds(), "error", errString(err))
 	if err == nil {
-		return s.record(uctx, p, s.transitionForCompleted(sess, info.StatusCode))
+		return s.record(uctx, p, s.transitionForCompleted(sess, info.Accepted()))
 	}
 
-	var apiErr *amazonpay.Error
-	var tErr *amazonpay.TransportError
-	switch {
-	case errors.As(err, &apiErr) && !apiErr.Retryable:
-		md := map[string]string{"amazon_reason_code": apiErr.ReasonCode}
-		switch {
-		case apiErr.ReasonCode == "CheckoutSessionCanceled":
+	f := amazonpay.Classify(err)
+	md := map[string]string{"amazon_reason_code": f.ReasonCode}
+	switch f.Class {
+	case amazonpay.ClassState, amazonpay.ClassRejected:
+		switch f.ReasonCode {
+		case amazonpay.CodeCheckoutSessionCanceled:
 			return s.settleFromSession(uctx, p, owner, settleOpts{})
-		case apiErr.ReasonCode == "InvalidCheckoutSessionStatus":
+		case amazonpay.CodeInvalidCheckoutSessionStatus:
 			return s.settleFromSession(uctx, p, owner, settleOpts{amazonSaidNotCompletable: true})
-		case apiErr.ReasonCode == "AmountMismatch":
+		case amazonpay.CodeAmountMismatch:
 			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmountMismatch,
 				"the amount differs from the amount set on the checkout session", err, md))
-		case apiErr.ReasonCode == "CurrencyMismatch":
+		case amazonpay.CodeCurrencyMismatch:
 			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonCurrencyMismatch,
 				"the currency differs from the checkout session's currency", err, md))
-		case apiErr.StatusCode == http.StatusNotFound:
-			return s.withdraw(uctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
-				"Amazon Pay does not know the checkout session", err, md))
-		case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden:
-			return s.withdraw(uctx, p, owner, newError(KindInternal, ReasonAmazonPayAuthFailed,
-				"Amazon Pay refused the service's credentials", err, md))
-		default:
-			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
-				"Amazon Pay rejected the completion: "+apiErr.ReasonCode, err, md))
 		}
-	case errors.As(err, &tErr) && !tErr.MayHaveBeenApplied:
+		return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
+			"Amazon Pay rejected the completion: "+f.ReasonCode, err, md))
+	case amazonpay.ClassNotFound:
+		return s.withdraw(uctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
+			"Amazon Pay does not know the checkout session", err, md))
+	case amazonpay.ClassAuthFailed:
+		return s.withdraw(uctx, p, owner, newError(KindInternal, ReasonAmazonPayAuthFailed,
+			"Amazon Pay refused the service's credentials", err, md))
+	case amazonpay.ClassNotSent:
 		// No attempt reached Amazon Pay: nothing happened there, so the
 		// caller may simply retry.
 		return s.withdraw(uctx, p, owner, newError(KindUnavailable, ReasonAmazonPayUnavailable,
 			"Amazon Pay could not be reached; retry the same call", err, nil))
 	default:
-		// The request may have been applied: learn the truth from the
+		// The request may have been applied (a throttled answer included,
+		// for now: see the README's error table): learn the truth from the
 		// session instead of guessing.
 		return s.settleFromSession(uctx, p, owner, settleOpts{cause: err})
 	}
 }
 
 // transitionForCompleted reads a successful Complete answer.
-func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, status int) payment.Transition {
+func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, accepted bool) payment.Transition {
 	now := s.cfg.Now().UTC()
 	t := payment.Transition{
 		Outcome:            payment.Completed,
@@ -334,7 +359,7 @@ func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, status
 		ChargeID:           sess.ChargeID,
 		Time:               now,
 	}
-	if status == http.StatusAccepted {
+	if accepted {
 		t.Outcome = payment.Pending
 		t.ChargeState = payment.ChargeAuthorizationInitiated
 		t.NextCheckTime = now.Add(s.cfg.PendingFirstPoll)
@@ -342,9 +367,9 @@ func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, status
 	}
 	if sess.ChargeID != "" && sess.PaymentDetails != nil {
 		switch sess.PaymentDetails.PaymentIntent {
-		case "Authorize":
+		case amazonpay.PaymentIntentAuthorize:
 			t.ChargeState = payment.ChargeAuthorized
-		case "AuthorizeWithCapture":
+		case amazonpay.PaymentIntentAuthorizeWithCapture:
 			t.ChargeState = payment.ChargeCaptured
 		}
 	}
@@ -367,15 +392,14 @@ type settleOpts struct {
 func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owner string, o settleOpts) (payment.Payment, error) {
 	sess, info, err := s.amazon.GetCheckoutSession(ctx, p.CheckoutSessionID)
 	if err != nil {
-		var apiErr *amazonpay.Error
-		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
 			if p.Outcome == payment.Completing {
 				return s.withdraw(ctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
 					"Amazon Pay does not know the checkout session", err, nil))
 			}
 			// Amazon's answer: the session does not exist (any more), so no
 			// payment can have gone through it.
-			return s.record(ctx, p, payment.Transition{Outcome: payment.Canceled, ReasonCode: "ResourceNotFound", Time: s.cfg.Now().UTC()})
+			return s.record(ctx, p, payment.Transition{Outcome: payment.Canceled, ReasonCode: amazonpay.CodeResourceNotFound, Time: s.cfg.Now().UTC()})
 		}
 		s.log.WarnContext(ctx, "checkout session unreadable; outcome unknown",
 			"checkout_session_id", p.CheckoutSessionID, "amazon_request_id", info.RequestID,
@@ -385,15 +409,15 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owne
 	now := s.cfg.Now().UTC()
 	state, reason := sess.StatusDetails.State, sess.StatusDetails.ReasonCode
 	switch state {
-	case "Completed":
+	case amazonpay.StateCompleted:
 		return s.record(ctx, p, s.transitionForCompletedSession(ctx, sess))
-	case "Canceled":
+	case amazonpay.StateCanceled:
 		return s.record(ctx, p, payment.Transition{
 			Outcome:    payment.OutcomeForCanceledSession(reason),
 			ReasonCode: reason,
 			Time:       now,
 		})
-	case "Open":
+	case amazonpay.StateOpen:
 		ready := len(sess.Constraints) == 0 && !o.amazonSaidNotCompletable
 		switch {
 		case ready && o.mayComplete:
@@ -537,6 +561,30 @@ func (s *Service) Get(ctx context.Context, checkoutSessionID string) (payment.Pa
 func (s *Service) GetByOrder(ctx context.Context, orderID string) (payment.Payment, error) {
 	p, err := s.store.GetLatestByOrder(ctx, orderID)
 	return p, lookupError(err)
+}
+
+// Watch calls fn with the stored payment of a checkout session, then again
+// after each stored change, until fn returns false or fails, or ctx ends.
+// fn's error is returned as is. Errors of the store end the watch with an
+// *Error: not found if nothing is stored for the session, the store being
+// unavailable otherwise (the caller watches again later).
+func (s *Service) Watch(ctx context.Context, checkoutSessionID string, fn func(payment.Payment) (more bool, err error)) error {
+	var fnErr error
+	err := watch.Follow(ctx, s.hub, s.store, checkoutSessionID, s.cfg.WatchRecheck, func(p payment.Payment) (bool, error) {
+		more, err := fn(p)
+		fnErr = err
+		return more, err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	case errors.Is(err, store.ErrNotFound):
+		return newError(KindNotFound, ReasonPaymentNotFound, "no payment is stored for this checkout session", err, nil)
+	default:
+		return storeError(err)
+	}
 }
 
 func lookupError(err error) error {

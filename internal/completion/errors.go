@@ -27,7 +27,8 @@ const (
 )
 
 // Reasons: the ErrorInfo reasons of the proto's ErrorReason enum (value names
-// without the ERROR_REASON_ prefix).
+// without the ERROR_REASON_ prefix). Reasons lists them; a test checks each
+// against the generated enum.
 const (
 	ReasonInvalidRequest             = "INVALID_REQUEST"
 	ReasonCheckoutSessionNotFound    = "CHECKOUT_SESSION_NOT_FOUND"
@@ -43,6 +44,14 @@ const (
 	ReasonStoreUnavailable           = "STORE_UNAVAILABLE"
 	ReasonAmazonPayAuthFailed        = "AMAZON_PAY_AUTH_FAILED"
 )
+
+// Reasons are every reason an *Error may carry.
+var Reasons = []string{
+	ReasonInvalidRequest, ReasonCheckoutSessionNotFound, ReasonPaymentNotFound, ReasonChargeNotFound,
+	ReasonChargePermissionNotFound, ReasonAmountMismatch, ReasonCurrencyMismatch, ReasonCheckoutSessionNotReady,
+	ReasonSessionBoundToOtherRequest, ReasonAmazonPayRejected, ReasonAmazonPayUnavailable, ReasonStoreUnavailable,
+	ReasonAmazonPayAuthFailed,
+}
 
 // Error is a completion failure a caller can act on.
 type Error struct {

@@ -252,7 +252,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	az := a.newClient(t, amazonpay.RetryPolicy{
 		MaxAttempts: o.MaxAttempts, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxElapsed: 10 * time.Second,
 	}, o.AttemptTimeout)
-	svc := completion.New(st, az, hub, completion.Config{
+	svc := completion.New(st, completion.AmazonPay(az), hub, completion.Config{
 		Owner:                "e2e",
 		InflightLease:        30 * time.Second,
 		UpstreamTimeout:      20 * time.Second,
@@ -260,12 +260,13 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 		ReconcileMaxInterval: time.Second,
 		ReconcileIdle:        50 * time.Millisecond,
 		PendingFirstPoll:     o.TrackerFirstPoll,
+		WatchRecheck:         500 * time.Millisecond,
 		Logger:               logger,
 	})
 	tr := tracker.New(st, az, tracker.Config{
 		Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond, Logger: logger,
 	})
-	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Store: st, Hub: hub, WatchRecheck: 500 * time.Millisecond, Logger: logger})
+	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Logger: logger})
 	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

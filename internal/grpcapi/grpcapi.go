@@ -5,16 +5,12 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
-	"github.com/paymentcompletion/paymentcompletion/internal/store"
-	"github.com/paymentcompletion/paymentcompletion/internal/watch"
 )
 
 // Completer completes checkouts and reads stored payments.
@@ -22,6 +18,9 @@ type Completer interface {
 	Complete(ctx context.Context, req completion.Request) (payment.Payment, error)
 	Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error)
 	GetByOrder(ctx context.Context, orderID string) (payment.Payment, error)
+	// Watch calls fn with the stored payment, then after each change, until
+	// fn returns false or fails (its error is returned as is).
+	Watch(ctx context.Context, checkoutSessionID string, fn func(payment.Payment) (more bool, err error)) error
 }
 
 // AmazonReader reads live objects from Amazon Pay.
@@ -34,15 +33,7 @@ type AmazonReader interface {
 type Deps struct {
 	Completer Completer
 	Amazon    AmazonReader
-	// Store and Hub serve WatchPayment: the store is read on every
-	// notification from the hub.
-	Store store.Store
-	Hub   *watch.Hub
-	// WatchRecheck is how often a watch re-reads the store without a
-	// notification (changes made by another replica without a change feed).
-	// Default 2s.
-	WatchRecheck time.Duration
-	Logger       *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Server implements pb.PaymentCompletionServiceServer.
@@ -55,9 +46,6 @@ var _ pb.PaymentCompletionServiceServer = (*Server)(nil)
 
 // NewServer returns the service implementation.
 func NewServer(d Deps) *Server {
-	if d.WatchRecheck <= 0 {
-		d.WatchRecheck = 2 * time.Second
-	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -106,21 +94,16 @@ func (s *Server) GetPayment(ctx context.Context, req *pb.GetPaymentRequest) (*pb
 // stored change, ending after a final outcome.
 func (s *Server) WatchPayment(req *pb.WatchPaymentRequest, stream pb.PaymentCompletionService_WatchPaymentServer) error {
 	ctx := stream.Context()
-	err := watch.Follow(ctx, s.d.Hub, s.d.Store, req.GetCheckoutSessionId(), s.d.WatchRecheck, func(p payment.Payment) (bool, error) {
+	err := s.d.Completer.Watch(ctx, req.GetCheckoutSessionId(), func(p payment.Payment) (bool, error) {
 		if err := stream.Send(&pb.WatchPaymentResponse{Payment: paymentToProto(p)}); err != nil {
 			return false, err
 		}
 		return !p.Outcome.Final(), nil
 	})
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return s.status(ctx, completion.NewError(completion.KindNotFound, completion.ReasonPaymentNotFound,
-			"no payment is stored for this checkout session", err, nil))
-	default:
+	if err != nil {
 		return s.status(ctx, err)
 	}
+	return nil
 }
 
 // GetCharge implements the RPC.

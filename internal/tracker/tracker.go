@@ -18,7 +18,6 @@ import (
 	"errors"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -161,9 +160,9 @@ func (t *Tracker) poll(ctx context.Context, p payment.Payment, owner string) {
 	}
 	charge, info, err := t.amazon.GetCharge(ctx, p.ChargeID)
 	if err != nil {
-		var apiErr *amazonpay.Error
 		delay := t.NextDelay(p.CheckAttempts)
-		if errors.As(err, &apiErr) && !apiErr.Retryable && apiErr.StatusCode != http.StatusNotFound {
+		switch amazonpay.Classify(err).Class {
+		case amazonpay.ClassRejected, amazonpay.ClassState, amazonpay.ClassAuthFailed:
 			delay = t.cfg.MaxInterval // a client-side problem will not fix itself quickly
 		}
 		t.log.WarnContext(ctx, "get charge failed; polling again later", "checkout_session_id", p.CheckoutSessionID,

@@ -128,7 +128,7 @@ func TestPendingPaymentsSettle(t *testing.T) {
 			f := newFixture(t, 2*time.Second)
 			hub := watch.NewHub()
 			st := hub.Wrap(open(t))
-			svc := completion.New(st, f.client, hub, completion.Config{PendingFirstPoll: 100 * time.Millisecond, Logger: quiet})
+			svc := completion.New(st, completion.AmazonPay(f.client), hub, completion.Config{PendingFirstPoll: 100 * time.Millisecond, Logger: quiet})
 
 			want := map[string]struct {
 				outcome payment.Outcome
@@ -222,7 +222,7 @@ func TestGetChargeRateIsLimited(t *testing.T) {
 	f := newFixture(t, time.Hour) // stays pending throughout
 	hub := watch.NewHub()
 	st := hub.Wrap(stores(t)["sqlite"](t))
-	svc := completion.New(st, f.client, hub, completion.Config{PendingFirstPoll: time.Millisecond, Logger: quiet})
+	svc := completion.New(st, completion.AmazonPay(f.client), hub, completion.Config{PendingFirstPoll: time.Millisecond, Logger: quiet})
 	const n = 12
 	for range n {
 		id := f.pendingSession(t, "PendingThenAuthorized")
