@@ -3,19 +3,15 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"net/http"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
-
-// ErrorDomain is the google.rpc.ErrorInfo domain of every error the service
-// returns.
-const ErrorDomain = "paymentcompletion"
 
 var kindCodes = map[completion.Kind]codes.Code{
 	completion.KindInvalid:            codes.InvalidArgument,
@@ -34,15 +30,16 @@ func (s *Server) status(ctx context.Context, err error) error {
 		if !known {
 			code = codes.Internal
 		}
+		reason, known := rpcstatus.ParseReason(e.Reason)
+		if !known {
+			// A defect: every domain reason is in the contract (tested).
+			s.d.Logger.ErrorContext(ctx, "domain error reason missing from the contract", "reason", e.Reason)
+			code, reason = codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED
+		}
 		if code == codes.Internal || code == codes.Unavailable {
 			s.d.Logger.WarnContext(ctx, "request failed", "reason", e.Reason, "error", err.Error())
 		}
-		st := status.New(code, e.Message)
-		info := &errdetails.ErrorInfo{Reason: e.Reason, Domain: ErrorDomain, Metadata: e.Metadata}
-		if withInfo, derr := st.WithDetails(info); derr == nil {
-			return withInfo.Err()
-		}
-		return st.Err()
+		return rpcstatus.Error(code, e.Message, reason, e.Metadata)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -59,32 +56,27 @@ func (s *Server) status(ctx context.Context, err error) error {
 
 // amazonReadError classifies a failed read of an Amazon Pay object.
 func amazonReadError(err error, notFoundReason, notFoundMsg string) error {
-	var apiErr *amazonpay.Error
-	var tErr *amazonpay.TransportError
-	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		if !errors.As(err, &tErr) {
-			return err
-		}
-		fallthrough
-	case errors.As(err, &tErr):
-		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-			"Amazon Pay could not be reached; retry the same call", err, nil)
-	case errors.As(err, &apiErr):
-		md := map[string]string{"amazon_reason_code": apiErr.ReasonCode}
-		switch {
-		case apiErr.StatusCode == http.StatusNotFound:
-			return completion.NewError(completion.KindNotFound, notFoundReason, notFoundMsg, err, md)
-		case apiErr.Retryable:
+	f := amazonpay.Classify(err)
+	md := map[string]string{"amazon_reason_code": f.ReasonCode}
+	switch f.Class {
+	case amazonpay.ClassNotSent, amazonpay.ClassMayBeApplied:
+		if f.StatusCode == 0 {
 			return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-				"Amazon Pay is unavailable or throttling; retry the same call", err, md)
-		case apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden:
-			return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-				"Amazon Pay refused the service's credentials", err, md)
-		default:
-			return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-				"Amazon Pay rejected the request: "+apiErr.ReasonCode, err, md)
+				"Amazon Pay could not be reached; retry the same call", err, nil)
 		}
+		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
+			"Amazon Pay is unavailable or throttling; retry the same call", err, md)
+	case amazonpay.ClassThrottled:
+		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
+			"Amazon Pay is unavailable or throttling; retry the same call", err, md)
+	case amazonpay.ClassNotFound:
+		return completion.NewError(completion.KindNotFound, notFoundReason, notFoundMsg, err, md)
+	case amazonpay.ClassAuthFailed:
+		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
+			"Amazon Pay refused the service's credentials", err, md)
+	case amazonpay.ClassState, amazonpay.ClassRejected:
+		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
+			"Amazon Pay rejected the request: "+f.ReasonCode, err, md)
 	default:
 		return err
 	}

@@ -26,30 +26,13 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
-
-// ErrorDomain is the google.rpc.ErrorInfo domain of every error the service
-// returns.
-const ErrorDomain = "paymentcompletion"
-
-// Reason returns the ErrorInfo reason string for r: the enum value name
-// without its ERROR_REASON_ prefix, as the contract specifies.
-func Reason(r pb.ErrorReason) string {
-	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
-}
 
 // statusError builds a status with a google.rpc.ErrorInfo detail, plus any
 // further details.
 func statusError(c codes.Code, msg string, r pb.ErrorReason, details ...protoadapt.MessageV1) error {
-	st := status.New(c, msg)
-	all := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: Reason(r), Domain: ErrorDomain}}, details...)
-	ds, err := st.WithDetails(all...)
-	if err != nil {
-		// Only fails for messages that cannot be marshalled into Any; keep
-		// the code and message rather than losing the error.
-		return st.Err()
-	}
-	return ds.Err()
+	return rpcstatus.Error(c, msg, r, nil, details...)
 }
 
 // infrastructure reports whether a call belongs to the health or reflection

@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
 const sessionID = "3f8c1b9e-5b2a-4c1d-9e7f-2a6b8c0d4e1f"
@@ -125,8 +126,8 @@ func TestValidation(t *testing.T) {
 					t.Fatalf("code = %v, want InvalidArgument (err %v)", got, err)
 				}
 				info, br := details(t, err)
-				if info.GetReason() != "INVALID_REQUEST" || info.GetDomain() != grpcserver.ErrorDomain {
-					t.Errorf("ErrorInfo = %v, want reason INVALID_REQUEST domain %s", info, grpcserver.ErrorDomain)
+				if info.GetReason() != "INVALID_REQUEST" || info.GetDomain() != rpcstatus.Domain {
+					t.Errorf("ErrorInfo = %v, want reason INVALID_REQUEST domain %s", info, rpcstatus.Domain)
 				}
 				if br == nil {
 					t.Fatal("no BadRequest detail")
@@ -206,7 +207,7 @@ func checkAuth(t *testing.T, kind string, err error, want codes.Code) {
 		return
 	}
 	info, _ := details(t, err)
-	if info.GetReason() != "UNAUTHENTICATED" || info.GetDomain() != grpcserver.ErrorDomain {
+	if info.GetReason() != "UNAUTHENTICATED" || info.GetDomain() != rpcstatus.Domain {
 		t.Errorf("%s: ErrorInfo = %v, want reason UNAUTHENTICATED", kind, info)
 	}
 }
@@ -373,7 +374,7 @@ func checkShuttingDown(t *testing.T, err error) {
 		t.Fatalf("stream ended with %v, want Unavailable", err)
 	}
 	info, _ := details(t, err)
-	if info.GetReason() != "SHUTTING_DOWN" || info.GetDomain() != grpcserver.ErrorDomain {
+	if info.GetReason() != "SHUTTING_DOWN" || info.GetDomain() != rpcstatus.Domain {
 		t.Errorf("ErrorInfo = %v, want reason SHUTTING_DOWN", info)
 	}
 }
