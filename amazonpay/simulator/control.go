@@ -135,7 +135,7 @@ func (s *Simulator) controlBuyer(id string, body []byte) (int, any, *apiError) {
 		sess.State, sess.ReasonCode = stateCanceled, "Declined"
 		sess.ReasonDescription = "The buyer's payment was declined."
 	}
-	s.dirty = true
+	s.changedLocked(sess.ID)
 	return 200, sess.json(), nil
 }
 

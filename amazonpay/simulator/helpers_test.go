@@ -120,6 +120,24 @@ type harness struct {
 	clock  *simulator.FakeClock
 	signer *signer
 	prefix string
+	// base and client, when set, address a simulator in another process
+	// instead of srv.
+	base   string
+	client *http.Client
+}
+
+func (h *harness) url() string {
+	if h.base != "" {
+		return h.base
+	}
+	return h.srv.URL
+}
+
+func (h *harness) httpClient() *http.Client {
+	if h.client != nil {
+		return h.client
+	}
+	return h.srv.Client()
 }
 
 var epoch = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -190,7 +208,7 @@ func (h *harness) call(s *signer, method, path string, body any, headers map[str
 			h.t.Fatal(err)
 		}
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, h.url()+path, bytes.NewReader(b))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -206,7 +224,7 @@ func (h *harness) call(s *signer, method, path string, body any, headers map[str
 
 func (h *harness) send(req *http.Request) response {
 	h.t.Helper()
-	resp, err := h.srv.Client().Do(req)
+	resp, err := h.httpClient().Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
@@ -234,7 +252,7 @@ func (h *harness) control(method, path string, body any) response {
 			h.t.Fatal(err)
 		}
 	}
-	req, err := http.NewRequest(method, h.srv.URL+"/simulator/"+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, h.url()+"/simulator/"+path, bytes.NewReader(b))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -307,7 +307,8 @@ func (s *Simulator) createSessionLocked(c *call) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	s.sessions[sess.ID] = sess
-	s.dirty = true
+	s.linkLocked(sess.ID, sess.ID)
+	s.changedLocked(sess.ID)
 	c.sessionID = sess.ID
 	return 201, sess.json(), nil
 }
@@ -329,7 +330,7 @@ func (s *Simulator) refreshSessionLocked(sess *sessionRecord, now time.Time) {
 		sess.State, sess.ReasonCode = stateCanceled, "Expired"
 		sess.ReasonDescription = "The Checkout Session expired before it was completed."
 		sess.LastUpdated = sess.Expires
-		s.dirty = true
+		s.changedLocked(sess.ID)
 	}
 }
 
@@ -372,7 +373,7 @@ func (s *Simulator) updateSessionLocked(c *call) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	sess.LastUpdated = c.now
-	s.dirty = true
+	s.changedLocked(sess.ID)
 	return 200, sess.json(), nil
 }
 
@@ -463,7 +464,7 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 		sess.State, sess.ReasonCode = stateCanceled, "Declined"
 		sess.ReasonDescription = "The buyer's payment was declined (" + decline + ")."
 		sess.LastUpdated = c.now
-		s.dirty = true
+		s.changedLocked(sess.ID)
 		return 0, nil, errorf(422, "CheckoutSessionCanceled", "The payment was declined; the Checkout Session is canceled. Ask the buyer to check out again with another payment method.")
 	}
 
@@ -488,7 +489,7 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 	sess.State = stateCompleted
 	sess.ReasonCode, sess.ReasonDescription = "", ""
 	sess.LastUpdated = c.now
-	s.dirty = true
+	s.changedLocked(sess.ID)
 	return status, sess.json(), nil
 }
 
@@ -535,6 +536,8 @@ func (s *Simulator) newChargePermissionLocked(sess *sessionRecord, c *call) *cha
 		cp.Expires = c.now.AddDate(0, 13, 0)
 	}
 	s.perms[cp.ID] = cp
+	s.linkLocked(sess.ID, cp.ID)
+	s.changedLocked(sess.ID)
 	sess.ChargePermissionID = cp.ID
 	return cp
 }
@@ -559,6 +562,8 @@ func (s *Simulator) newChargeLocked(sess *sessionRecord, cp *chargePermissionRec
 		Expires:            c.now.Add(authorizationLifetime),
 	}
 	s.charges[ch.ID] = ch
+	s.linkLocked(sess.ID, ch.ID)
+	s.changedLocked(sess.ID)
 	sess.ChargeID = ch.ID
 	cp.Used += ch.ChargeAmount.Minor
 	return ch
@@ -577,7 +582,7 @@ func (s *Simulator) authorizeLocked(ch *chargeRecord, now time.Time) {
 		amt := ch.ChargeAmount
 		s.captureLocked(ch, amt, now)
 	}
-	s.dirty = true
+	s.changedLocked(ch.SessionID)
 }
 
 // captureLocked captures amt of an authorized charge. The permission's used
@@ -594,7 +599,7 @@ func (s *Simulator) captureLocked(ch *chargeRecord, amt price, now time.Time) {
 	} else {
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
-	s.dirty = true
+	s.changedLocked(ch.SessionID)
 }
 
 // declineLocked declines a pending or authorized charge with reason and
@@ -616,7 +621,7 @@ func (s *Simulator) declineLocked(ch *chargeRecord, reasonCode string, now time.
 	default:
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
-	s.dirty = true
+	s.changedLocked(ch.SessionID)
 }
 
 var declineDescriptions = map[string]string{
@@ -641,7 +646,7 @@ func (s *Simulator) cancelLocked(ch *chargeRecord, reasonCode, description strin
 		t.Stop()
 		delete(s.timers, ch.ID)
 	}
-	s.dirty = true
+	s.changedLocked(ch.SessionID)
 }
 
 var permissionReasonDescriptions = map[string]string{
@@ -659,7 +664,7 @@ func (s *Simulator) setPermissionStateLocked(cp *chargePermissionRecord, state s
 		cp.Reasons = append(cp.Reasons, reason{ReasonCode: r, ReasonDescription: permissionReasonDescriptions[r]})
 	}
 	cp.LastUpdated = now
-	s.dirty = true
+	s.changedLocked(cp.SessionID)
 }
 
 // chargeFor finds a charge of the caller's merchant and applies lazy

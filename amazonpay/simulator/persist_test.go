@@ -3,6 +3,8 @@ package simulator_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,7 +49,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	mustStatus(t, created, 201)
 	h.clock.Advance(10 * time.Second)
 
-	if _, err := os.Stat(filepath.Join(dir, "simulator-state.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "simulator.db")); err != nil {
 		t.Fatalf("no state file: %v", err)
 	}
 	h = restart(t, h, dir, epoch.Add(10*time.Second))
@@ -145,5 +147,83 @@ func TestServeTLS(t *testing.T) {
 	defer srv2.Close()
 	if string(srv2.CertPEM) != string(srv.CertPEM) {
 		t.Error("certificate was not reloaded")
+	}
+}
+
+// The fixture was written by the whole-state JSON persistence of earlier
+// versions: two sessions (one with a pending AuthorizeWithCapture completed
+// with idempotency key "legacy-complete", one authorized and read once)
+// on a fake clock at epoch.
+const (
+	legacyPendingSession    = "d6be6ece-c4e7-4cce-ab01-0ad41c26cc06"
+	legacyPendingCharge     = "S01-3124623-9600629-C730333"
+	legacyAuthorizedSession = "db47fa4b-3998-4420-9357-f72bc95afad8"
+	legacyAuthorizedCharge  = "S01-6799978-2692883-C767089"
+)
+
+func TestLegacyStateFileIsImported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("testdata", "legacy-simulator-state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "simulator-state.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's key is the test key 0 under SIMTESTKEY0, which the
+	// harness registers again (the same key).
+	h := newHarness(t, simulator.Options{StateDir: dir, Clock: simulator.NewFakeClock(epoch.Add(time.Minute))})
+	h.clock.Advance(0) // the overdue settlement runs
+	if _, err := os.Stat(filepath.Join(dir, "simulator-state.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("legacy file still in place: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "simulator-state.json.imported")); err != nil {
+		t.Errorf("legacy file not kept as .imported: %v", err)
+	}
+	check := func(h *harness) {
+		t.Helper()
+		if g := h.call(nil, "GET", "/v2/charges/"+legacyPendingCharge, nil, nil); g.str("statusDetails", "state") != "Captured" {
+			t.Errorf("pending charge: %d %s", g.status, g.raw)
+		}
+		if g := h.call(nil, "GET", "/v2/charges/"+legacyAuthorizedCharge, nil, nil); g.str("statusDetails", "state") != "Authorized" {
+			t.Errorf("authorized charge: %d %s", g.status, g.raw)
+		}
+		replay := h.complete(legacyPendingSession, "14.00", "USD", map[string]string{"x-amz-pay-idempotency-key": "legacy-complete"})
+		if replay.status != 202 || replay.str("chargeId") != legacyPendingCharge {
+			t.Errorf("idempotent replay of the imported complete: %d %s", replay.status, replay.raw)
+		}
+	}
+	check(h)
+	if c := h.calls(legacyAuthorizedSession); c[simulator.OpGetCharge] != 2 || c[simulator.OpCompleteCheckoutSession] != 1 {
+		t.Errorf("imported calls: %v", c)
+	}
+	// Read from the database from now on, not imported again.
+	h = restart(t, h, dir, epoch.Add(2*time.Minute))
+	if err := h.sim.RegisterPublicKey(h.signer.keyID, &h.signer.key.PublicKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	check(h)
+	if c := h.calls(legacyAuthorizedSession); c[simulator.OpGetCharge] != 3 {
+		t.Errorf("calls after restart: %v", c)
+	}
+}
+
+// A simulator holds its state directory: a second one on the same
+// directory fails instead of overwriting the first one's state.
+func TestStateDirIsExclusive(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first, err := simulator.New(simulator.Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := first.RegisterPublicKey("K1", &testKey(t, 0).PublicKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	if second, err := simulator.New(simulator.Options{StateDir: dir}); err == nil {
+		second.Close()
+		t.Fatal("a second simulator opened the same state directory")
 	}
 }

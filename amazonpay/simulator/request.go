@@ -3,6 +3,7 @@ package simulator
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -130,6 +131,7 @@ type call struct {
 	// sessionID is the checkout session the call is attributed to in the
 	// call counts; Create sets it once the session exists.
 	sessionID string
+	counted   bool
 }
 
 // rawPath returns the request path exactly as the client sent it.
@@ -340,11 +342,12 @@ func (s *Simulator) apply(c *call) (int, []byte) {
 		s.countCreateLocked(c)
 	}
 	if c.idemKey != "" && status/100 == 2 {
-		s.idem[idemKey] = &idemRecord{
+		rec := &idemRecord{
 			Method: c.method, Path: strings.TrimSuffix(c.path, "/"), BodyHash: bodyHash,
 			Status: status, Response: b, SessionID: c.sessionID, Created: c.now,
 		}
-		s.dirty = true
+		s.idem[idemKey] = rec
+		s.putRecordLocked(kindIdempotency, idemKey, rec)
 	}
 	return status, b
 }
@@ -376,32 +379,49 @@ func (s *Simulator) dispatchLocked(c *call) (int, any, *apiError) {
 	return 0, nil, errorf(404, "ResourceNotFound", "Unknown operation.")
 }
 
-// countLocked attributes a call to the checkout session it concerns.
-// CreateCheckoutSession is counted once its session exists.
+// bodyObjectField names, for operations whose object is not in the path,
+// the top-level request field that names it (Create Charge: the charge
+// permission). countLocked reads it to attribute the call.
+var bodyObjectField = map[string]string{}
+
+// countLocked attributes a call to the checkout session of the object it
+// names (in the path, or in the body field bodyObjectField gives) and
+// counts it there. CreateCheckoutSession is counted once its session
+// exists (countCreateLocked).
 func (s *Simulator) countLocked(c *call) {
-	var sid string
-	switch c.op {
-	case OpGetCheckoutSession, OpUpdateCheckoutSession, OpCompleteCheckoutSession:
-		if sess := s.sessions[c.id]; sess != nil && sess.Merchant == c.merchant {
-			sid = sess.ID
-		}
-	case OpGetCharge, OpCaptureCharge, OpCancelCharge:
-		if ch := s.charges[c.id]; ch != nil && ch.Merchant == c.merchant {
-			sid = ch.SessionID
-		}
-	case OpGetChargePermission:
-		if cp := s.perms[c.id]; cp != nil && cp.Merchant == c.merchant {
-			sid = cp.SessionID
+	id := c.id
+	if field := bodyObjectField[c.op]; field != "" && id == "" {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(c.body, &fields) == nil {
+			_ = json.Unmarshal(fields[field], &id)
 		}
 	}
-	if sid == "" {
+	if id != "" {
+		s.attributeLocked(c, id)
+	}
+}
+
+// attributeLocked attributes c to the checkout session objectID belongs to
+// (see linkLocked) and counts it there, once per call. Objects of another
+// merchant, and unknown ones, are not counted.
+func (s *Simulator) attributeLocked(c *call, objectID string) {
+	if c.counted {
 		return
 	}
+	sid, ok := s.owner[objectID]
+	if !ok {
+		return
+	}
+	if sess := s.sessions[sid]; sess == nil || sess.Merchant != c.merchant {
+		return
+	}
+	c.sessionID, c.counted = sid, true
 	s.bumpLocked(sid, c.op)
 }
 
 func (s *Simulator) countCreateLocked(c *call) {
-	if c.sessionID != "" {
+	if c.sessionID != "" && !c.counted {
+		c.counted = true
 		s.bumpLocked(c.sessionID, c.op)
 	}
 }
@@ -412,7 +432,10 @@ func (s *Simulator) bumpLocked(sid, op string) {
 		m = map[string]int{}
 		s.calls[sid] = m
 	}
-	// Counts alone do not make the state dirty; they are saved with the
-	// next change and on Close, which spares a file write per GET.
+	// Counts alone are not written at once (that would cost a write per
+	// GET); they go with the session's next change and Close.
 	m[op]++
+	if s.db != nil {
+		s.uncountedCalls[sid] = struct{}{}
+	}
 }

@@ -26,9 +26,10 @@ type Options struct {
 	// sandbox's simulated instruments).
 	PendingDelay time.Duration
 	// StateDir, when set, is where keys, sessions, charges, charge
-	// permissions, idempotency records and call counts are persisted (one
-	// file, written atomically after each change) and reloaded by New, which
-	// also resumes pending settlements. "" keeps everything in memory.
+	// permissions, idempotency records and call counts are persisted (a
+	// SQLite database, each change written before it is answered) and
+	// reloaded by New, which also resumes pending settlements. "" keeps
+	// everything in memory.
 	StateDir string
 	// ClockSkew is the accepted distance between x-amz-pay-date and the
 	// clock (default 15m).
@@ -79,8 +80,17 @@ type Simulator struct {
 	calls    map[string]map[string]int
 	faults   map[string][]*fault
 	timers   map[string]Stopper // pending settlements by charge id
-	dirty    bool               // state changed since the last save
-	closed   bool
+	// owner maps every object id (session, charge permission, charge, ...)
+	// to its checkout session; members lists a session's other objects.
+	owner   map[string]string
+	members map[string][]string
+	// db is the persisted copy (nil without StateDir); pending holds the
+	// records changed since the last write, uncountedCalls the sessions
+	// whose call counts changed since.
+	db             *stateDB
+	pending        map[recordRef]any
+	uncountedCalls map[string]struct{}
+	closed         bool
 }
 
 // keyRecord is a registered public key.
@@ -95,20 +105,24 @@ type keyRecord struct {
 // earlier Simulator persisted there and resumes pending settlements.
 func New(opts Options) (*Simulator, error) {
 	s := &Simulator{
-		clock:        opts.Clock,
-		pendingDelay: opts.PendingDelay,
-		skew:         opts.ClockSkew,
-		stateDir:     opts.StateDir,
-		log:          opts.Logger,
-		done:         make(chan struct{}),
-		keys:         map[string]*keyRecord{},
-		sessions:     map[string]*sessionRecord{},
-		charges:      map[string]*chargeRecord{},
-		perms:        map[string]*chargePermissionRecord{},
-		idem:         map[string]*idemRecord{},
-		calls:        map[string]map[string]int{},
-		faults:       map[string][]*fault{},
-		timers:       map[string]Stopper{},
+		clock:          opts.Clock,
+		pendingDelay:   opts.PendingDelay,
+		skew:           opts.ClockSkew,
+		stateDir:       opts.StateDir,
+		log:            opts.Logger,
+		done:           make(chan struct{}),
+		keys:           map[string]*keyRecord{},
+		sessions:       map[string]*sessionRecord{},
+		charges:        map[string]*chargeRecord{},
+		perms:          map[string]*chargePermissionRecord{},
+		idem:           map[string]*idemRecord{},
+		calls:          map[string]map[string]int{},
+		faults:         map[string][]*fault{},
+		timers:         map[string]Stopper{},
+		owner:          map[string]string{},
+		members:        map[string][]string{},
+		pending:        map[recordRef]any{},
+		uncountedCalls: map[string]struct{}{},
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -124,6 +138,9 @@ func New(opts Options) (*Simulator, error) {
 	}
 	if s.stateDir != "" {
 		if err := s.load(); err != nil {
+			if s.db != nil {
+				_ = s.db.close()
+			}
 			return nil, fmt.Errorf("simulator: load state: %w", err)
 		}
 	}
@@ -151,8 +168,14 @@ func (s *Simulator) Close() error {
 			t.Stop()
 			delete(s.timers, id)
 		}
-		if s.stateDir != "" {
-			err = s.saveLocked()
+		if s.db != nil {
+			for id := range s.uncountedCalls {
+				s.changedLocked(id)
+			}
+			err = s.flushLocked()
+			if cerr := s.db.close(); err == nil {
+				err = cerr
+			}
 		}
 	})
 	return err
@@ -185,7 +208,7 @@ func (s *Simulator) RegisterPublicKey(publicKeyID string, pub *rsa.PublicKey, me
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[publicKeyID] = rec
-	s.dirty = true
+	s.putRecordLocked(kindKey, publicKeyID, rec)
 	s.persistLocked()
 	return nil
 }
