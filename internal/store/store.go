@@ -76,9 +76,42 @@ type Store interface {
 	// when it does not exist) or is final.
 	Reschedule(ctx context.Context, checkoutSessionID, owner string, next, now time.Time) (payment.Payment, error)
 
+	// List returns up to q.Limit payments matching q, newest first: by
+	// CreateTime descending, then CheckoutSessionID descending, so the order
+	// is total. With q.After set it continues after that position, so a
+	// listing paged this way sees every matching payment created before its
+	// first page exactly once, whatever is inserted meanwhile. The cost
+	// depends on q.Limit and the number of outcomes asked for, not on the
+	// number of payments stored. It reads only and is not announced.
+	List(ctx context.Context, q ListQuery) ([]payment.Payment, error)
+
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ListQuery selects the payments List returns.
+type ListQuery struct {
+	// Outcomes keeps payments whose outcome is one of these; empty keeps
+	// every outcome.
+	Outcomes []payment.Outcome
+	// CreatedFrom keeps payments created at or after it; zero: no bound.
+	CreatedFrom time.Time
+	// CreatedBefore keeps payments created before it; zero: no bound.
+	CreatedBefore time.Time
+	// After, when set, keeps only payments that come after it in List's
+	// order: created before After.CreateTime, or at the same time with a
+	// smaller checkout session ID. It is the last payment of the previous
+	// page.
+	After *ListPosition
+	// Limit is the most payments returned; it must be positive.
+	Limit int
+}
+
+// ListPosition is a place in List's order, the key of one payment.
+type ListPosition struct {
+	CreateTime        time.Time
+	CheckoutSessionID string
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
@@ -402,6 +403,68 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 		return payment.Payment{}, wrap("reschedule", err)
 	}
 	return p, nil
+}
+
+// listSQL returns the statement of a List of n outcomes: one index range
+// per outcome (payments_outcome_create_time, scanned backwards from the
+// position and stopping at the limit), merged by a sort of at most n*limit
+// rows. Parameters: $1 and $2 the creation range, $3 and $4 the position to
+// continue after, $5 the limit, $6 ... the outcomes.
+func listSQL(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString("\n\tUNION ALL ")
+		}
+		fmt.Fprintf(&b, `(SELECT %s FROM payments
+		WHERE outcome = $%d AND create_time >= $1 AND create_time < $2
+			AND (create_time, checkout_session_id) < ($3, $4)
+		ORDER BY create_time DESC, checkout_session_id DESC LIMIT $5)`, columns, 6+i)
+	}
+	if n == 1 {
+		return strings.TrimSuffix(strings.TrimPrefix(b.String(), "("), ")")
+	}
+	b.WriteString("\n\tORDER BY create_time DESC, checkout_session_id DESC LIMIT $5")
+	return b.String()
+}
+
+// List implements store.Store, in one statement and so one snapshot.
+func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment, error) {
+	outcomes, err := sqlstore.CheckList(q)
+	if err != nil {
+		return nil, err
+	}
+	bound := func(t time.Time, inf pgtype.InfinityModifier) pgtype.Timestamptz {
+		if t.IsZero() {
+			return pgtype.Timestamptz{InfinityModifier: inf, Valid: true}
+		}
+		return pgtype.Timestamptz{Time: t, Valid: true}
+	}
+	at, id := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}, ""
+	if q.After != nil {
+		at, id = bound(q.After.CreateTime, pgtype.Infinity), q.After.CheckoutSessionID
+	}
+	args := []any{bound(q.CreatedFrom, pgtype.NegativeInfinity), bound(q.CreatedBefore, pgtype.Infinity), at, id, q.Limit}
+	for _, o := range outcomes {
+		args = append(args, string(o))
+	}
+	rows, err := s.pool.Query(ctx, listSQL(len(outcomes)), args...)
+	if err != nil {
+		return nil, wrap("list", err)
+	}
+	defer rows.Close()
+	var out []payment.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, wrap("list", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list", err)
+	}
+	return out, nil
 }
 
 // Ping implements store.Store.

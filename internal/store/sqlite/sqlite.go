@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -510,8 +511,10 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 
 // claimDueSQL selects the earliest due payments of the given outcomes (a
 // JSON array). The partial index on (next_check_time, checkout_session_id)
-// yields them in claim order, and the scan stops at the limit.
-const claimDueSQL = `SELECT checkout_session_id FROM payments
+// yields them in claim order, and the scan stops at the limit. It is named:
+// without statistics SQLite would rather search the index on outcome, and
+// sort every pending payment.
+const claimDueSQL = `SELECT checkout_session_id FROM payments INDEXED BY payments_next_check_time
 	WHERE next_check_time IS NOT NULL AND next_check_time <= ?
 		AND outcome IN (SELECT value FROM json_each(?))
 	ORDER BY next_check_time, checkout_session_id
@@ -623,6 +626,72 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 		return payment.Payment{}, err
 	}
 	return stored, nil
+}
+
+// listSQL returns the statement of a List of n outcomes: one index range
+// per outcome (payments_outcome_create_time, read backwards from the
+// position and stopping at the limit), merged by a sort of at most n*limit
+// rows. Named parameters: :o1 ... :oN the outcomes, :from and :before the
+// creation range, :at and :id the position to continue after, :limit.
+func listSQL(n int) string {
+	sub := func(i int) string {
+		return fmt.Sprintf(`SELECT * FROM (SELECT %s FROM payments
+		WHERE outcome = :o%d AND create_time >= :from AND create_time < :before
+			AND create_time <= :at AND (create_time < :at OR checkout_session_id < :id)
+		ORDER BY create_time DESC, checkout_session_id DESC LIMIT :limit)`, columns, i)
+	}
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString("\n\tUNION ALL ")
+		}
+		b.WriteString(sub(i))
+	}
+	b.WriteString("\n\tORDER BY create_time DESC, checkout_session_id DESC LIMIT :limit")
+	return b.String()
+}
+
+// List implements store.Store. It reads on the read pool, in one
+// statement and so one snapshot.
+func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment, error) {
+	outcomes, err := sqlstore.CheckList(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{
+		sql.Named("from", int64(math.MinInt64)), sql.Named("before", int64(math.MaxInt64)),
+		sql.Named("at", int64(math.MaxInt64)), sql.Named("id", ""), sql.Named("limit", q.Limit),
+	}
+	if !q.CreatedFrom.IsZero() {
+		args[0] = sql.Named("from", q.CreatedFrom.UnixMicro())
+	}
+	if !q.CreatedBefore.IsZero() {
+		args[1] = sql.Named("before", q.CreatedBefore.UnixMicro())
+	}
+	if q.After != nil {
+		args[2] = sql.Named("at", q.After.CreateTime.UnixMicro())
+		args[3] = sql.Named("id", q.After.CheckoutSessionID)
+	}
+	for i, o := range outcomes {
+		args = append(args, sql.Named(fmt.Sprintf("o%d", i+1), string(o)))
+	}
+	rows, err := s.read.QueryContext(ctx, listSQL(len(outcomes)), args...)
+	if err != nil {
+		return nil, wrap("list", err)
+	}
+	defer rows.Close()
+	var out []payment.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, wrap("list", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list", err)
+	}
+	return out, nil
 }
 
 // Ping implements store.Store.

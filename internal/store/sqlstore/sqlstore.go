@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
 // Migration is one numbered schema change.
@@ -148,6 +149,37 @@ func CheckReschedule(owner string, next, now time.Time) error {
 		return errors.New("store: reschedule: next and now must be set")
 	}
 	return nil
+}
+
+// MaxListLimit bounds store.ListQuery.Limit in every implementation: one
+// List reads at most this many payments per outcome asked for.
+const MaxListLimit = 1000
+
+// CheckList rejects a List call that breaks the store.Store contract, and
+// returns the outcomes to read: the ones asked for without repeats, or
+// every outcome when none is named.
+func CheckList(q store.ListQuery) ([]payment.Outcome, error) {
+	switch {
+	case q.Limit <= 0 || q.Limit > MaxListLimit:
+		return nil, fmt.Errorf("store: list: limit %d must be between 1 and %d", q.Limit, MaxListLimit)
+	case !q.CreatedFrom.IsZero() && !q.CreatedBefore.IsZero() && !q.CreatedFrom.Before(q.CreatedBefore):
+		return nil, fmt.Errorf("store: list: created-from %v must be before created-before %v", q.CreatedFrom, q.CreatedBefore)
+	case q.After != nil && q.After.CreateTime.IsZero():
+		return nil, errors.New("store: list: the position to continue after has no create time")
+	}
+	if len(q.Outcomes) == 0 {
+		return Outcomes, nil
+	}
+	var out []payment.Outcome
+	for _, o := range q.Outcomes {
+		if !o.Valid() {
+			return nil, fmt.Errorf("store: list: invalid outcome %q", o)
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // OutcomeNames returns the names of outcomes, for binding as query

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -51,6 +52,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"claim_due_expired_lease", s.testClaimDueExpiredLease},
 		{"claim_due_concurrent_claimers", s.testClaimDueConcurrent},
 		{"reschedule", s.testReschedule},
+		{"list_filters_and_orders", s.testList},
+		{"list_pages_across_inserts", s.testListPages},
+		{"list_rejects_invalid", s.testListInvalid},
 		{"times_utc_and_precision", s.testTimes},
 		{"ping", s.testPing},
 	}
@@ -807,5 +811,158 @@ func (s *suite) testPing(t *testing.T) {
 	st := s.open(t)
 	if err := st.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// listFixture stores payments of every outcome at known creation times,
+// out of creation order, with ties in time broken by ID, and returns them
+// newest first (List's order).
+func listFixture(t *testing.T, st store.Store) []payment.Payment {
+	t.Helper()
+	specs := []struct {
+		id      string
+		minutes int
+		outcome payment.Outcome
+	}{
+		{"cs-l03", 3, payment.Completed},
+		{"cs-l01", 1, payment.Unknown},
+		{"cs-l05", 5, payment.Pending},
+		{"cs-l02", 2, payment.Completing},
+		{"cs-l07", 5, payment.Declined}, // same time as cs-l05 and cs-l06
+		{"cs-l06", 5, payment.Completed},
+		{"cs-l04", 4, payment.Canceled},
+		{"cs-l08", 8, payment.Unknown},
+	}
+	for _, sp := range specs {
+		at := base.Add(time.Duration(sp.minutes) * time.Minute)
+		mustCreate(t, st, attempt(sp.id, "order-"+sp.id, at), owner)
+		if sp.outcome != payment.Completing {
+			tr := transitionTo(sp.outcome, at.Add(time.Second))
+			mustTransition(t, st, sp.id, tr)
+		}
+	}
+	all := make([]payment.Payment, 0, len(specs))
+	for _, id := range []string{"cs-l08", "cs-l07", "cs-l06", "cs-l05", "cs-l04", "cs-l03", "cs-l02", "cs-l01"} {
+		all = append(all, mustGet(t, st, id))
+	}
+	return all
+}
+
+func (s *suite) testList(t *testing.T) {
+	st := s.open(t)
+	all := listFixture(t, st)
+	at := func(m int) time.Time { return base.Add(time.Duration(m) * time.Minute) }
+	pick := func(want ...string) []payment.Payment {
+		var out []payment.Payment
+		for _, p := range all {
+			if slices.Contains(want, p.CheckoutSessionID) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    store.ListQuery
+		want []payment.Payment
+	}{
+		{"everything", store.ListQuery{Limit: 100}, all},
+		{"limit", store.ListQuery{Limit: 3}, all[:3]},
+		{"one_outcome", store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, Limit: 100}, pick("cs-l06", "cs-l03")},
+		{"several_outcomes", store.ListQuery{Outcomes: []payment.Outcome{payment.Unknown, payment.Completing, payment.Pending}, Limit: 100},
+			pick("cs-l08", "cs-l05", "cs-l02", "cs-l01")},
+		{"repeated_outcome", store.ListQuery{Outcomes: []payment.Outcome{payment.Unknown, payment.Unknown}, Limit: 100}, pick("cs-l08", "cs-l01")},
+		{"several_outcomes_limit", store.ListQuery{Outcomes: []payment.Outcome{payment.Unknown, payment.Pending, payment.Declined}, Limit: 2},
+			pick("cs-l08", "cs-l07")},
+		{"created_from_inclusive", store.ListQuery{CreatedFrom: at(5), Limit: 100}, all[:4]},
+		{"created_before_exclusive", store.ListQuery{CreatedBefore: at(5), Limit: 100}, all[4:]},
+		{"range", store.ListQuery{CreatedFrom: at(2), CreatedBefore: at(5), Limit: 100}, pick("cs-l04", "cs-l03", "cs-l02")},
+		{"range_and_outcome", store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, CreatedFrom: at(4), Limit: 100}, pick("cs-l06")},
+		{"after_tie_in_time", store.ListQuery{After: &store.ListPosition{CreateTime: at(5), CheckoutSessionID: "cs-l07"}, Limit: 100}, all[2:]},
+		{"after_and_outcome", store.ListQuery{Outcomes: []payment.Outcome{payment.Completed, payment.Pending},
+			After: &store.ListPosition{CreateTime: at(5), CheckoutSessionID: "cs-l06"}, Limit: 100}, pick("cs-l05", "cs-l03")},
+		{"after_the_last", store.ListQuery{After: &store.ListPosition{CreateTime: at(1), CheckoutSessionID: "cs-l01"}, Limit: 100}, nil},
+		{"nothing_in_range", store.ListQuery{CreatedFrom: at(9), Limit: 100}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := st.List(t.Context(), tt.q)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("List (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testListPages pages through the payments of two outcomes with a small
+// limit while payments are inserted (newer ones, as in production, and
+// ones of other outcomes) and others change: each payment that matched
+// before the first page appears exactly once, in order.
+func (s *suite) testListPages(t *testing.T) {
+	st := s.open(t)
+	const n = 23
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("cs-p%03d", i)
+		// Two payments per creation time, so pages split ties.
+		mustCreate(t, st, attempt(id, "order-p", base.Add(time.Duration(i/2)*time.Second)), owner)
+		mustTransition(t, st, id, transitionTo(payment.Unknown, base.Add(time.Hour)))
+		want = append(want, id)
+	}
+	slices.Reverse(want)
+	q := store.ListQuery{Outcomes: []payment.Outcome{payment.Unknown, payment.Pending}, Limit: 4}
+	var got []string
+	for page := 0; ; page++ {
+		ps, err := st.List(t.Context(), q)
+		if err != nil {
+			t.Fatalf("List page %d: %v", page, err)
+		}
+		for _, p := range ps {
+			got = append(got, p.CheckoutSessionID)
+		}
+		if len(ps) < q.Limit {
+			break
+		}
+		last := ps[len(ps)-1]
+		q.After = &store.ListPosition{CreateTime: last.CreateTime, CheckoutSessionID: last.CheckoutSessionID}
+		// Meanwhile: a new payment, newer than all, of a listed outcome;
+		// one of another outcome; and a listed payment moves to pending
+		// (still listed).
+		id := fmt.Sprintf("cs-new%02d", page)
+		mustCreate(t, st, attempt(id, "order-new", base.Add(time.Hour+time.Duration(page)*time.Second)), owner)
+		mustTransition(t, st, id, transitionTo(payment.Unknown, base.Add(2*time.Hour)))
+		mustCreate(t, st, attempt(id+"x", "order-new", base.Add(time.Duration(page)*time.Second)), owner)
+		mustTransition(t, st, want[n-1-page], transitionTo(payment.Pending, base.Add(2*time.Hour)))
+		if page > n {
+			t.Fatal("paging does not end")
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged IDs (-want +got):\n%s", diff)
+	}
+}
+
+func (s *suite) testListInvalid(t *testing.T) {
+	st := s.open(t)
+	tests := []struct {
+		name string
+		q    store.ListQuery
+	}{
+		{"zero_limit", store.ListQuery{}},
+		{"negative_limit", store.ListQuery{Limit: -1}},
+		{"limit_too_large", store.ListQuery{Limit: 1_000_000}},
+		{"invalid_outcome", store.ListQuery{Outcomes: []payment.Outcome{"settled"}, Limit: 10}},
+		{"empty_range", store.ListQuery{CreatedFrom: base, CreatedBefore: base, Limit: 10}},
+		{"position_without_time", store.ListQuery{After: &store.ListPosition{CheckoutSessionID: "cs-x"}, Limit: 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := st.List(t.Context(), tt.q); err == nil {
+				t.Errorf("List(%+v) = %d payments, nil error; want an error", tt.q, len(got))
+			}
+		})
 	}
 }
