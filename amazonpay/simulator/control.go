@@ -28,7 +28,11 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	case path == "publicKeys" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlRegisterKey(body)
 	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "buyer" && r.Method == http.MethodPost:
-		status, v, aerr = s.controlBuyer(seg[1], body)
+		status, v, aerr = s.controlBuyer(seg[1], body, buyerSignInAndPay)
+	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "signIn" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlBuyer(seg[1], body, buyerSignIn)
+	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "pay" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlBuyer(seg[1], body, buyerPay)
 	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "calls" && r.Method == http.MethodGet:
 		status, v, aerr = s.controlCalls(seg[1])
 	case path == "faults" && r.Method == http.MethodPost:
@@ -99,14 +103,34 @@ var scenarioCards = map[string]string{
 	scenarioPendingThenDeclined:   "Visa ****4354",
 }
 
-// controlBuyer plays the buyer on Amazon's pages: sign in, choose address
-// and instrument, then Pay Now or cancel.
-func (s *Simulator) controlBuyer(id string, body []byte) (int, any, *apiError) {
+// The buyer's two moments on Amazon's pages, as the control API plays them.
+const (
+	// buyerSignIn: the buyer signs in through the Amazon Pay button and
+	// chooses address and instrument; the shop then reads them (Get
+	// Checkout Session) and calls Update. Allowed before Update.
+	buyerSignIn = iota
+	// buyerPay: the buyer confirms on the amazonPayRedirectUrl page, which
+	// exists once every constraint is cleared (after Update).
+	buyerPay
+	// buyerSignInAndPay: both at once, for tests that only need a buyer
+	// who finished; needs the merchant's Update done, like buyerPay.
+	buyerSignInAndPay
+)
+
+// controlBuyer plays the buyer on Amazon's pages (see buyerSignIn,
+// buyerPay, buyerSignInAndPay).
+func (s *Simulator) controlBuyer(id string, body []byte, step int) (int, any, *apiError) {
 	var in buyerInput
 	if e := decodeBody(body, &in); e != nil {
 		return 0, nil, e
 	}
-	if !scenarios[in.Scenario] {
+	switch {
+	case step == buyerPay && in.Scenario != "":
+		return 0, nil, errorf(400, "InvalidParameterValue", "The buyer chose the instrument when signing in; pay takes no scenario.")
+	case step == buyerSignIn && in.Scenario == "":
+		in.Scenario = scenarioAuthorized
+	}
+	if step != buyerPay && !scenarios[in.Scenario] {
 		return 0, nil, errorf(400, "InvalidParameterValue", "scenario must be one of Authorized, BuyerCanceled, Declined, PendingThenAuthorized, PendingThenDeclined.")
 	}
 	s.mu.Lock()
@@ -121,20 +145,37 @@ func (s *Simulator) controlBuyer(id string, body []byte) (int, any, *apiError) {
 	if sess.State != stateOpen {
 		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The Checkout Session is %s, not Open.", sess.State)
 	}
-	if !sess.merchantReady() {
-		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The buyer cannot be sent to Amazon Pay yet: constraints %s remain.", describe(sess.constraints()))
+	if sess.Scenario != "" && !sess.AwaitingPayment {
+		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The buyer has already paid; complete the Checkout Session.")
 	}
-	sess.Scenario = in.Scenario
-	fillBuyer(sess, in.Scenario)
+	switch step {
+	case buyerPay:
+		if sess.Scenario == "" {
+			return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "No buyer has signed in yet: there is no amazonPayRedirectUrl to pay on.")
+		}
+		fallthrough
+	case buyerSignInAndPay:
+		if !sess.merchantReady() {
+			return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The buyer cannot be sent to amazonPayRedirectUrl yet: constraints %s remain.", describe(sess.merchantConstraints()))
+		}
+	}
+	if step != buyerPay {
+		sess.Scenario = in.Scenario
+		fillBuyer(sess, in.Scenario)
+		sess.AwaitingPayment = true
+	}
+	if step != buyerSignIn {
+		sess.AwaitingPayment = false
+		switch sess.Scenario {
+		case scenarioBuyerCanceled:
+			sess.State, sess.ReasonCode = stateCanceled, "BuyerCanceled"
+			sess.ReasonDescription = "The buyer canceled the checkout."
+		case scenarioDeclined:
+			sess.State, sess.ReasonCode = stateCanceled, "Declined"
+			sess.ReasonDescription = "The buyer's payment was declined."
+		}
+	}
 	sess.LastUpdated = now
-	switch in.Scenario {
-	case scenarioBuyerCanceled:
-		sess.State, sess.ReasonCode = stateCanceled, "BuyerCanceled"
-		sess.ReasonDescription = "The buyer canceled the checkout."
-	case scenarioDeclined:
-		sess.State, sess.ReasonCode = stateCanceled, "Declined"
-		sess.ReasonDescription = "The buyer's payment was declined."
-	}
 	s.changedLocked(sess.ID)
 	return 200, sess.json(), nil
 }
@@ -167,7 +208,7 @@ func fillBuyer(sess *sessionRecord, scenario string) {
 	billing := addr
 	sess.BillingAddress = &billing
 	sess.ShippingAddress = nil
-	if sess.ProductType == "PayAndShip" {
+	if sess.ProductType == "PayAndShip" || sess.ProductType == "" {
 		shipping := addr
 		sess.ShippingAddress = &shipping
 	}

@@ -77,12 +77,14 @@ type merchantMetadata struct {
 	CustomInformation   *string `json:"customInformation"`
 }
 
-// webCheckoutDetails is the WebCheckoutDetails object.
+// webCheckoutDetails is the WebCheckoutDetails object, its keys in the
+// order of Amazon's answers (review, result, redirect, cancel; checkoutMode
+// came later and follows).
 type webCheckoutDetails struct {
 	CheckoutReviewReturnURL *string `json:"checkoutReviewReturnUrl"`
 	CheckoutResultReturnURL *string `json:"checkoutResultReturnUrl"`
-	CheckoutCancelURL       *string `json:"checkoutCancelUrl"`
 	AmazonPayRedirectURL    *string `json:"amazonPayRedirectUrl"`
+	CheckoutCancelURL       *string `json:"checkoutCancelUrl"`
 	CheckoutMode            *string `json:"checkoutMode"`
 }
 
@@ -93,19 +95,23 @@ type sessionRecord struct {
 	Region      string `json:"region"`
 	Environment string `json:"environment"`
 
-	WebCheckoutDetails   webCheckoutDetails `json:"webCheckoutDetails"`
-	ProductType          string             `json:"productType"`
-	ChargePermissionType string             `json:"chargePermissionType"`
-	StoreID              string             `json:"storeId"`
-	PlatformID           *string            `json:"platformId"`
-	MerchantMetadata     merchantMetadata   `json:"merchantMetadata"`
-	ProviderReferenceID  *string            `json:"providerReferenceId"`
-	SupplementaryData    *string            `json:"supplementaryData"`
-	RecurringMetadata    json.RawMessage    `json:"recurringMetadata"`
-	PaymentMethodOnFile  json.RawMessage    `json:"paymentMethodOnFileMetadata"`
-	AddressDetails       json.RawMessage    `json:"addressDetails"`
-	DeliverySpecs        json.RawMessage    `json:"deliverySpecifications"`
-	Scopes               json.RawMessage    `json:"scopes"`
+	WebCheckoutDetails webCheckoutDetails `json:"webCheckoutDetails"`
+	// ProductType is the effective product type (PayAndShip unless
+	// given); ProductTypeGiven says whether the merchant sent one, because
+	// Amazon answers null until then or until the buyer signed in.
+	ProductType          string           `json:"productType"`
+	ProductTypeGiven     bool             `json:"productTypeGiven"`
+	ChargePermissionType string           `json:"chargePermissionType"`
+	StoreID              string           `json:"storeId"`
+	PlatformID           *string          `json:"platformId"`
+	MerchantMetadata     merchantMetadata `json:"merchantMetadata"`
+	ProviderReferenceID  *string          `json:"providerReferenceId"`
+	SupplementaryData    *string          `json:"supplementaryData"`
+	RecurringMetadata    json.RawMessage  `json:"recurringMetadata"`
+	PaymentMethodOnFile  json.RawMessage  `json:"paymentMethodOnFileMetadata"`
+	AddressDetails       json.RawMessage  `json:"addressDetails"`
+	DeliverySpecs        json.RawMessage  `json:"deliverySpecifications"`
+	Scopes               json.RawMessage  `json:"scopes"`
 
 	PaymentIntent                 *string `json:"paymentIntent"`
 	CanHandlePendingAuthorization bool    `json:"canHandlePendingAuthorization"`
@@ -116,7 +122,12 @@ type sessionRecord struct {
 	AllowOvercharge               *bool   `json:"allowOvercharge"`
 	ExtendExpiration              *bool   `json:"extendExpiration"`
 
+	// Scenario is the instrument the buyer chose when signing in ("" =
+	// no buyer yet); AwaitingPayment is set from sign-in until the buyer
+	// pays on the amazonPayRedirectUrl page (records from before the
+	// split lack it and read as paid).
 	Scenario           string              `json:"scenario"`
+	AwaitingPayment    bool                `json:"awaitingPayment"`
 	Buyer              *buyer              `json:"buyer"`
 	ShippingAddress    *address            `json:"shippingAddress"`
 	BillingAddress     *address            `json:"billingAddress"`
@@ -147,6 +158,11 @@ type chargeRecord struct {
 	MerchantMetadata   merchantMetadata `json:"merchantMetadata"`
 	PlatformID         *string          `json:"platformId"`
 	ProviderRefID      *string          `json:"providerReferenceId"`
+	// Channel, ChargeInitiator and WebCheckoutDetails are what Create
+	// Charge may set; charges of a Checkout Session answer them null.
+	Channel            *string             `json:"channel"`
+	ChargeInitiator    *string             `json:"chargeInitiator"`
+	WebCheckoutDetails *webCheckoutDetails `json:"webCheckoutDetails"`
 
 	State             string    `json:"state"`
 	ReasonCode        string    `json:"reasonCode"`
@@ -175,6 +191,7 @@ type chargePermissionRecord struct {
 	Merchant             string              `json:"merchant"`
 	Environment          string              `json:"environment"`
 	ChargePermissionType string              `json:"chargePermissionType"`
+	RecurringMetadata    json.RawMessage     `json:"recurringMetadata"`
 	Buyer                *buyer              `json:"buyer"`
 	ShippingAddress      *address            `json:"shippingAddress"`
 	BillingAddress       *address            `json:"billingAddress"`
@@ -232,70 +249,83 @@ type providerMetadata struct {
 	ProviderReferenceID *string `json:"providerReferenceId"`
 }
 
-// checkoutSessionJSON is the Checkout Session object of the API.
+// checkoutSessionJSON is the Checkout Session object of the API: exactly
+// the keys of Amazon's answers, in their order (the official Node.js SDK's
+// integration test compares Object.keys of a live sandbox answer with this
+// list), null where Amazon sends null.
 type checkoutSessionJSON struct {
-	CheckoutSessionID           string              `json:"checkoutSessionId"`
-	WebCheckoutDetails          webCheckoutDetails  `json:"webCheckoutDetails"`
-	ProductType                 string              `json:"productType"`
-	PaymentDetails              paymentDetailsJSON  `json:"paymentDetails"`
-	ChargePermissionType        string              `json:"chargePermissionType"`
-	RecurringMetadata           json.RawMessage     `json:"recurringMetadata"`
-	PaymentMethodOnFileMetadata json.RawMessage     `json:"paymentMethodOnFileMetadata"`
-	MerchantMetadata            merchantMetadata    `json:"merchantMetadata"`
-	SupplementaryData           *string             `json:"supplementaryData"`
-	Buyer                       *buyer              `json:"buyer"`
-	BillingAddress              *address            `json:"billingAddress"`
-	PaymentPreferences          []paymentPreference `json:"paymentPreferences"`
-	StatusDetails               statusDetails       `json:"statusDetails"`
-	ShippingAddress             *address            `json:"shippingAddress"`
-	ShippingAddressList         []string            `json:"shippingAddressList"`
-	PlatformID                  *string             `json:"platformId"`
-	ChargePermissionID          *string             `json:"chargePermissionId"`
-	ChargeID                    *string             `json:"chargeId"`
-	Constraints                 []constraint        `json:"constraints"`
-	CreationTimestamp           string              `json:"creationTimestamp"`
-	ExpirationTimestamp         string              `json:"expirationTimestamp"`
-	StoreID                     string              `json:"storeId"`
-	DeliverySpecifications      json.RawMessage     `json:"deliverySpecifications"`
-	ProviderMetadata            providerMetadata    `json:"providerMetadata"`
-	CheckoutButtonText          *string             `json:"checkoutButtonText"`
-	ReleaseEnvironment          string              `json:"releaseEnvironment"`
-	CheckoutType                *string             `json:"checkoutType"`
-	AddressDetails              json.RawMessage     `json:"addressDetails"`
+	CheckoutSessionID           string               `json:"checkoutSessionId"`
+	WebCheckoutDetails          webCheckoutDetails   `json:"webCheckoutDetails"`
+	ProductType                 *string              `json:"productType"`
+	PaymentDetails              paymentDetailsJSON   `json:"paymentDetails"`
+	ChargePermissionType        string               `json:"chargePermissionType"`
+	OrderType                   *string              `json:"orderType"`
+	RecurringMetadata           json.RawMessage      `json:"recurringMetadata"`
+	PaymentMethodOnFileMetadata json.RawMessage      `json:"paymentMethodOnFileMetadata"`
+	MerchantDetails             json.RawMessage      `json:"merchantDetails"`
+	MerchantMetadata            merchantMetadata     `json:"merchantMetadata"`
+	SupplementaryData           *string              `json:"supplementaryData"`
+	Buyer                       *buyer               `json:"buyer"`
+	BillingAddress              *address             `json:"billingAddress"`
+	PaymentPreferences          []*paymentPreference `json:"paymentPreferences"`
+	StatusDetails               statusDetails        `json:"statusDetails"`
+	ShippingAddress             *address             `json:"shippingAddress"`
+	PlatformID                  *string              `json:"platformId"`
+	ChargePermissionID          *string              `json:"chargePermissionId"`
+	ChargeID                    *string              `json:"chargeId"`
+	Constraints                 []constraint         `json:"constraints"`
+	CreationTimestamp           string               `json:"creationTimestamp"`
+	ExpirationTimestamp         string               `json:"expirationTimestamp"`
+	StoreID                     string               `json:"storeId"`
+	ProviderMetadata            providerMetadata     `json:"providerMetadata"`
+	ReleaseEnvironment          string               `json:"releaseEnvironment"`
+	CheckoutButtonText          *string              `json:"checkoutButtonText"`
+	DeliverySpecifications      json.RawMessage      `json:"deliverySpecifications"`
+	Tokens                      json.RawMessage      `json:"tokens"`
 }
 
+// Constraint ids and Amazon's descriptions of them (from real sandbox
+// answers).
+const (
+	constraintBuyerNotAssociated = "BuyerNotAssociated"
+	descBuyerNotAssociated       = "There is no buyer associated with the Checkout Session. Return the checkout session id to the Amazon Pay Button to allow buyer to login."
+)
+
 // constraints lists what still prevents the session from being completed.
-// The merchant-side ones are resolved by Create or Update Checkout Session;
-// BuyerNotAssociated is cleared when the buyer acts (control API).
+// As long as no buyer has signed in, Amazon lists only BuyerNotAssociated,
+// whatever the merchant has set; afterwards the merchant-side ones that are
+// left (resolved by Update Checkout Session), in Amazon's alphabetical
+// order.
 func (s *sessionRecord) constraints() []constraint {
 	out := []constraint{}
 	if s.State != stateOpen {
 		return out
 	}
-	if s.WebCheckoutDetails.CheckoutResultReturnURL == nil {
-		out = append(out, constraint{"CheckoutResultReturnUrlNotSet", "checkoutResultReturnUrl is not set."})
+	if s.Scenario == "" {
+		return append(out, constraint{constraintBuyerNotAssociated, descBuyerNotAssociated})
 	}
+	return append(out, s.merchantConstraints()...)
+}
+
+// merchantConstraints lists the merchant-side constraints left, whether or
+// not a buyer has signed in.
+func (s *sessionRecord) merchantConstraints() []constraint {
+	var out []constraint
 	if s.ChargeAmount == nil && s.ChargePermissionType != "PaymentMethodOnFile" {
 		out = append(out, constraint{"ChargeAmountNotSet", "chargeAmount is not set."})
+	}
+	if s.WebCheckoutDetails.CheckoutResultReturnURL == nil {
+		out = append(out, constraint{"CheckoutResultReturnUrlNotSet", "checkoutResultReturnUrl is not set."})
 	}
 	if s.PaymentIntent == nil {
 		out = append(out, constraint{"PaymentIntentNotSet", "paymentIntent is not set."})
 	}
-	if s.Scenario == "" {
-		out = append(out, constraint{"BuyerNotAssociated", "The buyer is not associated with the Checkout Session yet."})
-	}
 	return out
 }
 
-// merchantReady reports whether only the buyer is missing.
-func (s *sessionRecord) merchantReady() bool {
-	for _, c := range s.constraints() {
-		if c.ConstraintID != "BuyerNotAssociated" {
-			return false
-		}
-	}
-	return true
-}
+// merchantReady reports whether the merchant has set everything Complete
+// needs (only the buyer may be missing).
+func (s *sessionRecord) merchantReady() bool { return len(s.merchantConstraints()) == 0 }
 
 func releaseEnvironment(env string) string {
 	if env == envLive {
@@ -315,17 +345,39 @@ func redirectHost(region string) string {
 	return "apay-us.amazon.com"
 }
 
+// paymentPreferencesJSON answers Amazon's [null] while there is no
+// instrument to show.
+func paymentPreferencesJSON(p []paymentPreference) []*paymentPreference {
+	if len(p) == 0 {
+		return []*paymentPreference{nil}
+	}
+	out := make([]*paymentPreference, len(p))
+	for i := range p {
+		out[i] = &p[i]
+	}
+	return out
+}
+
 func (s *sessionRecord) json() checkoutSessionJSON {
 	wcd := s.WebCheckoutDetails
 	wcd.AmazonPayRedirectURL = nil
-	if s.State == stateOpen && s.merchantReady() {
+	constraints := s.constraints()
+	if s.State == stateOpen && len(constraints) == 0 {
+		// The buyer has signed in and the merchant has set everything:
+		// only now is there a page to send the buyer to.
 		u := "https://" + redirectHost(s.Region) + "/checkout/processing?amazonCheckoutSessionId=" + s.ID
 		wcd.AmazonPayRedirectURL = &u
+	}
+	var productType *string
+	if s.ProductTypeGiven || s.Scenario != "" {
+		// Amazon answers null until the merchant names a product type or
+		// the buyer's checkout fixes the default.
+		productType = &s.ProductType
 	}
 	out := checkoutSessionJSON{
 		CheckoutSessionID:    s.ID,
 		WebCheckoutDetails:   wcd,
-		ProductType:          s.ProductType,
+		ProductType:          productType,
 		ChargePermissionType: s.ChargePermissionType,
 		PaymentDetails: paymentDetailsJSON{
 			PaymentIntent:                 s.PaymentIntent,
@@ -343,12 +395,12 @@ func (s *sessionRecord) json() checkoutSessionJSON {
 		SupplementaryData:           s.SupplementaryData,
 		Buyer:                       s.Buyer,
 		BillingAddress:              s.BillingAddress,
-		PaymentPreferences:          s.PaymentPreferences,
+		PaymentPreferences:          paymentPreferencesJSON(s.PaymentPreferences),
 		ShippingAddress:             s.ShippingAddress,
 		PlatformID:                  s.PlatformID,
 		ChargePermissionID:          strPtr(s.ChargePermissionID),
 		ChargeID:                    strPtr(s.ChargeID),
-		Constraints:                 s.constraints(),
+		Constraints:                 constraints,
 		StatusDetails: statusDetails{
 			State:                s.State,
 			ReasonCode:           strPtr(s.ReasonCode),
@@ -361,50 +413,54 @@ func (s *sessionRecord) json() checkoutSessionJSON {
 		DeliverySpecifications: s.DeliverySpecs,
 		ProviderMetadata:       providerMetadata{ProviderReferenceID: s.ProviderReferenceID},
 		ReleaseEnvironment:     releaseEnvironment(s.Environment),
-		AddressDetails:         s.AddressDetails,
 	}
 	if s.State == stateCanceled {
 		// A canceled session carries only its state and reason; the
 		// buyer's details are gone with it.
-		out.Buyer, out.BillingAddress, out.ShippingAddress, out.PaymentPreferences = nil, nil, nil, nil
+		out.Buyer, out.BillingAddress, out.ShippingAddress = nil, nil, nil
+		out.PaymentPreferences = paymentPreferencesJSON(nil)
 	}
 	return out
 }
 
-// chargeJSON is the Charge object of the API.
+// chargeJSON is the Charge object of the API: the keys of the official
+// Node.js SDK's integration test, in the order of real sandbox answers
+// (chargeId … conversionRate, statusDetails, timestamps, releaseEnvironment
+// as a 2020 answer shows; channel and chargeInitiator after conversionRate,
+// merchantMetadata, platformId and webCheckoutDetails last, as the SDK
+// lists them). Amazon does not echo captureNow or
+// canHandlePendingAuthorization.
 type chargeJSON struct {
-	ChargeID                      string           `json:"chargeId"`
-	ChargePermissionID            string           `json:"chargePermissionId"`
-	ChargeAmount                  *priceJSON       `json:"chargeAmount"`
-	CaptureAmount                 *priceJSON       `json:"captureAmount"`
-	RefundedAmount                *priceJSON       `json:"refundedAmount"`
-	ConvertedAmount               *priceJSON       `json:"convertedAmount"`
-	ConversionRate                *string          `json:"conversionRate"`
-	ChannelType                   *string          `json:"channelType"`
-	SoftDescriptor                *string          `json:"softDescriptor"`
-	MerchantMetadata              merchantMetadata `json:"merchantMetadata"`
-	ProviderMetadata              providerMetadata `json:"providerMetadata"`
-	PlatformID                    *string          `json:"platformId"`
-	CaptureNow                    bool             `json:"captureNow"`
-	CanHandlePendingAuthorization bool             `json:"canHandlePendingAuthorization"`
-	StatusDetails                 statusDetails    `json:"statusDetails"`
-	CreationTimestamp             string           `json:"creationTimestamp"`
-	ExpirationTimestamp           string           `json:"expirationTimestamp"`
-	ReleaseEnvironment            string           `json:"releaseEnvironment"`
+	ChargeID            string              `json:"chargeId"`
+	ChargeAmount        *priceJSON          `json:"chargeAmount"`
+	ChargePermissionID  string              `json:"chargePermissionId"`
+	CaptureAmount       *priceJSON          `json:"captureAmount"`
+	RefundedAmount      *priceJSON          `json:"refundedAmount"`
+	SoftDescriptor      *string             `json:"softDescriptor"`
+	ProviderMetadata    providerMetadata    `json:"providerMetadata"`
+	ConvertedAmount     *priceJSON          `json:"convertedAmount"`
+	ConversionRate      *string             `json:"conversionRate"`
+	Channel             *string             `json:"channel"`
+	ChargeInitiator     *string             `json:"chargeInitiator"`
+	StatusDetails       statusDetails       `json:"statusDetails"`
+	CreationTimestamp   string              `json:"creationTimestamp"`
+	ExpirationTimestamp string              `json:"expirationTimestamp"`
+	ReleaseEnvironment  string              `json:"releaseEnvironment"`
+	MerchantMetadata    merchantMetadata    `json:"merchantMetadata"`
+	PlatformID          *string             `json:"platformId"`
+	WebCheckoutDetails  *webCheckoutDetails `json:"webCheckoutDetails"`
 }
 
 func (c *chargeRecord) json() chargeJSON {
 	out := chargeJSON{
-		ChargeID:                      c.ID,
-		ChargePermissionID:            c.ChargePermissionID,
-		ChargeAmount:                  c.ChargeAmount.json(),
-		CaptureAmount:                 c.CaptureAmount.json(),
-		SoftDescriptor:                c.SoftDescriptor,
-		MerchantMetadata:              c.MerchantMetadata,
-		ProviderMetadata:              providerMetadata{ProviderReferenceID: c.ProviderRefID},
-		PlatformID:                    c.PlatformID,
-		CaptureNow:                    c.CaptureNow,
-		CanHandlePendingAuthorization: c.CanHandlePending,
+		ChargeID:           c.ID,
+		ChargeAmount:       c.ChargeAmount.json(),
+		ChargePermissionID: c.ChargePermissionID,
+		CaptureAmount:      c.CaptureAmount.json(),
+		SoftDescriptor:     c.SoftDescriptor,
+		ProviderMetadata:   providerMetadata{ProviderReferenceID: c.ProviderRefID},
+		Channel:            c.Channel,
+		ChargeInitiator:    c.ChargeInitiator,
 		StatusDetails: statusDetails{
 			State:                c.State,
 			ReasonCode:           strPtr(c.ReasonCode),
@@ -414,6 +470,9 @@ func (c *chargeRecord) json() chargeJSON {
 		CreationTimestamp:   stamp(c.Created),
 		ExpirationTimestamp: stamp(c.Expires),
 		ReleaseEnvironment:  releaseEnvironment(c.Environment),
+		MerchantMetadata:    c.MerchantMetadata,
+		PlatformID:          c.PlatformID,
+		WebCheckoutDetails:  c.WebCheckoutDetails,
 	}
 	if c.CaptureAmount != nil {
 		out.RefundedAmount = (&price{Currency: c.ChargeAmount.Currency}).json()
@@ -432,46 +491,51 @@ type cpStatusDetails struct {
 	LastUpdatedTimestamp string   `json:"lastUpdatedTimestamp"`
 }
 
-// chargePermissionJSON is the Charge Permission object of the API.
+// chargePermissionJSON is the Charge Permission object of the API: the
+// keys of the official Node.js SDK's integration test in its order, which
+// is also the order of real sandbox answers (chargePermissionId,
+// chargePermissionReferenceId, platformId, buyer, … releaseEnvironment,
+// limits, …, presentmentCurrency).
 type chargePermissionJSON struct {
-	ChargePermissionID          string              `json:"chargePermissionId"`
-	ChargePermissionReferenceID *string             `json:"chargePermissionReferenceId"`
-	ChargePermissionType        string              `json:"chargePermissionType"`
-	RecurringMetadata           json.RawMessage     `json:"recurringMetadata"`
-	Buyer                       *buyer              `json:"buyer"`
-	ReleaseEnvironment          string              `json:"releaseEnvironment"`
-	ShippingAddress             *address            `json:"shippingAddress"`
-	BillingAddress              *address            `json:"billingAddress"`
-	PaymentPreferences          []paymentPreference `json:"paymentPreferences"`
-	StatusDetails               cpStatusDetails     `json:"statusDetails"`
-	CreationTimestamp           string              `json:"creationTimestamp"`
-	ExpirationTimestamp         string              `json:"expirationTimestamp"`
-	MerchantMetadata            merchantMetadata    `json:"merchantMetadata"`
-	PlatformID                  *string             `json:"platformId"`
-	Limits                      limitsJSON          `json:"limits"`
-	PresentmentCurrency         string              `json:"presentmentCurrency"`
+	ChargePermissionID          string               `json:"chargePermissionId"`
+	ChargePermissionReferenceID *string              `json:"chargePermissionReferenceId"`
+	PlatformID                  *string              `json:"platformId"`
+	Buyer                       *buyer               `json:"buyer"`
+	ShippingAddress             *address             `json:"shippingAddress"`
+	BillingAddress              *address             `json:"billingAddress"`
+	PaymentPreferences          []*paymentPreference `json:"paymentPreferences"`
+	StatusDetails               cpStatusDetails      `json:"statusDetails"`
+	CreationTimestamp           string               `json:"creationTimestamp"`
+	ExpirationTimestamp         string               `json:"expirationTimestamp"`
+	MerchantMetadata            merchantMetadata     `json:"merchantMetadata"`
+	ReleaseEnvironment          string               `json:"releaseEnvironment"`
+	Limits                      limitsJSON           `json:"limits"`
+	ChargePermissionType        string               `json:"chargePermissionType"`
+	RecurringMetadata           json.RawMessage      `json:"recurringMetadata"`
+	PresentmentCurrency         string               `json:"presentmentCurrency"`
 }
 
 func (p *chargePermissionRecord) json() chargePermissionJSON {
 	balance := price{Minor: max(p.AmountLimit.Minor-p.Used, 0), Currency: p.AmountLimit.Currency}
 	return chargePermissionJSON{
-		ChargePermissionID:   p.ID,
-		ChargePermissionType: p.ChargePermissionType,
-		Buyer:                p.Buyer,
-		ReleaseEnvironment:   releaseEnvironment(p.Environment),
-		ShippingAddress:      p.ShippingAddress,
-		BillingAddress:       p.BillingAddress,
-		PaymentPreferences:   p.PaymentPreferences,
+		ChargePermissionID: p.ID,
+		PlatformID:         p.PlatformID,
+		Buyer:              p.Buyer,
+		ShippingAddress:    p.ShippingAddress,
+		BillingAddress:     p.BillingAddress,
+		PaymentPreferences: paymentPreferencesJSON(p.PaymentPreferences),
 		StatusDetails: cpStatusDetails{
 			State:                p.State,
 			Reasons:              p.Reasons,
 			LastUpdatedTimestamp: stamp(p.LastUpdated),
 		},
-		CreationTimestamp:   stamp(p.Created),
-		ExpirationTimestamp: stamp(p.Expires),
-		MerchantMetadata:    p.MerchantMetadata,
-		PlatformID:          p.PlatformID,
-		Limits:              limitsJSON{AmountLimit: p.AmountLimit.json(), AmountBalance: balance.json()},
-		PresentmentCurrency: p.PresentmentCurrency,
+		CreationTimestamp:    stamp(p.Created),
+		ExpirationTimestamp:  stamp(p.Expires),
+		MerchantMetadata:     p.MerchantMetadata,
+		ReleaseEnvironment:   releaseEnvironment(p.Environment),
+		Limits:               limitsJSON{AmountLimit: p.AmountLimit.json(), AmountBalance: balance.json()},
+		ChargePermissionType: p.ChargePermissionType,
+		RecurringMetadata:    p.RecurringMetadata,
+		PresentmentCurrency:  p.PresentmentCurrency,
 	}
 }

@@ -149,3 +149,36 @@ func (p *price) json() *priceJSON {
 	}
 	return &priceJSON{Amount: p.text(), CurrencyCode: p.Currency}
 }
+
+// ledgerCurrencies are the currencies a merchant of each region may charge
+// in: its ledger currency, and for EU/UK merchants (ledger EUR or GBP) every
+// currency of Amazon's multi-currency list. The .NET SDK's Currency type
+// says so ("a currency other than the ledger currency is only supported in
+// the EU region"); the multi-currency integration guide lists the
+// currencies.
+var ledgerCurrencies = map[string]map[string]bool{
+	"na": {"USD": true},
+	"jp": {"JPY": true},
+	"eu": {"EUR": true, "GBP": true, "AUD": true, "DKK": true, "HKD": true, "JPY": true,
+		"NZD": true, "NOK": true, "ZAR": true, "SEK": true, "CHF": true, "USD": true},
+}
+
+// checkLedgerCurrency refuses a currency the merchant of region cannot
+// charge in with 400 CurrencyMismatch (nil cur passes).
+func checkLedgerCurrency(region, field string, cur *string) *apiError {
+	if cur == nil {
+		return nil
+	}
+	allowed, ok := ledgerCurrencies[region]
+	if !ok || allowed[*cur] {
+		return nil
+	}
+	return errorf(400, "CurrencyMismatch", "The currency %s provided for %s is not supported: it is not your ledger currency and multi-currency is only available in the EU region.", *cur, field)
+}
+
+func currencyOf(p *price) *string {
+	if p == nil {
+		return nil
+	}
+	return &p.Currency
+}

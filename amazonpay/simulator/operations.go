@@ -31,13 +31,20 @@ func decodeBody(body []byte, v any) *apiError {
 	switch {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errorf(400, "UnrecognizedField", "The field %s is not recognized.", field)
+		return unrecognizedField(field)
 	case errors.As(err, &typeErr):
 		return errorf(400, "InvalidParameterValue", "The value provided for %s is invalid.", typeErr.Field)
 	case strings.Contains(err.Error(), "amount must be"):
 		return errorf(400, "InvalidParameterValue", "The value provided for amount is invalid.")
 	}
 	return errorf(400, "InvalidRequestFormat", "The request body is not valid JSON.")
+}
+
+// unrecognizedField is Amazon's answer to a field an operation does not
+// take, in Amazon's wording (amzn/amazon-pay-api-sdk-php issue #9: "The
+// field 'checkoutMode' is invalid for this API.").
+func unrecognizedField(name string) *apiError {
+	return errorf(400, "UnrecognizedField", "The field '%s' is invalid for this API.", name)
 }
 
 func jsonMarshal(v any) ([]byte, error) {
@@ -201,6 +208,18 @@ func applySessionInput(sess *sessionRecord, in *sessionInput) *apiError {
 			next.ExtendExpiration = p.ExtendExpiration
 		}
 	}
+	for _, f := range []struct {
+		name string
+		cur  *string
+	}{
+		{"paymentDetails.chargeAmount.currencyCode", currencyOf(next.ChargeAmount)},
+		{"paymentDetails.totalOrderAmount.currencyCode", currencyOf(next.TotalOrderAmount)},
+		{"paymentDetails.presentmentCurrency", next.PresentmentCurrency},
+	} {
+		if e := checkLedgerCurrency(next.Region, f.name, f.cur); e != nil {
+			return e
+		}
+	}
 	if next.ChargeAmount != nil {
 		cur := next.ChargeAmount.Currency
 		if next.TotalOrderAmount != nil && next.TotalOrderAmount.Currency != cur {
@@ -298,7 +317,7 @@ func (s *Simulator) createSessionLocked(c *call) (int, any, *apiError) {
 		Expires:              c.now.Add(sessionLifetime),
 	}
 	if in.ProductType != nil {
-		sess.ProductType = *in.ProductType
+		sess.ProductType, sess.ProductTypeGiven = *in.ProductType, true
 	}
 	if in.ChargePermissionType != nil {
 		sess.ChargePermissionType = *in.ChargePermissionType
@@ -360,7 +379,7 @@ func (s *Simulator) updateSessionLocked(c *call) (int, any, *apiError) {
 		"addressDetails":              in.AddressDetails != nil,
 	} {
 		if present {
-			return 0, nil, errorf(400, "UnrecognizedField", "The field %s is not recognized.", name)
+			return 0, nil, unrecognizedField(name)
 		}
 	}
 	switch sess.State {
@@ -416,6 +435,12 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 	}
 	if cs := sess.constraints(); len(cs) > 0 {
 		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "You tried to call an operation on a Checkout Session that is in a state where that operation is not allowed (constraint %s).", cs[0].ConstraintID)
+	}
+	if sess.AwaitingPayment {
+		// Amazon completes only sessions whose buyer went through
+		// amazonPayRedirectUrl (the official SDKs' tests skip Complete
+		// for this reason).
+		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "You tried to call an operation on a Checkout Session that is in a state where that operation is not allowed: the buyer has not been redirected to amazonPayRedirectUrl yet.")
 	}
 	if in.ChargeAmount == nil && sess.ChargeAmount != nil {
 		return 0, nil, errorf(400, "MissingParameterValue", "The mandatory parameter chargeAmount is missing.")
@@ -519,6 +544,7 @@ func (s *Simulator) newChargePermissionLocked(sess *sessionRecord, c *call) *cha
 		Merchant:             sess.Merchant,
 		Environment:          sess.Environment,
 		ChargePermissionType: sess.ChargePermissionType,
+		RecurringMetadata:    sess.RecurringMetadata,
 		Buyer:                sess.Buyer,
 		ShippingAddress:      sess.ShippingAddress,
 		BillingAddress:       sess.BillingAddress,

@@ -61,6 +61,10 @@ type amazonSim struct {
 	KeyID  string
 	Key    *rsa.PrivateKey
 	client *amazonpay.Client
+	// jpClient is the storefront of a Japanese merchant: Amazon keeps a
+	// merchant to its ledger currency outside the EU, so JPY checkouts are
+	// prepared through the JP region.
+	jpClient *amazonpay.Client
 }
 
 func newAmazonSim(t testing.TB, pendingDelay time.Duration) *amazonSim {
@@ -77,16 +81,23 @@ func newAmazonSim(t testing.TB, pendingDelay time.Duration) *amazonSim {
 		t.Fatal(err)
 	}
 	a := &amazonSim{t: t, sim: sim, URL: srv.URL, KeyID: keyID, Key: key}
-	a.client = a.newClient(t, amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}, 5*time.Second)
+	setup := amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}
+	a.client = a.newClient(t, setup, 5*time.Second)
+	a.jpClient = a.regionClient(t, "jp", setup, 5*time.Second)
 	return a
 }
 
 func (a *amazonSim) newClient(t testing.TB, retry amazonpay.RetryPolicy, attemptTimeout time.Duration) *amazonpay.Client {
 	t.Helper()
+	return a.regionClient(t, "na", retry, attemptTimeout)
+}
+
+func (a *amazonSim) regionClient(t testing.TB, region string, retry amazonpay.RetryPolicy, attemptTimeout time.Duration) *amazonpay.Client {
+	t.Helper()
 	c, err := amazonpay.New(amazonpay.Config{
 		PublicKeyID:    a.KeyID,
 		PrivateKey:     a.Key,
-		Region:         "na",
+		Region:         region,
 		Endpoint:       a.URL,
 		Retry:          retry,
 		AttemptTimeout: attemptTimeout,
@@ -117,7 +128,11 @@ func (a *amazonSim) newSession(t testing.TB, ctx context.Context, spec sessionSp
 	if spec.Currency == "" {
 		spec.Currency = "USD"
 	}
-	sess, _, err := a.client.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
+	client := a.client
+	if spec.Currency == "JPY" {
+		client = a.jpClient
+	}
+	sess, _, err := client.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
 		WebCheckoutDetails: amazonpay.WebCheckoutDetails{CheckoutReviewReturnURL: "https://shop.example/review"},
 		StoreID:            "amzn1.application-oa2-client.e2e",
 	})
@@ -125,7 +140,7 @@ func (a *amazonSim) newSession(t testing.TB, ctx context.Context, spec sessionSp
 		t.Fatalf("create checkout session: %v", err)
 	}
 	price := amazonpay.Price{Amount: spec.Amount, CurrencyCode: spec.Currency}
-	_, _, err = a.client.UpdateCheckoutSession(ctx, sess.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
+	_, _, err = client.UpdateCheckoutSession(ctx, sess.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
 		WebCheckoutDetails: &amazonpay.WebCheckoutDetails{CheckoutResultReturnURL: "https://shop.example/result"},
 		PaymentDetails: &amazonpay.PaymentDetails{
 			PaymentIntent:                 spec.Intent,

@@ -65,6 +65,30 @@ const createPayload = {
   merchantMetadata: { merchantReferenceId: 'order-4711', merchantStoreName: 'Example Shop' },
 };
 
+// The keys of Amazon's answers, in Amazon's order. The SDK's own integration
+// test (tst/webStoreClientTest.js) compares Object.keys of a live Checkout
+// Session with exactly this list; for Charge and Charge Permission it
+// requires these keys, which real sandbox answers carry in this order.
+const checkoutSessionKeys = [
+  'checkoutSessionId', 'webCheckoutDetails', 'productType', 'paymentDetails', 'chargePermissionType',
+  'orderType', 'recurringMetadata', 'paymentMethodOnFileMetadata', 'merchantDetails', 'merchantMetadata',
+  'supplementaryData', 'buyer', 'billingAddress', 'paymentPreferences', 'statusDetails', 'shippingAddress',
+  'platformId', 'chargePermissionId', 'chargeId', 'constraints', 'creationTimestamp', 'expirationTimestamp',
+  'storeId', 'providerMetadata', 'releaseEnvironment', 'checkoutButtonText', 'deliverySpecifications', 'tokens',
+];
+const chargeKeys = [
+  'chargeId', 'chargeAmount', 'chargePermissionId', 'captureAmount', 'refundedAmount', 'softDescriptor',
+  'providerMetadata', 'convertedAmount', 'conversionRate', 'channel', 'chargeInitiator', 'statusDetails',
+  'creationTimestamp', 'expirationTimestamp', 'releaseEnvironment', 'merchantMetadata', 'platformId',
+  'webCheckoutDetails',
+];
+const chargePermissionKeys = [
+  'chargePermissionId', 'chargePermissionReferenceId', 'platformId', 'buyer', 'shippingAddress',
+  'billingAddress', 'paymentPreferences', 'statusDetails', 'creationTimestamp', 'expirationTimestamp',
+  'merchantMetadata', 'releaseEnvironment', 'limits', 'chargePermissionType', 'recurringMetadata',
+  'presentmentCurrency',
+];
+
 const algorithms = ['AMZN-PAY-RSASSA-PSS', 'AMZN-PAY-RSASSA-PSS-V2'];
 // An environment-specific key id makes the SDK use /v2/...; a legacy one
 // /sandbox/v2/... — both must work.
@@ -91,6 +115,24 @@ for (const algorithm of algorithms) {
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.equal(created.data.statusDetails.state, 'Open');
       assert.ok(created.headers['x-amz-pay-request-id']);
+      assert.deepStrictEqual(Object.keys(created.data), checkoutSessionKeys);
+      // A fresh session waits for its buyer only, and offers no page to
+      // send the buyer to yet.
+      assert.deepEqual(created.data.constraints.map((c) => c.constraintId), ['BuyerNotAssociated']);
+      assert.equal(created.data.webCheckoutDetails.amazonPayRedirectUrl, null);
+      assert.deepEqual(created.data.paymentPreferences, [null]);
+
+      // The buyer signs in on Amazon first; the shop then reads the
+      // address and buyer to price shipping and tax.
+      const signedIn = await control('POST', `checkoutSessions/${id}/signIn`, { scenario: 'Authorized' });
+      assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+      const reviewed = await sdk.getCheckoutSession(id);
+      assert.deepStrictEqual(Object.keys(reviewed.data), checkoutSessionKeys);
+      assert.ok(reviewed.data.buyer.buyerId);
+      assert.equal(reviewed.data.shippingAddress.countryCode, 'US');
+      assert.deepEqual(reviewed.data.constraints.map((c) => c.constraintId),
+        ['ChargeAmountNotSet', 'CheckoutResultReturnUrlNotSet', 'PaymentIntentNotSet']);
+      assert.equal(reviewed.data.webCheckoutDetails.amazonPayRedirectUrl, null);
 
       const updated = await sdk.updateCheckoutSession(id, {
         webCheckoutDetails: { checkoutResultReturnUrl: 'https://shop.example/result' },
@@ -101,11 +143,13 @@ for (const algorithm of algorithms) {
         },
       });
       assert.equal(updated.status, 200);
-      assert.deepEqual(updated.data.constraints.map((c) => c.constraintId), ['BuyerNotAssociated']);
+      assert.deepStrictEqual(Object.keys(updated.data), checkoutSessionKeys);
+      assert.deepEqual(updated.data.constraints, []);
       assert.ok(updated.data.webCheckoutDetails.amazonPayRedirectUrl.includes(id));
 
-      const buyer = await control('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' });
-      assert.equal(buyer.status, 200, JSON.stringify(buyer.body));
+      // The buyer pays on amazonPayRedirectUrl.
+      const paid = await control('POST', `checkoutSessions/${id}/pay`, {});
+      assert.equal(paid.status, 200, JSON.stringify(paid.body));
 
       const fetched = await sdk.getCheckoutSession(id);
       assert.equal(fetched.status, 200);
@@ -116,6 +160,7 @@ for (const algorithm of algorithms) {
         chargeAmount: { amount: '49.99', currencyCode: 'USD' },
       });
       assert.equal(completed.status, 200);
+      assert.deepStrictEqual(Object.keys(completed.data), checkoutSessionKeys);
       assert.equal(completed.data.statusDetails.state, 'Completed');
       const { chargeId, chargePermissionId } = completed.data;
       assert.match(chargePermissionId, /^S01-\d{7}-\d{7}$/);
@@ -125,10 +170,12 @@ for (const algorithm of algorithms) {
       assert.equal(charge.status, 200);
       assert.equal(charge.data.statusDetails.state, 'Authorized');
       assert.deepEqual(charge.data.chargeAmount, { amount: '49.99', currencyCode: 'USD' });
+      assert.deepStrictEqual(Object.keys(charge.data), chargeKeys);
 
       const permission = await sdk.getChargePermission(chargePermissionId);
       assert.equal(permission.status, 200);
       assert.equal(permission.data.statusDetails.state, 'Chargeable');
+      assert.deepStrictEqual(Object.keys(permission.data), chargePermissionKeys);
 
       const captured = await sdk.captureCharge(chargeId, {
         captureAmount: { amount: '49.99', currencyCode: 'USD' },
@@ -136,12 +183,13 @@ for (const algorithm of algorithms) {
       }, { 'x-amz-pay-idempotency-key': idempotencyKey() });
       assert.equal(captured.status, 200);
       assert.equal(captured.data.statusDetails.state, 'Captured');
+      assert.deepStrictEqual(Object.keys(captured.data), chargeKeys);
 
       const calls = await control('GET', `checkoutSessions/${id}/calls`);
       assert.deepEqual(calls.body, {
         CreateCheckoutSession: 1,
         UpdateCheckoutSession: 1,
-        GetCheckoutSession: 1,
+        GetCheckoutSession: 2,
         CompleteCheckoutSession: 1,
         GetCharge: 1,
         GetChargePermission: 1,
@@ -171,6 +219,42 @@ test('cancel charge with a JSON body on DELETE', async () => {
   assert.equal(canceled.status, 200);
   assert.equal(canceled.data.statusDetails.state, 'Canceled');
   assert.equal(canceled.data.statusDetails.reasonCode, 'MerchantCanceled');
+});
+
+test('a currency outside the ledger is refused, except in the EU', async () => {
+  const { publicKey, privateKey } = newKeyPair();
+  const keyId = 'SANDBOX-NODEINTEROPLEDGER';
+  await registerKey(keyId, publicKey);
+  const payload = (currencyCode) => ({
+    ...createPayload,
+    paymentDetails: { paymentIntent: 'Authorize', chargeAmount: { amount: '10.00', currencyCode } },
+  });
+  const us = client(keyId, privateKey, 'AMZN-PAY-RSASSA-PSS-V2');
+  await assert.rejects(us.createCheckoutSession(payload('EUR'), { 'x-amz-pay-idempotency-key': idempotencyKey() }), (err) => {
+    assert.equal(err.response.status, 400);
+    assert.equal(err.response.data.reasonCode, 'CurrencyMismatch');
+    return true;
+  });
+  const eu = new WebStoreClient({
+    publicKeyId: keyId, privateKey, region: 'eu', sandbox: true, algorithm: 'AMZN-PAY-RSASSA-PSS-V2', overrideServiceUrl: serviceHost,
+  });
+  const created = await eu.createCheckoutSession(payload('USD'), { 'x-amz-pay-idempotency-key': idempotencyKey() });
+  assert.equal(created.status, 201);
+});
+
+test('an unrecognised field is refused in Amazon\'s words', async () => {
+  const { publicKey, privateKey } = newKeyPair();
+  const keyId = 'SANDBOX-NODEINTEROPFIELD';
+  await registerKey(keyId, publicKey);
+  const sdk = client(keyId, privateKey, 'AMZN-PAY-RSASSA-PSS');
+  await assert.rejects(sdk.createCheckoutSession({ ...createPayload, checkoutColour: 'gold' }, {
+    'x-amz-pay-idempotency-key': idempotencyKey(),
+  }), (err) => {
+    assert.equal(err.response.status, 400);
+    assert.equal(err.response.data.reasonCode, 'UnrecognizedField');
+    assert.equal(err.response.data.message, "The field 'checkoutColour' is invalid for this API.");
+    return true;
+  });
 });
 
 test('errors reach the SDK as Amazon shapes them', async () => {

@@ -57,8 +57,18 @@ func run(dataDir, simURL, amount, currency, intent string, pending bool, scenari
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
+	// The storefront's region follows the currency: outside the EU
+	// Amazon keeps a merchant to its ledger currency.
+	region := "na"
+	switch currency {
+	case "USD":
+	case "JPY":
+		region = "jp"
+	default:
+		region = "eu"
+	}
 	c, err := amazonpay.New(amazonpay.Config{
-		PublicKeyID: "SANDBOX-EMBEDDEDSIMULATORKEY0001", PrivateKey: key, Region: "na", Endpoint: simURL, RootCAs: pool,
+		PublicKeyID: "SANDBOX-EMBEDDEDSIMULATORKEY0001", PrivateKey: key, Region: region, Endpoint: simURL, RootCAs: pool,
 	})
 	if err != nil {
 		return err
