@@ -8,8 +8,9 @@
 //	go generate ./...
 //
 // regenerates everything derived from the contract: first the vendored
-// buf/validate/validate.proto (rebuilt from the pinned protovalidate Go
-// module), then gen/ with buf and the protoc plugins pinned in tools/go.mod.
+// buf/validate/validate.proto and google/rpc/*.proto (rebuilt from the
+// pinned protovalidate and genproto Go modules), then gen/ with buf and the
+// protoc plugins (protoc-gen-go from go.mod, the others from tools/go.mod).
 // CI runs the same command and fails when the result differs from what is
 // committed.
 package paymentcompletion
