@@ -39,6 +39,12 @@ func (s *Server) status(ctx context.Context, err error) error {
 		if code == codes.Internal || code == codes.Unavailable {
 			s.d.Logger.WarnContext(ctx, "request failed", "reason", e.Reason, "error", err.Error())
 		}
+		if code == codes.Unavailable {
+			// Every retryable error says when to retry: after Amazon Pay's
+			// Retry-After when it throttled us and gave one.
+			return rpcstatus.Error(code, e.Message, reason, e.Metadata,
+				rpcstatus.RetryInfo(amazonpay.Classify(err).RetryAfter))
+		}
 		return rpcstatus.Error(code, e.Message, reason, e.Metadata)
 	}
 	switch {

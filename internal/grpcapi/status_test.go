@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -132,6 +133,47 @@ func TestAmazonReadError(t *testing.T) {
 			code, info, _ := errorInfo(t, err)
 			if code != tt.wantCode || info.GetReason() != tt.wantReason || info.GetMetadata()["amazon_reason_code"] != tt.wantAmazon {
 				t.Errorf("status = %v %v, want %v reason %q amazon_reason_code %q", code, info, tt.wantCode, tt.wantReason, tt.wantAmazon)
+			}
+		})
+	}
+}
+
+// TestRetryInfo checks that every UNAVAILABLE error says when to retry, with
+// Amazon Pay's Retry-After when it throttled the service and gave one, and
+// that no other error does.
+func TestRetryInfo(t *testing.T) {
+	t.Parallel()
+	unavailable := func(cause error) error {
+		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable, "retry", cause, nil)
+	}
+	tests := []struct {
+		name      string
+		err       error
+		wantDelay time.Duration // 0: no RetryInfo
+	}{
+		{"throttled with Retry-After", amazonReadError(&amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, RetryAfter: 7 * time.Second},
+			completion.ReasonChargeNotFound, "x"), 7 * time.Second},
+		{"throttled, wrapped", fmt.Errorf("complete: %w", unavailable(&amazonpay.Error{StatusCode: 503, Retryable: true, RetryAfter: 3 * time.Second})), 3 * time.Second},
+		{"throttled without Retry-After", unavailable(&amazonpay.Error{StatusCode: 429, Retryable: true}), rpcstatus.DefaultRetryDelay},
+		{"Amazon unreachable", unavailable(&amazonpay.TransportError{Err: errors.New("refused")}), rpcstatus.DefaultRetryDelay},
+		{"store unavailable", completion.NewError(completion.KindUnavailable, completion.ReasonStoreUnavailable, "store down", errors.New("dial"), nil), rpcstatus.DefaultRetryDelay},
+		{"not retryable", completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmountMismatch, "amount", nil, nil), 0},
+	}
+	s := quietServer()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var retry *errdetails.RetryInfo
+			for _, d := range status.Convert(s.status(t.Context(), tt.err)).Details() {
+				if r, ok := d.(*errdetails.RetryInfo); ok {
+					retry = r
+				}
+			}
+			switch {
+			case tt.wantDelay == 0 && retry != nil:
+				t.Errorf("unexpected RetryInfo %v", retry)
+			case tt.wantDelay != 0 && retry.GetRetryDelay().AsDuration() != tt.wantDelay:
+				t.Errorf("RetryInfo = %v, want a delay of %v", retry, tt.wantDelay)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -376,6 +377,15 @@ func checkShuttingDown(t *testing.T, err error) {
 	info, _ := details(t, err)
 	if info.GetReason() != "SHUTTING_DOWN" || info.GetDomain() != rpcstatus.Domain {
 		t.Errorf("ErrorInfo = %v, want reason SHUTTING_DOWN", info)
+	}
+	var retry *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	if retry.GetRetryDelay().AsDuration() != rpcstatus.DefaultRetryDelay {
+		t.Errorf("RetryInfo = %v, want a delay of %v", retry, rpcstatus.DefaultRetryDelay)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
 // healthFlushTimeout bounds how long a health Watch stream is kept open at
@@ -21,7 +22,7 @@ const healthFlushTimeout = time.Second
 // should re-open it, and another replica will serve it.
 func errShuttingDown() error {
 	return statusError(codes.Unavailable, "server is shutting down; retry the call",
-		pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN)
+		pb.ErrorReason_ERROR_REASON_SHUTTING_DOWN, rpcstatus.RetryInfo(0))
 }
 
 // streamRegistry tracks open server streams so shutdown can end them:

@@ -6,11 +6,13 @@ package rpcstatus
 
 import (
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 )
@@ -51,4 +53,19 @@ func Error(c codes.Code, msg string, r pb.ErrorReason, md map[string]string, det
 		return st.Err()
 	}
 	return ds.Err()
+}
+
+// DefaultRetryDelay is the delay a retryable error's RetryInfo suggests when
+// no better one is known (Amazon Pay sent no Retry-After). It is of the
+// order of the default service config's backoff.
+const DefaultRetryDelay = time.Second
+
+// RetryInfo is the google.rpc.RetryInfo detail of a retryable (UNAVAILABLE)
+// error: retry the same call after d, or after DefaultRetryDelay when d is
+// not positive.
+func RetryInfo(d time.Duration) *errdetails.RetryInfo {
+	if d <= 0 {
+		d = DefaultRetryDelay
+	}
+	return &errdetails.RetryInfo{RetryDelay: durationpb.New(d)}
 }
