@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
@@ -56,6 +57,12 @@ type Config struct {
 	// SimulatorPendingDelay is how long the simulator keeps a pending
 	// authorization before deciding it.
 	SimulatorPendingDelay time.Duration
+	// SimulatorClock is "real" or "manual": a manual clock stands still
+	// until POST /simulator/clock on the simulator advances it.
+	SimulatorClock string
+	// SimulatorThrottle is "none", "sandbox" or "live": the request quotas
+	// the simulator enforces.
+	SimulatorThrottle string
 
 	// TrackerFirstPoll is the delay before the first Get Charge poll of a
 	// pending authorization.
@@ -158,6 +165,10 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.SimulatorAddr })},
 		{"simulator-pending-delay", "SIMULATOR_PENDING_DELAY", "duration", "how long the simulator keeps an authorization pending", "30s",
 			dur(func(c *Config) *time.Duration { return &c.SimulatorPendingDelay })},
+		{"simulator-clock", "SIMULATOR_CLOCK", "real|manual", "clock of the embedded simulator: manual stands still until POST /simulator/clock {\"advance\":\"25h\"} moves it", "real",
+			str(func(c *Config) *string { return &c.SimulatorClock })},
+		{"simulator-throttle", "SIMULATOR_THROTTLE", "none|sandbox|live", "request quotas the embedded simulator enforces per operation (Amazon's published sandbox or live quotas)", "none",
+			str(func(c *Config) *string { return &c.SimulatorThrottle })},
 		{"tracker-first-poll", "TRACKER_FIRST_POLL", "duration", "delay before the first poll of a pending authorization", "30s",
 			dur(func(c *Config) *time.Duration { return &c.TrackerFirstPoll })},
 		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", "30m",
@@ -376,6 +387,14 @@ func (c Config) Validate() error {
 	if c.SimulatorPendingDelay < 0 {
 		fail("SIMULATOR_PENDING_DELAY", "simulator-pending-delay", "must not be negative, got %v", c.SimulatorPendingDelay)
 	}
+	if c.SimulatorClock != "real" && c.SimulatorClock != "manual" {
+		fail("SIMULATOR_CLOCK", "simulator-clock", "want real or manual, got %q", c.SimulatorClock)
+	}
+	switch c.SimulatorThrottle {
+	case simulator.ThrottleNone, simulator.ThrottleSandbox, simulator.ThrottleLive:
+	default:
+		fail("SIMULATOR_THROTTLE", "simulator-throttle", "want none, sandbox or live, got %q", c.SimulatorThrottle)
+	}
 	if c.TrackerFirstPoll <= 0 {
 		fail("TRACKER_FIRST_POLL", "tracker-first-poll", "must be positive, got %v", c.TrackerFirstPoll)
 	}
@@ -432,7 +451,9 @@ func (c Config) logAttrs() []any {
 		attrs = append(attrs,
 			"amazon_pay", "embedded simulator",
 			"simulator_addr", c.SimulatorAddr,
-			"simulator_pending_delay", c.SimulatorPendingDelay.String())
+			"simulator_pending_delay", c.SimulatorPendingDelay.String(),
+			"simulator_clock", c.SimulatorClock,
+			"simulator_throttle", c.SimulatorThrottle)
 	} else {
 		attrs = append(attrs,
 			"amazon_pay", "configured",

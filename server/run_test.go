@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -162,5 +167,79 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 				t.Fatalf("run = %v, want an error naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunEmbeddedSimulatorSettings starts the server with a manual clock
+// and sandbox quotas for its embedded simulator, and advances that clock
+// over the simulator's control API, as a storefront's tests would.
+func TestRunEmbeddedSimulatorSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
+		envOf(map[string]string{"SIMULATOR_CLOCK": "manual", "SIMULATOR_THROTTLE": "sandbox"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, logs) }()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"simulator_url":"([^"]+)"`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no simulator_url logged:\n%s", logs)
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(dir, "simulator", "simulator-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+
+	get := func(path string) map[string]any {
+		t.Helper()
+		r, err := hc.Get(m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&v); err != nil || r.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", path, r.StatusCode, err)
+		}
+		return v
+	}
+	if h := get("/simulator/healthz"); h["clock"] != "manual" || h["throttle"] != "sandbox" {
+		t.Errorf("healthz %v", h)
+	}
+	before := get("/simulator/clock")["now"].(string)
+	r, err := hc.Post(m[1]+"/simulator/clock", "application/json", strings.NewReader(`{"advance":"25h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&after); err != nil || r.StatusCode != 200 {
+		t.Fatalf("advance: %d %v", r.StatusCode, err)
+	}
+	r.Body.Close()
+	t0, _ := time.Parse("20060102T150405Z", before)
+	t1, _ := time.Parse("20060102T150405Z", after["now"].(string))
+	if d := t1.Sub(t0); d < 25*time.Hour || d > 25*time.Hour+time.Minute {
+		t.Errorf("clock moved by %v, want 25h", d)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

@@ -108,7 +108,13 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
-	sim, err := simulator.New(simulator.Options{PendingDelay: cfg.SimulatorPendingDelay, StateDir: dir, Logger: logger})
+	sim, err := simulator.New(simulator.Options{
+		PendingDelay: cfg.SimulatorPendingDelay,
+		ManualClock:  cfg.SimulatorClock == "manual",
+		Throttle:     cfg.SimulatorThrottle,
+		StateDir:     dir,
+		Logger:       logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded simulator: %w", err)
 	}

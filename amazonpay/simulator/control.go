@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -24,7 +23,7 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	)
 	switch {
 	case path == "healthz" && r.Method == http.MethodGet:
-		status, v = 200, map[string]string{"status": "ok"}
+		status, v = 200, s.healthView()
 	case path == "publicKeys" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlRegisterKey(body)
 	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "buyer" && r.Method == http.MethodPost:
@@ -44,8 +43,10 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		status, v = 200, map[string]any{"faults": []any{}}
 	case path == "faults" && r.Method == http.MethodGet:
 		status, v = 200, map[string]any{"faults": s.listFaults()}
-	case path == "clock/advance" && r.Method == http.MethodPost:
+	case path == "clock" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlAdvance(body)
+	case path == "clock" && r.Method == http.MethodGet:
+		status, v = 200, s.clockView()
 	default:
 		aerr = errorf(404, "ResourceNotFound", "Unknown control API resource.")
 	}
@@ -137,10 +138,10 @@ func (s *Simulator) controlBuyer(id string, body []byte, step int) (int, any, *a
 	defer s.mu.Unlock()
 	defer s.persistLocked()
 	sess := s.sessions[id]
-	if sess == nil {
+	now := s.clock.Now()
+	if sess == nil || sess.pastRetention(now) {
 		return 0, nil, errorf(404, "ResourceNotFound", "The Checkout Session %s does not exist.", id)
 	}
-	now := s.clock.Now()
 	s.refreshSessionLocked(sess, now)
 	if sess.State != stateOpen {
 		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "The Checkout Session is %s, not Open.", sess.State)
@@ -285,23 +286,49 @@ func (s *Simulator) listFaults() []map[string]any {
 }
 
 type advanceInput struct {
-	Duration string `json:"duration"`
+	Advance string `json:"advance"`
 }
 
-// controlAdvance moves a fake clock forward; with real time it is refused.
+// healthView says the simulator is up and how it was started, so a test
+// in any language can check it runs on the clock and quotas it expects.
+func (s *Simulator) healthView() map[string]any {
+	clock := "real"
+	if _, fake := s.clock.(*FakeClock); fake {
+		clock = "manual"
+	}
+	return map[string]any{"status": "ok", "clock": clock, "throttle": s.throttleSetting}
+}
+
+// clockView is the answer of the clock resource.
+func (s *Simulator) clockView() map[string]any {
+	_, fake := s.clock.(*FakeClock)
+	return map[string]any{"now": stamp(s.clock.Now()), "manual": fake}
+}
+
+// controlAdvance moves a manual (fake) clock forward and runs what came
+// due meanwhile (pending settlements, expiries are applied when next
+// read); on real time it is refused.
 func (s *Simulator) controlAdvance(body []byte) (int, any, *apiError) {
 	fc, ok := s.clock.(*FakeClock)
 	if !ok {
-		return 0, nil, errorf(409, "UnsupportedOperation", "The simulator runs on real time; only a fake clock can be advanced.")
+		return 0, nil, errorf(409, "UnsupportedOperation", "The simulator runs on real time; start it with a manual clock to advance it.")
 	}
 	var in advanceInput
 	if e := decodeBody(body, &in); e != nil {
 		return 0, nil, e
 	}
-	d, err := time.ParseDuration(in.Duration)
+	d, err := time.ParseDuration(in.Advance)
 	if err != nil || d < 0 {
-		return 0, nil, errorf(400, "InvalidParameterValue", "duration must be a non-negative duration such as \"30s\".")
+		return 0, nil, errorf(400, "InvalidParameterValue", "advance must be a non-negative duration such as \"25h\" or \"30s\".")
 	}
+	// Not under s.mu: due settlements take it.
 	fc.Advance(d)
-	return 200, map[string]string{"now": fmt.Sprint(stamp(fc.Now()))}, nil
+	s.mu.Lock()
+	now := fc.Now()
+	if s.manual {
+		s.putRecordLocked(kindClock, "manual", now)
+		s.persistLocked()
+	}
+	s.mu.Unlock()
+	return 200, s.clockView(), nil
 }

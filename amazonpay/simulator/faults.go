@@ -31,6 +31,10 @@ const (
 	FaultSlowResponse = "slowResponse"
 )
 
+// errTooManyRequests is Amazon's answer to a throttled request (no
+// Retry-After: Amazon documents none and the SDKs read none).
+var errTooManyRequests = errorf(429, "TooManyRequests", "The request was throttled. Retry with exponential backoff.")
+
 // MaxTimeoutHold bounds how long a timeout fault holds a request.
 const MaxTimeoutHold = 5 * time.Minute
 
@@ -90,7 +94,7 @@ func (s *Simulator) preFault(w http.ResponseWriter, r *http.Request, f *fault) b
 		writeError(w, errorf(503, "ServiceUnavailable", "The service is temporarily unavailable. Retry the request."))
 		return true
 	case FaultHTTP429:
-		writeError(w, errorf(429, "TooManyRequests", "The request was throttled. Retry with exponential backoff."))
+		writeError(w, errTooManyRequests)
 		return true
 	case FaultReset:
 		dropConnection(w)

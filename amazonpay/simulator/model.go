@@ -38,7 +38,16 @@ const (
 	sessionLifetime          = 24 * time.Hour
 	authorizationLifetime    = 30 * 24 * time.Hour
 	chargePermissionLifetime = 180 * 24 * time.Hour
+	// sessionRetention is when Amazon deletes a Checkout Session (30 days
+	// after creation); its charge permission and charges stay.
+	sessionRetention = 30 * 24 * time.Hour
 )
+
+// pastRetention reports whether Amazon has deleted the session by now: it
+// then answers 404 ResourceNotFound like one that never existed.
+func (s *sessionRecord) pastRetention(now time.Time) bool {
+	return !now.Before(s.Created.Add(sessionRetention))
+}
 
 // address is a postal address as Amazon returns it.
 type address struct {

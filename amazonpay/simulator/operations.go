@@ -336,7 +336,7 @@ func (s *Simulator) createSessionLocked(c *call) (int, any, *apiError) {
 // session is as unknown as a missing one.
 func (s *Simulator) sessionFor(c *call) (*sessionRecord, *apiError) {
 	sess := s.sessions[c.id]
-	if sess == nil || sess.Merchant != c.merchant {
+	if sess == nil || sess.Merchant != c.merchant || sess.pastRetention(c.now) {
 		return nil, errorf(404, "ResourceNotFound", "The Checkout Session %s does not exist.", c.id)
 	}
 	s.refreshSessionLocked(sess, c.now)

@@ -49,6 +49,8 @@ const (
 	kindKey         = "key"
 	kindSession     = "checkoutSession"
 	kindIdempotency = "idempotency"
+	// kindClock holds where a manual clock stands (id "manual").
+	kindClock = "clock"
 )
 
 // sessionGroup is a checkout session and the objects that belong to it, as
@@ -240,6 +242,8 @@ func (s *Simulator) loadRecord(kind, id string, doc []byte) error {
 		}
 		s.idem[id] = &r
 		return nil
+	case kindClock:
+		return json.Unmarshal(doc, &s.manualSince)
 	}
 	// A kind written by a newer version: keep it, ignore it.
 	s.log.Warn("simulator: unknown record kind in state", "kind", kind)

@@ -195,7 +195,7 @@ func (s *Simulator) checkHeaders(r *http.Request, c *call) *apiError {
 	if err != nil {
 		return errorf(400, "InvalidHeaderValue", "The value provided for x-amz-pay-date is invalid.")
 	}
-	if diff := c.now.Sub(t); diff > s.skew || diff < -s.skew {
+	if diff := s.dateClock.Now().Sub(t); diff > s.skew || diff < -s.skew {
 		return errorf(400, "InvalidHeaderValue", "The value provided for x-amz-pay-date is outside the accepted window of %s.", s.skew)
 	}
 	region, _ := headerValue(r, "x-amz-pay-region")
@@ -262,9 +262,16 @@ func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		c.simulationCode = strings.TrimSpace(r.Header.Get("x-amz-pay-simulation-code"))
 	}
 
-	// The call reached the operation: count it, then let an injected
-	// fault decide whether it is applied and answered.
+	// Throttled calls never reach the operation: not counted, not applied.
+	// Then the call is counted and an injected fault decides whether it is
+	// applied and answered.
 	s.mu.Lock()
+	if s.throttledLocked(c) {
+		s.mu.Unlock()
+		s.logRequest(c.op, http.StatusTooManyRequests, w)
+		writeError(w, errTooManyRequests)
+		return
+	}
 	s.countLocked(c)
 	f := s.takeFaultLocked(c.op)
 	s.mu.Unlock()

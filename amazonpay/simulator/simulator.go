@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -19,8 +20,20 @@ import (
 // simulator on real time.
 type Options struct {
 	// Clock drives dates, expirations and pending settlements; nil means
-	// real time. Tests pass a *FakeClock.
+	// real time (or a manual clock, see ManualClock). Go tests pass a
+	// *FakeClock, which POST /simulator/clock can also advance.
 	Clock Clock
+	// ManualClock, with Clock nil, runs the simulator on a clock that
+	// stands still except when POST /simulator/clock advances it, so tests
+	// in any language can reach expiries and settlements without waiting.
+	// It starts at the real time, or where the persisted manual clock of
+	// StateDir stood if that is later. Request dates (x-amz-pay-date) are
+	// still judged against real time, as callers sign with theirs.
+	ManualClock bool
+	// Throttle enforces Amazon's request quotas per merchant and
+	// operation: ThrottleNone ("", the default), ThrottleSandbox or
+	// ThrottleLive. Buckets refill on the simulator's clock.
+	Throttle string
 	// PendingDelay is how long a pending authorization stays
 	// AuthorizationInitiated before it settles (default 30s, like the
 	// sandbox's simulated instruments).
@@ -63,13 +76,19 @@ const maxBodyBytes = 1 << 20
 // serves a control API under /simulator/ for tests. It is safe for
 // concurrent use; use it as an http.Handler.
 type Simulator struct {
-	clock        Clock
-	pendingDelay time.Duration
-	skew         time.Duration
-	stateDir     string
-	log          *slog.Logger
-	done         chan struct{}
-	closeOnce    sync.Once
+	clock Clock
+	// dateClock is what x-amz-pay-date is compared with: the clock, or
+	// real time under a manual clock.
+	dateClock       Clock
+	manual          bool
+	throttle        map[string]quota
+	throttleSetting string
+	pendingDelay    time.Duration
+	skew            time.Duration
+	stateDir        string
+	log             *slog.Logger
+	done            chan struct{}
+	closeOnce       sync.Once
 
 	mu       sync.Mutex // guards everything below
 	keys     map[string]*keyRecord
@@ -91,6 +110,9 @@ type Simulator struct {
 	pending        map[recordRef]any
 	uncountedCalls map[string]struct{}
 	closed         bool
+	// manualSince is where a persisted manual clock stood.
+	manualSince time.Time
+	buckets     map[bucketKey]*bucket
 }
 
 // keyRecord is a registered public key.
@@ -123,10 +145,15 @@ func New(opts Options) (*Simulator, error) {
 		members:        map[string][]string{},
 		pending:        map[recordRef]any{},
 		uncountedCalls: map[string]struct{}{},
+		buckets:        map[bucketKey]*bucket{},
 	}
-	if s.clock == nil {
-		s.clock = realClock{}
+	throttle, err := quotasFor(opts.Throttle)
+	if err != nil {
+		return nil, err
 	}
+	s.throttle = throttle
+	s.throttleSetting = cmp.Or(opts.Throttle, ThrottleNone)
+	s.manual = opts.ManualClock && opts.Clock == nil
 	if s.pendingDelay <= 0 {
 		s.pendingDelay = DefaultPendingDelay
 	}
@@ -143,6 +170,19 @@ func New(opts Options) (*Simulator, error) {
 			}
 			return nil, fmt.Errorf("simulator: load state: %w", err)
 		}
+	}
+	s.dateClock = realClock{}
+	switch {
+	case s.clock != nil:
+		s.dateClock = s.clock
+	case s.manual:
+		start := time.Now()
+		if s.manualSince.After(start) {
+			start = s.manualSince
+		}
+		s.clock = NewFakeClock(start)
+	default:
+		s.clock = realClock{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

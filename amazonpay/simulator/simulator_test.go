@@ -782,7 +782,9 @@ func TestControlAPI(t *testing.T) {
 		"fault_bad_kind":        {"POST", "faults", map[string]any{"operation": "GetCharge", "kind": "explode"}, 400},
 		"fault_bad_op":          {"POST", "faults", map[string]any{"operation": "Refund", "kind": "http500"}, 400},
 		"fault_no_latency":      {"POST", "faults", map[string]any{"operation": "GetCharge", "kind": "latency"}, 400},
-		"clock_advance":         {"POST", "clock/advance", map[string]string{"duration": "1s"}, 200},
+		"clock_advance":         {"POST", "clock", map[string]string{"advance": "1s"}, 200},
+		"clock_read":            {"GET", "clock", nil, 200},
+		"clock_bad_duration":    {"POST", "clock", map[string]string{"advance": "soon"}, 400},
 		"healthz":               {"GET", "healthz", nil, 200},
 		"unknown":               {"GET", "nothing", nil, 404},
 	} {

@@ -10,6 +10,8 @@
 //	-tls            SIMULATOR_TLS            serve HTTPS (default true)
 //	-url-file       SIMULATOR_URL_FILE       write the bound URL here once listening
 //	-log-level      SIMULATOR_LOG_LEVEL      debug, info, warn or error (default info)
+//	-clock          SIMULATOR_CLOCK          real or manual (POST /simulator/clock advances it; default real)
+//	-throttle       SIMULATOR_THROTTLE       none, sandbox or live request quotas (default none)
 package main
 
 import (
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string) error {
 	tlsText := fs.String("tls", env("SIMULATOR_TLS", "true"), "serve HTTPS")
 	urlFile := fs.String("url-file", env("SIMULATOR_URL_FILE", ""), "write the bound URL to this file")
 	levelText := fs.String("log-level", env("SIMULATOR_LOG_LEVEL", "info"), "log level")
+	clockText := fs.String("clock", env("SIMULATOR_CLOCK", "real"), "real or manual clock")
+	throttle := fs.String("throttle", env("SIMULATOR_THROTTLE", simulator.ThrottleNone), "request quotas: none, sandbox or live")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,12 +74,18 @@ func run(ctx context.Context, args []string) error {
 	if err := level.UnmarshalText([]byte(*levelText)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
+	if *clockText != "real" && *clockText != "manual" {
+		return fmt.Errorf("-clock: want real or manual, got %q", *clockText)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if *certDir == "" {
 		*certDir = *stateDir
 	}
 
-	sim, err := simulator.New(simulator.Options{PendingDelay: delay, StateDir: *stateDir, Logger: logger})
+	sim, err := simulator.New(simulator.Options{
+		PendingDelay: delay, StateDir: *stateDir, Logger: logger,
+		ManualClock: *clockText == "manual", Throttle: *throttle,
+	})
 	if err != nil {
 		return err
 	}
@@ -137,6 +147,7 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("write url file: %w", err)
 		}
 	}
-	logger.Info("amazon pay simulator listening", "url", url, "pendingDelay", delay, "stateDir", *stateDir)
+	logger.Info("amazon pay simulator listening", "url", url, "pendingDelay", delay, "stateDir", *stateDir,
+		"clock", *clockText, "throttle", *throttle)
 	return wait()
 }
