@@ -58,7 +58,8 @@ Commands:
 
 Global flags (also accepted after the command):
   -addr host:port    service address (env PAYMENTCOMPLETION_ADDR; default 127.0.0.1:50051)
-  -timeout duration  deadline of unary calls (default 30s; watch has none)
+  -timeout duration  deadline of unary calls (default: the service config's,
+                     30s complete, 5s payment, 10s charge reads; watch has none)
   -json              print responses as protojson (errors as google.rpc.Status JSON)
   -token-file file   file with the bearer token (env PAYMENTCOMPLETION_TOKEN_FILE)
 
@@ -113,7 +114,7 @@ func usageErr(format string, args ...any) error {
 // parseArgs reads the global flags, the command and its flags. It returns
 // flag.ErrHelp when help was asked for.
 func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, command, error) {
-	g := globals{addr: "127.0.0.1:50051", timeout: 30 * time.Second}
+	g := globals{addr: "127.0.0.1:50051"}
 	if v, ok := lookupEnv(envAddr); ok && v != "" {
 		g.addr = v
 	}
@@ -233,8 +234,8 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 	if err != nil {
 		return g, command{}, err
 	}
-	if g.timeout <= 0 {
-		return g, command{}, usageErr("-timeout must be positive")
+	if g.timeout < 0 {
+		return g, command{}, usageErr("-timeout must not be negative")
 	}
 	return g, cmd, nil
 }
@@ -418,7 +419,8 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return exitUsage
 	}
 	defer conn.Close()
-	if cmd.unary {
+	if cmd.unary && g.timeout > 0 {
+		// Otherwise the service config's per-method timeout applies.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, g.timeout)
 		defer cancel()

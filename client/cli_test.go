@@ -27,6 +27,7 @@ import (
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
 )
 
 const session = "3f8c1b9e-5b2a-4c1d-9e7f-2a6b8c0d4e1f"
@@ -122,7 +123,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "watch_no_session", args: []string{"watch"}, wantErr: "-session is required"},
 		{name: "charge_no_id", args: []string{"charge"}, wantErr: "-id is required"},
 		{name: "extra_argument", args: []string{"charge", "-id", "x", "y"}, wantErr: `unexpected argument "y"`},
-		{name: "bad_timeout", args: []string{"-timeout", "0s", "charge", "-id", "x"}, wantErr: "-timeout"},
+		{name: "bad_timeout", args: []string{"-timeout", "-1s", "charge", "-id", "x"}, wantErr: "-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,8 +338,20 @@ func bufDial(lis *bufconn.Listener) dialFunc {
 	return func(string) (*grpc.ClientConn, error) {
 		return grpc.NewClient("passthrough:///bufnet",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()))
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultServiceConfig(serviceconfig.JSON))
 	}
+}
+
+// TestDial checks that the production dial accepts the service config
+// (grpc.NewClient refuses an invalid one).
+func TestDial(t *testing.T) {
+	t.Parallel()
+	conn, err := dial("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
 }
 
 // TestCLI runs whole invocations against a real server.

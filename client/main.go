@@ -17,6 +17,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
 )
 
 func main() {
@@ -27,7 +29,10 @@ func main() {
 }
 
 // dial connects without TLS: the service listens on loopback or a private
-// network behind the deployment's own transport security.
+// network behind the deployment's own transport security. The default
+// service config retries UNAVAILABLE with backoff and sets per-method
+// timeouts.
 func dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(serviceconfig.JSON))
 }
