@@ -124,4 +124,8 @@ type Transition struct {
 	// Time is when the result was learned; it becomes UpdateTime (and
 	// SettleTime for a final outcome).
 	Time time.Time
+	// Checked: the result was learned by a check after the completion call
+	// (a poll of a pending charge, a reconciliation), which CheckAttempts
+	// counts.
+	Checked bool
 }

@@ -53,8 +53,8 @@ type Store interface {
 	// Transition records t if t.Outcome ranks above the stored outcome
 	// (payment.Outcome.Rank): it sets the outcome and the non-empty IDs,
 	// reason and charge state, UpdateTime = t.Time, SettleTime = t.Time for a
-	// final outcome, NextCheckTime = t.NextCheckTime, clears the lease and
-	// increments Version. Otherwise it changes nothing. It returns the payment
+	// final outcome, NextCheckTime = t.NextCheckTime, clears the lease,
+	// increments CheckAttempts if t.Checked, and increments Version. Otherwise it changes nothing. It returns the payment
 	// as stored afterwards and whether it changed; ErrNotFound if there is no
 	// payment.
 	Transition(ctx context.Context, checkoutSessionID string, t payment.Transition) (stored payment.Payment, changed bool, err error)
@@ -84,6 +84,12 @@ type Store interface {
 	// depends on q.Limit and the number of outcomes asked for, not on the
 	// number of payments stored. It reads only and is not announced.
 	List(ctx context.Context, q ListQuery) ([]payment.Payment, error)
+
+	// ExtendLease keeps a payment leased to owner while its work is under
+	// way: NextCheckTime (the lease expiry) = until. Nothing else changes:
+	// Version stays and watchers are not told. ErrLeaseLost if the payment
+	// is not leased to owner (also when it does not exist) or is final.
+	ExtendLease(ctx context.Context, checkoutSessionID, owner string, until time.Time) error
 
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error

@@ -268,6 +268,7 @@ var transitionSQL = `UPDATE payments SET
 		update_time = $7,
 		settle_time = $8,
 		next_check_time = $9,
+		check_attempts = check_attempts + $11,
 		lease_owner = '',
 		version = version + 1
 	WHERE checkout_session_id = $1 AND ` + sqlstore.RankSQL("outcome") + ` < $10
@@ -285,9 +286,13 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 	if t.Outcome.Final() {
 		settle = t.Time
 	}
+	checked := 0
+	if t.Checked {
+		checked = 1
+	}
 	stored, err := scanPayment(s.pool.QueryRow(ctx, transitionSQL,
 		checkoutSessionID, string(t.Outcome), t.ChargePermissionID, t.ChargeID,
-		t.ReasonCode, t.ChargeState, t.Time, settle, nullTime(t.NextCheckTime), t.Outcome.Rank()))
+		t.ReasonCode, t.ChargeState, t.Time, settle, nullTime(t.NextCheckTime), t.Outcome.Rank(), checked))
 	if err == nil {
 		return stored, true, nil
 	}
@@ -465,6 +470,23 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 		return nil, wrap("list", err)
 	}
 	return out, nil
+}
+
+// ExtendLease implements store.Store.
+func (s *Store) ExtendLease(ctx context.Context, checkoutSessionID, owner string, until time.Time) error {
+	if owner == "" {
+		return fmt.Errorf("postgres: extend lease: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE payments SET next_check_time = $3
+		WHERE checkout_session_id = $1 AND lease_owner = $2 AND `+sqlstore.RankSQL("outcome")+` < $4`,
+		checkoutSessionID, owner, until, sqlstore.FinalRank)
+	if err != nil {
+		return wrap("extend lease", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: extend lease: %w", store.ErrLeaseLost)
+	}
+	return nil
 }
 
 // Ping implements store.Store.

@@ -121,7 +121,7 @@ type Store struct {
 // the single write connection, the read ones on the read pool.
 type statements struct {
 	create, getForWrite, deleteAttempt, transition *sql.Stmt
-	claimDue, claimUpdate, reschedule              *sql.Stmt
+	claimDue, claimUpdate, reschedule, extendLease *sql.Stmt
 	savepoint, release, rollbackTo                 *sql.Stmt
 	get, latestByOrder, ping                       *sql.Stmt
 }
@@ -239,6 +239,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.write, &s.stmts.claimDue, claimDueSQL},
 		{s.write, &s.stmts.claimUpdate, claimUpdateSQL},
 		{s.write, &s.stmts.reschedule, rescheduleSQL},
+		{s.write, &s.stmts.extendLease, extendLeaseSQL},
 		{s.write, &s.stmts.savepoint, `SAVEPOINT op`},
 		{s.write, &s.stmts.release, `RELEASE op`},
 		{s.write, &s.stmts.rollbackTo, `ROLLBACK TO op`},
@@ -460,6 +461,7 @@ var transitionSQL = `UPDATE payments SET
 		update_time = :time,
 		settle_time = :settle,
 		next_check_time = :next,
+		check_attempts = check_attempts + :checked,
 		lease_owner = '',
 		version = version + 1
 	WHERE checkout_session_id = :id AND ` + sqlstore.RankSQL("outcome") + ` < :rank
@@ -491,6 +493,7 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 			sql.Named("time", micros(t.Time)),
 			sql.Named("settle", settle),
 			sql.Named("next", micros(t.NextCheckTime)),
+			sql.Named("checked", checkedCount(t)),
 			sql.Named("id", checkoutSessionID),
 			sql.Named("rank", t.Outcome.Rank())))
 		if err == nil {
@@ -692,6 +695,39 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 		return nil, wrap("list", err)
 	}
 	return out, nil
+}
+
+var extendLeaseSQL = `UPDATE payments SET next_check_time = ?
+	WHERE checkout_session_id = ? AND lease_owner = ? AND ` + sqlstore.RankSQL("outcome") + ` < ?`
+
+// ExtendLease implements store.Store.
+func (s *Store) ExtendLease(ctx context.Context, checkoutSessionID, owner string, until time.Time) error {
+	if owner == "" {
+		return fmt.Errorf("sqlite: extend lease: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	return s.inTx(ctx, "extend lease", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.stmts.extendLease).ExecContext(ctx,
+			micros(until), checkoutSessionID, owner, sqlstore.FinalRank)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrLeaseLost
+		}
+		return nil
+	})
+}
+
+// checkedCount is what a transition adds to check_attempts.
+func checkedCount(t payment.Transition) int {
+	if t.Checked {
+		return 1
+	}
+	return 0
 }
 
 // Ping implements store.Store.

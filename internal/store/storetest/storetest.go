@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"list_filters_and_orders", s.testList},
 		{"list_pages_across_inserts", s.testListPages},
 		{"list_rejects_invalid", s.testListInvalid},
+		{"transition_counts_checks", s.testTransitionCountsChecks},
+		{"extend_lease", s.testExtendLease},
 		{"times_utc_and_precision", s.testTimes},
 		{"ping", s.testPing},
 	}
@@ -772,6 +774,58 @@ func (s *suite) testReschedule(t *testing.T) {
 	}
 	if p := mustGet(t, st, "cs-resched-final"); p.Outcome != payment.Completed || !p.NextCheckTime.IsZero() {
 		t.Errorf("final payment after Reschedule: outcome %s next check %v", p.Outcome, p.NextCheckTime)
+	}
+}
+
+func (s *suite) testTransitionCountsChecks(t *testing.T) {
+	st := s.open(t)
+	mustPending(t, st, "cs-checked", base)
+	if p := mustGet(t, st, "cs-checked"); p.CheckAttempts != 0 {
+		t.Fatalf("CheckAttempts after an unchecked transition = %d, want 0", p.CheckAttempts)
+	}
+	got := mustTransition(t, st, "cs-checked", payment.Transition{Outcome: payment.Completed, Time: base, Checked: true})
+	if got.CheckAttempts != 1 || mustGet(t, st, "cs-checked").CheckAttempts != 1 {
+		t.Errorf("CheckAttempts after a checked transition = %d, want 1", got.CheckAttempts)
+	}
+	// A transition that changes nothing counts nothing.
+	if p, changed, err := st.Transition(t.Context(), "cs-checked", payment.Transition{Outcome: payment.Completed, Time: base, Checked: true}); err != nil || changed || p.CheckAttempts != 1 {
+		t.Errorf("repeated Transition = attempts %d, changed %v, %v; want 1, false", p.CheckAttempts, changed, err)
+	}
+}
+
+func (s *suite) testExtendLease(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	mustPending(t, st, "cs-extend", base)
+	mustPending(t, st, "cs-extend-final", base)
+	if _, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, base, 10, time.Minute, owner); err != nil {
+		t.Fatal(err)
+	}
+	before := mustGet(t, st, "cs-extend")
+	until := base.Add(5 * time.Minute)
+	for _, bad := range []struct{ id, owner string }{{"cs-extend", "worker-b"}, {"cs-missing", owner}, {"cs-extend", ""}} {
+		if err := st.ExtendLease(ctx, bad.id, bad.owner, until); !errors.Is(err, store.ErrLeaseLost) {
+			t.Errorf("ExtendLease(%q, %q) = %v, want ErrLeaseLost", bad.id, bad.owner, err)
+		}
+	}
+	if diff := cmp.Diff(before, mustGet(t, st, "cs-extend")); diff != "" {
+		t.Errorf("rejected ExtendLease changed the payment (-before +after):\n%s", diff)
+	}
+	if err := st.ExtendLease(ctx, "cs-extend", owner, until); err != nil {
+		t.Fatalf("ExtendLease: %v", err)
+	}
+	want := before
+	want.NextCheckTime = until
+	if diff := cmp.Diff(want, mustGet(t, st, "cs-extend")); diff != "" {
+		t.Errorf("Get after ExtendLease (-want +got):\n%s", diff)
+	}
+	// The extended lease keeps others out until it expires.
+	if got, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, base.Add(2*time.Minute), 10, time.Minute, "worker-b"); err != nil || len(got) != 1 || got[0].CheckoutSessionID != "cs-extend-final" {
+		t.Errorf("ClaimDue during the extended lease = %v, %v; want only cs-extend-final (its lease expired)", ids(got), err)
+	}
+	mustTransition(t, st, "cs-extend", payment.Transition{Outcome: payment.Completed, Time: base})
+	if err := st.ExtendLease(ctx, "cs-extend", owner, until); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("ExtendLease of a final payment = %v, want ErrLeaseLost", err)
 	}
 }
 
