@@ -16,15 +16,13 @@ package completion
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/watch"
@@ -212,7 +210,11 @@ func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, e
 		if created {
 			s.log.DebugContext(ctx, "completion attempt recorded",
 				"checkout_session_id", req.CheckoutSessionID, "order_id", req.OrderID)
-			return s.completeUpstream(ctx, stored, owner, presigned)
+			// The attempt stays leased to this live process however long
+			// Amazon Pay takes; the reconciler takes over only from a dead one.
+			stop := s.keepLease(context.WithoutCancel(ctx), req.CheckoutSessionID, owner)
+			defer stop()
+			return s.completeUpstream(ctx, stored, holder{owner: owner}, presigned)
 		}
 		if !stored.SameRequest(attempt) {
 			return payment.Payment{}, newError(KindFailedPrecondition, ReasonSessionBoundToOtherRequest,
@@ -281,10 +283,18 @@ func (s *Service) prepareComplete(p payment.Payment) (CompleteCall, error) {
 	return s.amazon.PrepareComplete(p.CheckoutSessionID, req)
 }
 
+// holder is who works on a leased payment: its lease owner, and whether the
+// work is a check after the completion call (a reconciliation), which the
+// payment's CheckAttempts counts.
+type holder struct {
+	owner string
+	check bool
+}
+
 // completeUpstream calls Complete Checkout Session for an attempt leased to
-// owner and records what Amazon Pay's answer means. presigned, if not nil,
+// h and records what Amazon Pay's answer means. presigned, if not nil,
 // delivers the call prepared for this attempt.
-func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner string, presigned <-chan preparedCall) (payment.Payment, error) {
+func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h holder, presigned <-chan preparedCall) (payment.Payment, error) {
 	// The upstream work must finish and be recorded even if the caller goes
 	// away: a completion Amazon applied must never be left unrecorded.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
@@ -297,7 +307,7 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner
 	}
 	if pc.err != nil {
 		// Input the client refuses to send; nothing reached Amazon Pay.
-		return s.withdraw(uctx, p, owner, newError(KindInvalid, ReasonInvalidRequest,
+		return s.withdraw(uctx, p, h, newError(KindInvalid, ReasonInvalidRequest,
 			"the request cannot be sent to Amazon Pay: "+pc.err.Error(), pc.err, nil))
 	}
 	sess, info, err := pc.call.Send(uctx)
@@ -310,7 +320,7 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner
 		"amazon_request_id", info.RequestID, "attempts", info.Attempts,
 		"latency_ms", info.Latency.Milliseconds(), "error", errString(err))
 	if err == nil {
-		return s.record(uctx, p, s.transitionForCompleted(sess, info.Accepted()))
+		return s.record(uctx, p, h, s.transitionForCompleted(sess, info.Accepted()))
 	}
 
 	f := amazonpay.Classify(err)
@@ -319,34 +329,34 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, owner
 	case amazonpay.ClassState, amazonpay.ClassRejected:
 		switch f.ReasonCode {
 		case amazonpay.CodeCheckoutSessionCanceled:
-			return s.settleFromSession(uctx, p, owner, settleOpts{})
+			return s.settleFromSession(uctx, p, h, settleOpts{})
 		case amazonpay.CodeInvalidCheckoutSessionStatus:
-			return s.settleFromSession(uctx, p, owner, settleOpts{amazonSaidNotCompletable: true})
+			return s.settleFromSession(uctx, p, h, settleOpts{amazonSaidNotCompletable: true})
 		case amazonpay.CodeAmountMismatch:
-			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmountMismatch,
+			return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonAmountMismatch,
 				"the amount differs from the amount set on the checkout session", err, md))
 		case amazonpay.CodeCurrencyMismatch:
-			return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonCurrencyMismatch,
+			return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonCurrencyMismatch,
 				"the currency differs from the checkout session's currency", err, md))
 		}
-		return s.withdraw(uctx, p, owner, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
+		return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
 			"Amazon Pay rejected the completion: "+f.ReasonCode, err, md))
 	case amazonpay.ClassNotFound:
-		return s.withdraw(uctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
+		return s.withdraw(uctx, p, h, newError(KindNotFound, ReasonCheckoutSessionNotFound,
 			"Amazon Pay does not know the checkout session", err, md))
 	case amazonpay.ClassAuthFailed:
-		return s.withdraw(uctx, p, owner, newError(KindInternal, ReasonAmazonPayAuthFailed,
+		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayAuthFailed,
 			"Amazon Pay refused the service's credentials", err, md))
 	case amazonpay.ClassNotSent:
 		// No attempt reached Amazon Pay: nothing happened there, so the
 		// caller may simply retry.
-		return s.withdraw(uctx, p, owner, newError(KindUnavailable, ReasonAmazonPayUnavailable,
+		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
 			"Amazon Pay could not be reached; retry the same call", err, nil))
 	default:
 		// The request may have been applied (a throttled answer included,
 		// for now: see the README's error table): learn the truth from the
 		// session instead of guessing.
-		return s.settleFromSession(uctx, p, owner, settleOpts{cause: err})
+		return s.settleFromSession(uctx, p, h, settleOpts{cause: err})
 	}
 }
 
@@ -388,31 +398,31 @@ type settleOpts struct {
 }
 
 // settleFromSession reads the checkout session and records what its state
-// says about the attempt p (leased to owner).
-func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owner string, o settleOpts) (payment.Payment, error) {
+// says about the attempt p (leased to h).
+func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h holder, o settleOpts) (payment.Payment, error) {
 	sess, info, err := s.amazon.GetCheckoutSession(ctx, p.CheckoutSessionID)
 	if err != nil {
 		if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
 			if p.Outcome == payment.Completing {
-				return s.withdraw(ctx, p, owner, newError(KindNotFound, ReasonCheckoutSessionNotFound,
+				return s.withdraw(ctx, p, h, newError(KindNotFound, ReasonCheckoutSessionNotFound,
 					"Amazon Pay does not know the checkout session", err, nil))
 			}
 			// Amazon's answer: the session does not exist (any more), so no
 			// payment can have gone through it.
-			return s.record(ctx, p, payment.Transition{Outcome: payment.Canceled, ReasonCode: amazonpay.CodeResourceNotFound, Time: s.cfg.Now().UTC()})
+			return s.record(ctx, p, h, payment.Transition{Outcome: payment.Canceled, ReasonCode: amazonpay.CodeResourceNotFound, Time: s.cfg.Now().UTC()})
 		}
 		s.log.WarnContext(ctx, "checkout session unreadable; outcome unknown",
 			"checkout_session_id", p.CheckoutSessionID, "amazon_request_id", info.RequestID,
 			"error", err.Error(), "cause", errString(o.cause))
-		return s.markUnknown(ctx, p, owner)
+		return s.markUnknown(ctx, p, h)
 	}
 	now := s.cfg.Now().UTC()
 	state, reason := sess.StatusDetails.State, sess.StatusDetails.ReasonCode
 	switch state {
 	case amazonpay.StateCompleted:
-		return s.record(ctx, p, s.transitionForCompletedSession(ctx, sess))
+		return s.record(ctx, p, h, s.transitionForCompletedSession(ctx, sess))
 	case amazonpay.StateCanceled:
-		return s.record(ctx, p, payment.Transition{
+		return s.record(ctx, p, h, payment.Transition{
 			Outcome:    payment.OutcomeForCanceledSession(reason),
 			ReasonCode: reason,
 			Time:       now,
@@ -421,23 +431,23 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, owne
 		ready := len(sess.Constraints) == 0 && !o.amazonSaidNotCompletable
 		switch {
 		case ready && o.mayComplete:
-			return s.completeUpstream(ctx, p, owner, nil)
+			return s.completeUpstream(ctx, p, h, nil)
 		case ready:
 			// Our completion did not take effect; the reconciler completes
 			// it shortly with the same idempotency key.
-			return s.markUnknown(ctx, p, owner)
+			return s.markUnknown(ctx, p, h)
 		case p.Outcome == payment.Completing:
-			return s.withdraw(ctx, p, owner, newError(KindFailedPrecondition, ReasonCheckoutSessionNotReady,
+			return s.withdraw(ctx, p, h, newError(KindFailedPrecondition, ReasonCheckoutSessionNotReady,
 				"the buyer has not finished on Amazon Pay's page yet", nil, nil))
 		default:
 			// The caller was told "unknown"; keep looking until the buyer
 			// finishes or Amazon expires the session (24 h).
-			return s.markUnknown(ctx, p, owner)
+			return s.markUnknown(ctx, p, h)
 		}
 	default:
 		s.log.WarnContext(ctx, "checkout session in an unexpected state",
 			"checkout_session_id", p.CheckoutSessionID, "state", state)
-		return s.markUnknown(ctx, p, owner)
+		return s.markUnknown(ctx, p, h)
 	}
 }
 
@@ -479,7 +489,8 @@ func (s *Service) transitionForCompletedSession(ctx context.Context, sess *amazo
 // result may be a completed payment. It retries briefly, then reports the
 // store as unavailable; the attempt stays leased and the reconciler learns
 // the result again from Amazon Pay after the lease.
-func (s *Service) record(ctx context.Context, p payment.Payment, t payment.Transition) (payment.Payment, error) {
+func (s *Service) record(ctx context.Context, p payment.Payment, h holder, t payment.Transition) (payment.Payment, error) {
+	t.Checked = h.check
 	var lastErr error
 	for i := 0; i < 5; i++ {
 		stored, changed, err := s.store.Transition(ctx, p.CheckoutSessionID, t)
@@ -507,14 +518,14 @@ func (s *Service) record(ctx context.Context, p payment.Payment, t payment.Trans
 
 // withdraw removes an attempt that Amazon Pay answered was wrong, and
 // returns e.
-func (s *Service) withdraw(ctx context.Context, p payment.Payment, owner string, e *Error) (payment.Payment, error) {
+func (s *Service) withdraw(ctx context.Context, p payment.Payment, h holder, e *Error) (payment.Payment, error) {
 	if p.Outcome != payment.Completing {
 		// A payment a caller was already told about stays; just look again later.
 		s.log.WarnContext(ctx, "amazon pay rejected a reconciliation", "checkout_session_id", p.CheckoutSessionID, "reason", e.Reason)
-		_, _ = s.markUnknown(ctx, p, owner)
+		_, _ = s.markUnknown(ctx, p, h)
 		return payment.Payment{}, e
 	}
-	if err := s.store.DeleteAttempt(ctx, p.CheckoutSessionID, owner); err != nil {
+	if err := s.store.DeleteAttempt(ctx, p.CheckoutSessionID, h.owner); err != nil {
 		// Another worker holds the attempt now (or the store is down): it will
 		// reach the same answer itself.
 		s.log.WarnContext(ctx, "could not withdraw attempt", "checkout_session_id", p.CheckoutSessionID, "error", err.Error())
@@ -524,13 +535,13 @@ func (s *Service) withdraw(ctx context.Context, p payment.Payment, owner string,
 
 // markUnknown records that Amazon Pay's answer is not known yet and
 // schedules the next reconciliation.
-func (s *Service) markUnknown(ctx context.Context, p payment.Payment, owner string) (payment.Payment, error) {
+func (s *Service) markUnknown(ctx context.Context, p payment.Payment, h holder) (payment.Payment, error) {
 	now := s.cfg.Now().UTC()
 	next := now.Add(s.reconcileDelay(p.CheckAttempts))
 	if p.Outcome == payment.Completing {
-		return s.record(ctx, p, payment.Transition{Outcome: payment.Unknown, NextCheckTime: next, Time: now})
+		return s.record(ctx, p, h, payment.Transition{Outcome: payment.Unknown, NextCheckTime: next, Time: now})
 	}
-	stored, err := s.store.Reschedule(ctx, p.CheckoutSessionID, owner, next, now)
+	stored, err := s.store.Reschedule(ctx, p.CheckoutSessionID, h.owner, next, now)
 	if err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			return s.store.Get(ctx, p.CheckoutSessionID)
@@ -543,12 +554,12 @@ func (s *Service) markUnknown(ctx context.Context, p payment.Payment, owner stri
 // reconcileDelay is the exponential backoff, with ±20% jitter so that
 // replicas do not move in step.
 func (s *Service) reconcileDelay(attempts int) time.Duration {
-	d := s.cfg.ReconcileFirstDelay
-	for i := 0; i < attempts && d < s.cfg.ReconcileMaxInterval; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.ReconcileMaxInterval)
-	return time.Duration(float64(d) * (0.8 + 0.4*mrand.Float64()))
+	return checks.Backoff(s.cfg.ReconcileFirstDelay, s.cfg.ReconcileMaxInterval, attempts, 0.2)
+}
+
+// keepLease keeps the payment leased to owner until stop is called.
+func (s *Service) keepLease(ctx context.Context, id, owner string) (stop func()) {
+	return checks.Keep(ctx, s.store, id, owner, s.cfg.InflightLease, s.cfg.Now, s.log)
 }
 
 // Get returns the stored payment of a checkout session.
@@ -608,11 +619,7 @@ func storeError(err error) error {
 	return newError(KindUnavailable, ReasonStoreUnavailable, "the payment store is unavailable; retry the same call", err, nil)
 }
 
-func (s *Service) leaseOwner() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return s.cfg.Owner + "/" + hex.EncodeToString(b[:])
-}
+func (s *Service) leaseOwner() string { return checks.Owner(s.cfg.Owner) }
 
 func toPrice(m payment.Money) amazonpay.Price {
 	return amazonpay.Price{Amount: m.Amount, CurrencyCode: m.CurrencyCode}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 )
 
@@ -17,21 +18,7 @@ const reconcileBatch = 50
 // completed, and records what it learns or schedules the next look with
 // backoff. It returns nil when ctx ends.
 func (s *Service) RunReconciler(ctx context.Context) error {
-	for {
-		n, err := s.ReconcileOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			s.log.WarnContext(ctx, "reconciliation pass failed", "error", err.Error())
-		}
-		if n == reconcileBatch && err == nil {
-			continue
-		}
-		if !sleep(ctx, s.cfg.ReconcileIdle) {
-			return nil
-		}
-	}
+	return checks.Run(ctx, s.cfg.ReconcileIdle, reconcileBatch, s.ReconcileOnce, s.log, "reconciliation pass failed")
 }
 
 // ReconcileOnce runs one pass over due payments and returns how many it
@@ -49,15 +36,17 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 			// a restart) takes the rest.
 			return len(due), nil
 		}
-		s.reconcile(ctx, p, owner)
+		s.reconcile(ctx, p, holder{owner: owner, check: true})
 	}
 	return len(due), nil
 }
 
-func (s *Service) reconcile(ctx context.Context, p payment.Payment, owner string) {
+func (s *Service) reconcile(ctx context.Context, p payment.Payment, h holder) {
+	stop := s.keepLease(ctx, p.CheckoutSessionID, h.owner)
+	defer stop()
 	uctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
-	got, err := s.settleFromSession(uctx, p, owner, settleOpts{mayComplete: true})
+	got, err := s.settleFromSession(uctx, p, h, settleOpts{mayComplete: true})
 	var e *Error
 	switch {
 	case err == nil:

@@ -13,16 +13,14 @@ package tracker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	mrand "math/rand/v2"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
@@ -114,25 +112,7 @@ func New(st store.Store, az ChargeReader, cfg Config) *Tracker {
 // Run polls until ctx ends, then returns nil. Leases still held expire by
 // themselves.
 func (t *Tracker) Run(ctx context.Context) error {
-	for {
-		n, err := t.PollOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			t.log.WarnContext(ctx, "tracker pass failed", "error", err.Error())
-		}
-		if n == t.batch && err == nil {
-			continue // more may be due
-		}
-		timer := time.NewTimer(t.cfg.Idle)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-timer.C:
-		}
-	}
+	return checks.Run(ctx, t.cfg.Idle, t.batch, t.PollOnce, t.log, "tracker pass failed")
 }
 
 // PollOnce leases the pending payments that are due (one batch) and polls
@@ -179,7 +159,7 @@ func (t *Tracker) poll(ctx context.Context, p payment.Payment, owner string) {
 		t.reschedule(ctx, p, owner, t.NextDelay(p.CheckAttempts))
 		return
 	}
-	tr := payment.Transition{Outcome: o, ChargeState: state, Time: t.cfg.Now().UTC()}
+	tr := payment.Transition{Outcome: o, ChargeState: state, Time: t.cfg.Now().UTC(), Checked: true}
 	if o == payment.Declined || o == payment.Canceled {
 		tr.ReasonCode = charge.StatusDetails.ReasonCode
 	}
@@ -209,16 +189,7 @@ func (t *Tracker) reschedule(ctx context.Context, p payment.Payment, owner strin
 // capped at MaxInterval, with ±10% jitter so that payments created together
 // spread out.
 func (t *Tracker) NextDelay(polls int) time.Duration {
-	d := t.cfg.FirstPoll
-	for i := 0; i <= polls && d < t.cfg.MaxInterval; i++ {
-		d *= 2
-	}
-	d = min(d, t.cfg.MaxInterval)
-	return time.Duration(float64(d) * (0.9 + 0.2*mrand.Float64()))
+	return checks.Backoff(t.cfg.FirstPoll, t.cfg.MaxInterval, polls+1, 0.1)
 }
 
-func (t *Tracker) leaseOwner() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return t.cfg.Owner + "/tracker/" + hex.EncodeToString(b[:])
-}
+func (t *Tracker) leaseOwner() string { return checks.Owner(t.cfg.Owner, "tracker") }

@@ -1,0 +1,104 @@
+// Package checks holds what the workers that ask Amazon Pay about stored
+// payments share (the completion's in-flight work, the reconciler, the
+// pending-authorization tracker): lease owner names, keeping a lease while
+// its work runs, the backoff between checks, and the loop over due work.
+package checks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+)
+
+// Owner returns a new lease owner name: the parts joined by "/", then a
+// random suffix, so that two passes of one replica never share a lease.
+func Owner(parts ...string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.Join(append(parts, hex.EncodeToString(b[:])), "/")
+}
+
+// Backoff returns first doubled n times, capped at max, spread by ±jitter
+// (a fraction: 0.2 is ±20%) so that payments created together, or replicas,
+// do not move in step.
+func Backoff(first, max time.Duration, n int, jitter float64) time.Duration {
+	d := first
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	d = min(d, max)
+	return time.Duration(float64(d) * (1 - jitter + 2*jitter*mrand.Float64()))
+}
+
+// Extender extends leases; store.Store is one.
+type Extender interface {
+	ExtendLease(ctx context.Context, checkoutSessionID, owner string, until time.Time) error
+}
+
+// Keep extends the lease of a payment held by owner to now+lease every
+// third of lease, so that the payment stays with its live owner however
+// long its work takes; only a dead owner's lease expires. It stops when the
+// lease is lost (the work recorded its result, or another worker took over)
+// or when stop is called; stop returns once no extension is under way.
+func Keep(ctx context.Context, st Extender, checkoutSessionID, owner string, lease time.Duration, now func() time.Time, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(max(lease/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := st.ExtendLease(ctx, checkoutSessionID, owner, now().Add(lease))
+			switch {
+			case err == nil:
+			case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
+				return
+			default:
+				// Try again at the next tick; the lease still has two
+				// thirds of its time.
+				log.WarnContext(ctx, "could not extend a lease", "checkout_session_id", checkoutSessionID, "error", err.Error())
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// Run calls pass until ctx ends, then returns nil: again at once while a
+// pass filled its batch without error, else after idle. A failed pass is
+// logged with msg.
+func Run(ctx context.Context, idle time.Duration, batch int, pass func(context.Context) (int, error), log *slog.Logger, msg string) error {
+	for {
+		n, err := pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			log.WarnContext(ctx, msg, "error", err.Error())
+		}
+		if n == batch && err == nil {
+			continue // more may be due
+		}
+		t := time.NewTimer(idle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
