@@ -277,4 +277,3 @@ func normalize(p payment.Payment) payment.Payment {
 	}
 	return p
 }
-
