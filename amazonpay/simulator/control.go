@@ -34,6 +34,10 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		status, v, aerr = s.controlBuyer(seg[1], body, buyerPay)
 	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "calls" && r.Method == http.MethodGet:
 		status, v, aerr = s.controlCalls(seg[1])
+	case path == "buyerTokens" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlBuyerToken(body)
+	case len(seg) == 3 && seg[0] == "refunds" && seg[2] == "outcome" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlRefundOutcome(seg[1], body)
 	case path == "faults" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlAddFault(body)
 	case path == "faults" && r.Method == http.MethodDelete:

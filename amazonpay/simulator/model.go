@@ -181,10 +181,21 @@ type chargeRecord struct {
 	Expires           time.Time `json:"expires"`
 
 	// SettleAt and SettleState/SettleReason describe a pending
-	// authorization's outcome; they survive restarts so settlement resumes.
+	// authorization's or capture's outcome; they survive restarts so
+	// settlement resumes. SettleAmount is the amount a pending capture
+	// captures.
 	SettleAt     time.Time `json:"settleAt"`
 	SettleState  string    `json:"settleState"`
 	SettleReason string    `json:"settleReason"`
+	SettleAmount *price    `json:"settleAmount,omitempty"`
+	// RefundedMinor is the amount of the charge's refunds that reached
+	// Refunded (Amazon's refundedAmount).
+	RefundedMinor int64 `json:"refundedMinor"`
+	// RefundIDs lists the charge's refunds, oldest first.
+	RefundIDs []string `json:"refundIds,omitempty"`
+	// Authorized is when the charge was last authorized; a capture more
+	// than seven days later is asynchronous.
+	Authorized time.Time `json:"authorized"`
 }
 
 // reason is one entry of a Charge Permission's statusDetails.reasons.
@@ -211,6 +222,14 @@ type chargePermissionRecord struct {
 	AmountLimit          price               `json:"amountLimit"`
 	// Used is the amount captured or held by open authorizations.
 	Used int64 `json:"used"`
+	// ChargeIDs lists the charges made on the permission (Complete's and
+	// Create Charge's), oldest first; Amazon allows 25.
+	ChargeIDs []string `json:"chargeIds"`
+	// Scenario is the buyer's instrument (control API scenario), which
+	// decides how later charges authorize.
+	Scenario        string `json:"scenario"`
+	ClosureReason   string `json:"closureReason,omitempty"`
+	AllowOvercharge bool   `json:"allowOvercharge"`
 
 	State       string    `json:"state"`
 	Reasons     []reason  `json:"reasons"`
@@ -484,7 +503,7 @@ func (c *chargeRecord) json() chargeJSON {
 		WebCheckoutDetails:  c.WebCheckoutDetails,
 	}
 	if c.CaptureAmount != nil {
-		out.RefundedAmount = (&price{Currency: c.ChargeAmount.Currency}).json()
+		out.RefundedAmount = (&price{Minor: c.RefundedMinor, Currency: c.ChargeAmount.Currency}).json()
 	}
 	return out
 }

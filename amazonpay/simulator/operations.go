@@ -382,6 +382,18 @@ func (s *Simulator) updateSessionLocked(c *call) (int, any, *apiError) {
 			return 0, nil, unrecognizedField(name)
 		}
 	}
+	if p := in.PaymentDetails; p != nil {
+		// Amazon takes these only at creation (advanced one-time payment
+		// options).
+		for name, present := range map[string]bool{
+			"paymentDetails.allowOvercharge":  p.AllowOvercharge != nil,
+			"paymentDetails.extendExpiration": p.ExtendExpiration != nil,
+		} {
+			if present {
+				return 0, nil, errorf(400, "UnrecognizedField", "The field %s is not recognized.", name)
+			}
+		}
+	}
 	switch sess.State {
 	case stateCanceled:
 		return 0, nil, errorf(422, "CheckoutSessionCanceled", "The Checkout Session was canceled (%s).", sess.ReasonCode)
@@ -402,17 +414,49 @@ type completeInput struct {
 	TotalOrderAmount *priceInput `json:"totalOrderAmount"`
 }
 
-// Simulation codes honoured on Complete Checkout Session and Capture Charge.
-var simulationCodes = map[string]bool{
-	"HardDeclined": true, "SoftDeclined": true, "AmazonRejected": true,
-	"ProcessingFailure": true, "TransactionTimedOut": true,
+// finalizeInput is the body of Finalize Checkout Session (the Buy Now
+// flow's Complete): the payment-critical attributes Amazon checks.
+type finalizeInput struct {
+	ChargeAmount                  *priceInput `json:"chargeAmount"`
+	TotalOrderAmount              *priceInput `json:"totalOrderAmount"`
+	PaymentIntent                 *string     `json:"paymentIntent"`
+	CanHandlePendingAuthorization *bool       `json:"canHandlePendingAuthorization"`
+	SupplementaryData             *string     `json:"supplementaryData"`
+	ShippingAddress               *address    `json:"shippingAddress"`
+	BillingAddress                *address    `json:"billingAddress"`
 }
 
-func checkSimulationCode(code string) *apiError {
-	if code != "" && !simulationCodes[code] {
+// simulationCodes lists, per operation, the x-amz-pay-simulation-code
+// values Amazon's sandbox documents (docs/simulator.md names the sources).
+// Operations listed with no codes refuse every code; operations not listed
+// ignore the header.
+var simulationCodes = map[string]map[string]bool{
+	OpCompleteCheckoutSession: {"BuyerCanceled": true, "Declined": true, "AmazonCanceled": true, "AuthorizationInitiated": true},
+	OpFinalizeCheckoutSession: {"BuyerCanceled": true, "Declined": true, "AmazonCanceled": true, "AuthorizationInitiated": true},
+	OpCreateCharge: {"HardDeclined": true, "SoftDeclined": true, "AmazonRejected": true, "TransactionTimedOut": true,
+		"AuthorizationInitiated": true, "CaptureInitiated": true},
+	OpCaptureCharge:         {"CaptureInitiated": true, "AmazonRejected": true},
+	OpCreateRefund:          {},
+	OpCloseChargePermission: {"AmazonClosed": true},
+}
+
+func checkSimulationCode(op, code string) *apiError {
+	codes, honoured := simulationCodes[op]
+	if code != "" && honoured && !codes[code] {
 		return errorf(400, "InvalidSandboxSimulationSpecified", "The simulation code %q is not valid for this operation.", code)
 	}
 	return nil
+}
+
+// invalidSimulation answers a documented code whose prerequisite is not met.
+func invalidSimulation(code, why string) *apiError {
+	return errorf(400, "InvalidSandboxSimulationSpecified", "The simulation code %q cannot be used here: %s.", code, why)
+}
+
+// pendingScenario reports whether the buyer's instrument authorizes
+// asynchronously (the sandbox's cards ...0701 and ...4354).
+func pendingScenario(scenario string) bool {
+	return scenario == scenarioPendingThenAuthorized || scenario == scenarioPendingThenDeclined
 }
 
 func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
@@ -420,18 +464,34 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
-	if e := checkSimulationCode(c.simulationCode); e != nil {
+	if e := checkSimulationCode(c.op, c.simulationCode); e != nil {
 		return 0, nil, e
 	}
-	var in completeInput
-	if e := decodeBody(c.body, &in); e != nil {
-		return 0, nil, e
+	var in finalizeInput
+	if c.op == OpFinalizeCheckoutSession {
+		if e := decodeBody(c.body, &in); e != nil {
+			return 0, nil, e
+		}
+		if e := checkEnum("paymentIntent", in.PaymentIntent, "Confirm", "Authorize", "AuthorizeWithCapture"); e != nil {
+			return 0, nil, e
+		}
+	} else {
+		var ci completeInput
+		if e := decodeBody(c.body, &ci); e != nil {
+			return 0, nil, e
+		}
+		in.ChargeAmount, in.TotalOrderAmount = ci.ChargeAmount, ci.TotalOrderAmount
 	}
 	switch sess.State {
 	case stateCanceled:
 		return 0, nil, errorf(422, "CheckoutSessionCanceled", "The Checkout Session was canceled (%s); ask the buyer to check out again.", sess.ReasonCode)
 	case stateCompleted:
 		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "You tried to call an operation on a Checkout Session that is in a state where that operation is not allowed.")
+	}
+	if c.op == OpFinalizeCheckoutSession {
+		if e := checkFinalize(sess, &in); e != nil {
+			return 0, nil, e
+		}
 	}
 	if cs := sess.constraints(); len(cs) > 0 {
 		return 0, nil, errorf(422, "InvalidCheckoutSessionStatus", "You tried to call an operation on a Checkout Session that is in a state where that operation is not allowed (constraint %s).", cs[0].ConstraintID)
@@ -475,21 +535,31 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 		// payment method, like Confirm.
 		intent = "Confirm"
 	}
-	pendingScenario := sess.Scenario == scenarioPendingThenAuthorized || sess.Scenario == scenarioPendingThenDeclined
-	pending := pendingScenario && sess.CanHandlePendingAuthorization && intent != "Confirm"
+	switch c.simulationCode {
+	case "BuyerCanceled", "Declined", "AmazonCanceled":
+		// The sandbox plays the checkout's failure itself.
+		s.cancelSessionLocked(sess, c.simulationCode, "The Checkout Session was canceled by the sandbox simulation "+c.simulationCode+".", c.now)
+		return 0, nil, errorf(422, "CheckoutSessionCanceled", "The Checkout Session is canceled (%s). Ask the buyer to check out again.", c.simulationCode)
+	case "AuthorizationInitiated":
+		if intent == "Confirm" || !sess.CanHandlePendingAuthorization {
+			return 0, nil, invalidSimulation(c.simulationCode, "it needs paymentIntent Authorize or AuthorizeWithCapture and canHandlePendingAuthorization true")
+		}
+	}
+	pendingInstrument := pendingScenario(sess.Scenario) && intent != "Confirm"
+	pending := intent != "Confirm" && sess.CanHandlePendingAuthorization &&
+		(pendingInstrument || c.simulationCode == "AuthorizationInitiated")
 	decline := ""
 	if sess.Scenario == scenarioPendingThenDeclined {
 		decline = "HardDeclined"
 	}
-	if c.simulationCode != "" {
-		decline = c.simulationCode
+	if pendingInstrument && !pending {
+		// The sandbox's pending instruments need canHandlePendingAuthorization:
+		// a synchronous authorization runs out of time.
+		decline = "TransactionTimedOut"
 	}
 	if intent != "Confirm" && decline != "" && !pending {
 		// A synchronous decline fails the checkout itself.
-		sess.State, sess.ReasonCode = stateCanceled, "Declined"
-		sess.ReasonDescription = "The buyer's payment was declined (" + decline + ")."
-		sess.LastUpdated = c.now
-		s.changedLocked(sess.ID)
+		s.cancelSessionLocked(sess, "Declined", "The buyer's payment was declined ("+decline+").", c.now)
 		return 0, nil, errorf(422, "CheckoutSessionCanceled", "The payment was declined; the Checkout Session is canceled. Ask the buyer to check out again with another payment method.")
 	}
 
@@ -518,6 +588,13 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 	return status, sess.json(), nil
 }
 
+// cancelSessionLocked moves an open session to Canceled with reasonCode.
+func (s *Simulator) cancelSessionLocked(sess *sessionRecord, reasonCode, description string, now time.Time) {
+	sess.State, sess.ReasonCode, sess.ReasonDescription = stateCanceled, reasonCode, description
+	sess.LastUpdated = now
+	s.changedLocked(sess.ID)
+}
+
 // matchAmount compares a Complete amount with the session's: a different
 // currency is 400 CurrencyMismatch, a different value 409 AmountMismatch.
 func matchAmount(field string, got price, want *price) *apiError {
@@ -538,6 +615,14 @@ func (s *Simulator) newChargePermissionLocked(sess *sessionRecord, c *call) *cha
 	if sess.ChargeAmount != nil {
 		limit = *sess.ChargeAmount
 	}
+	if sess.TotalOrderAmount != nil && sess.TotalOrderAmount.Minor > limit.Minor {
+		// Split shipments: the permission covers the whole order.
+		limit = *sess.TotalOrderAmount
+	}
+	overcharge := sess.AllowOvercharge != nil && *sess.AllowOvercharge
+	if overcharge && limit.Currency != "" {
+		limit.Minor = overchargeLimit(limit)
+	}
 	cp := &chargePermissionRecord{
 		ID:                   s.newChargePermissionIDLocked(sess.Environment, sess.Region),
 		SessionID:            sess.ID,
@@ -553,6 +638,8 @@ func (s *Simulator) newChargePermissionLocked(sess *sessionRecord, c *call) *cha
 		PlatformID:           sess.PlatformID,
 		PresentmentCurrency:  limit.Currency,
 		AmountLimit:          limit,
+		Scenario:             sess.Scenario,
+		AllowOvercharge:      overcharge,
 		State:                stateChargeable,
 		LastUpdated:          c.now,
 		Created:              c.now,
@@ -592,6 +679,7 @@ func (s *Simulator) newChargeLocked(sess *sessionRecord, cp *chargePermissionRec
 	s.changedLocked(sess.ID)
 	sess.ChargeID = ch.ID
 	cp.Used += ch.ChargeAmount.Minor
+	cp.ChargeIDs = append(cp.ChargeIDs, ch.ID)
 	return ch
 }
 
@@ -601,9 +689,12 @@ func (s *Simulator) authorizeLocked(ch *chargeRecord, now time.Time) {
 	cp := s.perms[ch.ChargePermissionID]
 	ch.State, ch.ReasonCode, ch.ReasonDescription = stateAuthorized, "", ""
 	ch.LastUpdated = now
+	ch.Authorized = now
 	ch.Expires = now.Add(authorizationLifetime)
 	ch.SettleAt, ch.SettleState, ch.SettleReason = time.Time{}, "", ""
-	s.setPermissionStateLocked(cp, stateChargeable, now)
+	if cp.State != stateClosed {
+		s.setPermissionStateLocked(cp, stateChargeable, now)
+	}
 	if ch.CaptureNow {
 		amt := ch.ChargeAmount
 		s.captureLocked(ch, amt, now)
@@ -619,35 +710,57 @@ func (s *Simulator) captureLocked(ch *chargeRecord, amt price, now time.Time) {
 	ch.State, ch.ReasonCode, ch.ReasonDescription = stateCaptured, "", ""
 	ch.CaptureAmount = &amt
 	ch.LastUpdated = now
+	ch.SettleAt, ch.SettleState, ch.SettleReason, ch.SettleAmount = time.Time{}, "", "", nil
 	cp.Used += amt.Minor - ch.ChargeAmount.Minor
-	if cp.ChargePermissionType == "OneTime" && cp.Used >= cp.AmountLimit.Minor {
+	switch {
+	case cp.State == stateClosed:
+		// A capture of an authorization left open by Close Charge
+		// Permission (cancelPendingCharges false) keeps it closed.
+	case cp.ChargePermissionType == "OneTime" && cp.Used >= cp.AmountLimit.Minor:
 		s.setPermissionStateLocked(cp, stateClosed, now, "AmazonClosed")
-	} else {
+	case s.openChargesLocked(cp) > 0:
+		// Another charge is still pending; its state decides.
+	default:
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
 	s.changedLocked(ch.SessionID)
 }
 
-// declineLocked declines a pending or authorized charge with reason and
-// moves the permission as Amazon documents: a soft or hard decline makes it
-// NonChargeable/PaymentMethodInvalid, an Amazon rejection closes it, other
-// failures leave it chargeable.
+// declineLocked declines a pending or authorized charge (or its pending
+// capture) with reason and moves the permission as Amazon documents: a hard
+// decline makes it NonChargeable/PaymentMethodInvalid, an Amazon rejection
+// closes it, and a soft decline or another failure leaves it chargeable so
+// the merchant can retry (docs/simulator.md, "SoftDeclined").
 func (s *Simulator) declineLocked(ch *chargeRecord, reasonCode string, now time.Time) {
 	cp := s.perms[ch.ChargePermissionID]
 	ch.State, ch.ReasonCode = stateDeclined, reasonCode
 	ch.ReasonDescription = declineDescriptions[reasonCode]
 	ch.LastUpdated = now
-	ch.SettleAt, ch.SettleState, ch.SettleReason = time.Time{}, "", ""
+	ch.SettleAt, ch.SettleState, ch.SettleReason, ch.SettleAmount = time.Time{}, "", "", nil
 	cp.Used -= ch.ChargeAmount.Minor
-	switch reasonCode {
-	case "SoftDeclined", "HardDeclined":
+	switch {
+	case cp.State == stateClosed:
+	case reasonCode == "HardDeclined":
 		s.setPermissionStateLocked(cp, stateNonChargeable, now, "PaymentMethodInvalid")
-	case "AmazonRejected":
+	case reasonCode == "AmazonRejected":
 		s.setPermissionStateLocked(cp, stateClosed, now, "AmazonCanceled")
+	case s.openChargesLocked(cp) > 0:
 	default:
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
 	s.changedLocked(ch.SessionID)
+}
+
+// openChargesLocked counts the permission's charges still pending
+// authorization or capture.
+func (s *Simulator) openChargesLocked(cp *chargePermissionRecord) int {
+	n := 0
+	for _, id := range cp.ChargeIDs {
+		if ch := s.charges[id]; ch.State == stateAuthorizationInitiated || ch.State == stateCaptureInitiated {
+			n++
+		}
+	}
+	return n
 }
 
 var declineDescriptions = map[string]string{
@@ -665,7 +778,7 @@ func (s *Simulator) cancelLocked(ch *chargeRecord, reasonCode, description strin
 	ch.LastUpdated = now
 	ch.SettleAt, ch.SettleState, ch.SettleReason = time.Time{}, "", ""
 	cp.Used -= ch.ChargeAmount.Minor
-	if cp.State != stateClosed {
+	if cp.State != stateClosed && s.openChargesLocked(cp) == 0 {
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
 	if t := s.timers[ch.ID]; t != nil {
@@ -680,6 +793,7 @@ var permissionReasonDescriptions = map[string]string{
 	"PaymentMethodInvalid": "The previous charge was declined; the buyer must update the payment method.",
 	"AmazonClosed":         "Amazon closed the Charge Permission because the full amount was charged.",
 	"AmazonCanceled":       "Amazon canceled the Charge Permission.",
+	"MerchantClosed":       "The merchant closed the Charge Permission.",
 	"Expired":              "The Charge Permission expired.",
 }
 
@@ -724,7 +838,7 @@ func (s *Simulator) captureChargeLocked(c *call) (int, any, *apiError) {
 	if e != nil {
 		return 0, nil, e
 	}
-	if e := checkSimulationCode(c.simulationCode); e != nil {
+	if e := checkSimulationCode(c.op, c.simulationCode); e != nil {
 		return 0, nil, e
 	}
 	var in captureInput
@@ -750,15 +864,36 @@ func (s *Simulator) captureChargeLocked(c *call) (int, any, *apiError) {
 	if amt.Minor > ch.ChargeAmount.Minor {
 		return 0, nil, errorf(400, "TransactionAmountExceeded", "captureAmount exceeds the authorized amount.")
 	}
-	if c.simulationCode != "" {
-		s.declineLocked(ch, c.simulationCode, c.now)
-		return 0, nil, errorf(422, c.simulationCode, "%s", declineDescriptions[c.simulationCode])
-	}
 	if in.SoftDescriptor != nil {
 		ch.SoftDescriptor = in.SoftDescriptor
 	}
-	s.captureLocked(ch, amt, c.now)
+	switch {
+	case c.simulationCode == "AmazonRejected":
+		// The call succeeds; the capture is declined later (the
+		// sandbox's own end-to-end tests wait for it).
+		s.beginCaptureLocked(ch, amt, stateDeclined, "AmazonRejected", c.now)
+	case c.simulationCode == "CaptureInitiated" || c.now.Sub(ch.Authorized) > asyncCaptureAfter:
+		s.beginCaptureLocked(ch, amt, stateCaptured, "", c.now)
+	default:
+		s.captureLocked(ch, amt, c.now)
+	}
 	return 200, ch.json(), nil
+}
+
+// asyncCaptureAfter is how long after authorization captures become
+// asynchronous (CaptureInitiated first).
+const asyncCaptureAfter = 7 * 24 * time.Hour
+
+// beginCaptureLocked moves an authorized charge to CaptureInitiated; it
+// settles to outcome (Captured, or Declined with reasonCode) after the
+// pending delay.
+func (s *Simulator) beginCaptureLocked(ch *chargeRecord, amt price, outcome, reasonCode string, now time.Time) {
+	ch.State, ch.ReasonCode, ch.ReasonDescription = stateCaptureInitiated, "", ""
+	ch.LastUpdated = now
+	ch.SettleAt, ch.SettleState, ch.SettleReason = now.Add(s.pendingDelay), outcome, reasonCode
+	ch.SettleAmount = &amt
+	s.scheduleSettlementLocked(ch)
+	s.changedLocked(ch.SessionID)
 }
 
 type cancelInput struct {
@@ -789,12 +924,9 @@ func (s *Simulator) cancelChargeLocked(c *call) (int, any, *apiError) {
 }
 
 func (s *Simulator) getChargePermissionLocked(c *call) (int, any, *apiError) {
-	cp := s.perms[c.id]
-	if cp == nil || cp.Merchant != c.merchant {
-		return 0, nil, errorf(404, "ResourceNotFound", "The Charge Permission %s does not exist.", c.id)
-	}
-	if cp.State != stateClosed && !c.now.Before(cp.Expires) {
-		s.setPermissionStateLocked(cp, stateClosed, cp.Expires, "Expired")
+	cp, e := s.permissionFor(c, c.id)
+	if e != nil {
+		return 0, nil, e
 	}
 	return 200, cp.json(), nil
 }
@@ -802,11 +934,16 @@ func (s *Simulator) getChargePermissionLocked(c *call) (int, any, *apiError) {
 // scheduleSettlementLocked arranges for a pending charge to settle at its
 // SettleAt (immediately if that has passed, e.g. after a restart).
 func (s *Simulator) scheduleSettlementLocked(ch *chargeRecord) {
+	s.scheduleLocked(ch.ID, ch.SettleAt)
+}
+
+// scheduleLocked arranges for the pending charge or refund id to settle at
+// at (immediately if that has passed).
+func (s *Simulator) scheduleLocked(id string, at time.Time) {
 	if s.closed {
 		return
 	}
-	id := ch.ID
-	d := max(ch.SettleAt.Sub(s.clock.Now()), 0)
+	d := max(at.Sub(s.clock.Now()), 0)
 	if old := s.timers[id]; old != nil {
 		old.Stop()
 	}
@@ -821,18 +958,29 @@ func (s *Simulator) settle(chargeID string) {
 	if s.closed {
 		return
 	}
+	if r := s.refunds[chargeID]; r != nil {
+		s.settleRefundLocked(r)
+		s.persistLocked()
+		return
+	}
 	ch := s.charges[chargeID]
-	if ch == nil || ch.State != stateAuthorizationInitiated {
+	if ch == nil || (ch.State != stateAuthorizationInitiated && ch.State != stateCaptureInitiated) {
 		return
 	}
 	at := ch.SettleAt
-	switch ch.SettleState {
-	case stateDeclined:
+	switch {
+	case ch.SettleState == stateDeclined:
 		s.declineLocked(ch, ch.SettleReason, at)
+	case ch.State == stateCaptureInitiated:
+		amt := ch.ChargeAmount
+		if ch.SettleAmount != nil {
+			amt = *ch.SettleAmount
+		}
+		s.captureLocked(ch, amt, at)
 	default:
 		s.authorizeLocked(ch, at)
 	}
-	s.log.Debug("pending authorization settled", "chargeId", ch.ID, "state", ch.State)
+	s.log.Debug("pending charge settled", "chargeId", ch.ID, "state", ch.State)
 	s.persistLocked()
 }
 

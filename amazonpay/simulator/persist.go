@@ -50,7 +50,8 @@ const (
 	kindSession     = "checkoutSession"
 	kindIdempotency = "idempotency"
 	// kindClock holds where a manual clock stands (id "manual").
-	kindClock = "clock"
+	kindClock      = "clock"
+	kindBuyerToken = "buyerToken"
 )
 
 // sessionGroup is a checkout session and the objects that belong to it, as
@@ -59,6 +60,7 @@ type sessionGroup struct {
 	Session           *sessionRecord            `json:"session"`
 	ChargePermissions []*chargePermissionRecord `json:"chargePermissions,omitempty"`
 	Charges           []*chargeRecord           `json:"charges,omitempty"`
+	Refunds           []*refundRecord           `json:"refunds,omitempty"`
 	Calls             map[string]int            `json:"calls,omitempty"`
 }
 
@@ -71,6 +73,9 @@ func (s *Simulator) groupLocked(id string) *sessionGroup {
 		}
 		if ch := s.charges[oid]; ch != nil {
 			g.Charges = append(g.Charges, ch)
+		}
+		if r := s.refunds[oid]; r != nil {
+			g.Refunds = append(g.Refunds, r)
 		}
 	}
 	return g
@@ -91,6 +96,10 @@ func (s *Simulator) restoreGroupLocked(g *sessionGroup) error {
 	for _, ch := range g.Charges {
 		s.charges[ch.ID] = ch
 		s.linkLocked(id, ch.ID)
+	}
+	for _, r := range g.Refunds {
+		s.refunds[r.ID] = r
+		s.linkLocked(id, r.ID)
 	}
 	if len(g.Calls) > 0 {
 		s.calls[id] = g.Calls
@@ -244,6 +253,13 @@ func (s *Simulator) loadRecord(kind, id string, doc []byte) error {
 		return nil
 	case kindClock:
 		return json.Unmarshal(doc, &s.manualSince)
+	case kindBuyerToken:
+		var b buyerTokenRecord
+		if err := json.Unmarshal(doc, &b); err != nil {
+			return err
+		}
+		s.buyerTokens[id] = &b
+		return nil
 	}
 	// A kind written by a newer version: keep it, ignore it.
 	s.log.Warn("simulator: unknown record kind in state", "kind", kind)

@@ -21,13 +21,22 @@ const (
 	OpCaptureCharge           = "CaptureCharge"
 	OpCancelCharge            = "CancelCharge"
 	OpGetChargePermission     = "GetChargePermission"
+	OpFinalizeCheckoutSession = "FinalizeCheckoutSession"
+	OpCreateCharge            = "CreateCharge"
+	OpUpdateChargePermission  = "UpdateChargePermission"
+	OpCloseChargePermission   = "CloseChargePermission"
+	OpCreateRefund            = "CreateRefund"
+	OpGetRefund               = "GetRefund"
+	OpGetBuyer                = "GetBuyer"
 )
 
 // operations lists every operation the simulator serves.
 var operations = map[string]bool{
 	OpCreateCheckoutSession: true, OpGetCheckoutSession: true, OpUpdateCheckoutSession: true,
 	OpCompleteCheckoutSession: true, OpGetCharge: true, OpCaptureCharge: true, OpCancelCharge: true,
-	OpGetChargePermission: true,
+	OpGetChargePermission: true, OpFinalizeCheckoutSession: true, OpCreateCharge: true,
+	OpUpdateChargePermission: true, OpCloseChargePermission: true, OpCreateRefund: true, OpGetRefund: true,
+	OpGetBuyer: true,
 }
 
 // route is a resolved API request.
@@ -81,6 +90,40 @@ func resolveRoute(method, path string) (route, *apiError) {
 			return rt, notAllowed
 		}
 		rt.op = OpCompleteCheckoutSession
+	case len(seg) == 3 && seg[0] == "checkoutSessions" && seg[2] == "finalize":
+		rt.id = seg[1]
+		if method != http.MethodPost {
+			return rt, notAllowed
+		}
+		rt.op = OpFinalizeCheckoutSession
+	case len(seg) == 1 && seg[0] == "charges":
+		if method != http.MethodPost {
+			return rt, notAllowed
+		}
+		rt.op = OpCreateCharge
+	case len(seg) == 1 && seg[0] == "refunds":
+		if method != http.MethodPost {
+			return rt, notAllowed
+		}
+		rt.op = OpCreateRefund
+	case len(seg) == 2 && seg[0] == "refunds":
+		rt.id = seg[1]
+		if method != http.MethodGet {
+			return rt, notAllowed
+		}
+		rt.op = OpGetRefund
+	case len(seg) == 2 && seg[0] == "buyers":
+		rt.id = seg[1]
+		if method != http.MethodGet {
+			return rt, notAllowed
+		}
+		rt.op = OpGetBuyer
+	case len(seg) == 3 && seg[0] == "chargePermissions" && seg[2] == "close":
+		rt.id = seg[1]
+		if method != http.MethodDelete {
+			return rt, notAllowed
+		}
+		rt.op = OpCloseChargePermission
 	case len(seg) == 2 && seg[0] == "charges":
 		rt.id = seg[1]
 		if method != http.MethodGet {
@@ -101,10 +144,14 @@ func resolveRoute(method, path string) (route, *apiError) {
 		rt.op = OpCancelCharge
 	case len(seg) == 2 && seg[0] == "chargePermissions":
 		rt.id = seg[1]
-		if method != http.MethodGet {
+		switch method {
+		case http.MethodGet:
+			rt.op = OpGetChargePermission
+		case http.MethodPatch:
+			rt.op = OpUpdateChargePermission
+		default:
 			return rt, notAllowed
 		}
-		rt.op = OpGetChargePermission
 	default:
 		return rt, errorf(404, "ResourceNotFound", "The requested resource does not exist.")
 	}
@@ -382,6 +429,20 @@ func (s *Simulator) dispatchLocked(c *call) (int, any, *apiError) {
 		return s.cancelChargeLocked(c)
 	case OpGetChargePermission:
 		return s.getChargePermissionLocked(c)
+	case OpFinalizeCheckoutSession:
+		return s.completeSessionLocked(c)
+	case OpCreateCharge:
+		return s.createChargeLocked(c)
+	case OpUpdateChargePermission:
+		return s.updateChargePermissionLocked(c)
+	case OpCloseChargePermission:
+		return s.closeChargePermissionLocked(c)
+	case OpCreateRefund:
+		return s.createRefundLocked(c)
+	case OpGetRefund:
+		return s.getRefundLocked(c)
+	case OpGetBuyer:
+		return s.getBuyerLocked(c)
 	}
 	return 0, nil, errorf(404, "ResourceNotFound", "Unknown operation.")
 }
@@ -389,7 +450,10 @@ func (s *Simulator) dispatchLocked(c *call) (int, any, *apiError) {
 // bodyObjectField names, for operations whose object is not in the path,
 // the top-level request field that names it (Create Charge: the charge
 // permission). countLocked reads it to attribute the call.
-var bodyObjectField = map[string]string{}
+var bodyObjectField = map[string]string{
+	OpCreateCharge: "chargePermissionId",
+	OpCreateRefund: "chargeId",
+}
 
 // countLocked attributes a call to the checkout session of the object it
 // names (in the path, or in the body field bodyObjectField gives) and

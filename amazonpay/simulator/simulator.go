@@ -95,10 +95,13 @@ type Simulator struct {
 	sessions map[string]*sessionRecord
 	charges  map[string]*chargeRecord
 	perms    map[string]*chargePermissionRecord
-	idem     map[string]*idemRecord
-	calls    map[string]map[string]int
-	faults   map[string][]*fault
-	timers   map[string]Stopper // pending settlements by charge id
+	refunds  map[string]*refundRecord
+	// buyerTokens are the tokens of signed-in buyers, for Get Buyer.
+	buyerTokens map[string]*buyerTokenRecord
+	idem        map[string]*idemRecord
+	calls       map[string]map[string]int
+	faults      map[string][]*fault
+	timers      map[string]Stopper // pending settlements by charge or refund id
 	// owner maps every object id (session, charge permission, charge, ...)
 	// to its checkout session; members lists a session's other objects.
 	owner   map[string]string
@@ -137,6 +140,8 @@ func New(opts Options) (*Simulator, error) {
 		sessions:       map[string]*sessionRecord{},
 		charges:        map[string]*chargeRecord{},
 		perms:          map[string]*chargePermissionRecord{},
+		refunds:        map[string]*refundRecord{},
+		buyerTokens:    map[string]*buyerTokenRecord{},
 		idem:           map[string]*idemRecord{},
 		calls:          map[string]map[string]int{},
 		faults:         map[string][]*fault{},
@@ -187,8 +192,13 @@ func New(opts Options) (*Simulator, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.charges {
-		if c.State == stateAuthorizationInitiated && !c.SettleAt.IsZero() {
+		if (c.State == stateAuthorizationInitiated || c.State == stateCaptureInitiated) && !c.SettleAt.IsZero() {
 			s.scheduleSettlementLocked(c)
+		}
+	}
+	for _, r := range s.refunds {
+		if r.State == stateRefundInitiated {
+			s.scheduleLocked(r.ID, r.SettleAt)
 		}
 	}
 	return s, nil

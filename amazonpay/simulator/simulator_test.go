@@ -51,7 +51,7 @@ func TestPathForms(t *testing.T) {
 		})
 	}
 	t.Run("unknown_path_and_method", func(t *testing.T) {
-		r := h.call(nil, "GET", "/v2/refunds", nil, nil)
+		r := h.call(nil, "GET", "/v2/disputes", nil, nil)
 		mustStatus(t, r, 404)
 		if r.reason() != "ResourceNotFound" || r.header.Get("x-amz-pay-request-id") == "" {
 			t.Errorf("got %s", r.raw)
@@ -260,7 +260,9 @@ func TestCompleteScenarios(t *testing.T) {
 		{"buyer_canceled", "Authorize", false, "BuyerCanceled", 422, "CheckoutSessionCanceled", "Canceled", "BuyerCanceled", "", ""},
 		{"declined", "Authorize", true, "Declined", 422, "CheckoutSessionCanceled", "Canceled", "Declined", "", ""},
 		{"pending_then_authorized", "Authorize", true, "PendingThenAuthorized", 202, "", "Completed", "", "AuthorizationInitiated", "NonChargeable"},
-		{"pending_then_authorized_sync", "Authorize", false, "PendingThenAuthorized", 200, "", "Completed", "", "Authorized", "Chargeable"},
+		// The pending instruments need canHandlePendingAuthorization: the
+		// synchronous authorization times out and the checkout fails.
+		{"pending_then_authorized_sync", "Authorize", false, "PendingThenAuthorized", 422, "CheckoutSessionCanceled", "Canceled", "Declined", "", ""},
 		{"pending_then_declined", "AuthorizeWithCapture", true, "PendingThenDeclined", 202, "", "Completed", "", "AuthorizationInitiated", "NonChargeable"},
 		{"pending_then_declined_sync", "Authorize", false, "PendingThenDeclined", 422, "CheckoutSessionCanceled", "Canceled", "Declined", "", ""},
 		{"buyer_not_done", "Authorize", false, "", 422, "InvalidCheckoutSessionStatus", "Open", "", "", ""},
@@ -674,19 +676,17 @@ func TestCaptureAndCancel(t *testing.T) {
 			t.Errorf("%s", r.raw)
 		}
 	})
-	t.Run("capture_simulation_code", func(t *testing.T) {
-		ch, cp := authorized(t, false, "Authorized")
+	t.Run("capture_simulation_code_undocumented", func(t *testing.T) {
+		ch, _ := authorized(t, false, "Authorized")
 		r := h.call(nil, "POST", "/v2/charges/"+ch+"/capture",
 			map[string]any{"captureAmount": map[string]any{"amount": "14.00", "currencyCode": "USD"}},
 			map[string]string{"x-amz-pay-simulation-code": "SoftDeclined"})
-		mustStatus(t, r, 422)
-		if r.reason() != "SoftDeclined" {
+		mustStatus(t, r, 400)
+		if r.reason() != "InvalidSandboxSimulationSpecified" {
 			t.Errorf("%s", r.raw)
 		}
-		g := h.call(nil, "GET", "/v2/charges/"+ch, nil, nil)
-		p := h.call(nil, "GET", "/v2/chargePermissions/"+cp, nil, nil)
-		if state(g) != "Declined/SoftDeclined" || p.str("statusDetails", "state") != "NonChargeable" {
-			t.Errorf("%s %s", g.raw, p.raw)
+		if g := h.call(nil, "GET", "/v2/charges/"+ch, nil, nil); state(g) != "Authorized/" {
+			t.Errorf("refused capture changed the charge: %s", g.raw)
 		}
 	})
 	t.Run("unknown_charge", func(t *testing.T) {
@@ -703,10 +703,16 @@ func TestSimulationCodesOnComplete(t *testing.T) {
 		status       int
 		reason       string
 	}{
-		{"/v2", "HardDeclined", 422, "CheckoutSessionCanceled"},
-		{"/sandbox/v2", "AmazonRejected", 422, "CheckoutSessionCanceled"},
+		{"/v2", "BuyerCanceled", 422, "CheckoutSessionCanceled"},
+		{"/sandbox/v2", "Declined", 422, "CheckoutSessionCanceled"},
+		{"/v2", "AmazonCanceled", 422, "CheckoutSessionCanceled"},
+		// Codes of other operations are not Complete's.
+		{"/v2", "HardDeclined", 400, "InvalidSandboxSimulationSpecified"},
+		{"/v2", "CaptureInitiated", 400, "InvalidSandboxSimulationSpecified"},
 		{"/v2", "NoSuchCode", 400, "InvalidSandboxSimulationSpecified"},
-		{"/live/v2", "HardDeclined", 200, ""}, // live ignores simulations
+		// Authorize without canHandlePendingAuthorization cannot go pending.
+		{"/v2", "AuthorizationInitiated", 400, "InvalidSandboxSimulationSpecified"},
+		{"/live/v2", "BuyerCanceled", 200, ""}, // live ignores simulations
 	} {
 		t.Run(tc.code+tc.prefix, func(t *testing.T) {
 			r := h.call(nil, "POST", tc.prefix+"/checkoutSessions", sessionBody("Authorize", false, "5.00", "USD"), nil)
@@ -719,18 +725,45 @@ func TestSimulationCodesOnComplete(t *testing.T) {
 			if c.reason() != tc.reason {
 				t.Errorf("%s", c.raw)
 			}
+			s := h.call(nil, "GET", tc.prefix+"/checkoutSessions/"+id, nil, nil)
+			want := "Open"
+			switch {
+			case tc.status == 200:
+				want = "Completed"
+			case tc.status == 422:
+				want = "Canceled/" + tc.code
+			}
+			got := s.str("statusDetails", "state")
+			if got == "Canceled" {
+				got += "/" + s.str("statusDetails", "reasonCode")
+			}
+			if got != want {
+				t.Errorf("session %s, want %s", got, want)
+			}
 		})
 	}
-	t.Run("pending_with_code_declines_later", func(t *testing.T) {
+	t.Run("authorization_initiated_goes_pending", func(t *testing.T) {
+		// The instrument itself is synchronous (...1111); the code makes
+		// the authorization pending, then it succeeds.
 		id := h.newSession("Authorize", true)
-		mustStatus(t, h.buyer(id, "PendingThenAuthorized"), 200)
-		c := h.complete(id, "14.00", "USD", map[string]string{"x-amz-pay-simulation-code": "SoftDeclined"})
+		mustStatus(t, h.buyer(id, "Authorized"), 200)
+		c := h.complete(id, "14.00", "USD", map[string]string{"x-amz-pay-simulation-code": "AuthorizationInitiated"})
 		mustStatus(t, c, 202)
-		h.clock.Advance(simulator.DefaultPendingDelay)
 		g := h.call(nil, "GET", "/v2/charges/"+c.str("chargeId"), nil, nil)
-		if g.str("statusDetails", "state") != "Declined" || g.str("statusDetails", "reasonCode") != "SoftDeclined" {
+		if g.str("statusDetails", "state") != "AuthorizationInitiated" {
 			t.Errorf("%s", g.raw)
 		}
+		h.clock.Advance(simulator.DefaultPendingDelay)
+		g = h.call(nil, "GET", "/v2/charges/"+c.str("chargeId"), nil, nil)
+		if g.str("statusDetails", "state") != "Authorized" {
+			t.Errorf("%s", g.raw)
+		}
+	})
+	t.Run("confirm_buyer_canceled", func(t *testing.T) {
+		id := h.newSession("Confirm", false)
+		mustStatus(t, h.buyer(id, "Authorized"), 200)
+		c := h.complete(id, "14.00", "USD", map[string]string{"x-amz-pay-simulation-code": "BuyerCanceled"})
+		mustStatus(t, c, 422)
 	})
 }
 
