@@ -8,13 +8,15 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
-sim_pid=""
+sim_pids=()
 
 cleanup() {
-	if [[ -n "$sim_pid" ]] && kill -0 "$sim_pid" 2>/dev/null; then
-		kill "$sim_pid"
-		wait "$sim_pid" 2>/dev/null || true
-	fi
+	for pid in "${sim_pids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill "$pid"
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -24,29 +26,39 @@ npm ci --no-audit --no-fund --loglevel=error
 
 (cd "$repo" && go build -o "$work/amazonpay-simulator" ./amazonpay/simulator/cmd/amazonpay-simulator)
 
-"$work/amazonpay-simulator" \
-	-addr 127.0.0.1:0 \
-	-tls=true \
-	-cert-dir "$work/cert" \
-	-url-file "$work/url" \
-	-pending-delay 2s \
-	-log-level warn &
-sim_pid=$!
-
-for _ in $(seq 1 100); do
-	[[ -s "$work/url" ]] && break
-	if ! kill -0 "$sim_pid" 2>/dev/null; then
-		echo "simulator exited before listening" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-if [[ ! -s "$work/url" ]]; then
-	echo "simulator did not start" >&2
+# start_simulator NAME ARGS...: starts a simulator on a free loopback port
+# and waits until it listens. All share the certificate in $work/cert (the
+# first one creates it), so NODE_EXTRA_CA_CERTS names one CA.
+start_simulator() {
+	local name="$1"
+	shift
+	"$work/amazonpay-simulator" \
+		-addr 127.0.0.1:0 \
+		-tls=true \
+		-cert-dir "$work/cert" \
+		-url-file "$work/$name.url" \
+		-log-level warn "$@" &
+	local pid=$!
+	sim_pids+=("$pid")
+	for _ in $(seq 1 100); do
+		[[ -s "$work/$name.url" ]] && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "simulator $name exited before listening" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "simulator $name did not start" >&2
 	exit 1
-fi
+}
 
-export SIMULATOR_URL="$(cat "$work/url")"
+# The main suite waits for pending authorizations in real time; the
+# clock suite drives a manual clock with Amazon's sandbox quotas.
+start_simulator main -pending-delay 2s
+start_simulator manual -clock manual -throttle sandbox -pending-delay 30s
+
+export SIMULATOR_URL="$(cat "$work/main.url")"
+export SIMULATOR_MANUAL_URL="$(cat "$work/manual.url")"
 export NODE_EXTRA_CA_CERTS="$work/cert/simulator-cert.pem"
-echo "simulator at $SIMULATOR_URL" >&2
-node --test --test-reporter=tap "$here/sdk.test.mjs"
+echo "simulators at $SIMULATOR_URL and (manual clock, sandbox quotas) $SIMULATOR_MANUAL_URL" >&2
+node --test --test-reporter=tap "$here/sdk.test.mjs" "$here/clock-throttle.test.mjs"
