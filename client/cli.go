@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 )
@@ -55,6 +57,10 @@ Commands:
                        (re-opens the stream if the service restarts; gives up after 2m without news)
   charge             read a charge live from Amazon Pay   -id CHARGE_ID
   charge-permission  read a charge permission live from Amazon Pay (buyer PII)   -id ID
+  list               list stored payments, newest first
+                       [-outcome UNKNOWN,PENDING] [-since 24h|TIME] [-until 1h|TIME] [-page-size N]
+                       (every page; with -page-token TOKEN, or -page-token '' for the first,
+                       only that page, and the next page's token on stderr)
 
 Global flags (also accepted after the command):
   -addr host:port    service address (env PAYMENTCOMPLETION_ADDR; default 127.0.0.1:50051)
@@ -143,6 +149,8 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 	g.register(fs)
 	var (
 		session, order, amount, currency, total, id string
+		outcomes, since, until, pageToken           string
+		pageSize                                    int
 		cmd                                         command
 	)
 	switch name {
@@ -159,6 +167,12 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		fs.StringVar(&session, "session", "", "checkout session ID")
 	case "charge", "charge-permission":
 		fs.StringVar(&id, "id", "", "Amazon Pay ID")
+	case "list":
+		fs.StringVar(&outcomes, "outcome", "", "comma-separated outcomes")
+		fs.StringVar(&since, "since", "", "created at or after: a duration ago or an RFC 3339 time")
+		fs.StringVar(&until, "until", "", "created before: a duration ago or an RFC 3339 time")
+		fs.IntVar(&pageSize, "page-size", 0, "payments per page")
+		fs.StringVar(&pageToken, "page-token", "", "token of the page to show")
 	default:
 		return g, command{}, usageErr("unknown command %q", name)
 	}
@@ -172,8 +186,17 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		return g, command{}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 
+	onePage := false
+	fs.Visit(func(f *flag.Flag) { onePage = onePage || f.Name == "page-token" })
+
 	var err error
 	switch name {
+	case "list":
+		var req *pb.ListPaymentsRequest
+		req, err = listRequest(outcomes, since, until, pageSize, pageToken, time.Now())
+		cmd = command{name: name, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			return list(ctx, c, req, onePage, g.timeout, p)
+		}}
 	case "complete":
 		var req *pb.CompleteCheckoutRequest
 		req, err = completeRequest(session, order, amount, currency, total)
@@ -262,6 +285,87 @@ func completeRequest(session, order, amount, currency, total string) (*pb.Comple
 		req.TotalOrderAmount = &pb.Money{Amount: total, CurrencyCode: strings.ToUpper(currency)}
 	}
 	return req, nil
+}
+
+// listRequest builds the ListPaymentsRequest of the first page: outcomes
+// by name (with or without OUTCOME_, any case), and the creation range from
+// durations before now or RFC 3339 times.
+func listRequest(outcomes, since, until string, pageSize int, pageToken string, now time.Time) (*pb.ListPaymentsRequest, error) {
+	req := &pb.ListPaymentsRequest{PageToken: pageToken}
+	if pageSize < 0 || pageSize > math.MaxInt32 {
+		return nil, usageErr("list: -page-size must be between 0 and %d", math.MaxInt32)
+	}
+	req.PageSize = int32(pageSize)
+	for name := range strings.SplitSeq(outcomes, ",") {
+		name = strings.ToUpper(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		v, ok := pb.Outcome_value["OUTCOME_"+strings.TrimPrefix(name, "OUTCOME_")]
+		if !ok || v == int32(pb.Outcome_OUTCOME_UNSPECIFIED) {
+			return nil, usageErr("list: -outcome: unknown outcome %q (want COMPLETED, PENDING, DECLINED, CANCELED or UNKNOWN)", name)
+		}
+		req.Outcomes = append(req.Outcomes, pb.Outcome(v))
+	}
+	for _, b := range []struct {
+		flag, v string
+		dst     **timestamppb.Timestamp
+	}{{"-since", since, &req.CreateTimeStart}, {"-until", until, &req.CreateTimeEnd}} {
+		if b.v == "" {
+			continue
+		}
+		t, err := pointInTime(b.v, now)
+		if err != nil {
+			return nil, usageErr("list: %s: %v", b.flag, err)
+		}
+		*b.dst = timestamppb.New(t)
+	}
+	return req, nil
+}
+
+// pointInTime reads v as a duration before now ("24h", "90m") or as an
+// RFC 3339 time.
+func pointInTime(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("duration %q must not be negative", v)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want a duration such as 24h or a time such as 2026-12-01T00:00:00Z, got %q", v)
+	}
+	return t, nil
+}
+
+// list prints the payments of req: every page, or with onePage only the
+// page req asks for and, on stderr, the next page's token. Each page's call
+// has its own timeout.
+func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.ListPaymentsRequest, onePage bool, timeout time.Duration, p *printer) (int, error) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, err := c.ListPayments(cctx, req)
+		cancel()
+		if err != nil {
+			return 0, err
+		}
+		if onePage {
+			p.listPage(resp)
+			if resp.GetNextPageToken() != "" {
+				p.note("next page: -page-token %s", resp.GetNextPageToken())
+			}
+			return exitCompleted, nil
+		}
+		for _, m := range resp.GetPayments() {
+			p.listed(m)
+		}
+		if resp.GetNextPageToken() == "" || p.err != nil {
+			return exitCompleted, nil
+		}
+		req = proto.CloneOf(req)
+		req.PageToken = resp.GetNextPageToken()
+	}
 }
 
 // paymentRequest builds a GetPaymentRequest from exactly one key.

@@ -76,6 +76,17 @@ func TestRequests(t *testing.T) {
 			want: &pb.GetChargeRequest{ChargeId: "S01-5105180-3221187-C056351"},
 		},
 		{
+			name: "list",
+			args: []string{"list", "-outcome", "unknown, OUTCOME_PENDING", "-since", "2026-11-30T00:00:00Z", "-until", "2026-12-01T00:00:00.5Z", "-page-size", "20", "-page-token", "p2"},
+			want: &pb.ListPaymentsRequest{
+				Outcomes:        []pb.Outcome{pb.Outcome_OUTCOME_UNKNOWN, pb.Outcome_OUTCOME_PENDING},
+				CreateTimeStart: timestamppb.New(time.Date(2026, time.November, 30, 0, 0, 0, 0, time.UTC)),
+				CreateTimeEnd:   timestamppb.New(time.Date(2026, time.December, 1, 0, 0, 0, 5e8, time.UTC)),
+				PageSize:        20,
+				PageToken:       "p2",
+			},
+		},
+		{
 			name: "charge_permission",
 			args: []string{"charge-permission", "-id", "S01-5105180-3221187"},
 			want: &pb.GetChargePermissionRequest{ChargePermissionId: "S01-5105180-3221187"},
@@ -270,6 +281,27 @@ func (r *recorder) CompleteCheckout(_ context.Context, req *pb.CompleteCheckoutR
 	}}, nil
 }
 
+// ListPayments serves two pages: "" then "p2".
+func (r *recorder) ListPayments(_ context.Context, req *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	r.record(req)
+	created := timestamppb.New(time.Date(2026, time.December, 1, 9, 0, 0, 0, time.UTC))
+	switch req.GetPageToken() {
+	case "":
+		return &pb.ListPaymentsResponse{NextPageToken: "p2", Payments: []*pb.Payment{{
+			CheckoutSessionId: session, OrderId: "order-2", Outcome: pb.Outcome_OUTCOME_UNKNOWN,
+			ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"}, CreateTime: created,
+			NextCheckTime: timestamppb.New(created.AsTime().Add(time.Minute)),
+		}}}, nil
+	case "p2":
+		return &pb.ListPaymentsResponse{Payments: []*pb.Payment{{
+			CheckoutSessionId: session, OrderId: "order-1", Outcome: pb.Outcome_OUTCOME_DECLINED, ReasonCode: "HardDeclined",
+			ChargeAmount: &pb.Money{Amount: "1000", CurrencyCode: "JPY"}, CreateTime: created,
+		}}}, nil
+	default:
+		return nil, status.Error(codes.InvalidArgument, "bad token")
+	}
+}
+
 func (r *recorder) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.GetPaymentResponse, error) {
 	r.record(req)
 	if req.GetOrderId() == "missing" {
@@ -387,6 +419,12 @@ func TestCLI(t *testing.T) {
 		{"watch_until_final", []string{"watch", "-session", session}, 13, []string{"outcome=PENDING\noutcome=PENDING\noutcome=CANCELED\n"}, nil},
 		{"charge", []string{"charge", "-id", "S01-5105180-3221187-C056351"}, 0, []string{"state:                 AUTHORIZED"}, nil},
 		{"charge_permission", []string{"charge-permission", "-id", "S01-5105180-3221187"}, 0, []string{"buyer:                 Jane Doe <jane@example.com>", "CHARGEABLE"}, nil},
+		{"list_every_page", []string{"list", "-outcome", "UNKNOWN,DECLINED", "-since", "24h"}, 0,
+			[]string{"2026-12-01T09:00:00Z UNKNOWN   " + session + " order-2 14.00 USD next_check_time=2026-12-01T09:01:00Z\n" +
+				"2026-12-01T09:00:00Z DECLINED  " + session + " order-1 1000 JPY reason_code=HardDeclined\n"}, nil},
+		{"list_first_page", []string{"list", "-page-token", ""}, 0, []string{"order-2"}, []string{"client: next page: -page-token p2"}},
+		{"list_bad_outcome", []string{"list", "-outcome", "SETTLED"}, 2, nil, []string{`unknown outcome "SETTLED"`}},
+		{"list_bad_since", []string{"list", "-since", "yesterday"}, 2, nil, []string{"-since: want a duration"}},
 		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Exit status:"}},
 		{"help", []string{"-help"}, 0, []string{"Exit status:", "10  pending"}, nil},
 	}
@@ -552,5 +590,49 @@ func TestWatchReopens(t *testing.T) {
 				t.Errorf("notes = %q, want a re-opening note: %v", notes.String(), tt.wantNote)
 			}
 		})
+	}
+}
+
+func TestListOnePageOnly(t *testing.T) {
+	t.Parallel()
+	lis := startBuf(t, &recorder{}, grpcserver.Options{})
+	var out, errOut bytes.Buffer
+	code := runCLI(t.Context(), []string{"list", "-page-token", ""}, noEnv, &out, &errOut, bufDial(lis))
+	if code != 0 || strings.Contains(out.String(), "order-1") {
+		t.Errorf("exit %d, stdout %q: want only the first page", code, out.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	code = runCLI(t.Context(), []string{"-json", "list", "-page-token", "p2"}, noEnv, &out, &errOut, bufDial(lis))
+	var resp pb.ListPaymentsResponse
+	if err := protojson.Unmarshal(out.Bytes(), &resp); err != nil || code != 0 || len(resp.GetPayments()) != 1 || resp.GetPayments()[0].GetOrderId() != "order-1" {
+		t.Errorf("-json one page: exit %d, %v, stdout %s", code, err, out.String())
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("last page: stderr %q, want no next-page note", errOut.String())
+	}
+}
+
+func TestPointInTime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.December, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{"24h", now.Add(-24 * time.Hour), false},
+		{"90m", now.Add(-90 * time.Minute), false},
+		{"0s", now, false},
+		{"2026-11-30T08:00:00+01:00", time.Date(2026, time.November, 30, 7, 0, 0, 0, time.UTC), false},
+		{"-1h", time.Time{}, true},
+		{"yesterday", time.Time{}, true},
+		{"2026-11-30", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		got, err := pointInTime(tt.in, now)
+		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+			t.Errorf("pointInTime(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

@@ -106,6 +106,36 @@ func (p *printer) update(m *pb.Payment) {
 	p.printf("%s\n", strings.TrimSpace(strings.Join(parts, " ")))
 }
 
+// listed prints one payment of a listing on one line: creation time,
+// outcome, session, order, amount, and the reason or next check if any.
+func (p *printer) listed(m *pb.Payment) {
+	if p.json {
+		p.jsonLine(m, false)
+		return
+	}
+	line := fmt.Sprintf("%s %-9s %s %s %s", ts(m.GetCreateTime()), outcomeName(m.GetOutcome()),
+		m.GetCheckoutSessionId(), m.GetOrderId(), money(m.GetChargeAmount()))
+	if r := m.GetReasonCode(); r != "" {
+		line += " reason_code=" + r
+	}
+	if n := ts(m.GetNextCheckTime()); n != "" {
+		line += " next_check_time=" + n
+	}
+	p.printf("%s\n", line)
+}
+
+// listPage prints one page of a listing: with json the whole response
+// (payments and next_page_token), else one line per payment.
+func (p *printer) listPage(m *pb.ListPaymentsResponse) {
+	if p.json {
+		p.jsonLine(m, true)
+		return
+	}
+	for _, pm := range m.GetPayments() {
+		p.listed(pm)
+	}
+}
+
 func (p *printer) charge(m *pb.Charge) {
 	if p.json {
 		p.jsonLine(m, true)

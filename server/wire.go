@@ -18,6 +18,7 @@ import (
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
+	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -83,7 +84,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 		Logger:      logger,
 	})
 	d.workers = append(d.workers, svc.RunReconciler, tr.Run)
-	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Logger: logger})
+	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: logger})
 	return d, nil
 }
 

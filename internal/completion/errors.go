@@ -61,6 +61,9 @@ type Error struct {
 	// Metadata is safe to show to the caller (IDs, Amazon reason codes; never
 	// PII or secrets).
 	Metadata map[string]string
+	// Field names the request field at fault, for KindInvalid errors the
+	// gRPC layer reports as a field violation; "" when none.
+	Field string
 	// Err is the underlying cause, for logs only.
 	Err error
 }

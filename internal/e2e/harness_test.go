@@ -28,6 +28,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -281,7 +282,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	tr := tracker.New(st, az, tracker.Config{
 		Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond, Logger: logger,
 	})
-	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Logger: logger})
+	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: logger})
 	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -117,7 +117,7 @@ func measureSigningRate(b *testing.B, d time.Duration) float64 {
 }
 
 // prepareSessions creates n checkout sessions ready for completion.
-func prepareSessions(b *testing.B, a *amazonSim, n int) []string {
+func prepareSessions(b testing.TB, a *amazonSim, n int) []string {
 	ids := make([]string, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup

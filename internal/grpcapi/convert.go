@@ -43,6 +43,17 @@ var outcomes = map[payment.Outcome]pb.Outcome{
 	payment.Canceled:   pb.Outcome_OUTCOME_CANCELED,
 }
 
+// outcomesFromProto maps an outcome a caller lists by to the domain's
+// outcomes it stands for: unknown includes attempts still in flight, which
+// callers see as unknown.
+var outcomesFromProto = map[pb.Outcome][]payment.Outcome{
+	pb.Outcome_OUTCOME_UNKNOWN:   {payment.Completing, payment.Unknown},
+	pb.Outcome_OUTCOME_PENDING:   {payment.Pending},
+	pb.Outcome_OUTCOME_COMPLETED: {payment.Completed},
+	pb.Outcome_OUTCOME_DECLINED:  {payment.Declined},
+	pb.Outcome_OUTCOME_CANCELED:  {payment.Canceled},
+}
+
 var chargeStates = map[string]pb.ChargeState{
 	payment.ChargeAuthorizationInitiated: pb.ChargeState_CHARGE_STATE_AUTHORIZATION_INITIATED,
 	payment.ChargeAuthorized:             pb.ChargeState_CHARGE_STATE_AUTHORIZED,

@@ -10,6 +10,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 )
 
@@ -29,10 +30,16 @@ type AmazonReader interface {
 	GetChargePermission(ctx context.Context, chargePermissionID string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
 }
 
+// Lister lists stored payments.
+type Lister interface {
+	List(ctx context.Context, q listing.Query) (listing.Page, error)
+}
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Completer Completer
 	Amazon    AmazonReader
+	Lister    Lister
 	Logger    *slog.Logger
 }
 
@@ -125,4 +132,32 @@ func (s *Server) GetChargePermission(ctx context.Context, req *pb.GetChargePermi
 	}
 	s.d.Logger.DebugContext(ctx, "amazon pay get charge permission", "charge_permission_id", cp.ChargePermissionID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
 	return &pb.GetChargePermissionResponse{ChargePermission: chargePermissionToProto(cp)}, nil
+}
+
+// ListPayments implements the RPC.
+func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	q := listing.Query{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	for _, o := range req.GetOutcomes() {
+		ds, ok := outcomesFromProto[o]
+		if !ok {
+			return nil, s.status(ctx, &completion.Error{Kind: completion.KindInvalid, Reason: completion.ReasonInvalidRequest,
+				Message: "outcomes: " + o.String() + " is not an outcome to list by", Field: "outcomes"})
+		}
+		q.Outcomes = append(q.Outcomes, ds...)
+	}
+	if req.GetCreateTimeStart() != nil {
+		q.CreatedFrom = req.GetCreateTimeStart().AsTime()
+	}
+	if req.GetCreateTimeEnd() != nil {
+		q.CreatedBefore = req.GetCreateTimeEnd().AsTime()
+	}
+	page, err := s.d.Lister.List(ctx, q)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &pb.ListPaymentsResponse{Payments: make([]*pb.Payment, len(page.Payments)), NextPageToken: page.NextPageToken}
+	for i, p := range page.Payments {
+		resp.Payments[i] = paymentToProto(p)
+	}
+	return resp, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -44,6 +45,11 @@ func (s *Server) status(ctx context.Context, err error) error {
 			// Retry-After when it throttled us and gave one.
 			return rpcstatus.Error(code, e.Message, reason, e.Metadata,
 				rpcstatus.RetryInfo(amazonpay.Classify(err).RetryAfter))
+		}
+		if e.Field != "" && code == codes.InvalidArgument {
+			return rpcstatus.Error(code, e.Message, reason, e.Metadata, &errdetails.BadRequest{
+				FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: e.Field, Description: e.Message}},
+			})
 		}
 		return rpcstatus.Error(code, e.Message, reason, e.Metadata)
 	}

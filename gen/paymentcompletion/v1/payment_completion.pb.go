@@ -1026,6 +1026,155 @@ func (x *GetChargePermissionResponse) GetChargePermission() *ChargePermission {
 	return nil
 }
 
+// ListPaymentsRequest selects the payments to list and the page to return.
+type ListPaymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lists only payments with one of these outcomes; empty lists every
+	// outcome. OUTCOME_UNKNOWN also matches completions still in flight (they
+	// are shown as unknown).
+	Outcomes []Outcome `protobuf:"varint,1,rep,packed,name=outcomes,proto3,enum=paymentcompletion.v1.Outcome" json:"outcomes,omitempty"`
+	// Lists only payments created at or after this time. Unset: no lower
+	// bound.
+	CreateTimeStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time_start,json=createTimeStart,proto3" json:"create_time_start,omitempty"`
+	// Lists only payments created before this time. Unset: no upper bound.
+	// Leave it unset to see payments created while paging on the next
+	// listing, not this one.
+	CreateTimeEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time_end,json=createTimeEnd,proto3" json:"create_time_end,omitempty"`
+	// The most payments to return in one page: 0 means the default of 50,
+	// values above 1000 are treated as 1000. A page may hold fewer even when
+	// more follow only at the end of the listing.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of the previous page; empty for the first page.
+	// The token is opaque and belongs to its filter: with other `outcomes` or
+	// creation times it is refused with INVALID_ARGUMENT
+	// (`INVALID_REQUEST`). `page_size` may change between pages.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsRequest) Reset() {
+	*x = ListPaymentsRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsRequest) ProtoMessage() {}
+
+func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
+func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListPaymentsRequest) GetOutcomes() []Outcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *ListPaymentsRequest) GetCreateTimeStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTimeStart
+	}
+	return nil
+}
+
+func (x *ListPaymentsRequest) GetCreateTimeEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTimeEnd
+	}
+	return nil
+}
+
+func (x *ListPaymentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPaymentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPaymentsResponse is one page of payments.
+type ListPaymentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payments of the page, newest first (by `create_time`, then
+	// `checkout_session_id`).
+	Payments []*Payment `protobuf:"bytes,1,rep,name=payments,proto3" json:"payments,omitempty"`
+	// Send as `page_token`, with the same filter, for the next page. Empty
+	// when this page is the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsResponse) Reset() {
+	*x = ListPaymentsResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsResponse) ProtoMessage() {}
+
+func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
+func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListPaymentsResponse) GetPayments() []*Payment {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
+func (x *ListPaymentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Payment is the service's record of one checkout session completed for one
 // storefront order.
 type Payment struct {
@@ -1072,7 +1221,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[11]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1233,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[11]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1246,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{11}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Payment) GetCheckoutSessionId() string {
@@ -1238,7 +1387,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[12]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1399,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[12]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1412,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{12}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Charge) GetChargeId() string {
@@ -1384,7 +1533,7 @@ type StatusReason struct {
 
 func (x *StatusReason) Reset() {
 	*x = StatusReason{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1545,7 @@ func (x *StatusReason) String() string {
 func (*StatusReason) ProtoMessage() {}
 
 func (x *StatusReason) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1558,7 @@ func (x *StatusReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReason.ProtoReflect.Descriptor instead.
 func (*StatusReason) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{13}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusReason) GetReasonCode() string {
@@ -1445,7 +1594,7 @@ type Buyer struct {
 
 func (x *Buyer) Reset() {
 	*x = Buyer{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1606,7 @@ func (x *Buyer) String() string {
 func (*Buyer) ProtoMessage() {}
 
 func (x *Buyer) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1619,7 @@ func (x *Buyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buyer.ProtoReflect.Descriptor instead.
 func (*Buyer) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{14}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Buyer) GetBuyerId() string {
@@ -1539,7 +1688,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1700,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1713,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{15}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Address) GetName() string {
@@ -1657,7 +1806,7 @@ type ChargePermissionLimits struct {
 
 func (x *ChargePermissionLimits) Reset() {
 	*x = ChargePermissionLimits{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1818,7 @@ func (x *ChargePermissionLimits) String() string {
 func (*ChargePermissionLimits) ProtoMessage() {}
 
 func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1831,7 @@ func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermissionLimits.ProtoReflect.Descriptor instead.
 func (*ChargePermissionLimits) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{16}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChargePermissionLimits) GetAmountLimit() *Money {
@@ -1739,7 +1888,7 @@ type ChargePermission struct {
 
 func (x *ChargePermission) Reset() {
 	*x = ChargePermission{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1900,7 @@ func (x *ChargePermission) String() string {
 func (*ChargePermission) ProtoMessage() {}
 
 func (x *ChargePermission) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1913,7 @@ func (x *ChargePermission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermission.ProtoReflect.Descriptor instead.
 func (*ChargePermission) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChargePermission) GetChargePermissionId() string {
@@ -1907,7 +2056,18 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1aGetChargePermissionRequest\x12Z\n" +
 	"\x14charge_permission_id\x18\x01 \x01(\tB(\xbaH%r#2!^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}$R\x12chargePermissionId\"r\n" +
 	"\x1bGetChargePermissionResponse\x12S\n" +
-	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\"\xf2\x05\n" +
+	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\"\x88\x04\n" +
+	"\x13ListPaymentsRequest\x12L\n" +
+	"\boutcomes\x18\x01 \x03(\x0e2\x1d.paymentcompletion.v1.OutcomeB\x11\xbaH\x0e\x92\x01\v\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\boutcomes\x12F\n" +
+	"\x11create_time_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fcreateTimeStart\x12B\n" +
+	"\x0fcreate_time_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rcreateTimeEnd\x12$\n" +
+	"\tpage_size\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
+	"\x1flist_payments.create_time_range\x120create_time_start must be before create_time_end\x1ak!has(this.create_time_start) || !has(this.create_time_end) || this.create_time_start < this.create_time_end\"y\n" +
+	"\x14ListPaymentsResponse\x129\n" +
+	"\bpayments\x18\x01 \x03(\v2\x1d.paymentcompletion.v1.PaymentR\bpayments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf2\x05\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -2038,14 +2198,15 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"#ERROR_REASON_AMAZON_PAY_AUTH_FAILED\x10\r\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x0e\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f\x12\"\n" +
-	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x102\xb1\x04\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x102\x98\x05\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
 	"GetPayment\x12'.paymentcompletion.v1.GetPaymentRequest\x1a(.paymentcompletion.v1.GetPaymentResponse\x12g\n" +
 	"\fWatchPayment\x12).paymentcompletion.v1.WatchPaymentRequest\x1a*.paymentcompletion.v1.WatchPaymentResponse0\x01\x12\\\n" +
 	"\tGetCharge\x12&.paymentcompletion.v1.GetChargeRequest\x1a'.paymentcompletion.v1.GetChargeResponse\x12z\n" +
-	"\x13GetChargePermission\x120.paymentcompletion.v1.GetChargePermissionRequest\x1a1.paymentcompletion.v1.GetChargePermissionResponseB\x80\x02\n" +
+	"\x13GetChargePermission\x120.paymentcompletion.v1.GetChargePermissionRequest\x1a1.paymentcompletion.v1.GetChargePermissionResponse\x12e\n" +
+	"\fListPayments\x12).paymentcompletion.v1.ListPaymentsRequest\x1a*.paymentcompletion.v1.ListPaymentsResponseB\x80\x02\n" +
 	"\x18com.paymentcompletion.v1B\x16PaymentCompletionProtoP\x01Z[github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1;paymentcompletionv1\xa2\x02\x03PXX\xaa\x02\x14Paymentcompletion.V1\xca\x02\x14Paymentcompletion\\V1\xe2\x02 Paymentcompletion\\V1\\GPBMetadata\xea\x02\x15Paymentcompletion::V1b\x06proto3"
 
 var (
@@ -2061,7 +2222,7 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 }
 
 var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(Outcome)(0),                        // 0: paymentcompletion.v1.Outcome
 	(ChargeState)(0),                    // 1: paymentcompletion.v1.ChargeState
@@ -2079,65 +2240,73 @@ var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(*GetChargeResponse)(nil),           // 13: paymentcompletion.v1.GetChargeResponse
 	(*GetChargePermissionRequest)(nil),  // 14: paymentcompletion.v1.GetChargePermissionRequest
 	(*GetChargePermissionResponse)(nil), // 15: paymentcompletion.v1.GetChargePermissionResponse
-	(*Payment)(nil),                     // 16: paymentcompletion.v1.Payment
-	(*Charge)(nil),                      // 17: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                // 18: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                       // 19: paymentcompletion.v1.Buyer
-	(*Address)(nil),                     // 20: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),      // 21: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),            // 22: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*ListPaymentsRequest)(nil),         // 16: paymentcompletion.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),        // 17: paymentcompletion.v1.ListPaymentsResponse
+	(*Payment)(nil),                     // 18: paymentcompletion.v1.Payment
+	(*Charge)(nil),                      // 19: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                // 20: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                       // 21: paymentcompletion.v1.Buyer
+	(*Address)(nil),                     // 22: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),      // 23: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),            // 24: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	5,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
 	5,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	16, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	16, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	16, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	17, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	22, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
-	0,  // 7: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	5,  // 8: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 9: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 10: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	23, // 11: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	23, // 12: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	23, // 13: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	23, // 14: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	5,  // 15: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 16: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 17: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 18: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	23, // 19: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	23, // 20: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	23, // 21: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 22: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	5,  // 23: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	3,  // 24: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	2,  // 25: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	18, // 26: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	23, // 27: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	19, // 28: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	20, // 29: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	20, // 30: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	21, // 31: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	23, // 32: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	23, // 33: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 34: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	8,  // 35: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	10, // 36: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	12, // 37: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	14, // 38: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	7,  // 39: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	9,  // 40: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	11, // 41: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	13, // 42: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	15, // 43: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	39, // [39:44] is the sub-list for method output_type
-	34, // [34:39] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	18, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	18, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	18, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	19, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	24, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
+	25, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	25, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	18, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	0,  // 11: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
+	5,  // 12: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 13: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	1,  // 14: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	25, // 15: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	25, // 16: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	25, // 17: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	25, // 18: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	5,  // 19: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 20: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 21: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	1,  // 22: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	25, // 23: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	25, // 24: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	25, // 25: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 26: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	5,  // 27: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	3,  // 28: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	2,  // 29: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	20, // 30: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	25, // 31: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	21, // 32: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	22, // 33: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	22, // 34: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	23, // 35: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	25, // 36: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	25, // 37: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 38: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	8,  // 39: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	10, // 40: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	12, // 41: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	14, // 42: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	16, // 43: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	7,  // 44: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	9,  // 45: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	11, // 46: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	13, // 47: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	15, // 48: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	17, // 49: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	44, // [44:50] is the sub-list for method output_type
+	38, // [38:44] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -2155,7 +2324,7 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	PaymentCompletionService_WatchPayment_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/WatchPayment"
 	PaymentCompletionService_GetCharge_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetCharge"
 	PaymentCompletionService_GetChargePermission_FullMethodName = "/paymentcompletion.v1.PaymentCompletionService/GetChargePermission"
+	PaymentCompletionService_ListPayments_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/ListPayments"
 )
 
 // PaymentCompletionServiceClient is the client API for PaymentCompletionService service.
@@ -82,6 +83,20 @@ type PaymentCompletionServiceClient interface {
 	// descriptor and limits. Amazon Pay serves buyer details for 30 days after
 	// checkout; the response contains buyer PII, so handle it accordingly.
 	GetChargePermission(ctx context.Context, in *GetChargePermissionRequest, opts ...grpc.CallOption) (*GetChargePermissionResponse, error)
+	// ListPayments lists stored payments, newest first (by `create_time`, then
+	// `checkout_session_id`), without calling Amazon Pay: for operators and
+	// support tools finding the payments that need attention, for example
+	// every OUTCOME_UNKNOWN and OUTCOME_PENDING payment of the last day.
+	//
+	// Results come in pages (AIP-158): send the `next_page_token` of a
+	// response back as `page_token`, with the same filter, until it comes back
+	// empty. Paging is stable: the token marks a position in the order, not an
+	// offset, so payments created after the first page do not shift later
+	// pages, and every payment that matched when the listing began is listed
+	// exactly once. A payment whose outcome changes meanwhile is listed as it
+	// stands when its page is read (or not, if it no longer matches). A page
+	// costs the same however many payments are stored.
+	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
 }
 
 type paymentCompletionServiceClient struct {
@@ -151,6 +166,16 @@ func (c *paymentCompletionServiceClient) GetChargePermission(ctx context.Context
 	return out, nil
 }
 
+func (c *paymentCompletionServiceClient) ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPaymentsResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_ListPayments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentCompletionServiceServer is the server API for PaymentCompletionService service.
 // All implementations must embed UnimplementedPaymentCompletionServiceServer
 // for forward compatibility.
@@ -207,6 +232,20 @@ type PaymentCompletionServiceServer interface {
 	// descriptor and limits. Amazon Pay serves buyer details for 30 days after
 	// checkout; the response contains buyer PII, so handle it accordingly.
 	GetChargePermission(context.Context, *GetChargePermissionRequest) (*GetChargePermissionResponse, error)
+	// ListPayments lists stored payments, newest first (by `create_time`, then
+	// `checkout_session_id`), without calling Amazon Pay: for operators and
+	// support tools finding the payments that need attention, for example
+	// every OUTCOME_UNKNOWN and OUTCOME_PENDING payment of the last day.
+	//
+	// Results come in pages (AIP-158): send the `next_page_token` of a
+	// response back as `page_token`, with the same filter, until it comes back
+	// empty. Paging is stable: the token marks a position in the order, not an
+	// offset, so payments created after the first page do not shift later
+	// pages, and every payment that matched when the listing began is listed
+	// exactly once. A payment whose outcome changes meanwhile is listed as it
+	// stands when its page is read (or not, if it no longer matches). A page
+	// costs the same however many payments are stored.
+	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
 	mustEmbedUnimplementedPaymentCompletionServiceServer()
 }
 
@@ -231,6 +270,9 @@ func (UnimplementedPaymentCompletionServiceServer) GetCharge(context.Context, *G
 }
 func (UnimplementedPaymentCompletionServiceServer) GetChargePermission(context.Context, *GetChargePermissionRequest) (*GetChargePermissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetChargePermission not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPayments not implemented")
 }
 func (UnimplementedPaymentCompletionServiceServer) mustEmbedUnimplementedPaymentCompletionServiceServer() {
 }
@@ -337,6 +379,24 @@ func _PaymentCompletionService_GetChargePermission_Handler(srv interface{}, ctx 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentCompletionService_ListPayments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPaymentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).ListPayments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_ListPayments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).ListPayments(ctx, req.(*ListPaymentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentCompletionService_ServiceDesc is the grpc.ServiceDesc for PaymentCompletionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -359,6 +419,10 @@ var PaymentCompletionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetChargePermission",
 			Handler:    _PaymentCompletionService_GetChargePermission_Handler,
+		},
+		{
+			MethodName: "ListPayments",
+			Handler:    _PaymentCompletionService_ListPayments_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

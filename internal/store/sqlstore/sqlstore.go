@@ -151,9 +151,10 @@ func CheckReschedule(owner string, next, now time.Time) error {
 	return nil
 }
 
-// MaxListLimit bounds store.ListQuery.Limit in every implementation: one
-// List reads at most this many payments per outcome asked for.
-const MaxListLimit = 1000
+// MaxListLimit bounds store.ListQuery.Limit in every implementation, and
+// so the memory of one List: it reads at most this many payments per
+// outcome asked for.
+const MaxListLimit = 5000
 
 // CheckList rejects a List call that breaks the store.Store contract, and
 // returns the outcomes to read: the ones asked for without repeats, or
