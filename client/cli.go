@@ -341,10 +341,13 @@ func pointInTime(v string, now time.Time) (time.Time, error) {
 
 // list prints the payments of req: every page, or with onePage only the
 // page req asks for and, on stderr, the next page's token. Each page's call
-// has its own timeout.
+// has its own timeout: -timeout if given, else the service config's.
 func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.ListPaymentsRequest, onePage bool, timeout time.Duration, p *printer) (int, error) {
 	for {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
+		cctx, cancel := ctx, context.CancelFunc(func() {})
+		if timeout > 0 {
+			cctx, cancel = context.WithTimeout(ctx, timeout)
+		}
 		resp, err := c.ListPayments(cctx, req)
 		cancel()
 		if err != nil {

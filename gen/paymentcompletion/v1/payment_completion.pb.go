@@ -1041,8 +1041,7 @@ type ListPaymentsRequest struct {
 	// listing, not this one.
 	CreateTimeEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time_end,json=createTimeEnd,proto3" json:"create_time_end,omitempty"`
 	// The most payments to return in one page: 0 means the default of 50,
-	// values above 1000 are treated as 1000. A page may hold fewer even when
-	// more follow only at the end of the listing.
+	// values above 1000 are treated as 1000. Only the last page holds fewer.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page.
 	// The token is opaque and belongs to its filter: with other `outcomes` or
