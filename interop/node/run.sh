@@ -61,4 +61,4 @@ export SIMULATOR_URL="$(cat "$work/main.url")"
 export SIMULATOR_MANUAL_URL="$(cat "$work/manual.url")"
 export NODE_EXTRA_CA_CERTS="$work/cert/simulator-cert.pem"
 echo "simulators at $SIMULATOR_URL and (manual clock, sandbox quotas) $SIMULATOR_MANUAL_URL" >&2
-node --test --test-reporter=tap "$here/sdk.test.mjs" "$here/clock-throttle.test.mjs"
+node --test --test-reporter=tap "$here/sdk.test.mjs" "$here/clock-throttle.test.mjs" "$here/postcheckout.test.mjs"
