@@ -29,8 +29,9 @@ type Config struct {
 	// DataDir holds the service's files (the default SQLite database, the
 	// embedded simulator's state). Created at start if missing.
 	DataDir string
-	// DatabaseURL names the store: sqlite:PATH or postgres://... . When
-	// not set, it is sqlite:<DataDir>/paymentcompletion.db.
+	// DatabaseURL names the store: sqlite:PATH, postgres://... or a libpq
+	// key=value string (PostgreSQL). When not set, it is
+	// sqlite:<DataDir>/paymentcompletion.db.
 	DatabaseURL string
 	// LogLevel is the minimum level of the JSON log lines.
 	LogLevel slog.Level
@@ -124,7 +125,7 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.ListenAddr })},
 		{"data-dir", "DATA_DIR", "dir", "directory for the service's files (created if missing)", "./data",
 			str(func(c *Config) *string { return &c.DataDir })},
-		{"database-url", "DATABASE_URL", "url", "store: sqlite:PATH or postgres://user@host:port/db", "sqlite:<data-dir>/paymentcompletion.db",
+		{"database-url", "DATABASE_URL", "url", "store: sqlite:PATH, postgres://user@host:port/db or a PostgreSQL key=value string (host=... dbname=...)", "sqlite:<data-dir>/paymentcompletion.db",
 			str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"log-level", "LOG_LEVEL", "level", "minimum log level: debug, info, warn or error", "info",
 			func(c *Config, v string) error {
@@ -429,46 +430,43 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// logAttrs are the settings logged at start. Nothing secret: the database
-// URL's password is redacted and the token file's content is never read
-// here.
+// logAttrs are the settings logged at start: every setting, under its
+// flag's name with underscores, durations as Go duration strings ("15s").
+// Nothing secret: the database URL's passwords are redacted, and of the
+// token file only whether one is set is logged.
 func (c Config) logAttrs() []any {
-	db := c.DatabaseURL
-	if u, err := url.Parse(db); err == nil && u.User != nil {
-		db = u.Redacted()
+	mode := "configured"
+	if c.UseSimulator() {
+		mode = "embedded simulator"
 	}
-	attrs := []any{
+	return []any{
 		"listen_addr", c.ListenAddr,
 		"data_dir", c.DataDir,
-		"database_url", db,
+		"database_url", storeopen.Redact(c.DatabaseURL),
 		"log_level", c.LogLevel.String(),
 		"auth", c.AuthTokenFile != "",
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
 		"debug_addr", c.DebugAddr,
-	}
-	if c.UseSimulator() {
-		attrs = append(attrs,
-			"amazon_pay", "embedded simulator",
-			"simulator_addr", c.SimulatorAddr,
-			"simulator_pending_delay", c.SimulatorPendingDelay.String(),
-			"simulator_clock", c.SimulatorClock,
-			"simulator_throttle", c.SimulatorThrottle)
-	} else {
-		attrs = append(attrs,
-			"amazon_pay", "configured",
-			"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
-			"amazon_pay_region", c.AmazonPay.Region,
-			"amazon_pay_sandbox", c.AmazonPay.Sandbox,
-			"amazon_pay_endpoint", c.AmazonPay.Endpoint,
-			"amazon_pay_algorithm", c.AmazonPay.Algorithm)
-	}
-	return append(attrs,
+		"amazon_pay", mode,
+		"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
+		"amazon_pay_private_key_file", c.AmazonPay.PrivateKeyFile,
+		"amazon_pay_region", c.AmazonPay.Region,
+		"amazon_pay_sandbox", c.AmazonPay.Sandbox,
+		"amazon_pay_endpoint", c.AmazonPay.Endpoint,
+		"amazon_pay_ca_file", c.AmazonPay.CAFile,
+		"amazon_pay_algorithm", c.AmazonPay.Algorithm,
+		"simulator_addr", c.SimulatorAddr,
+		"simulator_pending_delay", c.SimulatorPendingDelay.String(),
+		"simulator_clock", c.SimulatorClock,
+		"simulator_throttle", c.SimulatorThrottle,
 		"tracker_first_poll", c.TrackerFirstPoll.String(),
 		"tracker_max_interval", c.TrackerMaxInterval.String(),
 		"tracker_get_charge_rate", c.TrackerGetChargeRate,
 		"tracker_get_charge_burst", c.TrackerGetChargeBurst(),
 		"reconcile_first_delay", c.ReconcileFirstDelay.String(),
+		"completion_inflight_lease", c.CompletionInflightLease.String(),
+		"tracker_lease", c.TrackerLease.String(),
 		"replica_id", c.ReplicaID,
-	)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
@@ -228,18 +229,78 @@ func TestTrackerGetChargeBurst(t *testing.T) {
 
 func TestLogAttrsHideSecrets(t *testing.T) {
 	t.Parallel()
-	c, err := parseConfig([]string{"-database-url", "postgres://app:hunter2@db:5432/pc", "-auth-token-file", "/run/secrets/token"}, envOf(nil), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ url, want string }{
+		{"postgres://app:hunter2@db:5432/pc", `"database_url":"postgres://app:xxxxx@db:5432/pc"`},
+		{"postgres://app@db:5432/pc?password=hunter2&sslmode=require", `"database_url":"postgres://app@db:5432/pc?password=xxxxx&sslmode=require"`},
+		{"host=db port=5432 user=app password=hunter2 dbname=pc", `"database_url":"host=db port=5432 user=app password=xxxxx dbname=pc"`},
+		{"host=db user=app password='hunter2 x' dbname=pc", `"database_url":"host=db user=app password=xxxxx dbname=pc"`},
 	}
+	for _, tt := range tests {
+		c, err := parseConfig([]string{"-database-url", tt.url, "-auth-token-file", "/run/secrets/token"}, envOf(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", c.logAttrs()...)
+		if strings.Contains(buf.String(), "hunter2") {
+			t.Errorf("database password logged: %s", buf.String())
+		}
+		for _, want := range []string{`"listen_addr":"127.0.0.1:50051"`, `"auth":true`, tt.want} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("start line lacks %s: %s", want, buf.String())
+			}
+		}
+	}
+}
+
+// TestLogAttrsNameEverySetting checks that the start line carries every
+// setting (the token file only as "auth": whether one is set), under the
+// flag's name with underscores, in both Amazon Pay modes, and durations as
+// Go duration strings.
+func TestLogAttrsNameEverySetting(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		nil,
+		{"-amazon-pay-public-key-id", "LIVE-ABC", "-amazon-pay-private-key-file", "/k.pem", "-amazon-pay-ca-file", "/ca.pem"},
+	} {
+		c, err := parseConfig(args, envOf(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", c.logAttrs()...)
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range settings() {
+			key := strings.ReplaceAll(s.flag, "-", "_")
+			if s.flag == "auth-token-file" {
+				key = "auth"
+			}
+			v, ok := line[key]
+			if !ok {
+				t.Errorf("args %q: start line lacks %s: %s", args, key, buf.String())
+				continue
+			}
+			if s.arg == "duration" {
+				str, _ := v.(string)
+				if _, err := time.ParseDuration(str); err != nil {
+					t.Errorf("%s = %v, want a duration string such as \"15s\"", key, v)
+				}
+			}
+		}
+	}
+}
+
+func TestLoggerWritesDurationsAsStrings(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", c.logAttrs()...)
-	if strings.Contains(buf.String(), "hunter2") {
-		t.Errorf("database password logged: %s", buf.String())
-	}
-	for _, want := range []string{`"listen_addr":"127.0.0.1:50051"`, `"auth":true`, `"database_url":"postgres://app:xxxxx@db:5432/pc"`} {
+	newLogger(&buf, slog.LevelInfo).Info("retrying", slog.Duration("backoff", 1500*time.Millisecond), "grace", 15*time.Second,
+		slog.Group("g", slog.Duration("d", time.Minute)))
+	for _, want := range []string{`"backoff":"1.5s"`, `"grace":"15s"`, `"d":"1m0s"`} {
 		if !strings.Contains(buf.String(), want) {
-			t.Errorf("start line lacks %s: %s", want, buf.String())
+			t.Errorf("log line lacks %s: %s", want, buf.String())
 		}
 	}
 }

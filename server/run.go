@@ -26,7 +26,7 @@ import (
 // run in one errgroup tied to ctx: when ctx ends, or any worker fails, all
 // of them are asked to stop and run returns once they have.
 func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
-	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(logw, cfg.LogLevel)
 	logger.Info("starting", cfg.logAttrs()...)
 
 	// Teardown in reverse order of construction, whatever happens below.
@@ -93,6 +93,21 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newLogger returns the service's logger: JSON lines on w from level up,
+// with every duration written as a Go duration string ("15s", "1m30s")
+// whoever logs it, instead of slog's default integer nanoseconds.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		},
+	}))
 }
 
 // serveDebug serves the runtime's profiles (net/http/pprof) on lis until

@@ -4,16 +4,21 @@
 //   - postgres://... or postgresql://... : PostgreSQL (package postgres);
 //     the URL is passed to pgx as is (a search_path parameter selects the
 //     schema).
+//   - a libpq key=value connection string ("host=db user=app dbname=pay"):
+//     PostgreSQL, passed to pgx as is.
 //   - sqlite:PATH : SQLite database file at PATH, relative to the working
 //     directory unless absolute ("sqlite:data/paymentcompletion.db",
 //     "sqlite:/var/lib/paymentcompletion/payments.db"). The URL form with an
 //     empty host, "sqlite:///var/lib/...", names the absolute path.
-//   - file:PATH : the same as sqlite:PATH.
-//   - a plain path ("data/payments.db") : SQLite file at that path.
 //
-// Query parameters are not interpreted in the SQLite forms: the text after
-// the prefix is the file path. The empty string and other schemes are
-// errors.
+// Query parameters are not interpreted in the SQLite form: the text after
+// the prefix is the file path. Everything else (the empty string, other
+// schemes, a bare path) is an error: a value that names no engine must
+// never quietly become a SQLite file of its own.
+//
+// Passwords (in the URL's user information, a password query parameter or
+// a password= key) never appear in Open's errors; Redact hides them for
+// logs.
 //
 // Stores that can tell of changes made by other processes implement
 // ChangeListener. The PostgreSQL store does; the SQLite store does not, so
@@ -59,7 +64,7 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 	case Postgres:
 		s, err := postgres.Open(ctx, target)
 		if err != nil {
-			return nil, err
+			return nil, hideSecrets(err, databaseURL)
 		}
 		return s, nil
 	default:
@@ -93,18 +98,20 @@ func Parse(databaseURL string) (Kind, string, error) {
 		return Postgres, u, nil
 	case strings.HasPrefix(lower, "sqlite:"):
 		return sqlitePath(u[len("sqlite:"):])
-	case strings.HasPrefix(lower, "file:"):
-		return sqlitePath(u[len("file:"):])
+	case looksKeyValue(u):
+		if _, err := parseKeyValue(u); err != nil {
+			return "", "", fmt.Errorf("storeopen: PostgreSQL key=value connection string: %w", err)
+		}
+		return Postgres, u, nil
 	case strings.Contains(u, "://"):
 		scheme, _, _ := strings.Cut(u, "://")
-		return "", "", fmt.Errorf("storeopen: unsupported database URL scheme %q (want postgres, postgresql, sqlite or file)", scheme)
+		return "", "", fmt.Errorf("storeopen: unsupported database URL scheme %q (want postgres://, postgresql://, sqlite:PATH or a key=value connection string)", scheme)
 	default:
-		return SQLite, u, nil
+		return "", "", errors.New("storeopen: database URL names no engine: want sqlite:PATH, postgres://user@host:port/db or a key=value connection string such as \"host=db dbname=pay\"")
 	}
 }
 
-// sqlitePath accepts PATH or //PATH-with-empty-host after a sqlite: or file:
-// prefix.
+// sqlitePath accepts PATH or //PATH-with-empty-host after a sqlite: prefix.
 func sqlitePath(rest string) (Kind, string, error) {
 	if after, ok := strings.CutPrefix(rest, "//"); ok {
 		if !strings.HasPrefix(after, "/") {

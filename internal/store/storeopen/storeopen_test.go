@@ -1,8 +1,12 @@
 package storeopen_test
 
 import (
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
@@ -23,10 +27,18 @@ func TestParse(t *testing.T) {
 		{"sqlite:data/paymentcompletion.db", storeopen.SQLite, "data/paymentcompletion.db", false},
 		{"sqlite:/var/lib/pc/payments.db", storeopen.SQLite, "/var/lib/pc/payments.db", false},
 		{"sqlite:///var/lib/pc/payments.db", storeopen.SQLite, "/var/lib/pc/payments.db", false},
-		{"file:data/p.db", storeopen.SQLite, "data/p.db", false},
-		{"file:///tmp/p.db", storeopen.SQLite, "/tmp/p.db", false},
-		{"data/p.db", storeopen.SQLite, "data/p.db", false},
-		{"/abs/p.db", storeopen.SQLite, "/abs/p.db", false},
+		// libpq key=value connection strings are PostgreSQL, never a file.
+		{"host=127.0.0.1 port=5432 user=app password=s3cret dbname=pay", storeopen.Postgres, "host=127.0.0.1 port=5432 user=app password=s3cret dbname=pay", false},
+		{"  dbname = pay  sslmode=disable", storeopen.Postgres, "dbname = pay  sslmode=disable", false},
+		{"host=h password='a b\\' c'", storeopen.Postgres, "host=h password='a b\\' c'", false},
+		// Anything else is refused rather than taken as a SQLite file.
+		{"file:data/p.db", "", "", true},
+		{"data/p.db", "", "", true},
+		{"/abs/p.db", "", "", true},
+		{"payments.db", "", "", true},
+		{"host=h password='unterminated", "", "", true},
+		{"host=h junk", "", "", true},
+		{"host=h =x", "", "", true},
 		{"", "", "", true},
 		{"   ", "", "", true},
 		{"sqlite:", "", "", true},
@@ -55,9 +67,8 @@ func TestOpen(t *testing.T) {
 		listener bool
 	}{
 		{"sqlite_prefix", func(*testing.T) string { return "sqlite:" + filepath.Join(dir, "a", "p.db") }, filepath.Join(dir, "a", "p.db"), false},
-		{"plain_path", func(*testing.T) string { return filepath.Join(dir, "b.db") }, filepath.Join(dir, "b.db"), false},
-		{"file_prefix", func(*testing.T) string { return "file:" + filepath.Join(dir, "c.db") }, filepath.Join(dir, "c.db"), false},
 		{"postgres", func(t *testing.T) string { return pgtest.URL(t) }, "", true},
+		{"postgres_key_value", func(t *testing.T) string { return keyValueDSN(t, pgtest.URL(t)) }, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,5 +93,90 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := storeopen.Open(t.Context(), ""); err == nil {
 		t.Error("Open(\"\") succeeded")
+	}
+}
+
+// TestOpenRefusesNamelessValues checks that a value naming no engine
+// creates nothing: no SQLite file named after it.
+func TestOpenRefusesNamelessValues(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, v := range []string{filepath.Join(dir, "plain.db"), "file:" + filepath.Join(dir, "f.db"), filepath.Join(dir, "user=app password=x")} {
+		if s, err := storeopen.Open(t.Context(), v); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", v)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files in %s after refused opens: %v, want none", dir, entries)
+	}
+}
+
+// keyValueDSN rewrites a postgres:// URL into libpq's key=value form.
+func keyValueDSN(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []string{"host=" + u.Hostname(), "port=" + u.Port(), "user=" + u.User.Username(), "dbname=" + strings.TrimPrefix(u.Path, "/")}
+	if pw, ok := u.User.Password(); ok {
+		parts = append(parts, "password='"+pw+"'")
+	}
+	for k, vs := range u.Query() {
+		parts = append(parts, k+"="+vs[0])
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"sqlite:data/p.db", "sqlite:data/p.db"},
+		{"postgres://app@db:5432/pay", "postgres://app@db:5432/pay"},
+		{"postgres://app:s3cret@db:5432/pay", "postgres://app:xxxxx@db:5432/pay"},
+		{"postgres://app@db/pay?password=s3cret&sslmode=disable", "postgres://app@db/pay?password=xxxxx&sslmode=disable"},
+		{"postgresql://app@db/pay?sslpassword=s3cret", "postgresql://app@db/pay?sslpassword=xxxxx"},
+		{"postgres://app@db/pay?PASSWORD=s3cret", "postgres://app@db/pay?PASSWORD=xxxxx"},
+		{"host=db user=app password=s3cret dbname=pay", "host=db user=app password=xxxxx dbname=pay"},
+		{"host=db password = 's3 cret' dbname=pay", "host=db password=xxxxx dbname=pay"},
+		{"host=db password='unterminated s3cret", "(unparseable PostgreSQL connection string, redacted)"},
+		{"postgres://app:s3cret@db:5432/pay\x7f", "(unparseable PostgreSQL URL, redacted)"},
+	}
+	for _, tt := range tests {
+		if got := storeopen.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if strings.Contains(storeopen.Redact(tt.in), "s3") {
+			t.Errorf("Redact(%q) leaks the password", tt.in)
+		}
+	}
+}
+
+// TestOpenErrorsHidePassword checks that an error opening PostgreSQL never
+// carries the password, whichever form gave it.
+func TestOpenErrorsHidePassword(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on: the connection is refused at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().(*net.TCPAddr)
+	l.Close()
+	port := strconv.Itoa(addr.Port)
+	for _, v := range []string{
+		"postgres://app:s3cretpw@127.0.0.1:" + port + "/pay?connect_timeout=5",
+		"postgres://app@127.0.0.1:" + port + "/pay?password=s3cretpw&connect_timeout=5",
+		"host=127.0.0.1 port=" + port + " user=app password=s3cretpw dbname=pay connect_timeout=5",
+		"host=127.0.0.1 port=" + port + " user=app password='s3cretpw' dbname=pay connect_timeout=5",
+	} {
+		_, err := storeopen.Open(t.Context(), v)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", storeopen.Redact(v))
+		}
+		if strings.Contains(err.Error(), "s3cretpw") {
+			t.Errorf("Open error shows the password: %v", err)
+		}
 	}
 }
