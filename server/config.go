@@ -123,7 +123,7 @@ func settings() []setting {
 	return []setting{
 		{"listen-addr", "LISTEN_ADDR", "host:port", "address the gRPC server listens on", "127.0.0.1:50051",
 			str(func(c *Config) *string { return &c.ListenAddr })},
-		{"data-dir", "DATA_DIR", "dir", "directory for the service's files (created if missing)", "./data",
+		{"data-dir", "DATA_DIR", "dir", "directory for the service's files (created if missing; one server at a time)", "./data",
 			str(func(c *Config) *string { return &c.DataDir })},
 		{"database-url", "DATABASE_URL", "url", "store: sqlite:PATH, postgres://user@host:port/db or a PostgreSQL key=value string (host=... dbname=...)", "sqlite:<data-dir>/paymentcompletion.db",
 			str(func(c *Config) *string { return &c.DatabaseURL })},

@@ -11,10 +11,12 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 )
 
@@ -41,9 +43,14 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
+	// Created if missing, checked writable and locked: one server per data
+	// directory (the SQLite file and the simulator's state are
+	// single-process). The lock goes last, after everything using it.
+	dir, err := datadir.Lock(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR (-data-dir): %w", err)
 	}
+	closers = append(closers, dir.Release)
 
 	// Dependencies, in order: the store, Amazon Pay (or the embedded
 	// simulator), the completion service with its reconciler, the tracker,
@@ -66,7 +73,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return fmt.Errorf("LISTEN_ADDR: %w", err)
+		return listenError("LISTEN_ADDR", "listen-addr", err)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -75,7 +82,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		dlis, err := net.Listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			_ = lis.Close()
-			return fmt.Errorf("DEBUG_ADDR: %w", err)
+			return listenError("DEBUG_ADDR", "debug-addr", err)
 		}
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
 		g.Go(func() error { return serveDebug(gctx, dlis) })
@@ -93,6 +100,16 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// listenError names the setting whose address could not be bound and,
+// when the address is taken, the likely cause: a server started earlier
+// (in the background, or orphaned by an interrupted "go run") still runs.
+func listenError(env, flagName string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s (-%s): %w: address already in use: another process listens there, probably another server (or an earlier one still running); stop it or choose another address with -%s", env, flagName, err, flagName)
+	}
+	return fmt.Errorf("%s (-%s): %w", env, flagName, err)
 }
 
 // newLogger returns the service's logger: JSON lines on w from level up,

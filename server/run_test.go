@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
+	"github.com/paymentcompletion/paymentcompletion/internal/datadir/datadirtest"
 )
 
 type syncBuffer struct {
@@ -145,15 +148,26 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 	}
 	// Closed only after the parallel subtests have run.
 	t.Cleanup(func() { _ = busy.Close() })
+	readOnly := datadirtest.ReadOnlyDir(t)
+	held := filepath.Join(dir, "held")
+	lock, err := datadir.Lock(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Release() })
+	inUse := "address already in use: another process listens there, probably another server (or an earlier one still running)"
 	tests := []struct {
 		name string
 		args []string
-		want string
+		want []string
 	}{
-		{"missing_token_file", []string{"-auth-token-file", filepath.Join(dir, "nope")}, "AUTH_TOKEN_FILE"},
-		{"empty_token_file", []string{"-auth-token-file", empty}, "AUTH_TOKEN_FILE"},
-		{"port_in_use", []string{"-listen-addr", busy.Addr().String()}, "LISTEN_ADDR"},
-		{"debug_port_in_use", []string{"-debug-addr", busy.Addr().String()}, "DEBUG_ADDR"},
+		{"missing_token_file", []string{"-auth-token-file", filepath.Join(dir, "nope")}, []string{"AUTH_TOKEN_FILE"}},
+		{"empty_token_file", []string{"-auth-token-file", empty}, []string{"AUTH_TOKEN_FILE"}},
+		{"port_in_use", []string{"-listen-addr", busy.Addr().String()}, []string{"LISTEN_ADDR", "-listen-addr", inUse}},
+		{"debug_port_in_use", []string{"-debug-addr", busy.Addr().String()}, []string{"DEBUG_ADDR", "-debug-addr", inUse}},
+		{"simulator_port_in_use", []string{"-simulator-addr", busy.Addr().String()}, []string{"SIMULATOR_ADDR", "-simulator-addr", inUse}},
+		{"read_only_data_dir", []string{"-data-dir", readOnly}, []string{"DATA_DIR", readOnly, "not writable"}},
+		{"data_dir_in_use", []string{"-data-dir", held}, []string{"DATA_DIR", held, "another server (PID " + strconv.Itoa(os.Getpid()) + ")"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,9 +176,17 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = run(t.Context(), cfg, &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("run = %v, want an error naming %s", err, tt.want)
+			// A setup that is wrongly accepted serves until the timeout.
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			err = run(ctx, cfg, &bytes.Buffer{})
+			if err == nil {
+				t.Fatalf("run served, want an error naming %q", tt.want)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("run = %v, want an error naming %q", err, want)
+				}
 			}
 		})
 	}

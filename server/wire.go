@@ -107,7 +107,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*
 
 	dir := filepath.Join(cfg.DataDir, "simulator")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("DATA_DIR: %w", err)
+		return nil, fmt.Errorf("DATA_DIR (-data-dir): %w", err)
 	}
 	sim, err := simulator.New(simulator.Options{
 		PendingDelay: cfg.SimulatorPendingDelay,
@@ -133,7 +133,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*
 	srv, err := simulator.Serve(simCtx, cfg.SimulatorAddr, sim, dir)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("SIMULATOR_ADDR: %w", err)
+		return nil, listenError("SIMULATOR_ADDR", "simulator-addr", err)
 	}
 	d.closers = append(d.closers, func() error {
 		cancel()

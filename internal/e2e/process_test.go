@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -23,13 +24,28 @@ import (
 )
 
 // The server binary, built once for the tests that run it as a process (to
-// kill it, restart it, or run several replicas).
+// kill it, restart it, or run several replicas), in buildDir, which TestMain
+// removes.
 var (
 	buildOnce   sync.Once
+	buildDir    string
 	serverPath  string
 	buildErr    error
 	buildOutput []byte
 )
+
+// TestMain removes the built server binary after the tests and benchmarks,
+// so that a run leaves nothing in the temporary directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		if err := os.RemoveAll(buildDir); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: remove the server binary: %v\n", err)
+			code = max(code, 1)
+		}
+	}
+	os.Exit(code)
+}
 
 func serverBinary(t testing.TB) string {
 	t.Helper()
@@ -42,6 +58,7 @@ func serverBinary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		serverPath = filepath.Join(dir, "server")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")

@@ -70,7 +70,9 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 	default:
 		s, err := sqlite.Open(ctx, target)
 		if err != nil {
-			return nil, err
+			// SQLite's own errors ("unable to open database file") do
+			// not say which file.
+			return nil, fmt.Errorf("SQLite database %s: %w", target, err)
 		}
 		return s, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/datadir/datadirtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
@@ -178,5 +179,19 @@ func TestOpenErrorsHidePassword(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cretpw") {
 			t.Errorf("Open error shows the password: %v", err)
 		}
+	}
+}
+
+// TestOpenSQLiteErrorNamesFile checks that a SQLite file that cannot be
+// created is reported with its path.
+func TestOpenSQLiteErrorNamesFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(datadirtest.ReadOnlyDir(t), "p.db")
+	_, err := storeopen.Open(t.Context(), "sqlite:"+path)
+	if err == nil {
+		t.Fatal("Open succeeded in a read-only directory")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name %s", err, path)
 	}
 }
