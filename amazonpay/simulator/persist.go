@@ -146,6 +146,7 @@ type stateDB struct {
 	db     *sql.DB
 	upsert *sql.Stmt
 	del    *sql.Stmt
+	get    *sql.Stmt
 }
 
 // openStateDB opens (creating) the database in dir. The WAL journal with
@@ -156,8 +157,11 @@ type stateDB struct {
 // simulator off the same directory.
 func openStateDB(dir string) (*stateDB, error) {
 	path := filepath.Join(dir, dbFile)
+	// 16 KiB pages (set when the file is created) hold a session's record
+	// of a few KiB without overflow pages, which an update would otherwise
+	// have to read back and free.
 	db, err := sql.Open("sqlite", "file:"+path+
-		"?_pragma=busy_timeout(100)&_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		"?_pragma=busy_timeout(100)&_pragma=page_size(16384)&_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32768)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -172,7 +176,7 @@ func openStateDB(dir string) (*stateDB, error) {
 			id   TEXT NOT NULL,
 			doc  BLOB NOT NULL,
 			PRIMARY KEY (kind, id)
-		) WITHOUT ROWID`,
+		)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -186,6 +190,10 @@ func openStateDB(dir string) (*stateDB, error) {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	if sdb.del, err = db.PrepareContext(ctx, `DELETE FROM records WHERE kind = ? AND id = ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if sdb.get, err = db.PrepareContext(ctx, `SELECT doc FROM records WHERE kind = ? AND id = ?`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -208,7 +216,9 @@ func (s *Simulator) load() error {
 	if err := s.importLegacy(); err != nil {
 		return err
 	}
-	rows, err := db.db.QueryContext(context.Background(), `SELECT kind, id, doc FROM records`)
+	// Idempotency records stay in the database (idemLookupLocked): they
+	// are most of the bytes and only a retry reads one.
+	rows, err := db.db.QueryContext(context.Background(), `SELECT kind, id, doc FROM records WHERE kind <> ?`, kindIdempotency)
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
@@ -244,13 +254,6 @@ func (s *Simulator) loadRecord(kind, id string, doc []byte) error {
 			return err
 		}
 		return s.restoreGroupLocked(&g)
-	case kindIdempotency:
-		var r idemRecord
-		if err := json.Unmarshal(doc, &r); err != nil {
-			return err
-		}
-		s.idem[id] = &r
-		return nil
 	case kindClock:
 		return json.Unmarshal(doc, &s.manualSince)
 	case kindBuyerToken:
@@ -274,6 +277,31 @@ func (s *Simulator) restoreKey(k *keyRecord) error {
 	k.pub = pub
 	s.keys[k.ID] = k
 	return nil
+}
+
+// idemLookupLocked finds the idempotency record of key: in memory without
+// a state directory, else among the pending writes or in the database.
+func (s *Simulator) idemLookupLocked(key string) (*idemRecord, error) {
+	if s.db == nil {
+		return s.idem[key], nil
+	}
+	if v, ok := s.pending[recordRef{kindIdempotency, key}]; ok {
+		rec, _ := v.(*idemRecord)
+		return rec, nil
+	}
+	var doc []byte
+	err := s.db.get.QueryRowContext(context.Background(), kindIdempotency, key).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec idemRecord
+	if err := json.Unmarshal(doc, &rec); err != nil {
+		return nil, fmt.Errorf("decode idempotency record: %w", err)
+	}
+	return &rec, nil
 }
 
 // legacySnapshot is the format of legacyStateFile (version 1).

@@ -373,7 +373,12 @@ func (s *Simulator) apply(c *call) (int, []byte) {
 	bodyHash := hex.EncodeToString(sum[:])
 	idemKey := c.merchant + "\x00" + c.idemKey
 	if c.idemKey != "" {
-		if rec, ok := s.idem[idemKey]; ok {
+		rec, err := s.idemLookupLocked(idemKey)
+		if err != nil {
+			s.log.Error("simulator: read idempotency record", "err", err)
+			return encodeError(errorf(500, "InternalServerError", "An internal server error occurred. Retry the request."))
+		}
+		if rec != nil {
 			if rec.Method != c.method || rec.Path != strings.TrimSuffix(c.path, "/") || rec.BodyHash != bodyHash {
 				return encodeError(errorf(400, "DuplicateIdempotencyKey", "The idempotency key %s was already used with a different request.", c.idemKey))
 			}
@@ -400,7 +405,9 @@ func (s *Simulator) apply(c *call) (int, []byte) {
 			Method: c.method, Path: strings.TrimSuffix(c.path, "/"), BodyHash: bodyHash,
 			Status: status, Response: b, SessionID: c.sessionID, Created: c.now,
 		}
-		s.idem[idemKey] = rec
+		if s.db == nil {
+			s.idem[idemKey] = rec
+		}
 		s.putRecordLocked(kindIdempotency, idemKey, rec)
 	}
 	return status, b

@@ -21,9 +21,7 @@ type quota struct {
 
 // Amazon's published quotas (docs amazon-pay-api-v2/api-throttling-limits,
 // the Japanese page's US table), counted per merchant account and
-// operation. Operations Amazon lists that the simulator does not serve yet
-// are keyed by the operation name they will have. Operations not listed
-// (Finalize, Get Buyer, ...) are not throttled.
+// operation. Operations not listed (Finalize, Get Buyer) are not throttled.
 var (
 	liveQuotas = map[string]quota{
 		OpCompleteCheckoutSession: {20, 4},
@@ -31,14 +29,14 @@ var (
 		OpCreateCheckoutSession:   {40, 16},
 		OpUpdateCheckoutSession:   {20, 8},
 		OpGetCharge:               {20, 4},
-		"CreateCharge":            {10, 4},
+		OpCreateCharge:            {10, 4},
 		OpCaptureCharge:           {20, 4},
 		OpCancelCharge:            {10, 2},
 		OpGetChargePermission:     {20, 4},
-		"UpdateChargePermission":  {10, 2},
-		"CloseChargePermission":   {10, 2},
-		"CreateRefund":            {10, 4},
-		"GetRefund":               {20, 4},
+		OpUpdateChargePermission:  {10, 2},
+		OpCloseChargePermission:   {10, 2},
+		OpCreateRefund:            {10, 4},
+		OpGetRefund:               {20, 4},
 	}
 	sandboxQuotas = map[string]quota{
 		OpCompleteCheckoutSession: {2, 1},
@@ -46,14 +44,14 @@ var (
 		OpCreateCheckoutSession:   {5, 1},
 		OpUpdateCheckoutSession:   {5, 1},
 		OpGetCharge:               {5, 1},
-		"CreateCharge":            {2, 1},
+		OpCreateCharge:            {2, 1},
 		OpCaptureCharge:           {2, 1},
 		OpCancelCharge:            {2, 1},
 		OpGetChargePermission:     {10, 1},
-		"UpdateChargePermission":  {5, 1},
-		"CloseChargePermission":   {2, 1},
-		"CreateRefund":            {2, 1},
-		"GetRefund":               {5, 1},
+		OpUpdateChargePermission:  {5, 1},
+		OpCloseChargePermission:   {2, 1},
+		OpCreateRefund:            {2, 1},
+		OpGetRefund:               {5, 1},
 	}
 )
 

@@ -1,0 +1,151 @@
+package simulator_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+)
+
+// BenchmarkStateScale prepares and completes checkout sessions on a
+// persistent simulator (StateDir) until it keeps SIMULATOR_BENCH_SESSIONS
+// (default 100,000) of them, and reports the simulator's cost per operation
+// for the first and the last 1,000 sessions, the time New takes to reload
+// them all, the live heap with them in memory and the database's size.
+//
+// Each session is four operations through the handler: a signed Create
+// Checkout Session with an idempotency key, the buyer (control API), a
+// signed Complete and a signed Get. Only the handler's time is counted, not
+// the test's own signing (a 1024-bit key keeps the signing short). Run it
+// once: go test -run '^$' -bench BenchmarkStateScale -benchtime 1x ./amazonpay/simulator
+func BenchmarkStateScale(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("SIMULATOR_BENCH_SESSIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 2000 {
+			b.Fatalf("SIMULATOR_BENCH_SESSIONS=%q: want a number of at least 2000", v)
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		dir := b.TempDir()
+		clock := simulator.NewFakeClock(time.Now())
+		sim, err := simulator.New(simulator.Options{StateDir: dir, Clock: clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &signer{key: key, keyID: "SANDBOX-SCALEBENCH", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}
+		if err := sim.RegisterPublicKey(s.keyID, &key.PublicKey, ""); err != nil {
+			b.Fatal(err)
+		}
+		createBody, _ := json.Marshal(sessionBody("Authorize", false, "14.00", "USD"))
+		completeBody := []byte(`{"chargeAmount":{"amount":"14.00","currencyCode":"USD"}}`)
+		buyerBody := []byte(`{"scenario":"Authorized"}`)
+
+		// serve runs one request through the handler and returns the time
+		// it took there.
+		serve := func(req *http.Request, want int) (time.Duration, []byte) {
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			sim.ServeHTTP(rec, req)
+			d := time.Since(start)
+			if rec.Code != want {
+				b.Fatalf("%s %s: %d %s", req.Method, req.URL.Path, rec.Code, rec.Body)
+			}
+			return d, rec.Body.Bytes()
+		}
+		signed := func(method, path string, body []byte, headers map[string]string) *http.Request {
+			req := httptest.NewRequest(method, "https://pay-api.amazon.com"+path, strings.NewReader(string(body)))
+			for k, v := range headers {
+				req.Header.Set(k, v)
+			}
+			s.sign(req, body, clock.Now())
+			return req
+		}
+
+		const batch = 1000
+		var perBatch []time.Duration // mean handler time per operation
+		var spent time.Duration
+		for i := range n {
+			req := signed("POST", "/v2/checkoutSessions", createBody, map[string]string{"x-amz-pay-idempotency-key": fmt.Sprintf("scale-%d", i)})
+			d, out := serve(req, 201)
+			spent += d
+			var created struct {
+				CheckoutSessionID string `json:"checkoutSessionId"`
+			}
+			if err := json.Unmarshal(out, &created); err != nil {
+				b.Fatal(err)
+			}
+			id := created.CheckoutSessionID
+			d, _ = serve(httptest.NewRequest("POST", "https://sim/simulator/checkoutSessions/"+id+"/buyer", strings.NewReader(string(buyerBody))), 200)
+			spent += d
+			d, _ = serve(signed("POST", "/v2/checkoutSessions/"+id+"/complete", completeBody, nil), 200)
+			spent += d
+			d, _ = serve(signed("GET", "/v2/checkoutSessions/"+id, nil, nil), 200)
+			spent += d
+			if (i+1)%batch == 0 {
+				perBatch = append(perBatch, spent/(4*batch))
+				spent = 0
+				if (i+1)%(10*batch) == 0 {
+					b.Logf("sessions %6d: %v per operation (last 1,000 sessions)", i+1, perBatch[len(perBatch)-1])
+				}
+			}
+		}
+		first, last := perBatch[0], perBatch[len(perBatch)-1]
+		heap := liveHeap()
+		if err := sim.Close(); err != nil {
+			b.Fatal(err)
+		}
+		dbSize := fileSize(filepath.Join(dir, "simulator.db")) + fileSize(filepath.Join(dir, "simulator.db-wal"))
+
+		start := time.Now()
+		reloaded, err := simulator.New(simulator.Options{StateDir: dir, Clock: clock})
+		restart := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reloadedHeap := liveHeap()
+		if err := reloaded.Close(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.KeepAlive(reloaded)
+
+		b.ReportMetric(float64(first.Microseconds()), "first1k-us/op")
+		b.ReportMetric(float64(last.Microseconds()), "last1k-us/op")
+		b.ReportMetric(float64(last)/float64(first), "last/first")
+		b.ReportMetric(restart.Seconds(), "restart-s")
+		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(reloadedHeap)/(1<<20), "reloaded-heap-MiB")
+		b.ReportMetric(float64(dbSize)/(1<<20), "db-MiB")
+	}
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
