@@ -37,6 +37,11 @@ func (s *Simulator) permissionFor(c *call, id string) (*chargePermissionRecord, 
 	if cp == nil || cp.Merchant != c.merchant {
 		return nil, errorf(404, "ResourceNotFound", "The Charge Permission %s does not exist.", id)
 	}
+	// Authorizations that expired unused release their amount (read or
+	// not), so the balance and a re-authorization see them gone.
+	for _, id := range cp.ChargeIDs {
+		s.expireChargeLocked(s.charges[id], c.now)
+	}
 	if cp.State != stateClosed && !c.now.Before(cp.Expires) {
 		s.closePermissionLocked(cp, "Expired", "", false, cp.Expires)
 	}

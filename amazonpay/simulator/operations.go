@@ -814,10 +814,24 @@ func (s *Simulator) chargeFor(c *call) (*chargeRecord, *apiError) {
 	if ch == nil || ch.Merchant != c.merchant {
 		return nil, errorf(404, "ResourceNotFound", "The Charge %s does not exist.", c.id)
 	}
-	if ch.State == stateAuthorized && !c.now.Before(ch.Expires) {
+	s.expireChargeLocked(ch, c.now)
+	return ch, nil
+}
+
+// expireChargeLocked applies the 30-day expiry of an unused authorization.
+func (s *Simulator) expireChargeLocked(ch *chargeRecord, now time.Time) {
+	if ch.State == stateAuthorized && !now.Before(ch.Expires) {
 		s.cancelLocked(ch, "ExpiredUnused", "The authorization expired unused after 30 days.", ch.Expires)
 	}
-	return ch, nil
+}
+
+// authorizedAt is when ch was authorized (charges persisted before the
+// time was recorded: 30 days before their expiry).
+func authorizedAt(ch *chargeRecord) time.Time {
+	if ch.Authorized.IsZero() {
+		return ch.Expires.Add(-authorizationLifetime)
+	}
+	return ch.Authorized
 }
 
 func (s *Simulator) getChargeLocked(c *call) (int, any, *apiError) {
@@ -872,7 +886,7 @@ func (s *Simulator) captureChargeLocked(c *call) (int, any, *apiError) {
 		// The call succeeds; the capture is declined later (the
 		// sandbox's own end-to-end tests wait for it).
 		s.beginCaptureLocked(ch, amt, stateDeclined, "AmazonRejected", c.now)
-	case c.simulationCode == "CaptureInitiated" || c.now.Sub(ch.Authorized) > asyncCaptureAfter:
+	case c.simulationCode == "CaptureInitiated" || c.now.Sub(authorizedAt(ch)) > asyncCaptureAfter:
 		s.beginCaptureLocked(ch, amt, stateCaptured, "", c.now)
 	default:
 		s.captureLocked(ch, amt, c.now)

@@ -745,3 +745,23 @@ func TestPostCheckoutObjectsSurviveRestart(t *testing.T) {
 		t.Errorf("calls after restart %v", c)
 	}
 }
+
+func TestReauthorizeAfterExpiredUnused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, simulator.Options{})
+	id := h.newSession("Authorize", false)
+	mustStatus(t, h.buyer(id, "Authorized"), 200)
+	c := h.complete(id, "14.00", "USD", nil)
+	mustStatus(t, c, 200)
+	cp := c.str("chargePermissionId")
+	h.clock.Advance(30 * 24 * time.Hour)
+	// The expired authorization releases its amount without being read.
+	r := h.createCharge(cp, "14.00", "USD", true, false, key())
+	mustStatus(t, r, 201)
+	if stateOf(r) != "Captured" {
+		t.Errorf("%s", r.raw)
+	}
+	if got := stateOf(h.call(nil, "GET", "/v2/charges/"+c.str("chargeId"), nil, nil)); got != "Canceled/ExpiredUnused" {
+		t.Errorf("first charge %s", got)
+	}
+}
