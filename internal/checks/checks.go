@@ -18,6 +18,11 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
+// DefaultFirstPoll is when a pending authorization is first polled: the
+// completion that learns of it schedules the poll, the tracker backs off
+// from it.
+const DefaultFirstPoll = 30 * time.Second
+
 // Owner returns a new lease owner name: the parts joined by "/", then a
 // random suffix, so that two passes of one replica never share a lease.
 func Owner(parts ...string) string {

@@ -57,26 +57,35 @@ func (c amazonPayClient) PrepareComplete(id string, req amazonpay.CompleteChecko
 	return call, nil
 }
 
-// Config tunes the service. Zero durations take the defaults shown.
+// Defaults of Config (and of the server's settings that set it).
+const (
+	DefaultInflightLease       = 2 * time.Minute
+	DefaultUpstreamTimeout     = 45 * time.Second
+	DefaultReconcileFirstDelay = 2 * time.Second
+)
+
+// Config tunes the service. Zero durations take the defaults shown
+// (Default... where a server setting sets the field).
 type Config struct {
 	// Owner names this replica in leases (e.g. host and pid).
 	Owner string
 	// InflightLease is how long a completion may stay in flight before the
 	// reconciler treats it as abandoned (a crashed process). It must exceed
-	// UpstreamTimeout. Default 2m.
+	// UpstreamTimeout; while the completion's process lives, it keeps the
+	// lease however long Amazon Pay takes.
 	InflightLease time.Duration
 	// UpstreamTimeout bounds the Amazon Pay work of one completion or one
-	// reconciliation, including the client's retries. Default 45s.
+	// reconciliation, including the client's retries.
 	UpstreamTimeout time.Duration
 	// ReconcileFirstDelay is the first reconciliation delay of an unknown
-	// outcome; later ones double up to ReconcileMaxInterval. Defaults 2s, 5m.
+	// outcome; later ones double up to ReconcileMaxInterval (default 5m).
 	ReconcileFirstDelay  time.Duration
 	ReconcileMaxInterval time.Duration
 	// ReconcileIdle is how often the reconciler looks for due work when it
 	// found none. Default 1s.
 	ReconcileIdle time.Duration
 	// PendingFirstPoll is when a pending authorization is first polled.
-	// Default 30s.
+	// Default checks.DefaultFirstPoll, the tracker's.
 	PendingFirstPoll time.Duration
 	// WaitRecheck is how often a duplicate waiting for an in-flight
 	// completion re-reads the store when no notification arrives. Default
@@ -98,12 +107,12 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	def(&c.InflightLease, 2*time.Minute)
-	def(&c.UpstreamTimeout, 45*time.Second)
-	def(&c.ReconcileFirstDelay, 2*time.Second)
+	def(&c.InflightLease, DefaultInflightLease)
+	def(&c.UpstreamTimeout, DefaultUpstreamTimeout)
+	def(&c.ReconcileFirstDelay, DefaultReconcileFirstDelay)
 	def(&c.ReconcileMaxInterval, 5*time.Minute)
 	def(&c.ReconcileIdle, time.Second)
-	def(&c.PendingFirstPoll, 30*time.Second)
+	def(&c.PendingFirstPoll, checks.DefaultFirstPoll)
 	def(&c.WaitRecheck, 250*time.Millisecond)
 	def(&c.WatchRecheck, 2*time.Second)
 	if c.Now == nil {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -30,22 +31,35 @@ type ChargeReader interface {
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 }
 
-// Config tunes the tracker. Zero values take the defaults shown.
+// Defaults of Config (and of the server's settings that set it).
+const (
+	DefaultFirstPoll   = checks.DefaultFirstPoll
+	DefaultMaxInterval = 30 * time.Minute
+	DefaultRate        = 2.0
+	DefaultLease       = 2 * time.Minute
+)
+
+// DefaultBurst is the burst of the Get Charge limiter when Config.Burst is
+// zero: the rate rounded up, at least 1. One second's worth of calls lets a
+// backlog start at once without exceeding the rate over any longer window.
+func DefaultBurst(rate float64) int { return max(1, int(math.Ceil(rate))) }
+
+// Config tunes the tracker. Zero values take the defaults (Default...).
 type Config struct {
 	// Owner names this replica in leases.
 	Owner string
 	// FirstPoll is the delay before the first poll of a pending payment (the
-	// completion schedules it) and the base of the backoff. Default 30s.
+	// completion schedules it) and the base of the backoff.
 	FirstPoll time.Duration
-	// MaxInterval caps the delay between polls. Default 30m.
+	// MaxInterval caps the delay between polls.
 	MaxInterval time.Duration
 	// Rate is the Get Charge requests per second this replica may send
 	// (Amazon's live restore rate is 4/s per merchant account, shared by all
-	// replicas). Default 2. Burst defaults to twice the rate.
+	// replicas). Burst defaults to DefaultBurst(Rate).
 	Rate  float64
 	Burst int
 	// Lease is how long a claimed payment stays with this replica before
-	// another may take it. Default 2m.
+	// another may take it.
 	Lease time.Duration
 	// Idle is how often to look for due work when there was none.
 	// Default 1s.
@@ -61,15 +75,15 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	def(&c.FirstPoll, 30*time.Second)
-	def(&c.MaxInterval, 30*time.Minute)
-	def(&c.Lease, 2*time.Minute)
+	def(&c.FirstPoll, DefaultFirstPoll)
+	def(&c.MaxInterval, DefaultMaxInterval)
+	def(&c.Lease, DefaultLease)
 	def(&c.Idle, time.Second)
 	if c.Rate <= 0 {
-		c.Rate = 2
+		c.Rate = DefaultRate
 	}
 	if c.Burst <= 0 {
-		c.Burst = max(1, int(2*c.Rate))
+		c.Burst = DefaultBurst(c.Rate)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

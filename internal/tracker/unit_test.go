@@ -1,0 +1,183 @@
+package tracker_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storefake"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
+)
+
+// charges answers Get Charge from a script per charge ID (the last answer
+// repeats) and records when each call came.
+type charges struct {
+	mu     sync.Mutex
+	script map[string][]chargeAnswer
+	calls  []time.Time
+}
+
+type chargeAnswer struct {
+	state string
+	err   error
+}
+
+func (c *charges) GetCharge(_ context.Context, id string, _ ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, time.Now())
+	s := c.script[id]
+	a := s[0]
+	if len(s) > 1 {
+		c.script[id] = s[1:]
+	}
+	if a.err != nil {
+		return nil, amazonpay.CallInfo{}, a.err
+	}
+	return &amazonpay.Charge{ChargeID: id, StatusDetails: amazonpay.StatusDetails{State: a.state}}, amazonpay.CallInfo{StatusCode: 200}, nil
+}
+
+func (c *charges) times() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.calls...)
+}
+
+func pendingPayment(id string, due time.Time) payment.Payment {
+	return payment.Payment{
+		CheckoutSessionID: id, OrderID: "order-" + id, ChargeAmount: payment.Money{Amount: "10.00", CurrencyCode: "USD"},
+		Outcome: payment.Pending, ChargeID: id + "-C1", ChargeState: payment.ChargeAuthorizationInitiated,
+		CreateTime: due.Add(-time.Minute), UpdateTime: due.Add(-time.Minute), NextCheckTime: due, Version: 2,
+	}
+}
+
+// TestPollsCountAndBackOff: every poll counts in CheckAttempts (the one that
+// settles too), and polls back off from FirstPoll.
+func TestPollsCountAndBackOff(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := storefake.New()
+		start := time.Now().UTC()
+		st.Put(pendingPayment("cs-1", start))
+		az := &charges{script: map[string][]chargeAnswer{"cs-1-C1": {
+			{state: amazonpay.ChargeStateAuthorizationInitiated},
+			{err: &amazonpay.Error{StatusCode: 429, Retryable: true}},
+			{state: amazonpay.ChargeStateAuthorized},
+		}}}
+		tr := tracker.New(st, az, tracker.Config{Owner: "t", FirstPoll: 30 * time.Second, MaxInterval: 30 * time.Minute, Idle: time.Second, Logger: quiet})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- tr.Run(ctx) }()
+		time.Sleep(time.Hour)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		p, _ := st.Row("cs-1")
+		if p.Outcome != payment.Completed || p.ChargeState != payment.ChargeAuthorized || p.CheckAttempts != 3 {
+			t.Errorf("stored %s (%s) after %d checks, want completed (Authorized) after 3", p.Outcome, p.ChargeState, p.CheckAttempts)
+		}
+		calls := az.times()
+		if len(calls) != 3 {
+			t.Fatalf("%d polls, want 3", len(calls))
+		}
+		// 1m and 2m (±10%, rounded to the idle second) after the previous.
+		for i, want := range []time.Duration{time.Minute, 2 * time.Minute} {
+			if d := calls[i+1].Sub(calls[i]); d < want*9/10 || d > want*11/10+time.Second {
+				t.Errorf("poll %d came %v after the previous, want about %v", i+2, d, want)
+			}
+		}
+	})
+}
+
+// TestRejectedPollWaitsLong: a poll Amazon refuses as sent waits the
+// longest interval; a throttled or failed one backs off as usual.
+func TestRejectedPollWaitsLong(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		err          error
+		longInterval bool
+	}{
+		{"rejected", &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeInvalidParameterValue}, true},
+		{"credentials", &amazonpay.Error{StatusCode: 403, ReasonCode: "UnauthorizedAccess"}, true},
+		{"not found", &amazonpay.Error{StatusCode: 404, ReasonCode: amazonpay.CodeResourceNotFound}, false},
+		{"throttled", &amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true}, false},
+		{"unreachable", &amazonpay.TransportError{Err: context.DeadlineExceeded}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				st := storefake.New()
+				now := time.Now().UTC()
+				st.Put(pendingPayment("cs-1", now))
+				az := &charges{script: map[string][]chargeAnswer{"cs-1-C1": {{err: tt.err}}}}
+				tr := tracker.New(st, az, tracker.Config{Owner: "t", FirstPoll: 30 * time.Second, MaxInterval: 30 * time.Minute, Logger: quiet})
+				if n, err := tr.PollOnce(t.Context()); n != 1 || err != nil {
+					t.Fatalf("PollOnce = %d, %v", n, err)
+				}
+				p, _ := st.Row("cs-1")
+				next := p.NextCheckTime.Sub(now)
+				if long := next == 30*time.Minute; long != tt.longInterval || p.CheckAttempts != 1 || p.Outcome != payment.Pending {
+					t.Errorf("next poll in %v, %d checks, %s; want the long interval: %v", next, p.CheckAttempts, p.Outcome, tt.longInterval)
+				}
+			})
+		})
+	}
+}
+
+// TestRateAndBurst: a pass over many due payments sends no more Get Charge
+// calls than the burst at once and the rate after; the default burst is
+// the rate rounded up.
+func TestRateAndBurst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rate      float64
+		burst     int // 0: the default
+		wantBurst int
+	}{
+		{rate: 10, burst: 2, wantBurst: 2},
+		{rate: 2.5, wantBurst: 3},
+		{rate: 0.5, wantBurst: 1},
+	}
+	for _, tt := range tests {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				st := storefake.New()
+				now := time.Now().UTC()
+				script := map[string][]chargeAnswer{}
+				const n = 12
+				for i := range n {
+					id := string(rune('a'+i)) + "-cs"
+					st.Put(pendingPayment(id, now))
+					script[id+"-C1"] = []chargeAnswer{{state: amazonpay.ChargeStateAuthorizationInitiated}}
+				}
+				az := &charges{script: script}
+				tr := tracker.New(st, az, tracker.Config{Owner: "t", Rate: tt.rate, Burst: tt.burst, Lease: time.Hour, Logger: quiet})
+				if got, err := tr.PollOnce(t.Context()); got != n || err != nil {
+					t.Fatalf("PollOnce = %d, %v; want %d", got, err, n)
+				}
+				calls := az.times()
+				for i, at := range calls {
+					// Call i may come once i+1-burst tokens were refilled.
+					earliest := time.Duration(float64(max(0, i+1-tt.wantBurst)) / tt.rate * float64(time.Second))
+					if d := at.Sub(now); d < earliest-time.Millisecond {
+						t.Errorf("call %d at %v, before %v (rate %v, burst %d)", i+1, d, earliest, tt.rate, tt.wantBurst)
+					}
+				}
+				if d := calls[tt.wantBurst-1].Sub(now); d != 0 {
+					t.Errorf("call %d (the last of the burst) waited %v", tt.wantBurst, d)
+				}
+				if tracker.DefaultBurst(tt.rate) != max(1, int(tt.rate+0.999)) {
+					t.Errorf("DefaultBurst(%v) = %d", tt.rate, tracker.DefaultBurst(tt.rate))
+				}
+			})
+		})
+	}
+}
