@@ -17,7 +17,9 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 )
 
 // Config is every setting of the server. Each field is set by a flag and by
@@ -82,6 +84,10 @@ type Config struct {
 	// CompletionInflightLease is how long a completion may stay in flight
 	// before the reconciler treats its process as dead and takes over.
 	CompletionInflightLease time.Duration
+	// CompletionUpstreamTimeout is the time budget of one completion's
+	// Amazon Pay calls (the client's retries and the read-back of a lost
+	// answer included); the in-flight lease must be longer.
+	CompletionUpstreamTimeout time.Duration
 	// TrackerLease is how long a replica keeps a claimed pending payment
 	// before another replica may poll it.
 	TrackerLease time.Duration
@@ -96,7 +102,20 @@ type Config struct {
 // worth of calls lets a backlog start at once without exceeding the rate over
 // any longer window.
 func (c Config) TrackerGetChargeBurst() int {
-	return max(1, int(math.Ceil(c.TrackerGetChargeRate)))
+	return tracker.DefaultBurst(c.TrackerGetChargeRate)
+}
+
+// durationText shows a default duration as the README and -help write it:
+// "2m", not "2m0s".
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // UseSimulator reports whether the service talks to its embedded Amazon Pay
@@ -170,11 +189,11 @@ func settings() []setting {
 			str(func(c *Config) *string { return &c.SimulatorClock })},
 		{"simulator-throttle", "SIMULATOR_THROTTLE", "none|sandbox|live", "request quotas the embedded simulator enforces per operation (Amazon's published sandbox or live quotas)", "none",
 			str(func(c *Config) *string { return &c.SimulatorThrottle })},
-		{"tracker-first-poll", "TRACKER_FIRST_POLL", "duration", "delay before the first poll of a pending authorization", "30s",
+		{"tracker-first-poll", "TRACKER_FIRST_POLL", "duration", "delay before the first poll of a pending authorization", durationText(tracker.DefaultFirstPoll),
 			dur(func(c *Config) *time.Duration { return &c.TrackerFirstPoll })},
-		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", "30m",
+		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", durationText(tracker.DefaultMaxInterval),
 			dur(func(c *Config) *time.Duration { return &c.TrackerMaxInterval })},
-		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "Get Charge calls per second the tracker may make (burst: the rate rounded up)", "2",
+		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "Get Charge calls per second the tracker may make (burst: the rate rounded up)", strconv.FormatFloat(tracker.DefaultRate, 'g', -1, 64),
 			func(c *Config, v string) error {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil {
@@ -183,11 +202,13 @@ func settings() []setting {
 				c.TrackerGetChargeRate = f
 				return nil
 			}},
-		{"reconcile-first-delay", "RECONCILE_FIRST_DELAY", "duration", "delay before the first reconciliation of an unanswered completion", "2s",
+		{"reconcile-first-delay", "RECONCILE_FIRST_DELAY", "duration", "delay before the first reconciliation of an unanswered completion", durationText(completion.DefaultReconcileFirstDelay),
 			dur(func(c *Config) *time.Duration { return &c.ReconcileFirstDelay })},
-		{"completion-inflight-lease", "COMPLETION_INFLIGHT_LEASE", "duration", "time a completion may stay in flight before the reconciler takes it over (a crashed replica)", "2m",
+		{"completion-inflight-lease", "COMPLETION_INFLIGHT_LEASE", "duration", "time a completion may stay in flight before the reconciler takes it over (a crashed replica); longer than COMPLETION_UPSTREAM_TIMEOUT", durationText(completion.DefaultInflightLease),
 			dur(func(c *Config) *time.Duration { return &c.CompletionInflightLease })},
-		{"tracker-lease", "TRACKER_LEASE", "duration", "time a replica holds a claimed pending payment before others may poll it", "2m",
+		{"completion-upstream-timeout", "COMPLETION_UPSTREAM_TIMEOUT", "duration", "time budget of one completion's (or reconciliation's) Amazon Pay calls, retries and read-back included", durationText(completion.DefaultUpstreamTimeout),
+			dur(func(c *Config) *time.Duration { return &c.CompletionUpstreamTimeout })},
+		{"tracker-lease", "TRACKER_LEASE", "duration", "time a replica holds a claimed pending payment before others may poll it", durationText(tracker.DefaultLease),
 			dur(func(c *Config) *time.Duration { return &c.TrackerLease })},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
@@ -405,6 +426,14 @@ func (c Config) Validate() error {
 	if !(c.TrackerGetChargeRate > 0) || math.IsInf(c.TrackerGetChargeRate, 0) {
 		fail("TRACKER_GET_CHARGE_RATE", "tracker-get-charge-rate", "must be a positive number of requests per second, got %v", c.TrackerGetChargeRate)
 	}
+	if c.CompletionUpstreamTimeout <= 0 {
+		fail("COMPLETION_UPSTREAM_TIMEOUT", "completion-upstream-timeout", "must be positive, got %v", c.CompletionUpstreamTimeout)
+	} else if c.CompletionInflightLease <= c.CompletionUpstreamTimeout {
+		// A shorter lease expires while a live completion still waits for
+		// Amazon Pay if its renewal fails, and the reconciler would then
+		// send a second Complete beside it.
+		fail("COMPLETION_INFLIGHT_LEASE", "completion-inflight-lease", "must be longer than COMPLETION_UPSTREAM_TIMEOUT (%v), the Amazon Pay call budget of one completion; got %v", c.CompletionUpstreamTimeout, c.CompletionInflightLease)
+	}
 	if c.ReconcileFirstDelay < 0 {
 		fail("RECONCILE_FIRST_DELAY", "reconcile-first-delay", "must not be negative, got %v", c.ReconcileFirstDelay)
 	}
@@ -467,6 +496,7 @@ func (c Config) logAttrs() []any {
 		"reconcile_first_delay", c.ReconcileFirstDelay.String(),
 		"completion_inflight_lease", c.CompletionInflightLease.String(),
 		"tracker_lease", c.TrackerLease.String(),
+		"completion_upstream_timeout", c.CompletionUpstreamTimeout.String(),
 		"replica_id", c.ReplicaID,
 	}
 }

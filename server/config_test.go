@@ -49,8 +49,9 @@ func TestParseConfig(t *testing.T) {
 					ReconcileFirstDelay:   2 * time.Second,
 					ReplicaID:             c.ReplicaID,
 
-					CompletionInflightLease: 2 * time.Minute,
-					TrackerLease:            2 * time.Minute,
+					CompletionInflightLease:   2 * time.Minute,
+					CompletionUpstreamTimeout: 45 * time.Second,
+					TrackerLease:              2 * time.Minute,
 				}
 				want.AmazonPay.Region = "na"
 				want.AmazonPay.Algorithm = "AMZN-PAY-RSASSA-PSS-V2"
@@ -139,6 +140,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad_bool_flag", args: []string{"-amazon-pay-sandbox=yes please"}, wantErr: []string{"-amazon-pay-sandbox"}},
 		{name: "address_without_port", args: []string{"-listen-addr", "localhost"}, wantErr: []string{"LISTEN_ADDR (-listen-addr)", "host:port"}},
 		{name: "address_bad_port", env: map[string]string{"LISTEN_ADDR": "127.0.0.1:99999"}, wantErr: []string{"LISTEN_ADDR", "invalid port"}},
+		{name: "inflight_lease_within_the_call_budget", env: map[string]string{"COMPLETION_INFLIGHT_LEASE": "5s"},
+			wantErr: []string{"COMPLETION_INFLIGHT_LEASE", "COMPLETION_UPSTREAM_TIMEOUT (45s)", "got 5s"}},
+		{name: "inflight_lease_equal_to_the_call_budget", args: []string{"-completion-inflight-lease", "20s", "-completion-upstream-timeout", "20s"},
+			wantErr: []string{"COMPLETION_INFLIGHT_LEASE", "longer than COMPLETION_UPSTREAM_TIMEOUT (20s)"}},
+		{name: "inflight_lease_above_a_shorter_budget", env: map[string]string{"COMPLETION_INFLIGHT_LEASE": "30s", "COMPLETION_UPSTREAM_TIMEOUT": "20s"},
+			check: func(t *testing.T, c Config) {
+				if c.CompletionInflightLease != 30*time.Second || c.CompletionUpstreamTimeout != 20*time.Second {
+					t.Errorf("lease %v, budget %v", c.CompletionInflightLease, c.CompletionUpstreamTimeout)
+				}
+			}},
+		{name: "upstream_timeout_not_positive", env: map[string]string{"COMPLETION_UPSTREAM_TIMEOUT": "0s"}, wantErr: []string{"COMPLETION_UPSTREAM_TIMEOUT", "must be positive"}},
 		{name: "simulator_address", env: map[string]string{"SIMULATOR_ADDR": "127.0.0.1"}, wantErr: []string{"SIMULATOR_ADDR (-simulator-addr)"}},
 		{name: "simulator_clock", env: map[string]string{"SIMULATOR_CLOCK": "fast"}, wantErr: []string{"SIMULATOR_CLOCK (-simulator-clock)", "real or manual"}},
 		{name: "simulator_throttle", args: []string{"-simulator-throttle", "always"}, wantErr: []string{"SIMULATOR_THROTTLE (-simulator-throttle)", "none, sandbox or live"}},

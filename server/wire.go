@@ -70,6 +70,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 	svc := completion.New(st, completion.AmazonPay(az), hub, completion.Config{
 		Owner:               cfg.ReplicaID,
 		InflightLease:       cfg.CompletionInflightLease,
+		UpstreamTimeout:     cfg.CompletionUpstreamTimeout,
 		ReconcileFirstDelay: cfg.ReconcileFirstDelay,
 		PendingFirstPoll:    cfg.TrackerFirstPoll,
 		Logger:              logger,
