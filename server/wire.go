@@ -17,27 +17,23 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
-	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
-	"github.com/paymentcompletion/paymentcompletion/internal/listing"
-	"github.com/paymentcompletion/paymentcompletion/internal/store"
-	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
-	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+	appwire "github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
 
 // deps is the wired service: its implementation, the background workers to
 // run until shutdown, and what to close afterwards (in reverse order).
 type deps struct {
 	service pb.PaymentCompletionServiceServer
-	store   store.Store
 	workers []func(ctx context.Context) error
 	closers []func() error
 }
 
-// wire builds the service's dependencies in order: the store, Amazon Pay
-// (the real API, or the embedded simulator without credentials), the
-// completion service with its reconciler, the pending-authorization tracker,
-// and the gRPC implementation over them. On error, what was built is closed.
+// wire builds the service's dependencies in order (wire.Build): the store,
+// Amazon Pay (the real API, or the embedded simulator without credentials),
+// the completion service with its reconciler, the pending-authorization
+// tracker, and the gRPC implementation over them. On error, what was built
+// is closed.
 func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err error) {
 	d = &deps{}
 	defer func() {
@@ -48,44 +44,33 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 			d = nil
 		}
 	}()
-
-	raw, err := storeopen.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return d, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	d.closers = append(d.closers, raw.Close)
-	hub := watch.NewHub()
-	st := hub.Wrap(raw)
-	d.store = st
-	if l, ok := raw.(storeopen.ChangeListener); ok {
-		// Changes made by other replicas reach this replica's watchers.
-		d.workers = append(d.workers, func(ctx context.Context) error { return l.ListenChanges(ctx, hub.Publish) })
-	}
-
-	az, err := amazonPay(ctx, cfg, logger, d)
+	svc, err := appwire.Build(ctx, appwire.Config{
+		DatabaseURL: cfg.DatabaseURL,
+		AmazonPay:   func(ctx context.Context) (*amazonpay.Client, error) { return amazonPay(ctx, cfg, logger, d) },
+		Completion: completion.Config{
+			Owner:               cfg.ReplicaID,
+			InflightLease:       cfg.CompletionInflightLease,
+			UpstreamTimeout:     cfg.CompletionUpstreamTimeout,
+			ReconcileFirstDelay: cfg.ReconcileFirstDelay,
+			PendingFirstPoll:    cfg.TrackerFirstPoll,
+		},
+		Tracker: tracker.Config{
+			Owner:       cfg.ReplicaID,
+			FirstPoll:   cfg.TrackerFirstPoll,
+			MaxInterval: cfg.TrackerMaxInterval,
+			Rate:        cfg.TrackerGetChargeRate,
+			Burst:       cfg.TrackerGetChargeBurst(),
+			Lease:       cfg.TrackerLease,
+		},
+		Logger: logger,
+	})
 	if err != nil {
 		return d, err
 	}
-
-	svc := completion.New(st, completion.AmazonPay(az), hub, completion.Config{
-		Owner:               cfg.ReplicaID,
-		InflightLease:       cfg.CompletionInflightLease,
-		UpstreamTimeout:     cfg.CompletionUpstreamTimeout,
-		ReconcileFirstDelay: cfg.ReconcileFirstDelay,
-		PendingFirstPoll:    cfg.TrackerFirstPoll,
-		Logger:              logger,
-	})
-	tr := tracker.New(st, az, tracker.Config{
-		Owner:       cfg.ReplicaID,
-		FirstPoll:   cfg.TrackerFirstPoll,
-		MaxInterval: cfg.TrackerMaxInterval,
-		Rate:        cfg.TrackerGetChargeRate,
-		Burst:       cfg.TrackerGetChargeBurst(),
-		Lease:       cfg.TrackerLease,
-		Logger:      logger,
-	})
-	d.workers = append(d.workers, svc.RunReconciler, tr.Run)
-	d.service = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: logger})
+	// The store closes after what Amazon Pay started (the simulator), as
+	// before the split: closers run in reverse.
+	d.closers = append([]func() error{svc.Close}, d.closers...)
+	d.service, d.workers = svc.API, svc.Workers
 	return d, nil
 }
 

@@ -26,13 +26,10 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
-	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
-	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
-	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
-	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+	"github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
 
 // The RSA key is expensive to generate; every test shares one.
@@ -235,8 +232,11 @@ type serviceOptions struct {
 	// Reconciler and tracker pacing.
 	ReconcileFirstDelay time.Duration
 	TrackerFirstPoll    time.Duration
-	// DBPath overrides the SQLite file (to share it across restarts).
-	DBPath string
+	// DatabaseURL overrides the store, a new SQLite file by default (to
+	// share one across restarts, or to use PostgreSQL).
+	DatabaseURL string
+	// InflightLease is the completion's in-flight lease; default 30s.
+	InflightLease time.Duration
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -253,36 +253,39 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	if o.TrackerFirstPoll == 0 {
 		o.TrackerFirstPoll = 200 * time.Millisecond
 	}
-	if o.DBPath == "" {
-		o.DBPath = filepath.Join(t.TempDir(), "payments.db")
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "payments.db")
+	}
+	if o.InflightLease == 0 {
+		o.InflightLease = 30 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 
-	raw, err := sqlite.Open(ctx, o.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := watch.NewHub()
-	st := hub.Wrap(raw)
 	az := a.newClient(t, amazonpay.RetryPolicy{
 		MaxAttempts: o.MaxAttempts, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxElapsed: 10 * time.Second,
 	}, o.AttemptTimeout)
-	svc := completion.New(st, completion.AmazonPay(az), hub, completion.Config{
-		Owner:                "e2e",
-		InflightLease:        30 * time.Second,
-		UpstreamTimeout:      20 * time.Second,
-		ReconcileFirstDelay:  o.ReconcileFirstDelay,
-		ReconcileMaxInterval: time.Second,
-		ReconcileIdle:        50 * time.Millisecond,
-		PendingFirstPoll:     o.TrackerFirstPoll,
-		WatchRecheck:         500 * time.Millisecond,
-		Logger:               logger,
+	// The production wiring, tuned for tests.
+	built, err := wire.Build(ctx, wire.Config{
+		DatabaseURL: o.DatabaseURL,
+		AmazonPay:   func(context.Context) (*amazonpay.Client, error) { return az, nil },
+		Completion: completion.Config{
+			Owner:                "e2e",
+			InflightLease:        o.InflightLease,
+			UpstreamTimeout:      20 * time.Second,
+			ReconcileFirstDelay:  o.ReconcileFirstDelay,
+			ReconcileMaxInterval: time.Second,
+			ReconcileIdle:        50 * time.Millisecond,
+			PendingFirstPoll:     o.TrackerFirstPoll,
+			WatchRecheck:         500 * time.Millisecond,
+		},
+		Tracker: tracker.Config{Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond},
+		Logger:  logger,
 	})
-	tr := tracker.New(st, az, tracker.Config{
-		Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond, Logger: logger,
-	})
-	api := grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, st := built.API, built.Store
 	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -295,11 +298,11 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); _ = gs.Serve(ctx, lis) }()
-	go func() { defer wg.Done(); _ = svc.RunReconciler(ctx) }()
-	go func() { defer wg.Done(); _ = tr.Run(ctx) }()
-	go func() { wg.Wait(); _ = raw.Close(); close(done) }()
+	wg.Go(func() { _ = gs.Serve(ctx, lis) })
+	for _, w := range built.Workers {
+		wg.Go(func() { _ = w(ctx) })
+	}
+	go func() { wg.Wait(); _ = built.Close(); close(done) }()
 
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

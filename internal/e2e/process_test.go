@@ -135,6 +135,7 @@ func (a *amazonSim) serverEnv(t testing.TB, databaseURL string) map[string]strin
 		"TRACKER_MAX_INTERVAL":        "1s",
 		"TRACKER_GET_CHARGE_RATE":     "200",
 		"COMPLETION_INFLIGHT_LEASE":   "3s",
+		"COMPLETION_UPSTREAM_TIMEOUT": "2500ms",
 		"TRACKER_LEASE":               "3s",
 		"SHUTDOWN_GRACE":              "2s",
 		"LOG_LEVEL":                   "warn",

@@ -1,0 +1,82 @@
+// Package wire assembles the service from its parts, the one way the server
+// and the end-to-end tests both use: the store (with the watch hub over it
+// and, where the database has one, its change feed), the completion service
+// with its reconciler, the pending-authorization tracker, and the gRPC
+// implementation over them.
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
+	"github.com/paymentcompletion/paymentcompletion/internal/listing"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
+	"github.com/paymentcompletion/paymentcompletion/internal/watch"
+)
+
+// Config is what Build needs.
+type Config struct {
+	// DatabaseURL names the store (see storeopen.Open).
+	DatabaseURL string
+	// AmazonPay returns the Amazon Pay client; it is called after the store
+	// is open. What it starts must be closed by its caller.
+	AmazonPay func(context.Context) (*amazonpay.Client, error)
+	// Completion and Tracker tune the domain; Logger is set on both.
+	Completion completion.Config
+	Tracker    tracker.Config
+	Logger     *slog.Logger
+}
+
+// Service is the assembled service.
+type Service struct {
+	// API implements the gRPC service.
+	API pb.PaymentCompletionServiceServer
+	// Store is the store as the domain uses it (changes are announced to
+	// watchers of this process).
+	Store store.Store
+	// Workers run until their context ends: the reconciler, the tracker and,
+	// with PostgreSQL, the change feed. Each returns nil when stopped.
+	Workers []func(context.Context) error
+	close   func() error
+}
+
+// Close closes the store; call it after the workers have stopped.
+func (s *Service) Close() error { return s.close() }
+
+// Build opens the store and assembles the service. On error nothing stays
+// open.
+func Build(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	raw, err := storeopen.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	hub := watch.NewHub()
+	st := hub.Wrap(raw)
+	s := &Service{Store: st, close: raw.Close}
+	if l, ok := raw.(storeopen.ChangeListener); ok {
+		// Changes made by other replicas reach this replica's watchers.
+		s.Workers = append(s.Workers, func(ctx context.Context) error { return l.ListenChanges(ctx, hub.Publish) })
+	}
+
+	az, err := cfg.AmazonPay(ctx)
+	if err != nil {
+		return nil, errors.Join(err, raw.Close())
+	}
+	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
+	svc := completion.New(st, completion.AmazonPay(az), hub, cfg.Completion)
+	tr := tracker.New(st, az, cfg.Tracker)
+	s.Workers = append(s.Workers, svc.RunReconciler, tr.Run)
+	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: cfg.Logger})
+	return s, nil
+}
