@@ -49,3 +49,37 @@ func TestCallsCountOperationsOnChargesAndPermission(t *testing.T) {
 		t.Errorf("calls %v, want %v", got, want)
 	}
 }
+
+// Create Charge names its charge permission in the body: it counts for the
+// permission's session, also when a fault stops it before it is applied.
+// Update and Close Charge Permission count there too.
+func TestCallsCountCreateChargeAndPermissionUpdates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, simulator.Options{})
+	id := h.newSession("Confirm", false)
+	mustStatus(t, h.buyer(id, "Authorized"), 200)
+	done := h.complete(id, "14.00", "USD", nil)
+	mustStatus(t, done, 200)
+	cp := done.str("chargePermissionId")
+
+	key := map[string]string{"x-amz-pay-idempotency-key": "calls-charge-1"}
+	mustStatus(t, h.control("POST", "faults", map[string]any{"operation": "CreateCharge", "kind": "http500"}), 201)
+	mustStatus(t, h.createCharge(cp, "10.00", "USD", true, false, key), 500)
+	created := h.createCharge(cp, "10.00", "USD", true, false, key)
+	if created.status/100 != 2 {
+		t.Fatalf("create charge: %d %s", created.status, created.raw)
+	}
+	mustStatus(t, h.call(nil, "PATCH", "/v2/chargePermissions/"+cp, map[string]any{"merchantMetadata": map[string]any{"merchantReferenceId": "order-7"}}, nil), 200)
+	mustStatus(t, h.call(nil, "DELETE", "/v2/chargePermissions/"+cp+"/close", map[string]any{"closureReason": "done"}, nil), 200)
+
+	got := h.calls(id)
+	for op, n := range map[string]int{
+		simulator.OpCreateCharge:           2,
+		simulator.OpUpdateChargePermission: 1,
+		simulator.OpCloseChargePermission:  1,
+	} {
+		if got[op] != n {
+			t.Errorf("%s: %d calls, want %d (all: %v)", op, got[op], n, got)
+		}
+	}
+}

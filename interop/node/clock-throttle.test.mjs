@@ -199,3 +199,46 @@ test('operations on a session\'s charge and charge permission count for the sess
     CaptureCharge: 1,
   });
 });
+
+test('operations after checkout count for the session, and a refund settles when the clock passes its delay', async () => {
+  const sdk = await newMerchant();
+  const created = await sdk.createCheckoutSession(sessionPayload({
+    paymentIntent: 'Confirm',
+    chargeAmount: { amount: '30.00', currencyCode: 'USD' },
+  }), { 'x-amz-pay-idempotency-key': idempotencyKey() });
+  const id = created.data.checkoutSessionId;
+  assert.equal((await control('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' })).status, 200);
+  const completed = await sdk.completeCheckoutSession(id, { chargeAmount: { amount: '30.00', currencyCode: 'USD' } });
+  const { chargePermissionId } = completed.data;
+
+  const charge = await sdk.createCharge({
+    chargePermissionId,
+    chargeAmount: { amount: '10.00', currencyCode: 'USD' },
+    captureNow: true,
+  }, { 'x-amz-pay-idempotency-key': idempotencyKey() });
+  assert.equal(charge.status, 201);
+  assert.equal(charge.data.statusDetails.state, 'Captured');
+  const refund = await sdk.createRefund({
+    chargeId: charge.data.chargeId,
+    refundAmount: { amount: '5.00', currencyCode: 'USD' },
+  }, { 'x-amz-pay-idempotency-key': idempotencyKey() });
+  assert.equal(refund.status, 201);
+  assert.equal(refund.data.statusDetails.state, 'RefundInitiated');
+  await advance('30s');
+  assert.equal((await sdk.getRefund(refund.data.refundId)).data.statusDetails.state, 'Refunded');
+  const updated = await sdk.updateChargePermission(chargePermissionId, { merchantMetadata: { merchantReferenceId: 'order-4712' } });
+  assert.equal(updated.status, 200);
+  const closed = await sdk.closeChargePermission(chargePermissionId, { closureReason: 'Order complete' });
+  assert.equal(closed.status, 200);
+
+  const calls = await control('GET', `checkoutSessions/${id}/calls`);
+  assert.deepEqual(calls.body, {
+    CreateCheckoutSession: 1,
+    CompleteCheckoutSession: 1,
+    CreateCharge: 1,
+    CreateRefund: 1,
+    GetRefund: 1,
+    UpdateChargePermission: 1,
+    CloseChargePermission: 1,
+  });
+});
