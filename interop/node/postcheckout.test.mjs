@@ -302,3 +302,82 @@ test('Finalize Checkout Session and Get Buyer', async () => {
   assert.equal(finalized.data.statusDetails.state, 'Completed');
   assert.equal((await sdk.getCharge(finalized.data.chargeId)).data.statusDetails.state, 'Captured');
 });
+
+test('Complete simulation codes, the charge count, currencies, closing twice', async () => {
+  const sdk = await newClient();
+  for (const code of ['BuyerCanceled', 'Declined', 'AmazonCanceled']) {
+    const created = await sdk.createCheckoutSession({
+      webCheckoutDetails: { checkoutReviewReturnUrl: 'https://shop.example/review', checkoutResultReturnUrl: 'https://shop.example/result' },
+      storeId: 'amzn1.application-oa2-client.8b5e45312b5248b69eeaStoreId',
+      paymentDetails: { paymentIntent: 'Authorize', chargeAmount: usd('3.00') },
+    }, key());
+    const id = created.data.checkoutSessionId;
+    assert.equal((await control('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' })).status, 200);
+    await rejects(sdk.completeCheckoutSession(id, { chargeAmount: usd('3.00') }, { 'x-amz-pay-simulation-code': code }), 422, 'CheckoutSessionCanceled');
+    const session = await sdk.getCheckoutSession(id);
+    assert.equal(session.data.statusDetails.state, 'Canceled');
+    assert.equal(session.data.statusDetails.reasonCode, code);
+  }
+
+  const { chargePermissionId } = await checkout(sdk, { paymentIntent: 'Confirm', chargeAmount: usd('1.00') });
+  await rejects(sdk.createCharge({ chargePermissionId, chargeAmount: { amount: '0.01', currencyCode: 'EUR' } }, key()), 400, 'CurrencyMismatch');
+  const chargeId = (await sdk.createCharge({ chargePermissionId, chargeAmount: usd('0.01') }, key())).data.chargeId;
+  for (let i = 1; i < 25; i++) {
+    const c = await sdk.createCharge({ chargePermissionId, chargeAmount: usd('0.01') }, key());
+    assert.equal(c.status, 201);
+  }
+  await rejects(sdk.createCharge({ chargePermissionId, chargeAmount: usd('0.01') }, key()), 422, 'TransactionCountExceeded');
+
+  const closed = await sdk.closeChargePermission(chargePermissionId, { closureReason: 'Order canceled', cancelPendingCharges: true });
+  assert.equal(closed.data.statusDetails.state, 'Closed');
+  const canceled = await sdk.getCharge(chargeId);
+  assert.equal(canceled.data.statusDetails.state, 'Canceled');
+  assert.equal(canceled.data.statusDetails.reasonCode, 'ChargePermissionCanceled');
+  await rejects(sdk.closeChargePermission(chargePermissionId, { closureReason: 'again' }), 422, 'InvalidChargePermissionStatus');
+});
+
+test('with a manual clock: a capture 8 days after authorization and a refund settle when the clock moves', async () => {
+  const manualURL = process.env.SIMULATOR_MANUAL_URL;
+  assert.ok(manualURL, 'SIMULATOR_MANUAL_URL is not set');
+  const manual = async (method, path, body) => {
+    const res = await fetch(`${manualURL}/simulator/${path}`, {
+      method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  // Its own merchant account, so its throttling buckets are its own.
+  const reg = await manual('POST', 'publicKeys', { publicKeyId: 'SANDBOX-NODEPOSTMANUAL', publicKeyPem: publicKey, merchantId: 'A2NODEPOSTMANUAL' });
+  assert.equal(reg.status, 201, JSON.stringify(reg.body));
+  const sdk = new WebStoreClient({
+    publicKeyId: 'SANDBOX-NODEPOSTMANUAL', privateKey, region: 'us', sandbox: true,
+    algorithm: 'AMZN-PAY-RSASSA-PSS-V2', overrideServiceUrl: new URL(manualURL).host,
+  });
+  const advance = async (d) => assert.equal((await manual('POST', 'clock', { advance: d })).status, 200);
+
+  const created = await sdk.createCheckoutSession({
+    webCheckoutDetails: { checkoutReviewReturnUrl: 'https://shop.example/review', checkoutResultReturnUrl: 'https://shop.example/result' },
+    storeId: 'amzn1.application-oa2-client.8b5e45312b5248b69eeaStoreId',
+    paymentDetails: { paymentIntent: 'Authorize', chargeAmount: usd('40.00') },
+  }, key());
+  const id = created.data.checkoutSessionId;
+  assert.equal((await manual('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' })).status, 200);
+  const { chargeId } = (await sdk.completeCheckoutSession(id, { chargeAmount: usd('40.00') })).data;
+  await advance('192h');
+  const captured = await sdk.captureCharge(chargeId, { captureAmount: usd('40.00') }, key());
+  assert.equal(captured.data.statusDetails.state, 'CaptureInitiated');
+  // Real time passes, the simulator's does not: still pending.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await sdk.getCharge(chargeId)).data.statusDetails.state, 'CaptureInitiated');
+  await advance('30s');
+  assert.equal((await sdk.getCharge(chargeId)).data.statusDetails.state, 'Captured');
+
+  const refund = await sdk.createRefund({ chargeId, refundAmount: usd('40.00') }, key());
+  assert.equal(refund.data.statusDetails.state, 'RefundInitiated');
+  await advance('30s');
+  assert.equal((await sdk.getRefund(refund.data.refundId)).data.statusDetails.state, 'Refunded');
+});
