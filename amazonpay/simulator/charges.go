@@ -169,11 +169,7 @@ func (s *Simulator) createChargeLocked(c *call) (int, any, *apiError) {
 	if in.ProviderMetadata != nil {
 		ch.ProviderRefID = in.ProviderMetadata.ProviderReferenceID
 	}
-	s.charges[ch.ID] = ch
-	cp.Used += amt.Minor
-	cp.ChargeIDs = append(cp.ChargeIDs, ch.ID)
-	s.linkLocked(cp.SessionID, ch.ID)
-	s.changedLocked(cp.SessionID)
+	s.addChargeLocked(cp, ch)
 
 	decline := ""
 	switch {
@@ -216,6 +212,16 @@ func (s *Simulator) createChargeLocked(c *call) (int, any, *apiError) {
 		}
 	}
 	return 201, ch.json(), nil
+}
+
+// addChargeLocked records a new charge (AuthorizationInitiated) of cp,
+// holding its amount on the permission.
+func (s *Simulator) addChargeLocked(cp *chargePermissionRecord, ch *chargeRecord) {
+	s.charges[ch.ID] = ch
+	cp.Used += ch.ChargeAmount.Minor
+	cp.ChargeIDs = append(cp.ChargeIDs, ch.ID)
+	s.linkLocked(cp.SessionID, ch.ID)
+	s.changedLocked(cp.SessionID)
 }
 
 // checkMerchantMetadata applies Amazon's length limits to merchantMetadata.

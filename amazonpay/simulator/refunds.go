@@ -165,12 +165,18 @@ func (s *Simulator) createRefundLocked(c *call) (int, any, *apiError) {
 		SettleAt:           c.now.Add(s.pendingDelay),
 		SettleState:        stateRefunded,
 	}
+	s.addRefundLocked(ch, r)
+	return 201, r.json(), nil
+}
+
+// addRefundLocked records a new RefundInitiated refund of ch and schedules
+// its settlement.
+func (s *Simulator) addRefundLocked(ch *chargeRecord, r *refundRecord) {
 	s.refunds[r.ID] = r
 	ch.RefundIDs = append(ch.RefundIDs, r.ID)
 	s.linkLocked(r.SessionID, r.ID)
 	s.scheduleLocked(r.ID, r.SettleAt)
 	s.changedLocked(r.SessionID)
-	return 201, r.json(), nil
 }
 
 // refundFor finds a refund of the caller's merchant.
