@@ -38,6 +38,27 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		status, v, aerr = s.controlBuyerToken(body)
 	case len(seg) == 3 && seg[0] == "refunds" && seg[2] == "outcome" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlRefundOutcome(seg[1], body)
+	case path == "notificationEndpoints" && r.Method == http.MethodPost:
+		status, v, aerr = s.controlAddEndpoint(body)
+	case path == "notificationEndpoints" && r.Method == http.MethodGet:
+		status, v, aerr = s.controlListEndpoints(r.URL.Query().Get("merchantId"))
+	case len(seg) == 2 && seg[0] == "notificationEndpoints" && r.Method == http.MethodDelete:
+		status, v, aerr = s.controlDeleteEndpoint(seg[1])
+	case len(seg) == 3 && seg[0] == "notificationEndpoints" && seg[2] == "unsubscribe" && r.Method == http.MethodGet:
+		// SNS's UnsubscribeURL is a plain GET link.
+		status, v, aerr = s.controlDeleteEndpoint(seg[1])
+	case path == "notifications" && r.Method == http.MethodGet:
+		status, v = 200, map[string]any{"notifications": s.notify.deliveries()}
+	case len(seg) == 2 && seg[0] == "sns" && r.Method == http.MethodGet:
+		pemBytes, ok := s.notify.certFor(r.URL.Path)
+		if !ok {
+			aerr = errorf(404, "ResourceNotFound", "Unknown signing certificate.")
+			break
+		}
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.WriteHeader(200)
+		_, _ = w.Write(pemBytes)
+		return
 	case path == "faults" && r.Method == http.MethodPost:
 		status, v, aerr = s.controlAddFault(body)
 	case path == "faults" && r.Method == http.MethodDelete:

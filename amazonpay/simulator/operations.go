@@ -692,6 +692,7 @@ func (s *Simulator) authorizeLocked(ch *chargeRecord, now time.Time) {
 	ch.Authorized = now
 	ch.Expires = now.Add(authorizationLifetime)
 	ch.SettleAt, ch.SettleState, ch.SettleReason = time.Time{}, "", ""
+	s.notifyStateChangeLocked(ObjectTypeCharge, ch.ID, ch.ChargePermissionID, ch.Merchant, now)
 	if cp.State != stateClosed {
 		s.setPermissionStateLocked(cp, stateChargeable, now)
 	}
@@ -711,6 +712,7 @@ func (s *Simulator) captureLocked(ch *chargeRecord, amt price, now time.Time) {
 	ch.CaptureAmount = &amt
 	ch.LastUpdated = now
 	ch.SettleAt, ch.SettleState, ch.SettleReason, ch.SettleAmount = time.Time{}, "", "", nil
+	s.notifyStateChangeLocked(ObjectTypeCharge, ch.ID, ch.ChargePermissionID, ch.Merchant, now)
 	cp.Used += amt.Minor - ch.ChargeAmount.Minor
 	switch {
 	case cp.State == stateClosed:
@@ -737,6 +739,7 @@ func (s *Simulator) declineLocked(ch *chargeRecord, reasonCode string, now time.
 	ch.ReasonDescription = declineDescriptions[reasonCode]
 	ch.LastUpdated = now
 	ch.SettleAt, ch.SettleState, ch.SettleReason, ch.SettleAmount = time.Time{}, "", "", nil
+	s.notifyStateChangeLocked(ObjectTypeCharge, ch.ID, ch.ChargePermissionID, ch.Merchant, now)
 	cp.Used -= ch.ChargeAmount.Minor
 	switch {
 	case cp.State == stateClosed:
@@ -777,6 +780,7 @@ func (s *Simulator) cancelLocked(ch *chargeRecord, reasonCode, description strin
 	ch.State, ch.ReasonCode, ch.ReasonDescription = stateCanceled, reasonCode, description
 	ch.LastUpdated = now
 	ch.SettleAt, ch.SettleState, ch.SettleReason = time.Time{}, "", ""
+	s.notifyStateChangeLocked(ObjectTypeCharge, ch.ID, ch.ChargePermissionID, ch.Merchant, now)
 	cp.Used -= ch.ChargeAmount.Minor
 	if cp.State != stateClosed && s.openChargesLocked(cp) == 0 {
 		s.setPermissionStateLocked(cp, stateChargeable, now)
@@ -798,12 +802,19 @@ var permissionReasonDescriptions = map[string]string{
 }
 
 func (s *Simulator) setPermissionStateLocked(cp *chargePermissionRecord, state string, now time.Time, reasons ...string) {
+	changed := cp.State != state || len(cp.Reasons) != len(reasons)
+	for i := 0; !changed && i < len(reasons); i++ {
+		changed = cp.Reasons[i].ReasonCode != reasons[i]
+	}
 	cp.State = state
 	cp.Reasons = nil
 	for _, r := range reasons {
 		cp.Reasons = append(cp.Reasons, reason{ReasonCode: r, ReasonDescription: permissionReasonDescriptions[r]})
 	}
 	cp.LastUpdated = now
+	if changed {
+		s.notifyStateChangeLocked(ObjectTypeChargePermission, cp.ID, cp.ID, cp.Merchant, now)
+	}
 	s.changedLocked(cp.SessionID)
 }
 
@@ -904,6 +915,7 @@ const asyncCaptureAfter = 7 * 24 * time.Hour
 func (s *Simulator) beginCaptureLocked(ch *chargeRecord, amt price, outcome, reasonCode string, now time.Time) {
 	ch.State, ch.ReasonCode, ch.ReasonDescription = stateCaptureInitiated, "", ""
 	ch.LastUpdated = now
+	s.notifyStateChangeLocked(ObjectTypeCharge, ch.ID, ch.ChargePermissionID, ch.Merchant, now)
 	ch.SettleAt, ch.SettleState, ch.SettleReason = now.Add(s.pendingDelay), outcome, reasonCode
 	ch.SettleAmount = &amt
 	s.scheduleSettlementLocked(ch)

@@ -254,6 +254,8 @@ func (s *Simulator) loadRecord(kind, id string, doc []byte) error {
 			return err
 		}
 		return s.restoreGroupLocked(&g)
+	case kindNotificationEndpoint:
+		return s.restoreEndpoint(doc)
 	case kindClock:
 		return json.Unmarshal(doc, &s.manualSince)
 	case kindBuyerToken:

@@ -214,6 +214,7 @@ func (s *Simulator) settleRefundLocked(r *refundRecord) {
 func (s *Simulator) completeRefundLocked(r *refundRecord, now time.Time) {
 	r.State, r.ReasonCode, r.ReasonDescription = stateRefunded, "", ""
 	r.LastUpdated = now
+	s.notifyStateChangeLocked(ObjectTypeRefund, r.ID, r.ChargePermissionID, r.Merchant, now)
 	r.SettleAt, r.SettleState, r.SettleReason = time.Time{}, "", ""
 	if ch := s.charges[r.ChargeID]; ch != nil {
 		ch.RefundedMinor += r.Amount.Minor
@@ -225,6 +226,7 @@ func (s *Simulator) completeRefundLocked(r *refundRecord, now time.Time) {
 func (s *Simulator) declineRefundLocked(r *refundRecord, reasonCode string, now time.Time) {
 	r.State, r.ReasonCode, r.ReasonDescription = stateDeclined, reasonCode, refundDeclineReasons[reasonCode]
 	r.LastUpdated = now
+	s.notifyStateChangeLocked(ObjectTypeRefund, r.ID, r.ChargePermissionID, r.Merchant, now)
 	r.SettleAt, r.SettleState, r.SettleReason = time.Time{}, "", ""
 	s.changedLocked(r.SessionID)
 }

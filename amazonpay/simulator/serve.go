@@ -2,9 +2,11 @@ package simulator
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -20,10 +22,15 @@ import (
 	"time"
 )
 
-// Certificate files Serve keeps in its certDir.
+// Certificate files Serve keeps in its certDir: the TLS certificate (its
+// own CA) and the RSA certificate notifications are signed with, issued by
+// that CA.
 const (
-	CertFile = "simulator-cert.pem"
-	KeyFile  = "simulator-key.pem"
+	CertFile            = "simulator-cert.pem"
+	KeyFile             = "simulator-key.pem"
+	SigningCertFile     = "sns-signing-cert.pem"
+	SigningKeyFile      = "sns-signing-key.pem"
+	signingCertValidity = 24 * time.Hour
 )
 
 // Server is an HTTPS server started by Serve.
@@ -48,6 +55,11 @@ type Server struct {
 // certificate is loaded from certDir or created there (as CertFile and
 // KeyFile) so other programs can trust it; certDir "" keeps it in memory.
 // The server stops when ctx ends or Close/Shutdown is called.
+//
+// When h is a *Simulator, Serve also gives it its public URL and a
+// notification signing certificate issued by the TLS certificate (kept in
+// certDir as SigningCertFile and SigningKeyFile), so a receiver that trusts
+// CertPEM can fetch the SigningCertURL and verify the chain.
 func Serve(ctx context.Context, addr string, h http.Handler, certDir string) (*Server, error) {
 	certPEM, keyPEM, err := loadOrCreateCert(certDir)
 	if err != nil {
@@ -56,6 +68,13 @@ func Serve(ctx context.Context, addr string, h http.Handler, certDir string) (*S
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: load certificate: %w", err)
+	}
+	sim, _ := h.(*Simulator)
+	var signer *notifySigner
+	if sim != nil {
+		if signer, err = loadOrCreateSigner(certDir, cert); err != nil {
+			return nil, err
+		}
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
@@ -74,6 +93,10 @@ func Serve(ctx context.Context, addr string, h http.Handler, certDir string) (*S
 			ReadHeaderTimeout: 10 * time.Second,
 			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		},
+	}
+	if sim != nil {
+		sim.notify.setSigner(signer)
+		sim.SetPublicURL(s.URL)
 	}
 	go func() {
 		defer close(s.done)
@@ -193,4 +216,69 @@ func newSelfSignedCert() (certPEM, keyPEM []byte, err error) {
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	return certPEM, keyPEM, nil
+}
+
+// loadOrCreateSigner returns the notification signing key and certificate
+// kept in dir when they are still issued by ca's certificate, else issues
+// new ones (and keeps them there).
+func loadOrCreateSigner(dir string, ca tls.Certificate) (*notifySigner, error) {
+	caCert := ca.Leaf
+	if caCert == nil {
+		c, err := x509.ParseCertificate(ca.Certificate[0])
+		if err != nil {
+			return nil, fmt.Errorf("simulator: parse certificate: %w", err)
+		}
+		caCert = c
+	}
+	caKey, ok := ca.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("simulator: certificate key cannot sign")
+	}
+	if dir != "" {
+		if sg := loadSigner(dir, caCert); sg != nil {
+			return sg, nil
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: notification signing key: %w", err)
+	}
+	sg, err := newNotifySigner(key, caCert, caKey)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		if err := writeFileAtomic(filepath.Join(dir, SigningKeyFile), keyPEM, 0o600); err != nil {
+			return nil, fmt.Errorf("simulator: write signing key: %w", err)
+		}
+		if err := writeFileAtomic(filepath.Join(dir, SigningCertFile), sg.certPEM, 0o644); err != nil {
+			return nil, fmt.Errorf("simulator: write signing certificate: %w", err)
+		}
+	}
+	return sg, nil
+}
+
+// loadSigner reads the signing pair from dir; nil unless it is usable and
+// issued by ca.
+func loadSigner(dir string, ca *x509.Certificate) *notifySigner {
+	certPEM, err1 := os.ReadFile(filepath.Join(dir, SigningCertFile))
+	keyPEM, err2 := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil || cert.CheckSignatureFrom(ca) != nil || time.Until(cert.NotAfter) < signingCertValidity {
+		return nil
+	}
+	key, err := x509.ParsePKCS1PrivateKey(kb.Bytes)
+	if err != nil || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil
+	}
+	return signerFromDER(key, cb.Bytes)
 }

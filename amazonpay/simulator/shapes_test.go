@@ -35,6 +35,9 @@ var (
 		"merchantMetadata", "releaseEnvironment", "limits", "chargePermissionType", "recurringMetadata",
 		"presentmentCurrency",
 	}
+	refundKeys = []string{
+		"refundId", "chargeId", "creationTimestamp", "refundAmount", "statusDetails", "softDescriptor", "releaseEnvironment",
+	}
 	webCheckoutDetailsKeys = []string{
 		"checkoutReviewReturnUrl", "checkoutResultReturnUrl", "amazonPayRedirectUrl", "checkoutCancelUrl", "checkoutMode",
 	}
@@ -123,6 +126,13 @@ func TestResponseShapes(t *testing.T) {
 	if bytes.Contains(charge.raw, []byte("channelType")) || bytes.Contains(charge.raw, []byte("captureNow")) {
 		t.Errorf("charge carries keys Amazon does not send: %s", charge.raw)
 	}
+
+	refund := h.call(nil, "POST", "/v2/refunds", `{"chargeId":"`+completed.str("chargeId")+`","refundAmount":{"amount":"4.00","currencyCode":"USD"}}`, map[string]string{"x-amz-pay-idempotency-key": "shapesrefund1"})
+	mustStatus(t, refund, 201)
+	mustKeys(t, "refund", refund.raw, refundKeys)
+	gotRefund := h.call(nil, "GET", "/v2/refunds/"+refund.str("refundId"), nil, nil)
+	mustStatus(t, gotRefund, 200)
+	mustKeys(t, "get refund", gotRefund.raw, refundKeys)
 
 	perm := h.call(nil, "GET", "/v2/chargePermissions/"+completed.str("chargePermissionId"), nil, nil)
 	mustStatus(t, perm, 200)

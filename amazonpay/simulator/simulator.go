@@ -50,6 +50,17 @@ type Options struct {
 	// Logger receives one line per request (operation, status, ids; never
 	// bodies or buyer data). nil discards.
 	Logger *slog.Logger
+
+	// NotificationClient sends notifications (IPN) to the registered
+	// endpoints; nil is a client with SNS's 15 s timeout per attempt.
+	NotificationClient *http.Client
+	// NotificationAttempts bounds the attempts per notification (default
+	// DefaultNotificationAttempts); NotificationBackoff is the wait before
+	// the first retry, doubling up to NotificationMaxBackoff. Retries wait
+	// on real time, not on Clock.
+	NotificationAttempts   int
+	NotificationBackoff    time.Duration
+	NotificationMaxBackoff time.Duration
 }
 
 // Defaults for Options.
@@ -116,6 +127,10 @@ type Simulator struct {
 	// manualSince is where a persisted manual clock stood.
 	manualSince time.Time
 	buckets     map[bucketKey]*bucket
+	// endpoints are the registered notification endpoints by id; notify
+	// delivers to them (see notify.go).
+	endpoints map[string]*notificationEndpoint
+	notify    *notifier
 }
 
 // keyRecord is a registered public key.
@@ -151,6 +166,7 @@ func New(opts Options) (*Simulator, error) {
 		pending:        map[recordRef]any{},
 		uncountedCalls: map[string]struct{}{},
 		buckets:        map[bucketKey]*bucket{},
+		endpoints:      map[string]*notificationEndpoint{},
 	}
 	throttle, err := quotasFor(opts.Throttle)
 	if err != nil {
@@ -189,6 +205,16 @@ func New(opts Options) (*Simulator, error) {
 	default:
 		s.clock = realClock{}
 	}
+	s.notify = newNotifier(opts, s.log)
+	if len(s.endpoints) > 0 {
+		if err := s.notify.ensureSigner(); err != nil {
+			s.notify.close()
+			if s.db != nil {
+				_ = s.db.close()
+			}
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.charges {
@@ -211,6 +237,7 @@ func (s *Simulator) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.notify.close()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.closed = true

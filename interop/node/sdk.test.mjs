@@ -7,10 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { WebStoreClient } = require('@amazonpay/amazon-pay-api-sdk-nodejs');
+// AWS's own validator for inbound SNS HTTP messages: it fetches the
+// SigningCertURL over HTTPS (trusting the simulator's CA through
+// NODE_EXTRA_CA_CERTS) and checks the signature over SNS's canonical string.
+const MessageValidator = require('sns-validator');
 
 const baseURL = process.env.SIMULATOR_URL;
 if (!baseURL) {
@@ -327,3 +332,99 @@ test('a pending authorization answers 202 and settles later', async () => {
   } while (state === 'AuthorizationInitiated' && Date.now() < deadline);
   assert.equal(state, 'Captured');
 });
+
+// An IPN receiver as a storefront runs one: it records what SNS posts.
+async function startReceiver() {
+  const messages = [];
+  const waiters = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      messages.push({ headers: req.headers, body });
+      res.writeHead(200).end();
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/ipn`,
+    messages,
+    async waitFor(n) {
+      const deadline = Date.now() + 30_000;
+      while (messages.length < n) {
+        if (Date.now() > deadline) throw new Error(`${messages.length} of ${n} notifications arrived`);
+        await new Promise((r) => { waiters.push(r); setTimeout(r, 1000); });
+      }
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+for (const signatureVersion of ['1', '2']) {
+  test(`notifications verify with AWS's SNS message validator (SignatureVersion ${signatureVersion})`, async () => {
+    const { publicKey, privateKey } = newKeyPair();
+    const merchantId = `NODEIPNMERCHANT${signatureVersion}`;
+    const keyId = `SANDBOX-NODEINTEROPIPN${signatureVersion}`;
+    const res = await control('POST', 'publicKeys', { publicKeyId: keyId, publicKeyPem: publicKey, merchantId });
+    assert.equal(res.status, 201);
+    const receiver = await startReceiver();
+    try {
+      const ep = await control('POST', 'notificationEndpoints', { url: receiver.url, merchantId, signatureVersion });
+      assert.equal(ep.status, 201, JSON.stringify(ep.body));
+
+      const sdk = client(keyId, privateKey, 'AMZN-PAY-RSASSA-PSS-V2');
+      const created = await sdk.createCheckoutSession({
+        ...createPayload,
+        webCheckoutDetails: {
+          checkoutReviewReturnUrl: 'https://shop.example/review',
+          checkoutResultReturnUrl: 'https://shop.example/result',
+        },
+        paymentDetails: { paymentIntent: 'Authorize', chargeAmount: { amount: '20.00', currencyCode: 'USD' } },
+      }, { 'x-amz-pay-idempotency-key': idempotencyKey() });
+      const id = created.data.checkoutSessionId;
+      assert.equal((await control('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' })).status, 200);
+      const completed = await sdk.completeCheckoutSession(id, { chargeAmount: { amount: '20.00', currencyCode: 'USD' } });
+      const { chargeId, chargePermissionId } = completed.data;
+      await sdk.captureCharge(chargeId, { captureAmount: { amount: '20.00', currencyCode: 'USD' } },
+        { 'x-amz-pay-idempotency-key': idempotencyKey() });
+
+      // The charge is Authorized, then Captured; the permission Closed.
+      await receiver.waitFor(3);
+      const validator = new MessageValidator(/^127\.0\.0\.1:\d+$/);
+      const seen = [];
+      for (const { headers, body } of receiver.messages) {
+        assert.equal(headers['x-amz-sns-message-type'], 'Notification');
+        const envelope = await new Promise((resolve, reject) => {
+          validator.validate(body, (err, message) => (err ? reject(err) : resolve(message)));
+        });
+        assert.equal(envelope.SignatureVersion, signatureVersion);
+        const ipn = JSON.parse(envelope.Message);
+        assert.deepEqual(Object.keys(ipn), ['MerchantID', 'ObjectType', 'ObjectId', 'ChargePermissionId',
+          'NotificationType', 'NotificationId', 'NotificationVersion']);
+        assert.equal(ipn.MerchantID, merchantId);
+        assert.equal(ipn.ChargePermissionId, chargePermissionId);
+        assert.equal(ipn.NotificationType, 'STATE_CHANGE');
+        assert.equal(ipn.NotificationVersion, 'V2');
+        seen.push(`${ipn.ObjectType} ${ipn.ObjectId}`);
+        // The IPN carries no state: a storefront reads the object.
+        if (ipn.ObjectType === 'CHARGE') {
+          assert.ok(['Authorized', 'Captured'].includes((await sdk.getCharge(ipn.ObjectId)).data.statusDetails.state));
+        }
+      }
+      assert.deepEqual(seen.sort(), [
+        `CHARGE ${chargeId}`, `CHARGE ${chargeId}`, `CHARGE_PERMISSION ${chargePermissionId}`,
+      ].sort());
+
+      // A tampered message is rejected by the same validator.
+      const forged = JSON.parse(receiver.messages[0].body);
+      forged.Message = forged.Message.replace(chargeId, `${chargeId}X`);
+      await assert.rejects(new Promise((resolve, reject) => {
+        validator.validate(forged, (err, message) => (err ? reject(err) : resolve(message)));
+      }), /signature is invalid/);
+    } finally {
+      await receiver.close();
+    }
+  });
+}
