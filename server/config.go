@@ -92,6 +92,16 @@ type Config struct {
 	// before another replica may poll it.
 	TrackerLease time.Duration
 
+	// MaxCompletionsInFlight bounds the CompleteCheckout calls served at
+	// once; beyond it calls are refused at once (UNAVAILABLE, OVERLOADED).
+	MaxCompletionsInFlight int
+	// AmazonPayMaxCalls bounds the Amazon Pay calls of the process in
+	// flight at once (every caller: completions, reconciler, tracker,
+	// live reads); AmazonPayMaxQueued bounds the calls waiting for a
+	// place. A call beyond both is refused at once, unsent.
+	AmazonPayMaxCalls  int
+	AmazonPayMaxQueued int
+
 	// ReplicaID names this process in leases; replicas sharing a database
 	// must have distinct IDs.
 	ReplicaID string
@@ -210,8 +220,32 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.CompletionUpstreamTimeout })},
 		{"tracker-lease", "TRACKER_LEASE", "duration", "time a replica holds a claimed pending payment before others may poll it", durationText(tracker.DefaultLease),
 			dur(func(c *Config) *time.Duration { return &c.TrackerLease })},
+		{"max-completions-in-flight", "MAX_COMPLETIONS_IN_FLIGHT", "n", "CompleteCheckout calls served at once; more are refused at once with UNAVAILABLE (OVERLOADED) and RetryInfo", "10000",
+			positiveInt(func(c *Config) *int { return &c.MaxCompletionsInFlight })},
+		{"amazon-pay-max-calls", "AMAZON_PAY_MAX_CALLS", "n", "Amazon Pay calls in flight at once, for every caller in the process", "512",
+			positiveInt(func(c *Config) *int { return &c.AmazonPayMaxCalls })},
+		{"amazon-pay-max-queued", "AMAZON_PAY_MAX_QUEUED", "n", "Amazon Pay calls waiting for a place; more are refused at once, unsent (OVERLOADED)", "10000",
+			func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return errors.New("want a whole number, 0 or more")
+				}
+				c.AmazonPayMaxQueued = n
+				return nil
+			}},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
+	}
+}
+
+func positiveInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errors.New("want a whole number, 1 or more")
+		}
+		*field(c) = n
+		return nil
 	}
 }
 
@@ -497,6 +531,9 @@ func (c Config) logAttrs() []any {
 		"completion_inflight_lease", c.CompletionInflightLease.String(),
 		"tracker_lease", c.TrackerLease.String(),
 		"completion_upstream_timeout", c.CompletionUpstreamTimeout.String(),
+		"max_completions_in_flight", c.MaxCompletionsInFlight,
+		"amazon_pay_max_calls", c.AmazonPayMaxCalls,
+		"amazon_pay_max_queued", c.AmazonPayMaxQueued,
 		"replica_id", c.ReplicaID,
 	}
 }

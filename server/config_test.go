@@ -52,6 +52,9 @@ func TestParseConfig(t *testing.T) {
 					CompletionInflightLease:   2 * time.Minute,
 					CompletionUpstreamTimeout: 45 * time.Second,
 					TrackerLease:              2 * time.Minute,
+					MaxCompletionsInFlight:    10000,
+					AmazonPayMaxCalls:         512,
+					AmazonPayMaxQueued:        10000,
 				}
 				want.AmazonPay.Region = "na"
 				want.AmazonPay.Algorithm = "AMZN-PAY-RSASSA-PSS-V2"
@@ -136,6 +139,14 @@ func TestParseConfig(t *testing.T) {
 		},
 		{name: "bad_duration_flag", args: []string{"-shutdown-grace", "soon"}, wantErr: []string{"-shutdown-grace", `"soon"`, "duration"}},
 		{name: "bad_duration_env", env: map[string]string{"TRACKER_FIRST_POLL": "10"}, wantErr: []string{"TRACKER_FIRST_POLL", `"10"`}},
+		{name: "limits", env: map[string]string{"MAX_COMPLETIONS_IN_FLIGHT": "2500", "AMAZON_PAY_MAX_CALLS": "64", "AMAZON_PAY_MAX_QUEUED": "0"},
+			check: func(t *testing.T, c Config) {
+				if c.MaxCompletionsInFlight != 2500 || c.AmazonPayMaxCalls != 64 || c.AmazonPayMaxQueued != 0 {
+					t.Errorf("limits = %d, %d, %d", c.MaxCompletionsInFlight, c.AmazonPayMaxCalls, c.AmazonPayMaxQueued)
+				}
+			}},
+		{name: "zero_in_flight", env: map[string]string{"MAX_COMPLETIONS_IN_FLIGHT": "0"}, wantErr: []string{"MAX_COMPLETIONS_IN_FLIGHT", "1 or more"}},
+		{name: "negative_queue", args: []string{"-amazon-pay-max-queued", "-1"}, wantErr: []string{"-amazon-pay-max-queued", "0 or more"}},
 		{name: "bad_bool_env", env: map[string]string{"AMAZON_PAY_SANDBOX": "maybe"}, wantErr: []string{"AMAZON_PAY_SANDBOX", "true or false"}},
 		{name: "bad_bool_flag", args: []string{"-amazon-pay-sandbox=yes please"}, wantErr: []string{"-amazon-pay-sandbox"}},
 		{name: "address_without_port", args: []string{"-listen-addr", "localhost"}, wantErr: []string{"LISTEN_ADDR (-listen-addr)", "host:port"}},

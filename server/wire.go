@@ -62,7 +62,10 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 			Burst:       cfg.TrackerGetChargeBurst(),
 			Lease:       cfg.TrackerLease,
 		},
-		Logger: logger,
+		MaxCompletionsInFlight: cfg.MaxCompletionsInFlight,
+		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
+		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,
+		Logger:                 logger,
 	})
 	if err != nil {
 		return d, err

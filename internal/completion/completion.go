@@ -23,6 +23,7 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
+	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/watch"
@@ -95,6 +96,11 @@ type Config struct {
 	// notification (changes made by another replica without a change feed).
 	// Default 2s.
 	WatchRecheck time.Duration
+	// InFlight bounds the completions served at once, duplicates waiting
+	// for an in-flight one included: beyond it Complete refuses at once,
+	// before anything is recorded or sent (an *Error wrapping the
+	// *overload.Error). nil: no bound.
+	InFlight *overload.Limiter
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives structured logs without PII (default slog.Default()).
@@ -184,6 +190,12 @@ func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, e
 	if err := req.validate(); err != nil {
 		return payment.Payment{}, err
 	}
+	release, err := s.cfg.InFlight.TryAcquire()
+	if err != nil {
+		return payment.Payment{}, newError(KindUnavailable, ReasonOverloaded,
+			"the service is at its limit of completions in flight; nothing was recorded, retry the same call after the RetryInfo delay", err, nil)
+	}
+	defer release()
 	now := s.cfg.Now().UTC()
 	attempt := payment.Payment{
 		CheckoutSessionID: req.CheckoutSessionID,

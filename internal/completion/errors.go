@@ -43,6 +43,7 @@ const (
 	ReasonAmazonPayUnavailable       = "AMAZON_PAY_UNAVAILABLE"
 	ReasonStoreUnavailable           = "STORE_UNAVAILABLE"
 	ReasonAmazonPayAuthFailed        = "AMAZON_PAY_AUTH_FAILED"
+	ReasonOverloaded                 = "OVERLOADED"
 )
 
 // Reasons are every reason an *Error may carry.
@@ -50,7 +51,7 @@ var Reasons = []string{
 	ReasonInvalidRequest, ReasonCheckoutSessionNotFound, ReasonPaymentNotFound, ReasonChargeNotFound,
 	ReasonChargePermissionNotFound, ReasonAmountMismatch, ReasonCurrencyMismatch, ReasonCheckoutSessionNotReady,
 	ReasonSessionBoundToOtherRequest, ReasonAmazonPayRejected, ReasonAmazonPayUnavailable, ReasonStoreUnavailable,
-	ReasonAmazonPayAuthFailed,
+	ReasonAmazonPayAuthFailed, ReasonOverloaded,
 }
 
 // Error is a completion failure a caller can act on.

@@ -237,6 +237,9 @@ type serviceOptions struct {
 	DatabaseURL string
 	// InflightLease is the completion's in-flight lease; default 30s.
 	InflightLease time.Duration
+	// MaxInFlight, AmazonMaxCalls and AmazonMaxQueued are the service's
+	// limits (defaults: the server's, 10000, 512 and 10000).
+	MaxInFlight, AmazonMaxCalls, AmazonMaxQueued int
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -259,6 +262,15 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	if o.InflightLease == 0 {
 		o.InflightLease = 30 * time.Second
 	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 10000
+	}
+	if o.AmazonMaxCalls == 0 {
+		o.AmazonMaxCalls = 512
+	}
+	if o.AmazonMaxQueued == 0 {
+		o.AmazonMaxQueued = 10000
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 
@@ -279,8 +291,11 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 			PendingFirstPoll:     o.TrackerFirstPoll,
 			WatchRecheck:         500 * time.Millisecond,
 		},
-		Tracker: tracker.Config{Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond},
-		Logger:  logger,
+		Tracker:                tracker.Config{Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond},
+		MaxCompletionsInFlight: o.MaxInFlight,
+		AmazonPayMaxCalls:      o.AmazonMaxCalls,
+		AmazonPayMaxQueued:     o.AmazonMaxQueued,
+		Logger:                 logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
@@ -42,9 +43,17 @@ func (s *Server) status(ctx context.Context, err error) error {
 		}
 		if code == codes.Unavailable {
 			// Every retryable error says when to retry: after Amazon Pay's
-			// Retry-After when it throttled us and gave one.
-			return rpcstatus.Error(code, e.Message, reason, e.Metadata,
-				rpcstatus.RetryInfo(amazonpay.Classify(err).RetryAfter))
+			// Retry-After when it throttled us and gave one; after the
+			// time places take to free up when one of the service's own
+			// limits refused the call, wherever in the call that was (an
+			// Amazon Pay call refused by the gate makes the completion
+			// withdraw its attempt as unsent).
+			delay, msg := amazonpay.Classify(err).RetryAfter, e.Message
+			if oe, ok := overload.AsError(err); ok {
+				reason, delay = pb.ErrorReason_ERROR_REASON_OVERLOADED, oe.RetryAfter
+				msg = "the service is at its limit of " + oe.Limit + "; nothing was recorded or sent to Amazon Pay, retry the same call after the RetryInfo delay"
+			}
+			return rpcstatus.Error(code, msg, reason, e.Metadata, rpcstatus.RetryInfo(delay))
 		}
 		if e.Field != "" && code == codes.InvalidArgument {
 			return rpcstatus.Error(code, e.Message, reason, e.Metadata, &errdetails.BadRequest{

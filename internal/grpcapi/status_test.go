@@ -17,6 +17,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
@@ -176,5 +177,34 @@ func TestRetryInfo(t *testing.T) {
 				t.Errorf("RetryInfo = %v, want a delay of %v", retry, tt.wantDelay)
 			}
 		})
+	}
+}
+
+// TestOverloadStatus: a refusal by one of the service's limits, wherever it
+// happened in the call (a completion refused at admission, or an Amazon
+// Pay call refused by the gate that the completion reported as unsent),
+// answers UNAVAILABLE OVERLOADED with the limit's retry delay.
+func TestOverloadStatus(t *testing.T) {
+	t.Parallel()
+	oe := &overload.Error{Limit: "Amazon Pay calls", RetryAfter: 1700 * time.Millisecond}
+	for _, err := range []error{
+		completion.NewError(completion.KindUnavailable, completion.ReasonOverloaded, "at the limit", oe, nil),
+		completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable, "could not be reached",
+			&amazonpay.TransportError{Err: oe}, nil),
+	} {
+		st := status.Convert(quietServer().status(t.Context(), err))
+		var reason string
+		var delay time.Duration
+		for _, d := range st.Details() {
+			switch d := d.(type) {
+			case *errdetails.ErrorInfo:
+				reason = d.GetReason()
+			case *errdetails.RetryInfo:
+				delay = d.GetRetryDelay().AsDuration()
+			}
+		}
+		if st.Code() != codes.Unavailable || reason != "OVERLOADED" || delay != oe.RetryAfter {
+			t.Errorf("%v: %v %s, retry delay %v; want UNAVAILABLE OVERLOADED after %v", err, st.Code(), reason, delay, oe.RetryAfter)
+		}
 	}
 }

@@ -13,9 +13,11 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
 	"github.com/paymentcompletion/paymentcompletion/internal/listing"
+	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -33,6 +35,14 @@ type Config struct {
 	Completion completion.Config
 	Tracker    tracker.Config
 	Logger     *slog.Logger
+	// MaxCompletionsInFlight bounds the completions served at once
+	// (completion.Config.InFlight); AmazonPayMaxCalls and
+	// AmazonPayMaxQueued bound the Amazon Pay calls of every caller in
+	// flight and waiting (amazongate). All must be positive but
+	// AmazonPayMaxQueued, which may be 0.
+	MaxCompletionsInFlight int
+	AmazonPayMaxCalls      int
+	AmazonPayMaxQueued     int
 }
 
 // Service is the assembled service.
@@ -69,12 +79,22 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		s.Workers = append(s.Workers, func(ctx context.Context) error { return l.ListenChanges(ctx, hub.Publish) })
 	}
 
-	az, err := cfg.AmazonPay(ctx)
+	inFlight, err := overload.New("completions in flight", cfg.MaxCompletionsInFlight, 0)
+	if err != nil {
+		return nil, errors.Join(err, raw.Close())
+	}
+	client, err := cfg.AmazonPay(ctx)
+	if err != nil {
+		return nil, errors.Join(err, raw.Close())
+	}
+	// Every caller of Amazon Pay goes through the one gate.
+	az, err := amazongate.New(client, cfg.AmazonPayMaxCalls, cfg.AmazonPayMaxQueued)
 	if err != nil {
 		return nil, errors.Join(err, raw.Close())
 	}
 	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
-	svc := completion.New(st, completion.AmazonPay(az), hub, cfg.Completion)
+	cfg.Completion.InFlight = inFlight
+	svc := completion.New(st, az, hub, cfg.Completion)
 	tr := tracker.New(st, az, cfg.Tracker)
 	s.Workers = append(s.Workers, svc.RunReconciler, tr.Run)
 	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: cfg.Logger})

@@ -348,6 +348,16 @@ const (
 	// was done. Retrying will not help until an operator grants the method in
 	// the callers file.
 	ErrorReason_ERROR_REASON_PERMISSION_DENIED ErrorReason = 16
+	// UNAVAILABLE: the service is at one of its limits of concurrent work
+	// (completions in flight, or calls to Amazon Pay in flight and waiting)
+	// and refused the call at once instead of queueing it. Nothing was
+	// recorded or sent to Amazon Pay. Retry the same call after the
+	// `google.rpc.RetryInfo` delay, about the time places take to free up
+	// (another replica may take it sooner). UNAVAILABLE rather than
+	// RESOURCE_EXHAUSTED: the limit is the replica's capacity, not a quota of
+	// the caller, and UNAVAILABLE is what the service config and the
+	// storefront already retry.
+	ErrorReason_ERROR_REASON_OVERLOADED ErrorReason = 17
 )
 
 // Enum value maps for ErrorReason.
@@ -370,6 +380,7 @@ var (
 		14: "ERROR_REASON_UNAUTHENTICATED",
 		15: "ERROR_REASON_SHUTTING_DOWN",
 		16: "ERROR_REASON_PERMISSION_DENIED",
+		17: "ERROR_REASON_OVERLOADED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -389,6 +400,7 @@ var (
 		"ERROR_REASON_UNAUTHENTICATED":                14,
 		"ERROR_REASON_SHUTTING_DOWN":                  15,
 		"ERROR_REASON_PERMISSION_DENIED":              16,
+		"ERROR_REASON_OVERLOADED":                     17,
 	}
 )
 
@@ -2178,7 +2190,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x95\x05\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xb2\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2197,7 +2209,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"#ERROR_REASON_AMAZON_PAY_AUTH_FAILED\x10\r\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x0e\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f\x12\"\n" +
-	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x102\x98\x05\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x10\x12\x1b\n" +
+	"\x17ERROR_REASON_OVERLOADED\x10\x112\x98\x05\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +

@@ -44,6 +44,58 @@ func BenchmarkPollingPass(b *testing.B) {
 	}
 }
 
+// BenchmarkListPage measures List pages of 50 (storetest.ListPages) with
+// 10,000 and with 1,000,000 payments stored: the two must cost about the
+// same.
+//
+//	go test -run '^$' -bench ListPage -count 6 ./internal/store/sqlite/
+func BenchmarkListPage(b *testing.B) {
+	if testing.Short() {
+		b.Skip("loads a million rows; skipped with -short")
+	}
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("payments=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "payments.db")
+			s, err := sqlite.Open(b.Context(), path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			loadListed(b, path, n)
+			storetest.ListPages(b, s, n)
+		})
+	}
+}
+
+// loadListed inserts n payments created one second apart up to
+// storetest.ListEnd, with the outcomes of storetest.ListOutcome, in one
+// statement and transaction.
+func loadListed(b *testing.B, path string, n int) {
+	b.Helper()
+	start := time.Now()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var cases strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&cases, " WHEN %d THEN '%s'", i, storetest.ListOutcome(i))
+	}
+	first := storetest.ListEnd.Add(-time.Duration(n) * time.Second).UnixMicro()
+	if _, err := db.ExecContext(b.Context(), `
+		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+		INSERT INTO payments (
+			checkout_session_id, order_id, charge_amount, charge_currency,
+			outcome, create_time, update_time, check_attempts, version)
+		SELECT lower(hex(randomblob(16))), printf('order-%08d', i), '14.00', 'USD',
+			CASE i % 100`+cases.String()+` END, ? + i * 1000000, ? + i * 1000000, 0, 2
+		FROM n`, n, first, first); err != nil {
+		b.Fatalf("load payments: %v", err)
+	}
+	b.Logf("loaded %d payments in %v", n, time.Since(start).Round(time.Millisecond))
+}
+
 // loadTracked inserts n pending payments due after the benchmark's horizon,
 // in one statement and transaction.
 func loadTracked(b *testing.B, path string, n int) {

@@ -76,3 +76,57 @@ func PollingPass(b *testing.B, s store.Store, due int) {
 	}
 	b.ReportMetric(float64(claimTime.Nanoseconds())/float64(passes), "claim-ns/op")
 }
+
+// ListEnd is when the last of the payments the list benchmarks load was
+// created; they are created one second apart before it. Loaders give the
+// payment at position i (0 the oldest) the outcome ListOutcome(i).
+var ListEnd = time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC)
+
+// ListOutcome is the outcome of the i-th loaded payment: as in production,
+// nearly all completed, and one in a hundred each unknown, pending and
+// declined.
+func ListOutcome(i int) payment.Outcome {
+	switch i % 100 {
+	case 0:
+		return payment.Unknown
+	case 1:
+		return payment.Pending
+	case 2:
+		return payment.Declined
+	}
+	return payment.Completed
+}
+
+// ListPages benchmarks List pages of 50 on s, which holds n payments
+// loaded as ListEnd and ListOutcome describe: the first page of the
+// payments needing attention (unknown, completing, pending), the same page
+// from the middle of the listing, the first page of every payment, and a
+// page of completed payments of one day. A page must cost the same
+// whatever n is.
+func ListPages(b *testing.B, s store.Store, n int) {
+	b.Helper()
+	start := ListEnd.Add(-time.Duration(n) * time.Second)
+	middle := start.Add(time.Duration(n/2) * time.Second)
+	attention := []payment.Outcome{payment.Unknown, payment.Completing, payment.Pending}
+	for _, tt := range []struct {
+		name string
+		q    store.ListQuery
+	}{
+		{"attention", store.ListQuery{Outcomes: attention, Limit: 50}},
+		{"attention_middle", store.ListQuery{Outcomes: attention, After: &store.ListPosition{CreateTime: middle, CheckoutSessionID: "~"}, Limit: 50}},
+		{"all", store.ListQuery{Limit: 50}},
+		{"completed_one_day", store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, CreatedFrom: middle.Add(-24 * time.Hour), CreatedBefore: middle, Limit: 50}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				ps, err := s.List(b.Context(), tt.q)
+				if err != nil {
+					b.Fatalf("List: %v", err)
+				}
+				if len(ps) != tt.q.Limit {
+					b.Fatalf("List returned %d payments, want %d", len(ps), tt.q.Limit)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,106 @@
+// Package amazongate is the way every caller in the process reaches Amazon
+// Pay: completions, the reconciler, the tracker and the live reads all hold
+// the same Gate, which bounds the Amazon Pay calls in flight at once and
+// the callers waiting for one, so that a slow Amazon cannot pile up
+// goroutines and connections without bound. It is also where limits on the
+// rate of calls per operation belong. It decides nothing about payments:
+// a refused call is reported as a call that was not sent
+// (amazonpay.ClassNotSent), wrapping an *overload.Error, and each caller
+// handles it as it handles any unsent call.
+package amazongate
+
+import (
+	"context"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/overload"
+)
+
+// Gate wraps an Amazon Pay client. It implements the Amazon Pay interfaces
+// of completion, the tracker and the API.
+type Gate struct {
+	c     *amazonpay.Client
+	calls *overload.Limiter
+}
+
+var _ completion.Amazon = (*Gate)(nil)
+
+// New returns a Gate over c that lets maxCalls calls be in flight at once
+// and up to maxQueued more wait for a place; a call beyond both fails at
+// once, unsent.
+func New(c *amazonpay.Client, maxCalls, maxQueued int) (*Gate, error) {
+	l, err := overload.New("Amazon Pay calls", maxCalls, maxQueued)
+	if err != nil {
+		return nil, err
+	}
+	return &Gate{c: c, calls: l}, nil
+}
+
+// InUse reports how many calls are in flight and how many wait.
+func (g *Gate) InUse() (inFlight, waiting int) { return g.calls.InUse() }
+
+// enter takes a place for one call (with the client's retries). Its error
+// is an unsent call's: a *amazonpay.TransportError with MayHaveBeenApplied
+// false, wrapping the *overload.Error of a full gate or the context's end.
+func (g *Gate) enter(ctx context.Context) (release func(), err error) {
+	release, err = g.calls.Acquire(ctx)
+	if err != nil {
+		return nil, &amazonpay.TransportError{Err: err}
+	}
+	return release, nil
+}
+
+// PrepareComplete implements completion.Amazon. Preparing (signing) needs
+// no place; sending does.
+func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionRequest) (completion.CompleteCall, error) {
+	call, err := g.c.PrepareCompleteCheckoutSession(id, req)
+	if err != nil {
+		return nil, err
+	}
+	return gatedComplete{g: g, call: call}, nil
+}
+
+type gatedComplete struct {
+	g    *Gate
+	call *amazonpay.PreparedCompleteCheckoutSession
+}
+
+func (c gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+	release, err := c.g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	return c.call.Send(ctx)
+}
+
+// GetCheckoutSession implements completion.Amazon.
+func (g *Gate) GetCheckoutSession(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	return g.c.GetCheckoutSession(ctx, id, opts...)
+}
+
+// GetCharge implements completion.Amazon and the tracker's ChargeReader.
+func (g *Gate) GetCharge(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	return g.c.GetCharge(ctx, id, opts...)
+}
+
+// GetChargePermission serves the API's live read.
+func (g *Gate) GetChargePermission(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	return g.c.GetChargePermission(ctx, id, opts...)
+}
