@@ -124,13 +124,17 @@ func (s *Simulator) createChargeLocked(c *call) (int, any, *apiError) {
 	if cp.State != stateChargeable {
 		return 0, nil, invalidPermissionStatus(cp)
 	}
-	if amt.Currency != cp.AmountLimit.Currency {
-		return 0, nil, errorf(400, "CurrencyMismatch", "The currency of chargeAmount (%s) does not match the Charge Permission (%s).", amt.Currency, cp.AmountLimit.Currency)
+	if cur := cp.AmountLimit.Currency; cur != "" && amt.Currency != cur {
+		return 0, nil, errorf(400, "CurrencyMismatch", "The currency of chargeAmount (%s) does not match the Charge Permission (%s).", amt.Currency, cur)
 	}
-	if len(cp.ChargeIDs) >= maxChargesPerPermission {
+	// The amount limit and the 25 charges are those of one-time payments;
+	// Recurring and PaymentMethodOnFile permissions are charged again and
+	// again.
+	oneTime := cp.ChargePermissionType == "OneTime"
+	if oneTime && len(cp.ChargeIDs) >= maxChargesPerPermission {
 		return 0, nil, errorf(422, "TransactionCountExceeded", "The Charge Permission already has the maximum of %d charges.", maxChargesPerPermission)
 	}
-	if amt.Minor > cp.AmountLimit.Minor-cp.Used {
+	if oneTime && amt.Minor > cp.AmountLimit.Minor-cp.Used {
 		return 0, nil, errorf(400, "TransactionAmountExceeded", "chargeAmount exceeds the remaining balance of the Charge Permission (%s).",
 			price{Minor: max(cp.AmountLimit.Minor-cp.Used, 0), Currency: amt.Currency}.text())
 	}

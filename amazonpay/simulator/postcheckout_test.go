@@ -765,3 +765,50 @@ func TestReauthorizeAfterExpiredUnused(t *testing.T) {
 		t.Errorf("first charge %s", got)
 	}
 }
+
+func TestCreateChargeOnRecurringAndSavedWallet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, simulator.Options{})
+	body := sessionBody("Confirm", false, "10.00", "USD")
+	body["chargePermissionType"] = "Recurring"
+	body["recurringMetadata"] = map[string]any{"frequency": map[string]any{"unit": "Month", "value": "1"}, "amount": money("10.00", "USD")}
+	r := h.call(nil, "POST", "/v2/checkoutSessions", body, nil)
+	mustStatus(t, r, 201)
+	id := r.str("checkoutSessionId")
+	mustStatus(t, h.buyer(id, "Authorized"), 200)
+	c := h.complete(id, "10.00", "USD", nil)
+	mustStatus(t, c, 200)
+	cp := c.str("chargePermissionId")
+	// A subscription is charged every period: neither the one-time limit
+	// nor the 25 charges apply.
+	for i := range 26 {
+		if r := h.createCharge(cp, "10.00", "USD", true, false, key()); r.status != 201 || stateOf(r) != "Captured" {
+			t.Fatalf("month %d: %s", i+1, r.raw)
+		}
+	}
+	if p := h.permission(cp); stateOf(p) != "Chargeable" {
+		t.Errorf("%s", p.raw)
+	}
+	mustStatus(t, h.call(nil, "PATCH", "/v2/chargePermissions/"+cp, map[string]any{
+		"recurringMetadata": map[string]any{"frequency": map[string]any{"unit": "Month", "value": "2"}},
+	}, nil), 200)
+	if p := h.permission(cp); !strings.Contains(string(p.raw), `"value":"2"`) {
+		t.Errorf("recurringMetadata not updated: %s", p.raw)
+	}
+
+	// A saved wallet set up without an amount is charged in any amount.
+	saved := map[string]any{
+		"storeId":                     "amzn1.application-oa2-client.0123456789abcdef",
+		"chargePermissionType":        "PaymentMethodOnFile",
+		"paymentMethodOnFileMetadata": map[string]any{"setupOnly": true},
+		"webCheckoutDetails":          map[string]any{"checkoutReviewReturnUrl": "https://shop.example/review", "checkoutResultReturnUrl": "https://shop.example/result"},
+		"paymentDetails":              map[string]any{"paymentIntent": "Confirm"},
+	}
+	r = h.call(nil, "POST", "/v2/checkoutSessions", saved, nil)
+	mustStatus(t, r, 201)
+	id = r.str("checkoutSessionId")
+	mustStatus(t, h.buyer(id, "Authorized"), 200)
+	c = h.call(nil, "POST", "/v2/checkoutSessions/"+id+"/complete", map[string]any{}, nil)
+	mustStatus(t, c, 200)
+	mustStatus(t, h.createCharge(c.str("chargePermissionId"), "5.00", "USD", true, false, key()), 201)
+}
