@@ -351,10 +351,16 @@ async function startReceiver() {
   return {
     url: `http://127.0.0.1:${server.address().port}/ipn`,
     messages,
-    async waitFor(n) {
+    // waitUntil waits until pred holds for the "ObjectType ObjectId" list
+    // of the messages received.
+    async waitUntil(pred) {
       const deadline = Date.now() + 30_000;
-      while (messages.length < n) {
-        if (Date.now() > deadline) throw new Error(`${messages.length} of ${n} notifications arrived`);
+      const seen = () => messages.map((m) => {
+        const ipn = JSON.parse(JSON.parse(m.body).Message);
+        return `${ipn.ObjectType} ${ipn.ObjectId}`;
+      });
+      while (!pred(seen())) {
+        if (Date.now() > deadline) throw new Error(`notifications so far: ${seen()}`);
         await new Promise((r) => { waiters.push(r); setTimeout(r, 1000); });
       }
     },
@@ -362,8 +368,14 @@ async function startReceiver() {
   };
 }
 
+function validate(validator, body) {
+  return new Promise((resolve, reject) => {
+    validator.validate(body, (err, message) => (err ? reject(err) : resolve(message)));
+  });
+}
+
 for (const signatureVersion of ['1', '2']) {
-  test(`notifications verify with AWS's SNS message validator (SignatureVersion ${signatureVersion})`, async () => {
+  test(`a full order's notifications verify with AWS's SNS message validator (SignatureVersion ${signatureVersion})`, async () => {
     const { publicKey, privateKey } = newKeyPair();
     const merchantId = `NODEIPNMERCHANT${signatureVersion}`;
     const keyId = `SANDBOX-NODEINTEROPIPN${signatureVersion}`;
@@ -373,32 +385,39 @@ for (const signatureVersion of ['1', '2']) {
     try {
       const ep = await control('POST', 'notificationEndpoints', { url: receiver.url, merchantId, signatureVersion });
       assert.equal(ep.status, 201, JSON.stringify(ep.body));
-
       const sdk = client(keyId, privateKey, 'AMZN-PAY-RSASSA-PSS-V2');
-      const created = await sdk.createCheckoutSession({
-        ...createPayload,
-        webCheckoutDetails: {
-          checkoutReviewReturnUrl: 'https://shop.example/review',
-          checkoutResultReturnUrl: 'https://shop.example/result',
-        },
-        paymentDetails: { paymentIntent: 'Authorize', chargeAmount: { amount: '20.00', currencyCode: 'USD' } },
-      }, { 'x-amz-pay-idempotency-key': idempotencyKey() });
-      const id = created.data.checkoutSessionId;
-      assert.equal((await control('POST', `checkoutSessions/${id}/buyer`, { scenario: 'Authorized' })).status, 200);
-      const completed = await sdk.completeCheckoutSession(id, { chargeAmount: { amount: '20.00', currencyCode: 'USD' } });
-      const { chargeId, chargePermissionId } = completed.data;
-      await sdk.captureCharge(chargeId, { captureAmount: { amount: '20.00', currencyCode: 'USD' } },
-        { 'x-amz-pay-idempotency-key': idempotencyKey() });
+      const key = () => ({ 'x-amz-pay-idempotency-key': idempotencyKey() });
+      const usd = (amount) => ({ amount, currencyCode: 'USD' });
 
-      // The charge is Authorized, then Captured; the permission Closed.
-      await receiver.waitFor(3);
+      // Create; the buyer signs in; the shop updates; the buyer pays;
+      // complete. The order is 50.00, the first shipment 30.00.
+      const created = await sdk.createCheckoutSession(createPayload, key());
+      const id = created.data.checkoutSessionId;
+      assert.equal((await control('POST', `checkoutSessions/${id}/signIn`, { scenario: 'Authorized' })).status, 200);
+      await sdk.updateCheckoutSession(id, {
+        webCheckoutDetails: { checkoutResultReturnUrl: 'https://shop.example/result' },
+        paymentDetails: { paymentIntent: 'Authorize', chargeAmount: usd('30.00'), totalOrderAmount: usd('50.00') },
+      });
+      assert.equal((await control('POST', `checkoutSessions/${id}/pay`, {})).status, 200);
+      const completed = await sdk.completeCheckoutSession(id, { chargeAmount: usd('30.00'), totalOrderAmount: usd('50.00') });
+      const { chargeId, chargePermissionId } = completed.data;
+      // Update and read the permission, capture, a second shipment, a
+      // refund, close.
+      await sdk.updateChargePermission(chargePermissionId, { merchantMetadata: { merchantReferenceId: 'order-ipn' } });
+      assert.equal((await sdk.getChargePermission(chargePermissionId)).data.merchantMetadata.merchantReferenceId, 'order-ipn');
+      await sdk.captureCharge(chargeId, { captureAmount: usd('30.00') }, key());
+      const second = await sdk.createCharge({ chargePermissionId, chargeAmount: usd('15.00'), captureNow: true, canHandlePendingAuthorization: false }, key());
+      const refund = await sdk.createRefund({ chargeId, refundAmount: usd('10.00') }, key());
+      const refundId = refund.data.refundId;
+      await receiver.waitUntil((seen) => seen.includes(`REFUND ${refundId}`));
+      await sdk.closeChargePermission(chargePermissionId, { closureReason: 'done', cancelPendingCharges: false });
+      await receiver.waitUntil((seen) => seen.includes(`CHARGE_PERMISSION ${chargePermissionId}`));
+
       const validator = new MessageValidator(/^127\.0\.0\.1:\d+$/);
       const seen = [];
       for (const { headers, body } of receiver.messages) {
         assert.equal(headers['x-amz-sns-message-type'], 'Notification');
-        const envelope = await new Promise((resolve, reject) => {
-          validator.validate(body, (err, message) => (err ? reject(err) : resolve(message)));
-        });
+        const envelope = await validate(validator, body);
         assert.equal(envelope.SignatureVersion, signatureVersion);
         const ipn = JSON.parse(envelope.Message);
         assert.deepEqual(Object.keys(ipn), ['MerchantID', 'ObjectType', 'ObjectId', 'ChargePermissionId',
@@ -408,21 +427,20 @@ for (const signatureVersion of ['1', '2']) {
         assert.equal(ipn.NotificationType, 'STATE_CHANGE');
         assert.equal(ipn.NotificationVersion, 'V2');
         seen.push(`${ipn.ObjectType} ${ipn.ObjectId}`);
-        // The IPN carries no state: a storefront reads the object.
-        if (ipn.ObjectType === 'CHARGE') {
-          assert.ok(['Authorized', 'Captured'].includes((await sdk.getCharge(ipn.ObjectId)).data.statusDetails.state));
-        }
       }
-      assert.deepEqual(seen.sort(), [
-        `CHARGE ${chargeId}`, `CHARGE ${chargeId}`, `CHARGE_PERMISSION ${chargePermissionId}`,
-      ].sort());
+      // The IPN carries no state: a storefront reads the object.
+      assert.equal((await sdk.getRefund(refundId)).data.statusDetails.state, 'Refunded');
+      for (const want of [`CHARGE ${chargeId}`, `CHARGE ${second.data.chargeId}`, `REFUND ${refundId}`,
+        `CHARGE_PERMISSION ${chargePermissionId}`]) {
+        assert.ok(seen.includes(want), `no notification for ${want}: ${seen}`);
+      }
+      // Authorized and Captured for each charge.
+      assert.equal(seen.filter((s) => s === `CHARGE ${chargeId}`).length, 2, `${seen}`);
 
       // A tampered message is rejected by the same validator.
       const forged = JSON.parse(receiver.messages[0].body);
-      forged.Message = forged.Message.replace(chargeId, `${chargeId}X`);
-      await assert.rejects(new Promise((resolve, reject) => {
-        validator.validate(forged, (err, message) => (err ? reject(err) : resolve(message)));
-      }), /signature is invalid/);
+      forged.Message = forged.Message.replace(chargePermissionId, `${chargePermissionId}X`);
+      await assert.rejects(validate(validator, forged), /signature is invalid/);
     } finally {
       await receiver.close();
     }
