@@ -386,11 +386,11 @@ func (s *Simulator) updateSessionLocked(c *call) (int, any, *apiError) {
 		// Amazon takes these only at creation (advanced one-time payment
 		// options).
 		for name, present := range map[string]bool{
-			"paymentDetails.allowOvercharge":  p.AllowOvercharge != nil,
-			"paymentDetails.extendExpiration": p.ExtendExpiration != nil,
+			"allowOvercharge":  p.AllowOvercharge != nil,
+			"extendExpiration": p.ExtendExpiration != nil,
 		} {
 			if present {
-				return 0, nil, errorf(400, "UnrecognizedField", "The field %s is not recognized.", name)
+				return 0, nil, unrecognizedField(name)
 			}
 		}
 	}
