@@ -52,10 +52,15 @@ const (
 	// ClassOther: not an error of this package (for example the caller's
 	// context ending outside a call).
 	ClassOther
+	// ClassTLSFailed: Amazon Pay's (or the endpoint's) TLS certificate did
+	// not verify, so nothing was sent: a configuration problem (a wrong
+	// AMAZON_PAY_CA_FILE or AMAZON_PAY_ENDPOINT) or an interception, not
+	// unavailability. Retrying does not help until an operator fixes it.
+	ClassTLSFailed
 )
 
 var classNames = [...]string{"none", "invalid-request", "not-sent", "throttled", "may-be-applied",
-	"malformed-answer", "not-found", "auth-failed", "state", "rejected", "other"}
+	"malformed-answer", "not-found", "auth-failed", "state", "rejected", "other", "tls-failed"}
 
 // String names the class, for logs.
 func (c Class) String() string {
@@ -111,6 +116,9 @@ func Classify(err error) Failure {
 		}
 		return f
 	case errors.As(err, &tErr):
+		if certificateFailure(tErr.Err) {
+			return Failure{Class: ClassTLSFailed}
+		}
 		if tErr.MayHaveBeenApplied {
 			return Failure{Class: ClassMayBeApplied}
 		}

@@ -455,6 +455,13 @@ func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, 
 
 		info.Latency = time.Since(start)
 		if res.err != nil {
+			if certificateFailure(res.err) {
+				// Not an outage: every call fails until the trust settings
+				// are fixed, or someone intercepts the connection.
+				c.log.LogAttrs(ctx, slog.LevelError, "amazonpay: the TLS certificate of Amazon Pay did not verify; nothing was sent: check "+
+					EnvEndpoint+" and "+EnvCAFile+", or whether a proxy intercepts TLS",
+					slog.String("op", cl.op), slog.String("host", c.host), slog.String("error", res.err.Error()))
+			}
 			return info, &TransportError{Err: res.err, Attempts: attempt, MayHaveBeenApplied: maybeSent, method: cl.method, path: path}
 		}
 		e := newError(res.status, res.body, res.requestID)
@@ -545,6 +552,19 @@ func classifyTransportError(err error) attemptResult {
 		res.notSent = true
 	}
 	return res
+}
+
+// certificateFailure reports whether err is a failure to verify the
+// server's TLS certificate (unknown authority, wrong host name, expired or
+// otherwise invalid), as opposed to other handshake or network failures.
+func certificateFailure(err error) bool {
+	var (
+		certErr    *tls.CertificateVerificationError
+		authErr    x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+	)
+	return errors.As(err, &certErr) || errors.As(err, &authErr) || errors.As(err, &hostErr) || errors.As(err, &invalidErr)
 }
 
 // backoff returns the wait before retry number `failures`: full jitter,

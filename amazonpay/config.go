@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -180,6 +181,15 @@ func parseAlgorithm(s string) (Algorithm, error) {
 	}
 }
 
+// ValidateEndpoint checks an endpoint override as New does: an http(s) URL
+// with a host and an optional path, and plain http only to a loopback host
+// (a simulator on this machine), since requests carry signatures and buyer
+// data.
+func ValidateEndpoint(endpoint string) error {
+	_, err := parseEndpoint(endpoint)
+	return err
+}
+
 // parseEndpoint validates an endpoint override and returns its base URL
 // without a trailing slash.
 func parseEndpoint(s string) (*url.URL, error) {
@@ -196,9 +206,22 @@ func parseEndpoint(s string) (*url.URL, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return nil, fmt.Errorf("invalid URL %q: want scheme://host[:port][/path] only", s)
 	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("%q is plain HTTP to a host that is not loopback: signed requests and buyer data would travel unencrypted; use https (plain http is only for a simulator on this machine)", s)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// loopbackHost reports whether host is this machine without asking DNS:
+// "localhost" or a loopback IP address (127.0.0.0/8, ::1).
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParsePrivateKey parses a PEM-encoded RSA private key in PKCS#1 ("RSA

@@ -54,6 +54,9 @@ func TestBaseURL(t *testing.T) {
 		{"key_containing_live_later", "ABCLIVE", "na", true, "", "https://pay-api.amazon.com/sandbox/v2", "pay-api.amazon.com"},
 		{"endpoint_override", "SANDBOX-ABC", "na", false, "https://sim.internal:8443", "https://sim.internal:8443/v2", "sim.internal:8443"},
 		{"endpoint_with_prefix", "AFVX7ULW", "na", true, "http://127.0.0.1:9000/amazon/", "http://127.0.0.1:9000/amazon/sandbox/v2", "127.0.0.1:9000"},
+		{"plain_http_localhost", "LIVE-ABC", "na", false, "http://localhost:9000", "http://localhost:9000/v2", "localhost:9000"},
+		{"plain_http_ipv6_loopback", "SANDBOX-ABC", "na", false, "http://[::1]:9000", "http://[::1]:9000/v2", "[::1]:9000"},
+		{"plain_http_loopback_range", "SANDBOX-ABC", "na", false, "http://127.0.0.2:9000", "http://127.0.0.2:9000/v2", "127.0.0.2:9000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +89,10 @@ func TestNewRejects(t *testing.T) {
 		{"bad_endpoint_scheme", func(c *Config) { c.Endpoint = "ftp://x" }},
 		{"endpoint_no_host", func(c *Config) { c.Endpoint = "https://" }},
 		{"endpoint_with_query", func(c *Config) { c.Endpoint = "https://x/?a=b" }},
+		// Signed requests and buyer data must not cross a network in clear.
+		{"plain_http_remote_host", func(c *Config) { c.Endpoint = "http://pay-api.amazon.com" }},
+		{"plain_http_private_address", func(c *Config) { c.Endpoint = "http://10.0.0.5:8080" }},
+		{"plain_http_localhost_lookalike", func(c *Config) { c.Endpoint = "http://localhost.example.com" }},
 		{"negative_retry", func(c *Config) { c.Retry.MaxAttempts = -1 }},
 		{"negative_timeout", func(c *Config) { c.AttemptTimeout = -time.Second }},
 	}
@@ -211,6 +218,7 @@ func TestConfigFromSettings(t *testing.T) {
 		{"bad_algorithm", func(s *Settings) { s.Algorithm = "v3" }, `AMAZON_PAY_ALGORITHM: unknown algorithm "v3" (want AMZN-PAY-RSASSA-PSS-V2, AMZN-PAY-RSASSA-PSS, v2 or v1)`},
 		{"bad_endpoint_scheme", func(s *Settings) { s.Endpoint = "pay-api.amazon.com" }, `AMAZON_PAY_ENDPOINT: invalid URL "pay-api.amazon.com": scheme must be http or https`},
 		{"bad_endpoint_url", func(s *Settings) { s.Endpoint = "http://[::1" }, `AMAZON_PAY_ENDPOINT: invalid URL: parse "http://[::1": missing ']' in host`},
+		{"plain_http_remote", func(s *Settings) { s.Endpoint = "http://egress.internal:3128" }, `AMAZON_PAY_ENDPOINT: "http://egress.internal:3128" is plain HTTP to a host that is not loopback: signed requests and buyer data would travel unencrypted; use https (plain http is only for a simulator on this machine)`},
 		{"missing_ca", func(s *Settings) { s.CAFile = missing }, "AMAZON_PAY_CA_FILE: open " + missing + ": no such file or directory"},
 		{"ca_without_certs", func(s *Settings) { s.CAFile = pkcs1 }, "AMAZON_PAY_CA_FILE: no PEM certificates found"},
 		{"no_key_id", func(s *Settings) { s.PublicKeyID = "" }, "AMAZON_PAY_PUBLIC_KEY_ID: required"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -100,11 +101,38 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("unknown_authority_not_retried", func(t *testing.T) {
-		c := newTestClient(t, testConfig(srv.URL)) // system roots
+		var logs bytes.Buffer
+		cfg := testConfig(srv.URL) // system roots
+		cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, nil))
+		c := newTestClient(t, cfg)
 		_, info, err := c.GetCharge(t.Context(), "S01-1-C1")
 		var te *TransportError
 		if !errors.As(err, &te) || te.MayHaveBeenApplied || info.Attempts != 1 {
 			t.Errorf("err = %v, attempts %d; want a not-applied TransportError after 1 attempt", err, info.Attempts)
+		}
+		// A certificate that does not verify is a configuration (or
+		// interception) problem, not unavailability: its own class, and an
+		// ERROR line with the cause.
+		if f := Classify(err); f.Class != ClassTLSFailed {
+			t.Errorf("Classify = %v, want %v", f.Class, ClassTLSFailed)
+		}
+		line := logs.String()
+		for _, want := range []string{`"level":"ERROR"`, "certificate signed by unknown authority", EnvCAFile, `"op":"GetCharge"`} {
+			if !strings.Contains(line, want) {
+				t.Errorf("log lacks %s:\n%s", want, line)
+			}
+		}
+	})
+
+	t.Run("plain_http_to_tls_is_not_a_certificate_problem", func(t *testing.T) {
+		// Another TLS failure (the server answers plain HTTP): not a
+		// certificate problem.
+		plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		t.Cleanup(plain.Close)
+		c := newTestClient(t, testConfig(strings.Replace(plain.URL, "http://", "https://", 1)))
+		_, _, err := c.GetCharge(t.Context(), "S01-1-C1")
+		if f := Classify(err); err == nil || f.Class == ClassTLSFailed {
+			t.Errorf("Classify(%v) = %v, want another class", err, f.Class)
 		}
 	})
 }
@@ -153,4 +181,16 @@ func TestConcurrentCalls(t *testing.T) {
 	if peak.Load() != n {
 		t.Errorf("peak concurrency %d, want %d", peak.Load(), n)
 	}
+}
+
+// lockedWriter serialises writes from concurrent loggers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -427,8 +426,8 @@ func (c Config) Validate() error {
 		fail(amazonpay.EnvRegion, "amazon-pay-region", "%v", err)
 	}
 	if ap.Endpoint != "" {
-		if u, err := url.Parse(ap.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			fail(amazonpay.EnvEndpoint, "amazon-pay-endpoint", "want an http(s)://host[:port] URL, got %q", ap.Endpoint)
+		if err := amazonpay.ValidateEndpoint(ap.Endpoint); err != nil {
+			fail(amazonpay.EnvEndpoint, "amazon-pay-endpoint", "%v", err)
 		}
 	}
 	switch strings.ToUpper(ap.Algorithm) {

@@ -182,6 +182,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown_region", env: map[string]string{"AMAZON_PAY_REGION": "mars"}, wantErr: []string{"AMAZON_PAY_REGION", "mars"}},
 		{name: "unknown_algorithm", env: map[string]string{"AMAZON_PAY_ALGORITHM": "HMAC"}, wantErr: []string{"AMAZON_PAY_ALGORITHM", "HMAC"}},
 		{name: "bad_endpoint", env: map[string]string{"AMAZON_PAY_ENDPOINT": "ftp://pay.example"}, wantErr: []string{"AMAZON_PAY_ENDPOINT"}},
+		{name: "plaintext_endpoint_with_real_keys", env: map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "LIVE-ABC", "AMAZON_PAY_PRIVATE_KEY_FILE": "k.pem", "AMAZON_PAY_ENDPOINT": "http://egress.internal:3128"}, wantErr: []string{"AMAZON_PAY_ENDPOINT (-amazon-pay-endpoint)", "plain HTTP", "https"}},
 		{name: "bad_database_url", env: map[string]string{"DATABASE_URL": "mysql://db/pc"}, wantErr: []string{"DATABASE_URL (-database-url)", "mysql"}},
 		{name: "replica_id_with_space", env: map[string]string{"REPLICA_ID": "a b"}, wantErr: []string{"REPLICA_ID"}},
 		{

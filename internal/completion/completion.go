@@ -368,6 +368,11 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h hol
 	case amazonpay.ClassAuthFailed:
 		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayAuthFailed,
 			"Amazon Pay refused the service's credentials", err, md))
+	case amazonpay.ClassTLSFailed:
+		// Nothing was sent, and nothing will be until an operator fixes
+		// the trust settings: not a retryable outage.
+		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayTLSFailed,
+			"the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil))
 	case amazonpay.ClassNotSent:
 		// No attempt reached Amazon Pay: nothing happened there, so the
 		// caller may simply retry.

@@ -44,6 +44,7 @@ const (
 	ReasonStoreUnavailable           = "STORE_UNAVAILABLE"
 	ReasonAmazonPayAuthFailed        = "AMAZON_PAY_AUTH_FAILED"
 	ReasonOverloaded                 = "OVERLOADED"
+	ReasonAmazonPayTLSFailed         = "AMAZON_PAY_TLS_FAILED"
 )
 
 // Reasons are every reason an *Error may carry.
@@ -51,7 +52,7 @@ var Reasons = []string{
 	ReasonInvalidRequest, ReasonCheckoutSessionNotFound, ReasonPaymentNotFound, ReasonChargeNotFound,
 	ReasonChargePermissionNotFound, ReasonAmountMismatch, ReasonCurrencyMismatch, ReasonCheckoutSessionNotReady,
 	ReasonSessionBoundToOtherRequest, ReasonAmazonPayRejected, ReasonAmazonPayUnavailable, ReasonStoreUnavailable,
-	ReasonAmazonPayAuthFailed, ReasonOverloaded,
+	ReasonAmazonPayAuthFailed, ReasonOverloaded, ReasonAmazonPayTLSFailed,
 }
 
 // Error is a completion failure a caller can act on.

@@ -95,6 +95,9 @@ func amazonReadError(err error, notFoundReason, notFoundMsg string) error {
 	case amazonpay.ClassAuthFailed:
 		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
 			"Amazon Pay refused the service's credentials", err, md)
+	case amazonpay.ClassTLSFailed:
+		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
+			"the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil)
 	case amazonpay.ClassState, amazonpay.ClassRejected:
 		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
 			"Amazon Pay rejected the request: "+f.ReasonCode, err, md)

@@ -156,7 +156,7 @@ func (t *Tracker) poll(ctx context.Context, p payment.Payment, owner string) {
 	if err != nil {
 		delay := t.NextDelay(p.CheckAttempts)
 		switch amazonpay.Classify(err).Class {
-		case amazonpay.ClassRejected, amazonpay.ClassState, amazonpay.ClassAuthFailed:
+		case amazonpay.ClassRejected, amazonpay.ClassState, amazonpay.ClassAuthFailed, amazonpay.ClassTLSFailed:
 			delay = t.cfg.MaxInterval // a client-side problem will not fix itself quickly
 		}
 		t.log.WarnContext(ctx, "get charge failed; polling again later", "checkout_session_id", p.CheckoutSessionID,

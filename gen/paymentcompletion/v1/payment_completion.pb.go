@@ -358,6 +358,12 @@ const (
 	// the caller, and UNAVAILABLE is what the service config and the
 	// storefront already retry.
 	ErrorReason_ERROR_REASON_OVERLOADED ErrorReason = 17
+	// INTERNAL: the service could not verify the TLS certificate of Amazon Pay
+	// (or of its configured endpoint): a configuration problem on the service
+	// side (AMAZON_PAY_CA_FILE, AMAZON_PAY_ENDPOINT) or a proxy intercepting the
+	// connection. Nothing was sent to Amazon Pay or recorded. Retrying will not
+	// help until an operator fixes it.
+	ErrorReason_ERROR_REASON_AMAZON_PAY_TLS_FAILED ErrorReason = 18
 )
 
 // Enum value maps for ErrorReason.
@@ -381,6 +387,7 @@ var (
 		15: "ERROR_REASON_SHUTTING_DOWN",
 		16: "ERROR_REASON_PERMISSION_DENIED",
 		17: "ERROR_REASON_OVERLOADED",
+		18: "ERROR_REASON_AMAZON_PAY_TLS_FAILED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -401,6 +408,7 @@ var (
 		"ERROR_REASON_SHUTTING_DOWN":                  15,
 		"ERROR_REASON_PERMISSION_DENIED":              16,
 		"ERROR_REASON_OVERLOADED":                     17,
+		"ERROR_REASON_AMAZON_PAY_TLS_FAILED":          18,
 	}
 )
 
@@ -2190,7 +2198,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xb2\x05\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xda\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2210,7 +2218,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x0e\x12\x1e\n" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f\x12\"\n" +
 	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x10\x12\x1b\n" +
-	"\x17ERROR_REASON_OVERLOADED\x10\x112\x98\x05\n" +
+	"\x17ERROR_REASON_OVERLOADED\x10\x11\x12&\n" +
+	"\"ERROR_REASON_AMAZON_PAY_TLS_FAILED\x10\x122\x98\x05\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
