@@ -412,9 +412,9 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 
 // listSQL returns the statement of a List of n outcomes: one index range
 // per outcome (payments_outcome_create_time, scanned backwards from the
-// position and stopping at the limit), merged by a sort of at most n*limit
-// rows. Parameters: $1 and $2 the creation range, $3 and $4 the position to
-// continue after, $5 the limit, $6 ... the outcomes.
+// upper bound and stopping at the limit), merged in order. Parameters: $1
+// the start of the creation range, $2 and $3 its exclusive upper bound in
+// List's order (sqlstore.ListBound), $4 the limit, $5 ... the outcomes.
 func listSQL(n int) string {
 	var b strings.Builder
 	for i := range n {
@@ -422,14 +422,14 @@ func listSQL(n int) string {
 			b.WriteString("\n\tUNION ALL ")
 		}
 		fmt.Fprintf(&b, `(SELECT %s FROM payments
-		WHERE outcome = $%d AND create_time >= $1 AND create_time < $2
-			AND (create_time, checkout_session_id) < ($3, $4)
-		ORDER BY create_time DESC, checkout_session_id DESC LIMIT $5)`, columns, 6+i)
+		WHERE outcome = $%d AND create_time >= $1
+			AND (create_time, checkout_session_id) < ($2, $3)
+		ORDER BY create_time DESC, checkout_session_id DESC LIMIT $4)`, columns, 5+i)
 	}
 	if n == 1 {
 		return strings.TrimSuffix(strings.TrimPrefix(b.String(), "("), ")")
 	}
-	b.WriteString("\n\tORDER BY create_time DESC, checkout_session_id DESC LIMIT $5")
+	b.WriteString("\n\tORDER BY create_time DESC, checkout_session_id DESC LIMIT $4")
 	return b.String()
 }
 
@@ -445,11 +445,8 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 		}
 		return pgtype.Timestamptz{Time: t, Valid: true}
 	}
-	at, id := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}, ""
-	if q.After != nil {
-		at, id = bound(q.After.CreateTime, pgtype.Infinity), q.After.CheckoutSessionID
-	}
-	args := []any{bound(q.CreatedFrom, pgtype.NegativeInfinity), bound(q.CreatedBefore, pgtype.Infinity), at, id, q.Limit}
+	at, id := sqlstore.ListBound(q)
+	args := []any{bound(q.CreatedFrom, pgtype.NegativeInfinity), bound(at, pgtype.Infinity), id, q.Limit}
 	for _, o := range outcomes {
 		args = append(args, string(o))
 	}

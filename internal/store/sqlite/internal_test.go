@@ -90,7 +90,7 @@ func TestListPlan(t *testing.T) {
 	}
 	defer s.Close()
 	for _, n := range []int{1, 2, 6} {
-		args := []any{sql.Named("from", 0), sql.Named("before", 0), sql.Named("at", 0), sql.Named("id", ""), sql.Named("limit", 50)}
+		args := []any{sql.Named("from", 0), sql.Named("at", 0), sql.Named("id", ""), sql.Named("limit", 50)}
 		for i := 1; i <= n; i++ {
 			args = append(args, sql.Named(fmt.Sprintf("o%d", i), "unknown"))
 		}

@@ -632,14 +632,15 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 }
 
 // listSQL returns the statement of a List of n outcomes: one index range
-// per outcome (payments_outcome_create_time, read backwards from the
-// position and stopping at the limit), merged by a sort of at most n*limit
-// rows. Named parameters: :o1 ... :oN the outcomes, :from and :before the
-// creation range, :at and :id the position to continue after, :limit.
+// per outcome (payments_outcome_create_time, read backwards from the upper
+// bound and stopping at the limit), merged by a sort of at most n*limit
+// rows. Named parameters: :o1 ... :oN the outcomes, :from the start of the
+// creation range, :at and :id its exclusive upper bound in List's order
+// (sqlstore.ListBound), :limit.
 func listSQL(n int) string {
 	sub := func(i int) string {
 		return fmt.Sprintf(`SELECT * FROM (SELECT %s FROM payments
-		WHERE outcome = :o%d AND create_time >= :from AND create_time < :before
+		WHERE outcome = :o%d AND create_time >= :from
 			AND create_time <= :at AND (create_time < :at OR checkout_session_id < :id)
 		ORDER BY create_time DESC, checkout_session_id DESC LIMIT :limit)`, columns, i)
 	}
@@ -661,20 +662,15 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 	if err != nil {
 		return nil, err
 	}
-	args := []any{
-		sql.Named("from", int64(math.MinInt64)), sql.Named("before", int64(math.MaxInt64)),
-		sql.Named("at", int64(math.MaxInt64)), sql.Named("id", ""), sql.Named("limit", q.Limit),
-	}
+	from, at := int64(math.MinInt64), int64(math.MaxInt64)
 	if !q.CreatedFrom.IsZero() {
-		args[0] = sql.Named("from", q.CreatedFrom.UnixMicro())
+		from = q.CreatedFrom.UnixMicro()
 	}
-	if !q.CreatedBefore.IsZero() {
-		args[1] = sql.Named("before", q.CreatedBefore.UnixMicro())
+	bound, id := sqlstore.ListBound(q)
+	if !bound.IsZero() {
+		at = bound.UnixMicro()
 	}
-	if q.After != nil {
-		args[2] = sql.Named("at", q.After.CreateTime.UnixMicro())
-		args[3] = sql.Named("id", q.After.CheckoutSessionID)
-	}
+	args := []any{sql.Named("from", from), sql.Named("at", at), sql.Named("id", id), sql.Named("limit", q.Limit)}
 	for i, o := range outcomes {
 		args = append(args, sql.Named(fmt.Sprintf("o%d", i+1), string(o)))
 	}

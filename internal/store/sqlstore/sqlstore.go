@@ -183,6 +183,24 @@ func CheckList(q store.ListQuery) ([]payment.Outcome, error) {
 	return out, nil
 }
 
+// ListBound returns the exclusive upper bound of q in List's order (by
+// create time, then checkout session ID, descending): the smaller of the
+// position q continues after and (q.CreatedBefore, ""), which bounds
+// exactly the payments created before q.CreatedBefore. The zero time means
+// none. Implementations give their index this one bound: with two upper
+// bounds on the creation time a database uses one to start its scan and
+// merely filters by the other, which can read half the index.
+func ListBound(q store.ListQuery) (time.Time, string) {
+	switch {
+	case q.After == nil:
+		return q.CreatedBefore, ""
+	case q.CreatedBefore.IsZero() || q.After.CreateTime.Before(q.CreatedBefore):
+		return q.After.CreateTime, q.After.CheckoutSessionID
+	default:
+		return q.CreatedBefore, ""
+	}
+}
+
 // OutcomeNames returns the names of outcomes, for binding as query
 // arguments.
 func OutcomeNames(outcomes []payment.Outcome) []string {
