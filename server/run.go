@@ -23,10 +23,13 @@ import (
 // run builds the service's dependencies in order, serves until ctx ends and
 // tears everything down in reverse order. Logs go to logw as JSON lines.
 //
-// Background workers (the gRPC server now; the reconciler, the pending
-// authorization tracker and the embedded simulator as they are wired in)
-// run in one errgroup tied to ctx: when ctx ends, or any worker fails, all
-// of them are asked to stop and run returns once they have.
+// Every listener is open before anything is served. What runs until
+// shutdown (the gRPC server, the debug listener, the reconciler, the
+// pending-authorization tracker and, with PostgreSQL, the change feed)
+// runs in one errgroup tied to ctx: when ctx ends, or any of them fails,
+// all are asked to stop, and run waits for every one of them before it
+// closes what was built (the embedded simulator, the store, the data
+// directory's lock), in reverse order.
 func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	logger := newLogger(logw, cfg.LogLevel)
 	logger.Info("starting", cfg.logAttrs()...)
@@ -76,14 +79,17 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		return listenError("LISTEN_ADDR", "listen-addr", err)
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, lis) })
+	var dlis net.Listener
 	if cfg.DebugAddr != "" {
-		dlis, err := net.Listen("tcp", cfg.DebugAddr)
-		if err != nil {
+		if dlis, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
 			_ = lis.Close()
 			return listenError("DEBUG_ADDR", "debug-addr", err)
 		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, lis) })
+	if dlis != nil {
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
 		g.Go(func() error { return serveDebug(gctx, dlis) })
 	}

@@ -136,7 +136,8 @@ func (n *notifyingStore) Reschedule(ctx context.Context, id, owner string, next,
 // each time its Version changes, until fn returns false, fn fails, or ctx
 // ends (ctx.Err() is returned then). It re-reads on every notification from
 // h and, as a safety net for changes made elsewhere without a notification,
-// every recheck. A store error other than not-found ends it.
+// every recheck. Any store error ends it and is returned as is
+// (store.ErrNotFound when nothing is stored for the session), as is fn's.
 func Follow(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string, recheck time.Duration, fn func(payment.Payment) (more bool, err error)) error {
 	changes, stop := h.Subscribe(checkoutSessionID)
 	defer stop()
