@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -206,14 +204,6 @@ func (a *amazonSim) clearFaults(t testing.TB) {
 	a.control(t, http.MethodDelete, "/simulator/faults", nil, nil)
 }
 
-func (a *amazonSim) publicKeyPEM(t testing.TB) string {
-	der, err := x509.MarshalPKIXPublicKey(&a.Key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
-
 // service is the whole service assembled in-process on a real TCP port:
 // the real gRPC server with its interceptor chain, the real Amazon Pay
 // client, a real SQLite store, the reconciler and the tracker.
@@ -376,8 +366,6 @@ func startWatch(t testing.TB, c pb.PaymentCompletionServiceClient, sessionID str
 		}
 	}
 }
-
-func outcomeName(p *pb.Payment) string { return p.GetOutcome().String() }
 
 func describe(p *pb.Payment) string {
 	return fmt.Sprintf("%s reason=%q charge=%q state=%s", p.GetOutcome(), p.GetReasonCode(), p.GetChargeId(), p.GetChargeState())

@@ -87,12 +87,3 @@ func digits(s string) bool {
 	}
 	return true
 }
-
-// SupportedCurrencies lists the currency codes Validate accepts.
-func SupportedCurrencies() []string {
-	out := make([]string, 0, len(currencies))
-	for c := range currencies {
-		out = append(out, c)
-	}
-	return out
-}

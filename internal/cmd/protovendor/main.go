@@ -29,8 +29,7 @@ import (
 
 	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"github.com/bufbuild/protocompile"
-	"github.com/jhump/protoreflect/desc"
-	"github.com/jhump/protoreflect/desc/protoprint"
+	"github.com/jhump/protoreflect/v2/protoprint"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -96,13 +95,9 @@ func run(root string) error {
 }
 
 func printFile(fd protoreflect.FileDescriptor, header string) (string, error) {
-	d, err := desc.WrapFile(fd)
-	if err != nil {
-		return "", fmt.Errorf("wrap descriptor: %w", err)
-	}
 	var buf bytes.Buffer
 	buf.WriteString(header)
-	if err := (&protoprint.Printer{}).PrintProtoFile(d, &buf); err != nil {
+	if err := (&protoprint.Printer{}).PrintProtoFile(fd, &buf); err != nil {
 		return "", fmt.Errorf("print: %w", err)
 	}
 	return splitMessageLists(buf.String()), nil
