@@ -282,10 +282,13 @@ type providerMetadata struct {
 // integration test compares Object.keys of a live sandbox answer with this
 // list), null where Amazon sends null.
 type checkoutSessionJSON struct {
-	CheckoutSessionID           string               `json:"checkoutSessionId"`
-	WebCheckoutDetails          webCheckoutDetails   `json:"webCheckoutDetails"`
-	ProductType                 *string              `json:"productType"`
-	PaymentDetails              paymentDetailsJSON   `json:"paymentDetails"`
+	CheckoutSessionID  string             `json:"checkoutSessionId"`
+	WebCheckoutDetails webCheckoutDetails `json:"webCheckoutDetails"`
+	ProductType        *string            `json:"productType"`
+	PaymentDetails     paymentDetailsJSON `json:"paymentDetails"`
+	// CartDetails is in Finalize's answers only (the Node SDK's Finalize
+	// test lists it): RawMessage("null") there, nil (omitted) elsewhere.
+	CartDetails                 json.RawMessage      `json:"cartDetails,omitempty"`
 	ChargePermissionType        string               `json:"chargePermissionType"`
 	OrderType                   *string              `json:"orderType"`
 	RecurringMetadata           json.RawMessage      `json:"recurringMetadata"`

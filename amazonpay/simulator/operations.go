@@ -585,7 +585,11 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 	sess.ReasonCode, sess.ReasonDescription = "", ""
 	sess.LastUpdated = c.now
 	s.changedLocked(sess.ID)
-	return status, sess.json(), nil
+	out := sess.json()
+	if c.op == OpFinalizeCheckoutSession {
+		out.CartDetails = json.RawMessage("null")
+	}
+	return status, out, nil
 }
 
 // cancelSessionLocked moves an open session to Canceled with reasonCode.

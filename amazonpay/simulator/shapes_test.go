@@ -268,3 +268,25 @@ func TestUnrecognizedFieldWording(t *testing.T) {
 		t.Errorf("update: %s", r.raw)
 	}
 }
+
+// Finalize answers the Checkout Session with cartDetails after
+// paymentDetails: the Node SDK's Finalize test expects exactly that list.
+func TestFinalizeShape(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, simulator.Options{})
+	id := h.newSession("Authorize", false)
+	b := h.buyer(id, "Authorized")
+	mustStatus(t, b, 200)
+	r := h.call(nil, "POST", "/v2/checkoutSessions/"+id+"/finalize", map[string]any{
+		"chargeAmount":    map[string]any{"amount": "14.00", "currencyCode": "USD"},
+		"shippingAddress": b.body["shippingAddress"],
+	}, nil)
+	mustStatus(t, r, 200)
+	want := slices.Insert(slices.Clone(checkoutSessionKeys), 4, "cartDetails")
+	mustKeys(t, "finalized session", r.raw, want)
+	if v, ok := r.body["cartDetails"]; !ok || v != nil {
+		t.Errorf("cartDetails %v", v)
+	}
+	g := h.call(nil, "GET", "/v2/checkoutSessions/"+id, nil, nil)
+	mustKeys(t, "session after finalize", g.raw, checkoutSessionKeys)
+}

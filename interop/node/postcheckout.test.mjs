@@ -300,6 +300,14 @@ test('Finalize Checkout Session and Get Buyer', async () => {
   const finalized = await sdk.finalizeCheckoutSession(id, payload);
   assert.equal(finalized.status, 200);
   assert.equal(finalized.data.statusDetails.state, 'Completed');
+  // The SDK's own Finalize test expects exactly these keys, in this order.
+  assert.deepStrictEqual(Object.keys(finalized.data), [
+    'checkoutSessionId', 'webCheckoutDetails', 'productType', 'paymentDetails', 'cartDetails', 'chargePermissionType',
+    'orderType', 'recurringMetadata', 'paymentMethodOnFileMetadata', 'merchantDetails', 'merchantMetadata',
+    'supplementaryData', 'buyer', 'billingAddress', 'paymentPreferences', 'statusDetails', 'shippingAddress',
+    'platformId', 'chargePermissionId', 'chargeId', 'constraints', 'creationTimestamp', 'expirationTimestamp',
+    'storeId', 'providerMetadata', 'releaseEnvironment', 'checkoutButtonText', 'deliverySpecifications', 'tokens',
+  ]);
   assert.equal((await sdk.getCharge(finalized.data.chargeId)).data.statusDetails.state, 'Captured');
 });
 
