@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string) error {
 	levelText := fs.String("log-level", env("SIMULATOR_LOG_LEVEL", "info"), "log level")
 	clockText := fs.String("clock", env("SIMULATOR_CLOCK", "real"), "real or manual clock")
 	throttle := fs.String("throttle", env("SIMULATOR_THROTTLE", simulator.ThrottleNone), "request quotas: none, sandbox or live")
+	attemptsText := fs.String("notification-attempts", env("SIMULATOR_NOTIFICATION_ATTEMPTS", strconv.Itoa(simulator.DefaultNotificationAttempts)), "attempts per notification (IPN)")
+	backoffText := fs.String("notification-backoff", env("SIMULATOR_NOTIFICATION_BACKOFF", simulator.DefaultNotificationBackoff.String()), "wait before a notification's first retry (doubles, at most 20s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,14 @@ func run(ctx context.Context, args []string) error {
 	if err := level.UnmarshalText([]byte(*levelText)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
+	attempts, err := strconv.Atoi(*attemptsText)
+	if err != nil || attempts < 1 {
+		return fmt.Errorf("-notification-attempts: want a positive number, got %q", *attemptsText)
+	}
+	backoff, err := time.ParseDuration(*backoffText)
+	if err != nil || backoff <= 0 {
+		return fmt.Errorf("-notification-backoff: want a positive duration, got %q", *backoffText)
+	}
 	if *clockText != "real" && *clockText != "manual" {
 		return fmt.Errorf("-clock: want real or manual, got %q", *clockText)
 	}
@@ -85,6 +95,7 @@ func run(ctx context.Context, args []string) error {
 	sim, err := simulator.New(simulator.Options{
 		PendingDelay: delay, StateDir: *stateDir, Logger: logger,
 		ManualClock: *clockText == "manual", Throttle: *throttle,
+		NotificationAttempts: attempts, NotificationBackoff: backoff,
 	})
 	if err != nil {
 		return err
@@ -119,6 +130,9 @@ func run(ctx context.Context, args []string) error {
 		}
 		srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 		url = "http://" + ln.Addr().String()
+		// Notifications name the simulator's URL (SigningCertURL); over
+		// plain HTTP an SNS validator that insists on https rejects them.
+		sim.SetPublicURL(url)
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
 		wait = func() error {
