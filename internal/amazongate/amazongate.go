@@ -11,6 +11,7 @@ package amazongate
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
@@ -22,6 +23,14 @@ import (
 type Gate struct {
 	c     *amazonpay.Client
 	calls *overload.Limiter
+	// signing holds one token per request being signed ahead: an RSA
+	// signature is most of a completion's CPU, and thousands of
+	// completions arriving together would otherwise each start one at
+	// once, filling the scheduler's run queue so that every other
+	// goroutine (a GetPayment, a WatchPayment, the store's writer) waits
+	// behind all of them. One signature per CPU keeps the CPUs busy and
+	// the queue short.
+	signing chan struct{}
 }
 
 var _ completion.Amazon = (*Gate)(nil)
@@ -34,7 +43,7 @@ func New(c *amazonpay.Client, maxCalls, maxQueued int) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gate{c: c, calls: l}, nil
+	return &Gate{c: c, calls: l, signing: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
 
 // InUse reports how many calls are in flight and how many wait.
@@ -52,8 +61,12 @@ func (g *Gate) enter(ctx context.Context) (release func(), err error) {
 }
 
 // PrepareComplete implements completion.Amazon. Preparing (signing) needs
-// no place; sending does.
+// no place among the calls in flight, only one of the signing places (one
+// per CPU); sending needs a place. The callers waiting to sign are bounded
+// by theirs (the completions in flight).
 func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionRequest) (completion.CompleteCall, error) {
+	g.signing <- struct{}{}
+	defer func() { <-g.signing }()
 	call, err := g.c.PrepareCompleteCheckoutSession(id, req)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,353 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+)
+
+// BenchmarkSlowAmazon is the benchmark of docs/benchmarks/overload.md: the
+// service (the server binary, default settings but the limits named) under
+// 10,000 concurrent CompleteCheckout calls while the simulator answers
+// each Complete Checkout Session after 1 s.
+//
+// Phase 1, within the limits (MAX_COMPLETIONS_IN_FLIGHT=10000, the
+// default): every call must answer COMPLETED. It reports the time until the
+// last answer, the service's peak RSS (VmHWM) and, for calls made during
+// the burst, GetPayment's latency (100 a second on a settled payment) and
+// the time to a WatchPayment stream's first message (20 a second).
+//
+// Phase 2, at 4x the limit (a new service with
+// MAX_COMPLETIONS_IN_FLIGHT=2500, the same 10,000 calls on new sessions):
+// the excess must be refused with UNAVAILABLE OVERLOADED and a RetryInfo
+// delay; it reports how many and how fast. Then, with Amazon still slow,
+// the refused calls are retried at once, 2,000 at a time: all must
+// complete, and none of the 10,000 sessions may have received other than
+// exactly one Complete call (the simulator's call counts).
+//
+// Everything runs on loopback. OVERLOAD_CALLS changes the number of calls
+// (the limits scale with it).
+//
+//	go test -run '^$' -bench SlowAmazon -benchtime 1x -timeout 30m ./internal/e2e/
+func BenchmarkSlowAmazon(b *testing.B) {
+	calls := 10_000
+	if v, err := strconv.Atoi(os.Getenv("OVERLOAD_CALLS")); err == nil && v > 0 {
+		calls = v
+	}
+	a := newAmazonSim(b, time.Second)
+	keyFile := filepath.Join(b.TempDir(), "key.pem")
+	writeKey(b, keyFile, a.Key)
+	bin := filepath.Join(b.TempDir(), "server")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../server").CombinedOutput(); err != nil {
+		b.Fatalf("go build ./server: %v\n%s", err, out)
+	}
+	for b.Loop() {
+		// Phase 1: within the limits.
+		svc := startLimitedServer(b, bin, keyFile, a, calls)
+		settled := prepareSessions(b, a, 1)[0]
+		if _, err := svc.complete(context.Background(), settled); err != nil {
+			b.Fatal(err)
+		}
+		sessions := prepareSessions(b, a, calls)
+		a.fault(b, "CompleteCheckoutSession", "latency", calls, time.Second)
+		start := time.Now()
+		results, reads, watches := svc.burst(b, sessions, settled)
+		elapsed := time.Since(start)
+		completed := 0
+		for i, r := range results {
+			if r.err != nil || r.outcome != pb.Outcome_OUTCOME_COMPLETED {
+				b.Fatalf("phase 1 call %d: %v %v", i, r.outcome, r.err)
+			}
+			completed++
+		}
+		assertOneCompleteEach(b, a, sessions)
+		rss := svc.peakRSS(b)
+		svc.stop()
+		b.Logf("phase 1: %d calls, all COMPLETED in %v; peak RSS %.0f MiB; GetPayment p50 %.1f p99 %.1f max %.1f ms (%d calls); WatchPayment first message p50 %.1f p99 %.1f max %.1f ms (%d streams)",
+			completed, elapsed.Round(time.Millisecond), rss, ms(percentile(reads, 50)), ms(percentile(reads, 99)), ms(percentile(reads, 100)), len(reads),
+			ms(percentile(watches, 50)), ms(percentile(watches, 99)), ms(percentile(watches, 100)), len(watches))
+		b.ReportMetric(elapsed.Seconds(), "phase1-s")
+		b.ReportMetric(rss, "peak-rss-MiB")
+		b.ReportMetric(ms(percentile(reads, 99)), "getpayment-p99-ms")
+		b.ReportMetric(ms(percentile(watches, 99)), "watch-first-p99-ms")
+
+		// Phase 2: the same load at 4x the limit.
+		a.clearFaults(b)
+		limit := calls / 4
+		svc = startLimitedServer(b, bin, keyFile, a, limit)
+		settled = prepareSessions(b, a, 1)[0]
+		if _, err := svc.complete(context.Background(), settled); err != nil {
+			b.Fatal(err)
+		}
+		sessions = prepareSessions(b, a, calls)
+		a.fault(b, "CompleteCheckoutSession", "latency", calls, time.Second)
+		start = time.Now()
+		results, reads, _ = svc.burst(b, sessions, settled)
+		elapsed = time.Since(start)
+		var refused []string
+		var refusalLat []time.Duration
+		var delays []time.Duration
+		completed = 0
+		for i, r := range results {
+			switch {
+			case r.err == nil && r.outcome == pb.Outcome_OUTCOME_COMPLETED:
+				completed++
+			case status.Code(r.err) == codes.Unavailable:
+				_, reason, _, _ := errorInfo(b, r.err)
+				d := retryDelay(r.err)
+				if reason != "OVERLOADED" || d <= 0 {
+					b.Fatalf("phase 2 call %d: %v (reason %s, retry delay %v)", i, r.err, reason, d)
+				}
+				refused = append(refused, sessions[i])
+				refusalLat = append(refusalLat, r.latency)
+				delays = append(delays, d)
+			default:
+				b.Fatalf("phase 2 call %d: %v %v", i, r.outcome, r.err)
+			}
+		}
+		// The load is over; Amazon Pay is still slow. Retry every refused
+		// call at once, below the limit.
+		retryStart := time.Now()
+		var retryFailed atomic.Value
+		var first atomic.Int64
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, limit*4/5)
+		for _, id := range refused {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				t0 := time.Now()
+				resp, err := svc.complete(context.Background(), id)
+				if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+					retryFailed.Store(fmt.Errorf("retry of %s: %v %v", id, resp.GetPayment().GetOutcome(), err))
+				}
+				first.CompareAndSwap(0, int64(time.Since(t0)))
+			})
+		}
+		wg.Wait()
+		if err := retryFailed.Load(); err != nil {
+			b.Fatal(err)
+		}
+		retryElapsed := time.Since(retryStart)
+		assertOneCompleteEach(b, a, sessions)
+		rss = svc.peakRSS(b)
+		svc.stop()
+		a.clearFaults(b)
+		b.Logf("phase 2 (limit %d): %d COMPLETED, %d refused with OVERLOADED in %v; refusal latency p50 %.1f p99 %.1f max %.1f ms; RetryInfo delay p50 %.0f ms (min %.0f, max %.0f); GetPayment p99 %.1f ms; peak RSS %.0f MiB",
+			limit, completed, len(refused), elapsed.Round(time.Millisecond),
+			ms(percentile(refusalLat, 50)), ms(percentile(refusalLat, 99)), ms(percentile(refusalLat, 100)),
+			ms(percentile(delays, 50)), ms(percentile(delays, 0)), ms(percentile(delays, 100)), ms(percentile(reads, 99)), rss)
+		b.Logf("phase 2 retries: %d refused calls retried at once, %d at a time: all COMPLETED in %v, the first in %v; every one of the %d sessions has exactly one Complete call",
+			len(refused), cap(sem), retryElapsed.Round(time.Millisecond), time.Duration(first.Load()).Round(time.Millisecond), len(sessions))
+		b.ReportMetric(float64(len(refused)), "refused")
+		b.ReportMetric(ms(percentile(refusalLat, 99)), "refusal-p99-ms")
+		b.ReportMetric(retryElapsed.Seconds(), "retries-s")
+	}
+}
+
+// limitedServer is a server process of BenchmarkSlowAmazon.
+type limitedServer struct {
+	cmd   *exec.Cmd
+	conns []*grpc.ClientConn
+	next  atomic.Int64
+	done  bool
+}
+
+// startLimitedServer runs bin against the simulator with
+// MAX_COMPLETIONS_IN_FLIGHT=limit and the other settings at their defaults
+// (a fresh data directory, SQLite), and waits until it is SERVING.
+func startLimitedServer(b *testing.B, bin, keyFile string, a *amazonSim, limit int) *limitedServer {
+	b.Helper()
+	dir := b.TempDir()
+	addr := freeAddr(b)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"LISTEN_ADDR="+addr,
+		"DATA_DIR="+filepath.Join(dir, "data"),
+		"AMAZON_PAY_PUBLIC_KEY_ID="+a.KeyID,
+		"AMAZON_PAY_PRIVATE_KEY_FILE="+keyFile,
+		"AMAZON_PAY_REGION=na",
+		"AMAZON_PAY_ENDPOINT="+a.URL,
+		"LOG_LEVEL=warn",
+		"MAX_COMPLETIONS_IN_FLIGHT="+strconv.Itoa(limit),
+	)
+	logs, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logs.Close()
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// The server dies with the benchmark, even one killed before its
+	// cleanups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s := &limitedServer{cmd: cmd}
+	b.Cleanup(s.stop)
+	// Several connections, as several storefront backends would have.
+	for range 8 {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.conns = append(s.conns, conn)
+	}
+	health := healthpb.NewHealthClient(s.conns[0])
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return s
+		}
+	}
+	b.Fatal("server did not become healthy within 30s")
+	return nil
+}
+
+func (s *limitedServer) client() pb.PaymentCompletionServiceClient {
+	return pb.NewPaymentCompletionServiceClient(s.conns[int(s.next.Add(1))%len(s.conns)])
+}
+
+func (s *limitedServer) complete(ctx context.Context, id string) (*pb.CompleteCheckoutResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return s.client().CompleteCheckout(ctx, &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "order-slow", ChargeAmount: usd("10.00")})
+}
+
+type burstResult struct {
+	outcome pb.Outcome
+	err     error
+	latency time.Duration
+}
+
+// burst sends one CompleteCheckout per session, all at once, and meanwhile
+// reads the settled payment (GetPayment, 100 a second; WatchPayment, 20 a
+// second) until every call has answered. It returns each call's result and
+// the latencies of the reads and of the watches' first messages.
+func (s *limitedServer) burst(b *testing.B, sessions []string, settled string) ([]burstResult, []time.Duration, []time.Duration) {
+	b.Helper()
+	results := make([]burstResult, len(sessions))
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i, id := range sessions {
+		wg.Go(func() {
+			<-gate
+			t0 := time.Now()
+			resp, err := s.complete(context.Background(), id)
+			results[i] = burstResult{resp.GetPayment().GetOutcome(), err, time.Since(t0)}
+		})
+	}
+	stop := make(chan struct{})
+	var reads, watches []time.Duration
+	var probes sync.WaitGroup
+	probe := func(every time.Duration, out *[]time.Duration, fn func(context.Context) error) {
+		probes.Go(func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			var mu sync.Mutex
+			var inner sync.WaitGroup
+			defer inner.Wait()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				inner.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					t0 := time.Now()
+					if err := fn(ctx); err != nil {
+						b.Errorf("read during the burst: %v", err)
+						return
+					}
+					mu.Lock()
+					*out = append(*out, time.Since(t0))
+					mu.Unlock()
+				})
+			}
+		})
+	}
+	probe(10*time.Millisecond, &reads, func(ctx context.Context) error {
+		_, err := s.client().GetPayment(ctx, &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: settled}})
+		return err
+	})
+	probe(50*time.Millisecond, &watches, func(ctx context.Context) error {
+		st, err := s.client().WatchPayment(ctx, &pb.WatchPaymentRequest{CheckoutSessionId: settled})
+		if err != nil {
+			return err
+		}
+		_, err = st.Recv()
+		return err
+	})
+	close(gate)
+	wg.Wait()
+	close(stop)
+	probes.Wait()
+	return results, reads, watches
+}
+
+// peakRSS reads the process's peak resident set (VmHWM), in MiB.
+func (s *limitedServer) peakRSS(b *testing.B) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/pid/status")
+	return 0
+}
+
+func (s *limitedServer) stop() {
+	if s.done {
+		return
+	}
+	s.done = true
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+// assertOneCompleteEach checks that the simulator received exactly one
+// Complete Checkout Session call for every session.
+func assertOneCompleteEach(b *testing.B, a *amazonSim, sessions []string) {
+	b.Helper()
+	var bad atomic.Int64
+	runWorkers(b, 16, sessions, func(id string) error {
+		if n := a.calls(b, id)["CompleteCheckoutSession"]; n != 1 {
+			bad.Add(1)
+			return fmt.Errorf("session %s: %d Complete calls, want 1", id, n)
+		}
+		return nil
+	})
+}
