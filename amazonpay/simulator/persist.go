@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -223,20 +225,70 @@ func (s *Simulator) load() error {
 		return fmt.Errorf("read state: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var kind, id string
-		var doc []byte
-		if err := rows.Scan(&kind, &id, &doc); err != nil {
+	// Session records, nearly all of the state, are decoded by one worker
+	// per CPU; one goroutine puts every record back, in whatever order the
+	// workers finish.
+	type job struct {
+		kind, id string
+		doc      []byte
+		g        *sessionGroup
+		err      error
+	}
+	jobs, done := make(chan *job, 256), make(chan *job, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for j := range jobs {
+				if j.kind == kindSession {
+					j.g = &sessionGroup{}
+					j.err = json.Unmarshal(j.doc, j.g)
+					j.doc = nil
+				}
+				done <- j
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	var restoreErr error
+	restored := make(chan struct{})
+	go func() {
+		defer close(restored)
+		for j := range done {
+			if restoreErr != nil {
+				continue
+			}
+			switch {
+			case j.err != nil:
+			case j.kind == kindSession:
+				j.err = s.restoreGroupLocked(j.g)
+			default:
+				j.err = s.loadRecord(j.kind, j.id, j.doc)
+			}
+			if j.err != nil {
+				restoreErr = fmt.Errorf("%s %s: %w", j.kind, j.id, j.err)
+			}
+		}
+	}()
+	readErr := func() error {
+		defer close(jobs)
+		for rows.Next() {
+			var kind, id string
+			var doc []byte
+			if err := rows.Scan(&kind, &id, &doc); err != nil {
+				return fmt.Errorf("read state: %w", err)
+			}
+			jobs <- &job{kind: kind, id: id, doc: doc}
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read state: %w", err)
 		}
-		if err := s.loadRecord(kind, id, doc); err != nil {
-			return fmt.Errorf("%s %s: %w", kind, id, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read state: %w", err)
-	}
-	return nil
+		return nil
+	}()
+	<-restored
+	return errors.Join(readErr, restoreErr)
 }
 
 // loadRecord puts one persisted record back into memory.
@@ -248,12 +300,6 @@ func (s *Simulator) loadRecord(kind, id string, doc []byte) error {
 			return err
 		}
 		return s.restoreKey(&k)
-	case kindSession:
-		var g sessionGroup
-		if err := json.Unmarshal(doc, &g); err != nil {
-			return err
-		}
-		return s.restoreGroupLocked(&g)
 	case kindNotificationEndpoint:
 		return s.restoreEndpoint(doc)
 	case kindClock:

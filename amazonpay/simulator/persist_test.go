@@ -3,11 +3,13 @@ package simulator_test
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,5 +227,29 @@ func TestStateDirIsExclusive(t *testing.T) {
 	if second, err := simulator.New(simulator.Options{StateDir: dir}); err == nil {
 		second.Close()
 		t.Fatal("a second simulator opened the same state directory")
+	}
+}
+
+// A record the simulator cannot read back makes New fail rather than start
+// without it.
+func TestCorruptRecordIsAnError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := newHarness(t, simulator.Options{StateDir: dir})
+	id := h.newSession("Authorize", false)
+	h.srv.Close()
+	if err := h.sim.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "simulator.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE records SET doc = '{"session": 7}' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := simulator.New(simulator.Options{StateDir: dir}); err == nil || !strings.Contains(err.Error(), id) {
+		t.Fatalf("New with a corrupt session record: %v", err)
 	}
 }
