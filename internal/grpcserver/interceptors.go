@@ -51,7 +51,7 @@ func not(f func(context.Context, interceptors.CallMeta) bool) selector.Matcher {
 // logging, shutdown handling of streams (and the default deadline of unary
 // calls), auth, validation, recovery. Recovery is innermost so a panic
 // becomes an INTERNAL status that logging still records.
-func (s *Server) interceptors(opts Options) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+func (s *Server) interceptors(opts Options, codec *receiveCodec) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	business := not(infrastructure)
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		opts.Logger.Log(ctx, slog.Level(lvl), msg, fields...)
@@ -89,7 +89,7 @@ func (s *Server) interceptors(opts Options) ([]grpc.UnaryServerInterceptor, []gr
 		recovery.UnaryServerInterceptor(recoverOpts...),
 	)
 	stream = append(stream,
-		validateStream(opts.Validator, opts.Logger),
+		validateStream(opts.Validator, opts.Logger, codec),
 		recovery.StreamServerInterceptor(recoverOpts...),
 	)
 	return unary, stream
@@ -139,9 +139,9 @@ func validateUnary(v protovalidate.Validator, logger *slog.Logger) grpc.UnarySer
 
 // validateStream validates every message the handler receives; the
 // service's only stream (WatchPayment) receives exactly one, its request.
-func validateStream(v protovalidate.Validator, logger *slog.Logger) grpc.StreamServerInterceptor {
+func validateStream(v protovalidate.Validator, logger *slog.Logger, codec *receiveCodec) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return handler(srv, &validatingStream{ServerStream: ss, v: v, logger: logger})
+		return handler(srv, &validatingStream{ServerStream: ss, v: v, logger: logger, codec: codec})
 	}
 }
 
@@ -149,10 +149,14 @@ type validatingStream struct {
 	grpc.ServerStream
 	v      protovalidate.Validator
 	logger *slog.Logger
+	codec  *receiveCodec
 }
 
 func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := s.codec.receiveFailure(m, nil); err != nil {
 		return err
 	}
 	return validate(s.Context(), s.v, s.logger, m)

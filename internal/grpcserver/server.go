@@ -146,17 +146,20 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 		logger:  opts.Logger,
 		grace:   opts.ShutdownGrace,
 	}
-	unary, stream := s.interceptors(opts)
+	codec := newReceiveCodec(opts.MaxRecvMsgSize)
+	unary, stream := s.interceptors(opts, codec)
 	s.srv = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.ForceServerCodecV2(codec),
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize*transportLimitFactor),
 		grpc.KeepaliveParams(keepaliveParams),
 		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
 	)
-	pb.RegisterPaymentCompletionServiceServer(s.srv, svc)
-	healthpb.RegisterHealthServer(s.srv, s.health)
-	reflection.Register(s.srv)
+	reg := contractRegistrar{s.srv, codec}
+	pb.RegisterPaymentCompletionServiceServer(reg, svc)
+	healthpb.RegisterHealthServer(reg, s.health)
+	reflection.Register(reg)
 	s.SetServing(false)
 	return s, nil
 }

@@ -364,6 +364,15 @@ const (
 	// connection. Nothing was sent to Amazon Pay or recorded. Retrying will not
 	// help until an operator fixes it.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_TLS_FAILED ErrorReason = 18
+	// INVALID_ARGUMENT: the request could not be decoded (not a valid protobuf
+	// message of the method's request type, or a string field that is not
+	// UTF-8), so no field could be checked. Nothing was done. Fix the client;
+	// do not retry unchanged.
+	ErrorReason_ERROR_REASON_MALFORMED_REQUEST ErrorReason = 19
+	// RESOURCE_EXHAUSTED: the request is larger than the service accepts (64
+	// KiB; every valid request is far smaller). Nothing was done; do not retry
+	// unchanged.
+	ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -388,6 +397,8 @@ var (
 		16: "ERROR_REASON_PERMISSION_DENIED",
 		17: "ERROR_REASON_OVERLOADED",
 		18: "ERROR_REASON_AMAZON_PAY_TLS_FAILED",
+		19: "ERROR_REASON_MALFORMED_REQUEST",
+		20: "ERROR_REASON_REQUEST_TOO_LARGE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -409,6 +420,8 @@ var (
 		"ERROR_REASON_PERMISSION_DENIED":              16,
 		"ERROR_REASON_OVERLOADED":                     17,
 		"ERROR_REASON_AMAZON_PAY_TLS_FAILED":          18,
+		"ERROR_REASON_MALFORMED_REQUEST":              19,
+		"ERROR_REASON_REQUEST_TOO_LARGE":              20,
 	}
 )
 
@@ -2198,7 +2211,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xda\x05\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xa2\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2219,7 +2232,9 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1aERROR_REASON_SHUTTING_DOWN\x10\x0f\x12\"\n" +
 	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x10\x12\x1b\n" +
 	"\x17ERROR_REASON_OVERLOADED\x10\x11\x12&\n" +
-	"\"ERROR_REASON_AMAZON_PAY_TLS_FAILED\x10\x122\x98\x05\n" +
+	"\"ERROR_REASON_AMAZON_PAY_TLS_FAILED\x10\x12\x12\"\n" +
+	"\x1eERROR_REASON_MALFORMED_REQUEST\x10\x13\x12\"\n" +
+	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10\x142\x98\x05\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
