@@ -366,6 +366,9 @@ func (n *notifier) sign(d *delivery) ([]byte, error) {
 	if d.body != nil {
 		return d.body, nil
 	}
+	if err := n.ensureSigner(); err != nil {
+		return nil, err
+	}
 	n.mu.Lock()
 	signer, base := n.signer, n.publicURL
 	n.mu.Unlock()
@@ -460,7 +463,8 @@ func (n *notifier) setSigner(sg *notifySigner) {
 }
 
 // ensureSigner gives the notifier a self-signed signing certificate when
-// none was installed (an in-process simulator without Serve).
+// none was installed (an in-process simulator without Serve). Workers call
+// it, so the key is made off the API's path, and only if needed.
 func (n *notifier) ensureSigner() error {
 	n.mu.Lock()
 	has := n.signer != nil
@@ -556,7 +560,7 @@ var topicUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 // notification to each of the merchant's endpoints. It only queues, so it
 // is cheap under the lock and never waits for a receiver.
 func (s *Simulator) notifyStateChangeLocked(objectType, objectID, chargePermissionID, merchant string, at time.Time) {
-	if s.closed {
+	if s.closed || s.notify == nil {
 		return
 	}
 	for _, ep := range s.endpointsOfLocked(merchant) {
@@ -626,9 +630,6 @@ func (s *Simulator) controlAddEndpoint(body []byte) (int, any, *apiError) {
 	}
 	if in.MerchantID == "" {
 		in.MerchantID = defaultMerchant
-	}
-	if err := s.notify.ensureSigner(); err != nil {
-		return 0, nil, errorf(500, "InternalServerError", "%v", err)
 	}
 	ep := &notificationEndpoint{
 		ID: newUUID(), Merchant: in.MerchantID, URL: in.URL, SignatureVersion: in.SignatureVersion,

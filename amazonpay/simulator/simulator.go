@@ -206,15 +206,6 @@ func New(opts Options) (*Simulator, error) {
 		s.clock = realClock{}
 	}
 	s.notify = newNotifier(opts, s.log)
-	if len(s.endpoints) > 0 {
-		if err := s.notify.ensureSigner(); err != nil {
-			s.notify.close()
-			if s.db != nil {
-				_ = s.db.close()
-			}
-			return nil, err
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.charges {
