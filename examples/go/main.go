@@ -1,0 +1,67 @@
+// Command checkout completes an Amazon Pay checkout through the
+// paymentcompletion service and prints what the storefront should do.
+//
+//	go run ./examples/go SESSION_ID ORDER_ID 14.00 USD
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
+)
+
+func main() {
+	addr := cmp.Or(os.Getenv("PAYMENTCOMPLETION_ADDR"), "127.0.0.1:50051")
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(serviceconfig.JSON)) // retries and timeouts
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	client := pb.NewPaymentCompletionServiceClient(conn)
+
+	resp, err := client.CompleteCheckout(context.Background(), &pb.CompleteCheckoutRequest{
+		CheckoutSessionId: os.Args[1], // amazonCheckoutSessionId from the return URL
+		OrderId:           os.Args[2],
+		ChargeAmount:      &pb.Money{Amount: os.Args[3], CurrencyCode: os.Args[4]},
+	})
+	if err != nil {
+		reason := "" // the ErrorInfo reason: an ErrorReason name without its prefix
+		for _, d := range status.Convert(err).Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == "paymentcompletion" {
+				reason = info.GetReason()
+			}
+		}
+		switch reason {
+		case "AMOUNT_MISMATCH", "CURRENCY_MISMATCH":
+			fmt.Println(reason + ": charge the amount set on the checkout session")
+		case "CHECKOUT_SESSION_NOT_READY":
+			fmt.Println(reason + ": send the buyer back to Amazon Pay")
+		case "AMAZON_PAY_UNAVAILABLE", "STORE_UNAVAILABLE", "SHUTTING_DOWN":
+			fmt.Println(reason + ": retry the same call later")
+		default:
+			fmt.Printf("%s %s: %s\n", status.Code(err), reason, status.Convert(err).Message())
+		}
+		os.Exit(1)
+	}
+	p := resp.GetPayment()
+	switch p.GetOutcome() {
+	case pb.Outcome_OUTCOME_COMPLETED:
+		fmt.Println("COMPLETED: show the order confirmation, charge", p.GetChargeId())
+	case pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_UNKNOWN:
+		fmt.Println("PENDING: show \"payment being confirmed\"; follow it with WatchPayment")
+	case pb.Outcome_OUTCOME_DECLINED:
+		fmt.Println("DECLINED: ask for another payment method,", p.GetReasonCode())
+	case pb.Outcome_OUTCOME_CANCELED:
+		fmt.Println("CANCELED: show the cart again,", p.GetReasonCode())
+	}
+}
