@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 )
 
 func TestOperations(t *testing.T) {
@@ -724,7 +726,7 @@ func TestIDsArePathEscaped(t *testing.T) {
 func TestLoggingHasNoSecrets(t *testing.T) {
 	t.Parallel()
 	f := newFakeAmazon(t, scripted(503, 200))
-	var buf syncBuffer
+	var buf logtest.Buffer
 	cfg := testConfig(f.URL)
 	cfg.Logger = newJSONLogger(&buf)
 	c := newTestClient(t, cfg)

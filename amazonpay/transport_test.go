@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 )
 
 // TestVerifierRejectsTampering makes sure the test verifier can fail: a
@@ -101,9 +103,9 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("unknown_authority_not_retried", func(t *testing.T) {
-		var logs bytes.Buffer
+		var logs logtest.Buffer
 		cfg := testConfig(srv.URL) // system roots
-		cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, nil))
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		c := newTestClient(t, cfg)
 		_, info, err := c.GetCharge(t.Context(), "S01-1-C1")
 		var te *TransportError
@@ -181,16 +183,4 @@ func TestConcurrentCalls(t *testing.T) {
 	if peak.Load() != n {
 		t.Errorf("peak concurrency %d, want %d", peak.Load(), n)
 	}
-}
-
-// lockedWriter serialises writes from concurrent loggers.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

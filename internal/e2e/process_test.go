@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -21,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 )
 
 // The server binary, built once for the tests that run it as a process (to
@@ -79,21 +79,8 @@ type proc struct {
 	Addr   string
 	Client pb.PaymentCompletionServiceClient
 	conn   *grpc.ClientConn
-	out    *bytes.Buffer
-	mu     *sync.Mutex
+	out    *logtest.Buffer
 	exited chan struct{}
-}
-
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (b lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
 }
 
 func freeAddr(t testing.TB) string {
@@ -153,9 +140,8 @@ func startProc(t testing.TB, env map[string]string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{t: t, cmd: cmd, Addr: addr, out: &bytes.Buffer{}, mu: &sync.Mutex{}, exited: make(chan struct{})}
-	cmd.Stdout = lockedBuffer{p.mu, p.out}
-	cmd.Stderr = lockedBuffer{p.mu, p.out}
+	p := &proc{t: t, cmd: cmd, Addr: addr, out: &logtest.Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +180,6 @@ func startProc(t testing.TB, env map[string]string) *proc {
 }
 
 func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.out.String()
 }
 

@@ -1,13 +1,9 @@
 package grpcserver_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 )
 
 // transports are the two ways tests reach the server: in memory and over a
@@ -37,60 +34,11 @@ func forEachTransport(t *testing.T, f func(t *testing.T, transport string)) {
 	}
 }
 
-// logBuffer collects the server's JSON log output safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines decodes every log line; a line that is not a JSON object fails the
-// test.
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// waitFor polls the log until a line with msg appears or the test's context
-// ends.
-func (b *logBuffer) waitFor(t *testing.T, msg string) {
-	t.Helper()
-	for !strings.Contains(b.String(), `"msg":"`+msg+`"`) {
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("log line %q never appeared", msg)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 type harness struct {
 	srv    *grpcserver.Server
 	conn   *grpc.ClientConn
 	client pb.PaymentCompletionServiceClient
-	logs   *logBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -99,7 +47,7 @@ type harness struct {
 // (or h.stop is called). The server is marked serving unless notServing.
 func start(t *testing.T, transport string, svc pb.PaymentCompletionServiceServer, opts grpcserver.Options, notServing bool) *harness {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -229,7 +229,7 @@ func TestRecovery(t *testing.T) {
 			t.Fatalf("call after panic: %v", err)
 		}
 		var logged bool
-		for _, l := range h.logs.lines(t) {
+		for _, l := range h.logs.Lines(t) {
 			if l["msg"] == "panic in handler" {
 				logged = strings.Contains(l["stack"].(string), "GetPayment")
 			}
@@ -424,7 +424,7 @@ func TestShutdown(t *testing.T) {
 				_, err := s.Recv()
 				checkShuttingDown(t, err)
 			}
-			h.logs.waitFor(t, "shutting down")
+			h.logs.WaitFor(t, "shutting down")
 			close(svc.release)
 			if err := <-slow; err != nil {
 				t.Errorf("unary call in flight during drain: %v", err)
@@ -486,7 +486,7 @@ func TestLogging(t *testing.T) {
 		}
 
 		var codesSeen []string
-		for _, l := range h.logs.lines(t) {
+		for _, l := range h.logs.Lines(t) {
 			raw, _ := json.Marshal(l)
 			for _, secret := range []string{orderID, sessionID, amount} {
 				if strings.Contains(string(raw), secret) {
