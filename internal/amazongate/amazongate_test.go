@@ -3,59 +3,40 @@ package amazongate_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
-	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 )
-
-const keyID = "SANDBOX-AFVX7ULWSGBZ5535PCUQOY7B"
 
 // TestGateBoundsCallsInFlight: with two places and a queue of one, two
 // calls reach the simulator (held by its latency fault), a third waits,
 // and a fourth is refused at once, unsent, without reaching Amazon Pay.
 func TestGateBoundsCallsInFlight(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.RegisterPublicKey(keyID, &key.PublicKey, ""); err != nil {
-		t.Fatal(err)
-	}
 	var reached atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && bytes.Contains([]byte(r.URL.Path), []byte("/checkoutSessions/")) {
-			reached.Add(1)
-		}
-		sim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.Close(); _ = sim.Close() })
+	srv := simtest.Start(t, simtest.Options{Wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && bytes.Contains([]byte(r.URL.Path), []byte("/checkoutSessions/")) {
+				reached.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
 	body, _ := json.Marshal(map[string]any{"operation": "GetCheckoutSession", "kind": "latency", "count": 3, "latency": "1s"})
 	resp, err := http.Post(srv.URL+"/simulator/faults", "application/json", bytes.NewReader(body))
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("add fault: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	c, err := amazonpay.New(amazonpay.Config{PublicKeyID: keyID, PrivateKey: key, Region: "na", Endpoint: srv.URL,
-		Retry: amazonpay.RetryPolicy{MaxAttempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := srv.Client(t, amazonpay.RetryPolicy{MaxAttempts: 1}, 0)
 	g, err := amazongate.New(c, 2, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
@@ -29,23 +28,6 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
-
-// The RSA key is expensive to generate; every test shares one.
-var (
-	keyOnce sync.Once
-	testKey *rsa.PrivateKey
-)
-
-func sharedKey(t testing.TB) *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		testKey = k
-	})
-	return testKey
-}
 
 // amazonSim is a simulator served over a real socket, with a signed client
 // for the test's own set-up calls (the storefront's part: create and update
@@ -65,18 +47,8 @@ type amazonSim struct {
 
 func newAmazonSim(t testing.TB, pendingDelay time.Duration) *amazonSim {
 	t.Helper()
-	sim, err := simulator.New(simulator.Options{PendingDelay: pendingDelay})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); _ = sim.Close() })
-	key := sharedKey(t)
-	const keyID = "SANDBOX-AFVX7ULWSGBZ5535PCUQOY7B"
-	if err := sim.RegisterPublicKey(keyID, &key.PublicKey, ""); err != nil {
-		t.Fatal(err)
-	}
-	a := &amazonSim{t: t, sim: sim, URL: srv.URL, KeyID: keyID, Key: key}
+	s := simtest.Start(t, simtest.Options{Simulator: simulator.Options{PendingDelay: pendingDelay}})
+	a := &amazonSim{t: t, sim: s.Simulator, URL: s.URL, KeyID: simtest.KeyID, Key: simtest.Key()}
 	setup := amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}
 	a.client = a.newClient(t, setup, 5*time.Second)
 	a.jpClient = a.regionClient(t, "jp", setup, 5*time.Second)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 )
 
@@ -95,7 +96,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // measureSigningRate signs on every core for d and returns signatures per
 // second.
 func measureSigningRate(b *testing.B, d time.Duration) float64 {
-	key := sharedKey(b)
+	key := simtest.Key()
 	digest := sha256.Sum256([]byte("AMZN-PAY-RSASSA-PSS-V2\n0b6c19dc5bc1883ebd68d3c77ee929922c6b4a59e0a506d96c45e0c024c3295b"))
 	var n atomic.Int64
 	deadline := time.Now().Add(d)

@@ -3,20 +3,19 @@ package tracker_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -26,8 +25,6 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/watch"
 )
-
-const keyID = "SANDBOX-AFVX7ULWSGBZ5535PCUQOY7B"
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
@@ -40,31 +37,20 @@ type fixture struct {
 
 func newFixture(t *testing.T, pendingDelay time.Duration) *fixture {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Options{PendingDelay: pendingDelay})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.RegisterPublicKey(keyID, &key.PublicKey, ""); err != nil {
-		t.Fatal(err)
-	}
 	gets := &atomic.Int64{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && bytes.Contains([]byte(r.URL.Path), []byte("/charges/")) {
-			gets.Add(1)
-		}
-		sim.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { srv.Close(); _ = sim.Close() })
-	c, err := amazonpay.New(amazonpay.Config{PublicKeyID: keyID, PrivateKey: key, Region: "na", Endpoint: srv.URL,
-		Retry: amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{sim: sim, url: srv.URL, client: c, gets: gets}
+	sim := simtest.Start(t, simtest.Options{
+		Simulator: simulator.Options{PendingDelay: pendingDelay},
+		Wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/charges/") {
+					gets.Add(1)
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+	})
+	c := sim.Client(t, amazonpay.RetryPolicy{MaxAttempts: 2, InitialBackoff: 10 * time.Millisecond}, 0)
+	return &fixture{sim: sim.Simulator, url: sim.URL, client: c, gets: gets}
 }
 
 // pendingSession prepares a session whose authorization will be pending.
