@@ -48,6 +48,11 @@ type Config struct {
 	// request data, but the listener has no authentication: keep it on
 	// loopback.
 	DebugAddr string
+	// MaxStreamsPerConnection caps the open streams (WatchPayment, health
+	// Watch) of one client connection; MaxWatches the WatchPayment streams
+	// of the server. More are refused with RESOURCE_EXHAUSTED.
+	MaxStreamsPerConnection int
+	MaxWatches              int
 
 	// AmazonPay configures the Amazon Pay client. Without a public key ID
 	// and private key the service runs against its embedded simulator.
@@ -169,6 +174,10 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 		{"debug-addr", "DEBUG_ADDR", "host:port", "address of an HTTP listener serving runtime profiles at /debug/pprof/ (no auth: keep it on loopback); empty serves none", "",
 			str(func(c *Config) *string { return &c.DebugAddr })},
+		{"max-streams-per-connection", "MAX_STREAMS_PER_CONNECTION", "n", "open streams (WatchPayment, health Watch) one connection may have; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_STREAMS_ON_CONNECTION)", "100",
+			positiveInt(func(c *Config) *int { return &c.MaxStreamsPerConnection })},
+		{"max-watches", "MAX_WATCHES", "n", "WatchPayment streams the server serves at once; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHES)", "10000",
+			positiveInt(func(c *Config) *int { return &c.MaxWatches })},
 		{"amazon-pay-public-key-id", amazonpay.EnvPublicKeyID, "id", "Amazon Pay public key ID; empty (with no key file) runs the embedded simulator", "",
 			str(func(c *Config) *string { return &c.AmazonPay.PublicKeyID })},
 		{"amazon-pay-private-key-file", amazonpay.EnvPrivateKeyFile, "file", "PEM file of the Amazon Pay private key", "",
@@ -510,6 +519,8 @@ func (c Config) logAttrs() []any {
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
 		"debug_addr", c.DebugAddr,
+		"max_streams_per_connection", c.MaxStreamsPerConnection,
+		"max_watches", c.MaxWatches,
 		"amazon_pay", mode,
 		"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
 		"amazon_pay_private_key_file", c.AmazonPay.PrivateKeyFile,

@@ -53,6 +53,8 @@ func TestParseConfig(t *testing.T) {
 					CompletionUpstreamTimeout: 45 * time.Second,
 					TrackerLease:              2 * time.Minute,
 					MaxCompletionsInFlight:    10000,
+					MaxStreamsPerConnection:   100,
+					MaxWatches:                10000,
 					AmazonPayMaxCalls:         512,
 					AmazonPayMaxQueued:        10000,
 				}

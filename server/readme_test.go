@@ -10,7 +10,8 @@ import (
 
 // serverReasons are the ErrorInfo reasons the gRPC server itself produces
 // (the rest come from the domain, completion.Reasons).
-var serverReasons = []string{"UNAUTHENTICATED", "SHUTTING_DOWN", "MALFORMED_REQUEST", "REQUEST_TOO_LARGE"}
+var serverReasons = []string{"UNAUTHENTICATED", "SHUTTING_DOWN", "MALFORMED_REQUEST", "REQUEST_TOO_LARGE",
+	"TOO_MANY_STREAMS_ON_CONNECTION", "TOO_MANY_WATCHES"}
 
 // TestREADMEErrorTableNamesEveryReason keeps the README's error table
 // exact: a row for every reason a caller can get.

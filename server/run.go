@@ -70,6 +70,9 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		AuthToken:          token,
 		DefaultCallTimeout: cfg.DefaultCallTimeout,
 		ShutdownGrace:      cfg.ShutdownGrace,
+
+		MaxStreamsPerConnection: cfg.MaxStreamsPerConnection,
+		MaxWatches:              cfg.MaxWatches,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,14 @@ const (
 	// few hundred bytes; gRPC's own default of 4 MiB only widens the door
 	// for memory abuse.
 	DefaultMaxRecvMsgSize = 64 << 10
+	// DefaultMaxStreamsPerConnection bounds the open streams (WatchPayment,
+	// health Watch, reflection) of one connection: a storefront backend
+	// follows a few payments at a time, and each open stream holds memory
+	// (about 13 KB for a health Watch, 27 KB for a WatchPayment).
+	DefaultMaxStreamsPerConnection = 100
+	// DefaultMaxWatches bounds the WatchPayment streams of the whole server
+	// (a few hundred MB at most).
+	DefaultMaxWatches = 10000
 )
 
 // Keepalive settings. They follow grpc-go examples/features/keepalive; each
@@ -97,6 +105,15 @@ type Options struct {
 	// MaxRecvMsgSize caps the size of a received message in bytes (default
 	// DefaultMaxRecvMsgSize).
 	MaxRecvMsgSize int
+	// MaxStreamsPerConnection caps the open server streams of one
+	// connection (default DefaultMaxStreamsPerConnection); more are refused
+	// with RESOURCE_EXHAUSTED TOO_MANY_STREAMS_ON_CONNECTION. Unary calls
+	// are not counted.
+	MaxStreamsPerConnection int
+	// MaxWatches caps the open WatchPayment streams of the server (default
+	// DefaultMaxWatches); more are refused with RESOURCE_EXHAUSTED
+	// TOO_MANY_WATCHES.
+	MaxWatches int
 	// Validator checks requests against their protovalidate rules. Nil
 	// builds a fresh validator.
 	Validator protovalidate.Validator
@@ -132,6 +149,12 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 	if opts.MaxRecvMsgSize <= 0 {
 		opts.MaxRecvMsgSize = DefaultMaxRecvMsgSize
 	}
+	if opts.MaxStreamsPerConnection <= 0 {
+		opts.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
+	}
+	if opts.MaxWatches <= 0 {
+		opts.MaxWatches = DefaultMaxWatches
+	}
 	if opts.Validator == nil {
 		v, err := protovalidate.New()
 		if err != nil {
@@ -142,7 +165,7 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 
 	s := &Server{
 		health:  health.NewServer(),
-		streams: newStreamRegistry(),
+		streams: newStreamRegistry(opts.MaxStreamsPerConnection, opts.MaxWatches),
 		logger:  opts.Logger,
 		grace:   opts.ShutdownGrace,
 	}
@@ -152,6 +175,7 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.ForceServerCodecV2(codec),
+		grpc.StatsHandler(connTagger{}),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize*transportLimitFactor),
 		grpc.KeepaliveParams(keepaliveParams),
 		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),

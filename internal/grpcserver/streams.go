@@ -2,6 +2,8 @@ package grpcserver
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/stats"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
@@ -34,6 +37,11 @@ type streamRegistry struct {
 	draining bool
 	next     uint64
 	open     map[uint64]*trackedStream
+
+	// perConn caps the open streams of one connection, and maxWatches the
+	// open WatchPayment streams of the server; watches counts them.
+	perConn, maxWatches int64
+	watches             atomic.Int64
 }
 
 type trackedStream struct {
@@ -49,8 +57,51 @@ type trackedStream struct {
 	sent        chan struct{}
 }
 
-func newStreamRegistry() *streamRegistry {
-	return &streamRegistry{open: make(map[uint64]*trackedStream)}
+func newStreamRegistry(perConn, maxWatches int) *streamRegistry {
+	return &streamRegistry{open: make(map[uint64]*trackedStream), perConn: int64(perConn), maxWatches: int64(maxWatches)}
+}
+
+// connTagger gives every connection a counter of its open streams in the
+// context its streams derive from.
+type connTagger struct{}
+
+type connStreamsKey struct{}
+
+func (connTagger) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, connStreamsKey{}, new(atomic.Int64))
+}
+func (connTagger) HandleConn(context.Context, stats.ConnStats)                     {}
+func (connTagger) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (connTagger) HandleRPC(context.Context, stats.RPCStats)                       {}
+
+// acquire counts a new stream against the limits, or refuses it with
+// RESOURCE_EXHAUSTED. release undoes a successful acquire.
+func (r *streamRegistry) acquire(ctx context.Context, method string) (release func(), err error) {
+	conn, _ := ctx.Value(connStreamsKey{}).(*atomic.Int64)
+	if conn != nil && conn.Add(1) > r.perConn {
+		conn.Add(-1)
+		return nil, rpcstatus.Error(codes.ResourceExhausted,
+			fmt.Sprintf("this connection already has %d open streams; close some, or use another connection", r.perConn),
+			pb.ErrorReason_ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION, map[string]string{"limit": strconv.FormatInt(r.perConn, 10)})
+	}
+	watch := method == pb.PaymentCompletionService_WatchPayment_FullMethodName
+	if watch && r.watches.Add(1) > r.maxWatches {
+		r.watches.Add(-1)
+		if conn != nil {
+			conn.Add(-1)
+		}
+		return nil, rpcstatus.Error(codes.ResourceExhausted,
+			fmt.Sprintf("the server already serves %d WatchPayment streams; retry later or poll with GetPayment", r.maxWatches),
+			pb.ErrorReason_ERROR_REASON_TOO_MANY_WATCHES, map[string]string{"limit": strconv.FormatInt(r.maxWatches, 10)})
+	}
+	return func() {
+		if watch {
+			r.watches.Add(-1)
+		}
+		if conn != nil {
+			conn.Add(-1)
+		}
+	}, nil
 }
 
 func (r *streamRegistry) add(t *trackedStream) (uint64, bool) {
@@ -123,8 +174,13 @@ func (r *streamRegistry) interceptor(srv any, ss grpc.ServerStream, info *grpc.S
 		return errShuttingDown()
 	}
 	defer r.remove(id)
+	release, err := r.acquire(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	defer release()
 
-	err := handler(srv, &trackedServerStream{ServerStream: ss, t: t})
+	err = handler(srv, &trackedServerStream{ServerStream: ss, t: t})
 	if t.byShutdown.Load() {
 		// Even a nil error is replaced: WatchPayment ends with OK only when
 		// the payment is final, and a stream cut by shutdown must tell the

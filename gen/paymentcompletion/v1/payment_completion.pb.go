@@ -373,6 +373,15 @@ const (
 	// KiB; every valid request is far smaller). Nothing was done; do not retry
 	// unchanged.
 	ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE ErrorReason = 20
+	// RESOURCE_EXHAUSTED: the connection already carries as many open streams
+	// (WatchPayment, health Watch) as one connection may (metadata `limit`).
+	// Nothing was opened. Close streams that are no longer needed, or spread
+	// them over more connections.
+	ErrorReason_ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION ErrorReason = 21
+	// RESOURCE_EXHAUSTED: the service already serves as many WatchPayment streams
+	// as it allows in total (metadata `limit`). Nothing was opened. Retry after
+	// a backoff (another replica may have room), or poll with GetPayment.
+	ErrorReason_ERROR_REASON_TOO_MANY_WATCHES ErrorReason = 22
 )
 
 // Enum value maps for ErrorReason.
@@ -399,6 +408,8 @@ var (
 		18: "ERROR_REASON_AMAZON_PAY_TLS_FAILED",
 		19: "ERROR_REASON_MALFORMED_REQUEST",
 		20: "ERROR_REASON_REQUEST_TOO_LARGE",
+		21: "ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION",
+		22: "ERROR_REASON_TOO_MANY_WATCHES",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -422,6 +433,8 @@ var (
 		"ERROR_REASON_AMAZON_PAY_TLS_FAILED":          18,
 		"ERROR_REASON_MALFORMED_REQUEST":              19,
 		"ERROR_REASON_REQUEST_TOO_LARGE":              20,
+		"ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION": 21,
+		"ERROR_REASON_TOO_MANY_WATCHES":               22,
 	}
 )
 
@@ -2211,7 +2224,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xa2\x06\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xf6\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2234,7 +2247,9 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x17ERROR_REASON_OVERLOADED\x10\x11\x12&\n" +
 	"\"ERROR_REASON_AMAZON_PAY_TLS_FAILED\x10\x12\x12\"\n" +
 	"\x1eERROR_REASON_MALFORMED_REQUEST\x10\x13\x12\"\n" +
-	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10\x142\x98\x05\n" +
+	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10\x14\x12/\n" +
+	"+ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION\x10\x15\x12!\n" +
+	"\x1dERROR_REASON_TOO_MANY_WATCHES\x10\x162\x98\x05\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
