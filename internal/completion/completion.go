@@ -9,6 +9,10 @@
 //     When the answer is lost (timeout, reset, exhausted retries), the session
 //     is read back at once; if that fails too the payment is answered as
 //     unknown and the reconciler settles it later, with backoff.
+//   - A throttled answer (429, 503) proves its attempt was not applied
+//     (amazonpay.Failure.AfterChange, AfterReadBack): with no earlier attempt
+//     that may have been, or with the session read back Open, the attempt is
+//     withdrawn and the caller retries after the delay Amazon asked for.
 //   - Errors that mean "the request was wrong" (amount mismatch, session not
 //     ready, unknown session) withdraw the attempt: nothing is recorded.
 //   - Outcomes only move forward (payment.Outcome.Rank), enforced by the store.
@@ -373,17 +377,47 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h hol
 		// the trust settings: not a retryable outage.
 		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayTLSFailed,
 			"the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil))
-	case amazonpay.ClassNotSent:
+	}
+	// The rule for a failed change (amazonpay.Failure.AfterChange).
+	switch f.AfterChange() {
+	case amazonpay.StepNotApplied:
+		if f.Class == amazonpay.ClassThrottled {
+			// Amazon refused the last attempt and no earlier one may have
+			// been applied.
+			return s.withdraw(uctx, p, h, throttledError(err, md))
+		}
 		// No attempt reached Amazon Pay: nothing happened there, so the
 		// caller may simply retry.
 		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
 			"Amazon Pay could not be reached; retry the same call", err, nil))
 	default:
-		// The request may have been applied (a throttled answer included,
-		// for now: see the README's error table): learn the truth from the
+		// The request may have been applied: learn the truth from the
 		// session instead of guessing.
-		return s.settleFromSession(uctx, p, h, settleOpts{cause: err})
+		return s.settleFromSession(uctx, p, h, settleOpts{cause: err, failure: f})
 	}
+}
+
+// throttledError is the answer to a completion that Amazon Pay throttled
+// without applying it: nothing is recorded, and the caller retries after
+// the RetryInfo delay (Amazon's Retry-After, or the next backoff).
+func throttledError(cause error, md map[string]string) *Error {
+	return newError(KindUnavailable, ReasonAmazonPayUnavailable,
+		"Amazon Pay is throttling the service (or unavailable) and applied nothing; nothing was recorded, retry the same call after the RetryInfo delay",
+		cause, md)
+}
+
+// RetryDelay is how long to wait before calling Amazon Pay again after
+// err: Amazon's Retry-After, else the delay a wrapper of the client (the
+// rate limit) reports with a RetryDelay method, else 0.
+func RetryDelay(err error) time.Duration {
+	if d := amazonpay.Classify(err).RetryAfter; d > 0 {
+		return d
+	}
+	var r interface{ RetryDelay() time.Duration }
+	if errors.As(err, &r) {
+		return r.RetryDelay()
+	}
+	return 0
 }
 
 // transitionForCompleted reads a successful Complete answer.
@@ -421,6 +455,9 @@ type settleOpts struct {
 	amazonSaidNotCompletable bool
 	// cause is the error that made the outcome unknown, for logs.
 	cause error
+	// failure is the classified cause, whose read-back the rule judges
+	// (amazonpay.Failure.AfterReadBack); meaningful when cause is set.
+	failure amazonpay.Failure
 }
 
 // settleFromSession reads the checkout session and records what its state
@@ -440,7 +477,7 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h ho
 		s.log.WarnContext(ctx, "checkout session unreadable; outcome unknown",
 			"checkout_session_id", p.CheckoutSessionID, "amazon_request_id", info.RequestID,
 			"error", err.Error(), "cause", errString(o.cause))
-		return s.markUnknown(ctx, p, h)
+		return s.markUnknownAfter(ctx, p, h, max(RetryDelay(err), RetryDelay(o.cause)))
 	}
 	now := s.cfg.Now().UTC()
 	state, reason := sess.StatusDetails.State, sess.StatusDetails.ReasonCode
@@ -458,6 +495,10 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h ho
 		switch {
 		case ready && o.mayComplete:
 			return s.completeUpstream(ctx, p, h, nil)
+		case ready && o.cause != nil && o.failure.AfterReadBack(amazonpay.ReadBackNotApplied) == amazonpay.StepNotApplied:
+			// The last attempt was throttled and the session shows no
+			// earlier one applied: nothing was.
+			return s.withdraw(ctx, p, h, throttledError(o.cause, map[string]string{"amazon_reason_code": o.failure.ReasonCode}))
 		case ready:
 			// Our completion did not take effect; the reconciler completes
 			// it shortly with the same idempotency key.
@@ -546,9 +587,10 @@ func (s *Service) record(ctx context.Context, p payment.Payment, h holder, t pay
 // returns e.
 func (s *Service) withdraw(ctx context.Context, p payment.Payment, h holder, e *Error) (payment.Payment, error) {
 	if p.Outcome != payment.Completing {
-		// A payment a caller was already told about stays; just look again later.
+		// A payment a caller was already told about stays; just look again
+		// later, no sooner than Amazon asked (a throttled reconciliation).
 		s.log.WarnContext(ctx, "amazon pay rejected a reconciliation", "checkout_session_id", p.CheckoutSessionID, "reason", e.Reason)
-		_, _ = s.markUnknown(ctx, p, h)
+		_, _ = s.markUnknownAfter(ctx, p, h, RetryDelay(e.Err))
 		return payment.Payment{}, e
 	}
 	if err := s.store.DeleteAttempt(ctx, p.CheckoutSessionID, h.owner); err != nil {
@@ -562,8 +604,15 @@ func (s *Service) withdraw(ctx context.Context, p payment.Payment, h holder, e *
 // markUnknown records that Amazon Pay's answer is not known yet and
 // schedules the next reconciliation.
 func (s *Service) markUnknown(ctx context.Context, p payment.Payment, h holder) (payment.Payment, error) {
+	return s.markUnknownAfter(ctx, p, h, 0)
+}
+
+// markUnknownAfter is markUnknown with the next reconciliation no sooner
+// than atLeast from now (Amazon's Retry-After, or the rate limit's pause),
+// so that throttling never brings the next call forward.
+func (s *Service) markUnknownAfter(ctx context.Context, p payment.Payment, h holder, atLeast time.Duration) (payment.Payment, error) {
 	now := s.cfg.Now().UTC()
-	next := now.Add(s.reconcileDelay(p.CheckAttempts))
+	next := now.Add(max(s.reconcileDelay(p.CheckAttempts), atLeast))
 	if p.Outcome == payment.Completing {
 		return s.record(ctx, p, h, payment.Transition{Outcome: payment.Unknown, NextCheckTime: next, Time: now})
 	}

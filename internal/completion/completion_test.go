@@ -56,15 +56,17 @@ var (
 	errLost      = &amazonpay.TransportError{Err: amazonpay.ErrAttemptTimeout, Attempts: 3, MayHaveBeenApplied: true}
 	errNotSent   = &amazonpay.TransportError{Err: errors.New("connection refused"), Attempts: 3}
 	errThrottled = &amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, Attempts: 4}
-	errServer    = &amazonpay.Error{StatusCode: 500, ReasonCode: amazonpay.CodeInternalServerError, Retryable: true, Attempts: 4}
-	errNotFound  = &amazonpay.Error{StatusCode: 404, ReasonCode: amazonpay.CodeResourceNotFound}
-	errAuth      = &amazonpay.Error{StatusCode: 401, ReasonCode: amazonpay.CodeInvalidRequestSignature}
-	errAmount    = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeAmountMismatch}
-	errCurrency  = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeCurrencyMismatch}
-	errParam     = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeInvalidParameterValue}
-	errStatus    = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeInvalidCheckoutSessionStatus}
-	errCanceled  = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeCheckoutSessionCanceled}
-	errCharge    = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeInvalidChargeStatus}
+	// A 429 after an attempt whose answer was lost.
+	errThrottledAfterLost = &amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, Attempts: 4, EarlierAttemptMayHaveBeenApplied: true}
+	errServer             = &amazonpay.Error{StatusCode: 500, ReasonCode: amazonpay.CodeInternalServerError, Retryable: true, Attempts: 4}
+	errNotFound           = &amazonpay.Error{StatusCode: 404, ReasonCode: amazonpay.CodeResourceNotFound}
+	errAuth               = &amazonpay.Error{StatusCode: 401, ReasonCode: amazonpay.CodeInvalidRequestSignature}
+	errAmount             = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeAmountMismatch}
+	errCurrency           = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeCurrencyMismatch}
+	errParam              = &amazonpay.Error{StatusCode: 400, ReasonCode: amazonpay.CodeInvalidParameterValue}
+	errStatus             = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeInvalidCheckoutSessionStatus}
+	errCanceled           = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeCheckoutSessionCanceled}
+	errCharge             = &amazonpay.Error{StatusCode: 422, ReasonCode: amazonpay.CodeInvalidChargeStatus}
 )
 
 // TestComplete is the domain's decision table: (Amazon Pay's answer, store
@@ -134,9 +136,21 @@ func TestComplete(t *testing.T) {
 			complete: answer[amazonpay.CheckoutSession]{err: errServer},
 			session:  answer[amazonpay.CheckoutSession]{err: errNotFound}},
 			want: want{kind: completion.KindNotFound, reason: completion.ReasonCheckoutSessionNotFound}},
-		{name: "throttled reads the session back (for now)", az: &fakeAmazon{
-			complete: answer[amazonpay.CheckoutSession]{err: errThrottled},
+		{name: "throttled is withdrawn, nothing read", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errThrottled}},
+			want: want{kind: completion.KindUnavailable, reason: completion.ReasonAmazonPayUnavailable, amazonCode: amazonpay.CodeTooManyRequests}},
+		{name: "throttled after a lost answer, session open is withdrawn", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errThrottledAfterLost},
 			session:  answer[amazonpay.CheckoutSession]{v: openReady, info: ok200}},
+			want: want{kind: completion.KindUnavailable, reason: completion.ReasonAmazonPayUnavailable, amazonCode: amazonpay.CodeTooManyRequests}},
+		{name: "throttled after a lost answer, session completed", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errThrottledAfterLost},
+			session:  answer[amazonpay.CheckoutSession]{v: completedSession, info: ok200},
+			charge:   answer[amazonpay.Charge]{v: authorizedCharge, info: ok200}},
+			want: want{outcome: payment.Completed, chargeState: payment.ChargeAuthorized, stored: payment.Completed}},
+		{name: "throttled after a lost answer, session unreadable is unknown", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errThrottledAfterLost},
+			session:  answer[amazonpay.CheckoutSession]{err: errLost}},
 			want: want{outcome: payment.Unknown, stored: payment.Unknown}},
 		{name: "session status, not ready", az: &fakeAmazon{
 			complete: answer[amazonpay.CheckoutSession]{err: errStatus},

@@ -52,6 +52,17 @@ func TestReconcile(t *testing.T) {
 			session:  answer[amazonpay.CheckoutSession]{v: openReady, info: ok200},
 			complete: answer[amazonpay.CheckoutSession]{v: completedSession, info: ok200}},
 			want: payment.Completed, wantChecks: 1, wantCompletes: 1},
+		{name: "unknown, session ready, Complete throttled: not before Retry-After", from: payment.Unknown, az: &fakeAmazon{
+			session:  answer[amazonpay.CheckoutSession]{v: openReady, info: ok200},
+			complete: answer[amazonpay.CheckoutSession]{err: &amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, RetryAfter: 30 * time.Second}}},
+			want: payment.Unknown, wantChecks: 1, wantCompletes: 1, wantNextIn: [2]time.Duration{30 * time.Second, 30 * time.Second}},
+		{name: "unknown, session throttled: not before Retry-After", from: payment.Unknown, az: &fakeAmazon{
+			session: answer[amazonpay.CheckoutSession]{err: &amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, RetryAfter: 20 * time.Second}}},
+			want: payment.Unknown, wantChecks: 1, wantNextIn: [2]time.Duration{20 * time.Second, 20 * time.Second}},
+		{name: "abandoned attempt, session ready, Complete throttled: withdrawn", from: payment.Completing, az: &fakeAmazon{
+			session:  answer[amazonpay.CheckoutSession]{v: openReady, info: ok200},
+			complete: answer[amazonpay.CheckoutSession]{err: errThrottled}},
+			want: "", wantChecks: 0, wantCompletes: 1},
 		{name: "abandoned attempt, session unreadable", from: payment.Completing, az: &fakeAmazon{
 			session: answer[amazonpay.CheckoutSession]{err: errLost}},
 			want: payment.Unknown, wantChecks: 1, wantNextIn: [2]time.Duration{1600 * time.Millisecond, 2400 * time.Millisecond}},

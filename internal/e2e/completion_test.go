@@ -359,12 +359,7 @@ func TestCompleteThroughFaults(t *testing.T) {
 			a.fault(t, "CompleteCheckoutSession", "lostResponse", 3, 0)
 			a.fault(t, "GetCheckoutSession", "http503", 3, 0)
 		}, pb.Outcome_OUTCOME_UNKNOWN, pb.Outcome_OUTCOME_COMPLETED, 3},
-		// Amazon throttles every attempt: nothing was applied, the
-		// reconciler completes it later.
-		{"throttled_throughout", func(t testing.TB) {
-			a.fault(t, "CompleteCheckoutSession", "http503", 3, 0)
-			a.fault(t, "GetCheckoutSession", "http503", 3, 0)
-		}, pb.Outcome_OUTCOME_UNKNOWN, pb.Outcome_OUTCOME_COMPLETED, 4},
+		// Amazon throttling every attempt: TestCompleteThrottled.
 	}
 	// Faults are global to the simulator: run the cases one after another.
 	for _, tt := range tests {

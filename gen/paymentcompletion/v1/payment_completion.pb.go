@@ -326,8 +326,12 @@ const (
 	// FAILED_PRECONDITION: Amazon Pay rejected the request for another reason
 	// it gave (metadata `amazon_reason_code`). Nothing was recorded.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_REJECTED ErrorReason = 10
-	// UNAVAILABLE: Amazon Pay could not be reached or throttled the service, and
-	// nothing was recorded. Retry the same call with backoff.
+	// UNAVAILABLE: Amazon Pay could not be reached, or throttled the service
+	// (HTTP 429 or 503 after the service's own retries) without applying the
+	// completion, and nothing was recorded. A google.rpc.RetryInfo carries the
+	// delay: Amazon Pay's Retry-After when it sent one, else the service's next
+	// backoff. Retry the same call after that delay; the retry completes it
+	// exactly once.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_UNAVAILABLE ErrorReason = 11
 	// UNAVAILABLE: the service's database could not be reached. Retry the same
 	// call with backoff.

@@ -1,0 +1,98 @@
+package e2e_test
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+)
+
+// TestCompleteThrottled checks what a caller gets when Amazon Pay throttles
+// Complete Checkout Session (429 or 503 on the client's last attempt), over
+// real sockets: a throttled call that no earlier attempt may have applied is
+// UNAVAILABLE AMAZON_PAY_UNAVAILABLE with RetryInfo and records nothing; after
+// an attempt that may have been applied (a reset connection, a lost answer)
+// the session is read back: Completed is the completed payment, Open means
+// nothing was applied (UNAVAILABLE, nothing recorded), and only a session
+// that cannot be read makes the answer UNKNOWN.
+func TestCompleteThrottled(t *testing.T) {
+	t.Parallel()
+	a := newAmazonSim(t, time.Second)
+	svc := startService(t, a, serviceOptions{AttemptTimeout: 1500 * time.Millisecond, MaxAttempts: 3})
+
+	tests := []struct {
+		name   string
+		faults func(t testing.TB)
+		// unavailable: the first answer is UNAVAILABLE with nothing
+		// recorded; else it is the payment with outcome want.
+		unavailable bool
+		want        pb.Outcome
+		// completes is how many Complete requests reach Amazon until the
+		// payment is completed (the caller's retry included).
+		completes int
+	}{
+		{"http429_throughout", func(t testing.TB) { a.fault(t, "CompleteCheckoutSession", "http429", 3, 0) }, true, 0, 4},
+		{"http503_throughout", func(t testing.TB) { a.fault(t, "CompleteCheckoutSession", "http503", 3, 0) }, true, 0, 4},
+		{"lost_answer_then_429_completed", func(t testing.TB) {
+			a.fault(t, "CompleteCheckoutSession", "lostResponse", 1, 0)
+			a.fault(t, "CompleteCheckoutSession", "http429", 2, 0)
+		}, false, pb.Outcome_OUTCOME_COMPLETED, 3},
+		{"reset_then_429_open", func(t testing.TB) {
+			a.fault(t, "CompleteCheckoutSession", "reset", 1, 0)
+			a.fault(t, "CompleteCheckoutSession", "http429", 2, 0)
+		}, true, 0, 4},
+		{"reset_then_429_unreadable", func(t testing.TB) {
+			a.fault(t, "CompleteCheckoutSession", "reset", 1, 0)
+			a.fault(t, "CompleteCheckoutSession", "http429", 2, 0)
+			a.fault(t, "GetCheckoutSession", "http503", 3, 0)
+		}, false, pb.Outcome_OUTCOME_UNKNOWN, 4},
+	}
+	// Faults are global to the simulator: run the cases one after another.
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			id := a.newSession(t, ctx, sessionSpec{Amount: "25.00", Scenario: "Authorized"})
+			tt.faults(t)
+			defer a.clearFaults(t)
+			req := &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "o-" + tt.name, ChargeAmount: usd("25.00")}
+			resp, err := svc.Client.CompleteCheckout(ctx, req)
+			if tt.unavailable {
+				code, reason, _, _ := errorInfo(t, err)
+				if code != codes.Unavailable || reason != "AMAZON_PAY_UNAVAILABLE" {
+					t.Fatalf("answered %v %s (%v), want UNAVAILABLE AMAZON_PAY_UNAVAILABLE", code, reason, err)
+				}
+				if d := retryDelay(err); d <= 0 {
+					t.Errorf("no RetryInfo in %v", err)
+				}
+				_, gerr := svc.Client.GetPayment(ctx, &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: id}})
+				if status.Code(gerr) != codes.NotFound {
+					t.Fatalf("after a throttled completion GetPayment = %v, want NOT_FOUND (nothing recorded)", gerr)
+				}
+				// The storefront's retry completes it.
+				if resp, err = svc.Client.CompleteCheckout(ctx, req); err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				if got := resp.GetPayment().GetOutcome(); got != pb.Outcome_OUTCOME_COMPLETED {
+					t.Fatalf("retry answered %s", describe(resp.GetPayment()))
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("CompleteCheckout: %v", err)
+				}
+				if got := resp.GetPayment().GetOutcome(); got != tt.want {
+					t.Fatalf("answered %s, want %s", describe(resp.GetPayment()), tt.want)
+				}
+			}
+			seen := waitFinal(t, svc.Client, id, 20*time.Second)
+			if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED || last.GetChargeId() == "" {
+				t.Fatalf("settled as %s, want completed", describe(last))
+			}
+			if got := a.calls(t, id)["CompleteCheckoutSession"]; got != tt.completes {
+				t.Errorf("Complete reached Amazon %d times, want %d", got, tt.completes)
+			}
+		})
+	}
+}
