@@ -609,24 +609,32 @@ type endpointInput struct {
 	SignatureVersion string `json:"signatureVersion"`
 }
 
-// controlAddEndpoint registers a notification endpoint. It is confirmed at
-// once: Amazon Pay merchants register their IPN URL in Seller Central and
-// receive no SubscriptionConfirmation.
-func (s *Simulator) controlAddEndpoint(body []byte) (int, any, *apiError) {
-	var in endpointInput
-	if e := decodeBody(body, &in); e != nil {
-		return 0, nil, e
+// AddNotificationEndpoint registers url to receive merchantID's
+// notifications ("" = the default merchant) signed with SNS
+// SignatureVersion "1" (SHA1withRSA, SNS's default; "" means it) or "2"
+// (SHA256withRSA), and returns the endpoint's id. It is confirmed at once:
+// Amazon Pay merchants enter their IPN URL in Seller Central and receive no
+// SubscriptionConfirmation. The control API's POST
+// /simulator/notificationEndpoints does the same.
+func (s *Simulator) AddNotificationEndpoint(rawURL, merchantID, signatureVersion string) (string, error) {
+	ep, e := s.addEndpoint(endpointInput{URL: rawURL, MerchantID: merchantID, SignatureVersion: signatureVersion})
+	if e != nil {
+		return "", fmt.Errorf("simulator: %s", e.Message)
 	}
+	return ep.ID, nil
+}
+
+func (s *Simulator) addEndpoint(in endpointInput) (*notificationEndpoint, *apiError) {
 	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return 0, nil, errorf(400, "InvalidParameterValue", "url must be an absolute http(s) URL.")
+		return nil, errorf(400, "InvalidParameterValue", "url must be an absolute http(s) URL.")
 	}
 	switch in.SignatureVersion {
 	case "":
 		in.SignatureVersion = "1" // SNS's default
 	case "1", "2":
 	default:
-		return 0, nil, errorf(400, "InvalidParameterValue", "signatureVersion must be \"1\" or \"2\".")
+		return nil, errorf(400, "InvalidParameterValue", "signatureVersion must be \"1\" or \"2\".")
 	}
 	if in.MerchantID == "" {
 		in.MerchantID = defaultMerchant
@@ -640,6 +648,20 @@ func (s *Simulator) controlAddEndpoint(body []byte) (int, any, *apiError) {
 	s.endpoints[ep.ID] = ep
 	s.putRecordLocked(kindNotificationEndpoint, ep.ID, ep)
 	s.persistLocked()
+	return ep, nil
+}
+
+// controlAddEndpoint registers a notification endpoint (see
+// AddNotificationEndpoint).
+func (s *Simulator) controlAddEndpoint(body []byte) (int, any, *apiError) {
+	var in endpointInput
+	if e := decodeBody(body, &in); e != nil {
+		return 0, nil, e
+	}
+	ep, e := s.addEndpoint(in)
+	if e != nil {
+		return 0, nil, e
+	}
 	return 201, ep, nil
 }
 

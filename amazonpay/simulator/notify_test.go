@@ -460,6 +460,18 @@ func TestNotificationEndpointsControl(t *testing.T) {
 	mustStatus(t, h.control("DELETE", "notificationEndpoints/"+r.str("id"), nil), 200)
 	mustStatus(t, h.control("DELETE", "notificationEndpoints/"+r.str("id"), nil), 404)
 	mustStatus(t, h.control("GET", "sns/SimpleNotificationService-0000.pem", nil), 404)
+
+	id, err := h.sim.AddNotificationEndpoint("http://127.0.0.1:1/ipn", "", "2")
+	if err != nil || id == "" {
+		t.Fatalf("AddNotificationEndpoint: %q %v", id, err)
+	}
+	if _, err := h.sim.AddNotificationEndpoint("mailto:x", "", ""); err == nil {
+		t.Error("a mailto endpoint was accepted")
+	}
+	all = h.control("GET", "notificationEndpoints?merchantId=default", nil)
+	if eps := all.body["notificationEndpoints"].([]any); len(eps) != 1 || eps[0].(map[string]any)["signatureVersion"] != "2" {
+		t.Errorf("list %s", all.raw)
+	}
 }
 
 func TestNotificationEndpointsPersist(t *testing.T) {
