@@ -182,3 +182,57 @@ func TestLiveCompletionKeepsItsLease(t *testing.T) {
 		t.Errorf("Complete reached Amazon %d times, want 2 (the held attempt and its retry)", n)
 	}
 }
+
+// TestCheckAttemptsCountEveryCheck: GetPayment's check_attempts counts every
+// check after the completion call, as the contract says: each poll of a
+// pending charge (the one that settles it too) and a reconciliation.
+func TestCheckAttemptsCountEveryCheck(t *testing.T) {
+	t.Parallel()
+	get := func(t *testing.T, c pb.PaymentCompletionServiceClient, id string) *pb.Payment {
+		t.Helper()
+		resp, err := c.GetPayment(t.Context(), &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_CheckoutSessionId{CheckoutSessionId: id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetPayment()
+	}
+	t.Run("polls", func(t *testing.T) {
+		t.Parallel()
+		a := newAmazonSim(t, time.Second)
+		svc := startService(t, a, serviceOptions{})
+		id := a.newSession(t, t.Context(), sessionSpec{Amount: "30.00", CanHandlePending: true, Scenario: "PendingThenAuthorized"})
+		resp, err := svc.Client.CompleteCheckout(t.Context(), &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "o-polls", ChargeAmount: usd("30.00")})
+		if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_PENDING {
+			t.Fatalf("complete: %v %v", err, resp)
+		}
+		seen := waitFinal(t, svc.Client, id, 20*time.Second)
+		if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+			t.Fatalf("settled as %s", describe(last))
+		}
+		polls := a.calls(t, id)["GetCharge"]
+		if got := get(t, svc.Client, id).GetCheckAttempts(); polls < 2 || int(got) != polls {
+			t.Errorf("check_attempts = %d after %d polls of the charge, want one per poll (and at least 2 polls)", got, polls)
+		}
+	})
+	t.Run("reconciliation", func(t *testing.T) {
+		t.Parallel()
+		a := newAmazonSim(t, time.Second)
+		svc := startService(t, a, serviceOptions{MaxAttempts: 3})
+		id := a.newSession(t, t.Context(), sessionSpec{Amount: "30.00", Scenario: "Authorized"})
+		// Every attempt's answer is lost, and so is the read-back: the
+		// answer is unknown, and the reconciler settles it with one check.
+		a.fault(t, "CompleteCheckoutSession", "lostResponse", 3, 0)
+		a.fault(t, "GetCheckoutSession", "http503", 3, 0)
+		resp, err := svc.Client.CompleteCheckout(t.Context(), &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "o-reconciled", ChargeAmount: usd("30.00")})
+		if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_UNKNOWN {
+			t.Fatalf("complete: %v %v", err, resp)
+		}
+		seen := waitFinal(t, svc.Client, id, 20*time.Second)
+		if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+			t.Fatalf("settled as %s", describe(last))
+		}
+		if got := get(t, svc.Client, id).GetCheckAttempts(); got != 1 {
+			t.Errorf("check_attempts = %d after one reconciliation, want 1", got)
+		}
+	})
+}
