@@ -191,6 +191,7 @@ func (r Request) validate() error {
 // the payment as recorded. A declined or canceled payment is a result, not an
 // error; errors are *Error values.
 func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, error) {
+	req.CheckoutSessionID = payment.CanonicalCheckoutSessionID(req.CheckoutSessionID)
 	if err := req.validate(); err != nil {
 		return payment.Payment{}, err
 	}
@@ -639,7 +640,7 @@ func (s *Service) keepLease(ctx context.Context, id, owner string) (stop func())
 
 // Get returns the stored payment of a checkout session.
 func (s *Service) Get(ctx context.Context, checkoutSessionID string) (payment.Payment, error) {
-	p, err := s.store.Get(ctx, checkoutSessionID)
+	p, err := s.store.Get(ctx, payment.CanonicalCheckoutSessionID(checkoutSessionID))
 	return p, lookupError(err)
 }
 
@@ -655,6 +656,7 @@ func (s *Service) GetByOrder(ctx context.Context, orderID string) (payment.Payme
 // *Error: not found if nothing is stored for the session, the store being
 // unavailable otherwise (the caller watches again later).
 func (s *Service) Watch(ctx context.Context, checkoutSessionID string, fn func(payment.Payment) (more bool, err error)) error {
+	checkoutSessionID = payment.CanonicalCheckoutSessionID(checkoutSessionID)
 	var fnErr error
 	err := watch.Follow(ctx, s.hub, s.store, checkoutSessionID, s.cfg.WatchRecheck, func(p payment.Payment) (bool, error) {
 		more, err := fn(p)

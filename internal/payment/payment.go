@@ -5,6 +5,7 @@ package payment
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -129,3 +130,9 @@ type Transition struct {
 	// counts.
 	Checked bool
 }
+
+// CanonicalCheckoutSessionID returns the one spelling of a checkout session
+// ID that the service stores and sends to Amazon Pay: lower case, as Amazon
+// Pay issues them. Session IDs are UUIDs, which compare case-insensitively,
+// so "3F8C..." and "3f8c..." name one session and must be one payment.
+func CanonicalCheckoutSessionID(id string) string { return strings.ToLower(id) }

@@ -542,7 +542,9 @@ type CompleteCheckoutRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The `amazonCheckoutSessionId` query parameter from the storefront's
 	// return URL (a UUID, as Amazon Pay issues them). It is the idempotency key
-	// of this call.
+	// of this call. Letters are compared without case: an upper-case spelling
+	// is folded to lower case before it is stored or sent to Amazon Pay, so
+	// both spellings are one payment, and responses carry the lower-case form.
 	CheckoutSessionId string `protobuf:"bytes,1,opt,name=checkout_session_id,json=checkoutSessionId,proto3" json:"checkout_session_id,omitempty"`
 	// The amount to charge now. It must equal the amount set on the checkout
 	// session (Update Checkout Session), or Amazon Pay rejects the completion
@@ -739,7 +741,8 @@ type isGetPaymentRequest_Key interface {
 }
 
 type GetPaymentRequest_CheckoutSessionId struct {
-	// The checkout session the payment was completed with.
+	// The checkout session the payment was completed with, in either case
+	// (folded to lower case, as in CompleteCheckoutRequest).
 	CheckoutSessionId string `protobuf:"bytes,1,opt,name=checkout_session_id,json=checkoutSessionId,proto3,oneof"`
 }
 
@@ -802,7 +805,8 @@ func (x *GetPaymentResponse) GetPayment() *Payment {
 // WatchPaymentRequest names the payment to stream.
 type WatchPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The checkout session the payment was completed with.
+	// The checkout session the payment was completed with, in either case
+	// (folded to lower case, as in CompleteCheckoutRequest).
 	CheckoutSessionId string `protobuf:"bytes,1,opt,name=checkout_session_id,json=checkoutSessionId,proto3" json:"checkout_session_id,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache

@@ -65,7 +65,9 @@ export type CompleteCheckoutRequest = Message<"paymentcompletion.v1.CompleteChec
   /**
    * The `amazonCheckoutSessionId` query parameter from the storefront's
    * return URL (a UUID, as Amazon Pay issues them). It is the idempotency key
-   * of this call.
+   * of this call. Letters are compared without case: an upper-case spelling
+   * is folded to lower case before it is stored or sent to Amazon Pay, so
+   * both spellings are one payment, and responses carry the lower-case form.
    *
    * @generated from field: string checkout_session_id = 1;
    */
@@ -141,7 +143,8 @@ export type GetPaymentRequest = Message<"paymentcompletion.v1.GetPaymentRequest"
    */
   key: {
     /**
-     * The checkout session the payment was completed with.
+     * The checkout session the payment was completed with, in either case
+     * (folded to lower case, as in CompleteCheckoutRequest).
      *
      * @generated from field: string checkout_session_id = 1;
      */
@@ -194,7 +197,8 @@ export const GetPaymentResponseSchema: GenMessage<GetPaymentResponse> = /*@__PUR
  */
 export type WatchPaymentRequest = Message<"paymentcompletion.v1.WatchPaymentRequest"> & {
   /**
-   * The checkout session the payment was completed with.
+   * The checkout session the payment was completed with, in either case
+   * (folded to lower case, as in CompleteCheckoutRequest).
    *
    * @generated from field: string checkout_session_id = 1;
    */
