@@ -1275,8 +1275,12 @@ export enum ErrorReason {
   AMAZON_PAY_REJECTED = 10,
 
   /**
-   * UNAVAILABLE: Amazon Pay could not be reached or throttled the service, and
-   * nothing was recorded. Retry the same call with backoff.
+   * UNAVAILABLE: Amazon Pay could not be reached, or throttled the service
+   * (HTTP 429 or 503 after the service's own retries) without applying the
+   * completion, and nothing was recorded. A google.rpc.RetryInfo carries the
+   * delay: Amazon Pay's Retry-After when it sent one, else the service's next
+   * backoff. Retry the same call after that delay; the retry completes it
+   * exactly once.
    *
    * @generated from enum value: ERROR_REASON_AMAZON_PAY_UNAVAILABLE = 11;
    */
