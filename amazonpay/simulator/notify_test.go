@@ -319,7 +319,7 @@ func TestNotificationsDeliveredAndVerified(t *testing.T) {
 	}
 }
 
-// deliveryStates returns the control API's delivery list.
+// deliveries returns the control API's delivery list.
 func (ts *tlsSim) deliveries() []map[string]any {
 	ts.t.Helper()
 	r := ts.control("GET", "notifications", nil)
@@ -329,63 +329,6 @@ func (ts *tlsSim) deliveries() []map[string]any {
 		out = append(out, d.(map[string]any))
 	}
 	return out
-}
-
-// settled waits until no delivery is pending and returns them.
-func (ts *tlsSim) settled() []map[string]any {
-	ts.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ds := ts.deliveries()
-		pending := false
-		for _, d := range ds {
-			pending = pending || d["state"] == "pending"
-		}
-		if !pending || time.Now().After(deadline) {
-			return ds
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestNotificationRetries(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		answer    func(n int) int
-		wantHits  int
-		wantState string
-	}{
-		{"server_errors_then_ok", func(n int) int { return map[bool]int{true: 503, false: 200}[n <= 2] }, 3, "delivered"},
-		{"throttled_then_ok", func(n int) int { return map[bool]int{true: 429, false: 204}[n == 1] }, 2, "delivered"},
-		{"client_error_is_final", func(int) int { return 400 }, 1, "failed"},
-		{"attempts_are_bounded", func(int) int { return 500 }, 3, "failed"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ts := newTLSSim(t, simulator.Options{NotificationAttempts: 3, NotificationBackoff: 5 * time.Millisecond, NotificationMaxBackoff: 20 * time.Millisecond})
-			rcv := newReceiver(t, tc.answer)
-			mustStatus(t, ts.control("POST", "notificationEndpoints", map[string]string{"url": rcv.srv.URL}), 201)
-			ts.order("Authorize") // one notification: the charge is Authorized
-			rcv.wait(t, tc.wantHits)
-			ds := ts.settled()
-			if len(ds) != 1 || ds[0]["state"] != tc.wantState || int(ds[0]["attempts"].(float64)) != tc.wantHits {
-				t.Fatalf("deliveries %v", ds)
-			}
-			rcv.mu.Lock()
-			defer rcv.mu.Unlock()
-			if len(rcv.bodies) != tc.wantHits {
-				t.Errorf("%d requests, want %d", len(rcv.bodies), tc.wantHits)
-			}
-			// Every attempt sends the same signed message.
-			for _, b := range rcv.bodies[1:] {
-				if !bytes.Equal(b, rcv.bodies[0]) {
-					t.Errorf("retry differs:\n%s\n%s", b, rcv.bodies[0])
-				}
-			}
-		})
-	}
 }
 
 func TestNotificationsNeverBlockTheAPI(t *testing.T) {
