@@ -2,6 +2,7 @@ package simulator_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -180,6 +181,27 @@ func TestNotificationBackoffSchedule(t *testing.T) {
 				list := ds.body["notifications"].([]any)
 				if len(list) != 1 || list[0].(map[string]any)["state"] != tc.wantState || list[0].(map[string]any)["attempts"] != float64(4) {
 					t.Errorf("deliveries %s", ds.raw)
+				}
+
+				// Without Serve the certificate is self-signed: trusting it,
+				// the message verifies, its certificate fetched from the
+				// simulator (in memory) at SigningCertURL.
+				var env map[string]string
+				if err := json.Unmarshal(bodies[0], &env); err != nil {
+					t.Fatal(err)
+				}
+				fetch := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					rec := httptest.NewRecorder()
+					m.sim.ServeHTTP(rec, r)
+					return rec.Result(), nil
+				})}
+				cert := m.do("GET", strings.TrimPrefix(env["SigningCertURL"], "https://sim.test"), nil, false)
+				roots := x509.NewCertPool()
+				if !roots.AppendCertsFromPEM(cert.raw) {
+					t.Fatalf("no certificate at %s: %s", env["SigningCertURL"], cert.raw)
+				}
+				if _, err := verifySNS(bodies[0], "sim.test", fetch, roots); err != nil {
+					t.Errorf("does not verify: %v", err)
 				}
 			})
 		})
