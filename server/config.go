@@ -53,6 +53,9 @@ type Config struct {
 	// of the server. More are refused with RESOURCE_EXHAUSTED.
 	MaxStreamsPerConnection int
 	MaxWatches              int
+	// HealthCheckInterval is how often the store is pinged (each ping may
+	// take as long) for the health status: NOT_SERVING while it fails.
+	HealthCheckInterval time.Duration
 
 	// AmazonPay configures the Amazon Pay client. Without a public key ID
 	// and private key the service runs against its embedded simulator.
@@ -174,6 +177,8 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 		{"debug-addr", "DEBUG_ADDR", "host:port", "address of an HTTP listener serving runtime profiles at /debug/pprof/ (no auth: keep it on loopback); empty serves none", "",
 			str(func(c *Config) *string { return &c.DebugAddr })},
+		{"health-check-interval", "HEALTH_CHECK_INTERVAL", "duration", "how often the store is pinged (each ping may take as long); health is NOT_SERVING while it fails", "5s",
+			dur(func(c *Config) *time.Duration { return &c.HealthCheckInterval })},
 		{"max-streams-per-connection", "MAX_STREAMS_PER_CONNECTION", "n", "open streams (WatchPayment, health Watch) one connection may have; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_STREAMS_ON_CONNECTION)", "100",
 			positiveInt(func(c *Config) *int { return &c.MaxStreamsPerConnection })},
 		{"max-watches", "MAX_WATCHES", "n", "WatchPayment streams the server serves at once; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHES)", "10000",
@@ -418,6 +423,9 @@ func (c Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		fail("SHUTDOWN_GRACE", "shutdown-grace", "must be positive, got %v", c.ShutdownGrace)
 	}
+	if c.HealthCheckInterval <= 0 {
+		fail("HEALTH_CHECK_INTERVAL", "health-check-interval", "must be positive, got %v", c.HealthCheckInterval)
+	}
 	if c.DebugAddr != "" {
 		if err := checkHostPort(c.DebugAddr); err != nil {
 			fail("DEBUG_ADDR", "debug-addr", "%v", err)
@@ -519,6 +527,7 @@ func (c Config) logAttrs() []any {
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
 		"debug_addr", c.DebugAddr,
+		"health_check_interval", c.HealthCheckInterval.String(),
 		"max_streams_per_connection", c.MaxStreamsPerConnection,
 		"max_watches", c.MaxWatches,
 		"amazon_pay", mode,

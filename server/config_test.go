@@ -53,6 +53,7 @@ func TestParseConfig(t *testing.T) {
 					CompletionUpstreamTimeout: 45 * time.Second,
 					TrackerLease:              2 * time.Minute,
 					MaxCompletionsInFlight:    10000,
+					HealthCheckInterval:       5 * time.Second,
 					MaxStreamsPerConnection:   100,
 					MaxWatches:                10000,
 					AmazonPayMaxCalls:         512,

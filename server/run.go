@@ -100,8 +100,13 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		g.Go(func() error { return w(gctx) })
 	}
 
-	// Every dependency above is ready: let load balancers route here.
+	// Every dependency above is ready: let load balancers route here, for
+	// as long as the store answers.
 	srv.SetServing(true)
+	g.Go(func() error {
+		srv.FollowReadiness(gctx, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
+		return nil
+	})
 	logger.Info("serving", "addr", lis.Addr().String())
 
 	if err := g.Wait(); err != nil {

@@ -25,6 +25,8 @@ import (
 // run until shutdown, and what to close afterwards (in reverse order).
 type deps struct {
 	service pb.PaymentCompletionServiceServer
+	// ready reports whether the store can be reached (health follows it).
+	ready   func(ctx context.Context) error
 	workers []func(ctx context.Context) error
 	closers []func() error
 }
@@ -73,7 +75,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 	// The store closes after what Amazon Pay started (the simulator), as
 	// before the split: closers run in reverse.
 	d.closers = append([]func() error{svc.Close}, d.closers...)
-	d.service, d.workers = svc.API, svc.Workers
+	d.service, d.workers, d.ready = svc.API, svc.Workers, svc.Store.Ping
 	return d, nil
 }
 
