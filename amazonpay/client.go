@@ -36,7 +36,19 @@ type Client struct {
 	attemptTimeout time.Duration
 	now            func() time.Time
 	log            *slog.Logger
+	observer       CallObserver
 	userAgent      string
+}
+
+// CallObserver watches the client's calls. It must be safe for concurrent
+// use and quick: it runs on every call.
+type CallObserver interface {
+	// CallStarted is told that operation (e.g. "CompleteCheckoutSession")
+	// starts. The context it returns is used for the call's attempts (it
+	// may carry a trace span); done is called once, when the call has
+	// ended, with how it went. The error, if any, is the call's; observers
+	// must not record its text where buyer data would be out of place.
+	CallStarted(ctx context.Context, operation string) (_ context.Context, done func(CallInfo, error))
 }
 
 // New validates cfg and returns a Client.
@@ -66,6 +78,7 @@ func New(cfg Config) (*Client, error) {
 		attemptTimeout: cfg.AttemptTimeout,
 		now:            cfg.Now,
 		log:            cfg.Logger,
+		observer:       cfg.Observer,
 		userAgent:      "paymentcompletion-amazonpay/1 (Go " + runtime.Version() + ")",
 	}
 	if cfg.Endpoint != "" {
@@ -374,8 +387,18 @@ func (c *Client) do(ctx context.Context, cl call, out any, opts []CallOption) (C
 }
 
 // send runs a prepared call with retries and decodes a success body into
-// out.
+// out, telling the observer.
 func (c *Client) send(ctx context.Context, p *preparedCall, out any) (CallInfo, error) {
+	if c.observer == nil {
+		return c.sendAttempts(ctx, p, out)
+	}
+	ctx, done := c.observer.CallStarted(ctx, p.cl.op)
+	info, err := c.sendAttempts(ctx, p, out)
+	done(info, err)
+	return info, err
+}
+
+func (c *Client) sendAttempts(ctx context.Context, p *preparedCall, out any) (CallInfo, error) {
 	start := time.Now()
 	cl, path, key := p.cl, p.path, p.key
 	info := CallInfo{}
@@ -637,4 +660,24 @@ func (c *Client) logAttempt(ctx context.Context, cl call, path string, attempt i
 		attrs = append(attrs, slog.Int("status", res.status), slog.String("request_id", res.requestID))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "amazonpay: attempt", attrs...)
+}
+
+// Observers combines observers into one that tells each, in order; the
+// context each returns is passed to the next.
+func Observers(obs ...CallObserver) CallObserver { return observers(obs) }
+
+type observers []CallObserver
+
+func (os observers) CallStarted(ctx context.Context, op string) (context.Context, func(CallInfo, error)) {
+	dones := make([]func(CallInfo, error), 0, len(os))
+	for _, o := range os {
+		var done func(CallInfo, error)
+		ctx, done = o.CallStarted(ctx, op)
+		dones = append(dones, done)
+	}
+	return ctx, func(info CallInfo, err error) {
+		for i := len(dones) - 1; i >= 0; i-- {
+			dones[i](info, err)
+		}
+	}
 }

@@ -80,6 +80,9 @@ type Config struct {
 	// logged contains the Authorization header, the key or buyer data.
 	// Default: nothing is logged.
 	Logger *slog.Logger
+	// Observer, when set, is told of every call: metrics and traces hook in
+	// here without the client depending on a metrics or tracing library.
+	Observer CallObserver
 }
 
 // RetryPolicy bounds the retries of one call. Zero fields take the defaults.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -68,6 +72,10 @@ Global flags (also accepted after the command):
                      30s complete, 5s payment, 10s charge reads; watch has none)
   -json              print responses as protojson (errors as google.rpc.Status JSON)
   -token-file file   file with the bearer token (env PAYMENTCOMPLETION_TOKEN_FILE)
+  -tls               connect over TLS (implied by -ca-file and -cert-file)
+  -ca-file file      PEM CAs trusted for the service's certificate (default: the system's)
+  -cert-file file    PEM client certificate for services that require one (with -key-file)
+  -key-file file     PEM private key of -cert-file
 
 Amounts are decimal strings with the currency's decimals: 14.00 USD, 1000 JPY.
 
@@ -82,7 +90,7 @@ Exit status:
    4  NOT_FOUND
    5  FAILED_PRECONDITION
    6  UNAVAILABLE or DEADLINE_EXCEEDED: retry the same command
-   7  UNAUTHENTICATED
+   7  UNAUTHENTICATED, or PERMISSION_DENIED (the caller may not call this)
    1  any other error
 `
 
@@ -92,6 +100,10 @@ type globals struct {
 	timeout   time.Duration
 	json      bool
 	tokenFile string
+	tls       bool
+	caFile    string
+	certFile  string
+	keyFile   string
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -99,6 +111,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline of unary calls")
 	fs.BoolVar(&g.json, "json", g.json, "print protojson")
 	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "bearer token file")
+	fs.BoolVar(&g.tls, "tls", g.tls, "connect over TLS")
+	fs.StringVar(&g.caFile, "ca-file", g.caFile, "PEM CAs trusted for the service")
+	fs.StringVar(&g.certFile, "cert-file", g.certFile, "PEM client certificate")
+	fs.StringVar(&g.keyFile, "key-file", g.keyFile, "PEM client key")
 }
 
 // command is a parsed invocation: the request is built, only the call
@@ -491,15 +507,47 @@ func errorExit(c codes.Code) int {
 		return exitFailedPrecondition
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return exitUnavailable
-	case codes.Unauthenticated:
+	case codes.Unauthenticated, codes.PermissionDenied:
 		return exitUnauthenticated
 	default:
 		return exitOther
 	}
 }
 
-// dialFunc opens a client connection to addr.
-type dialFunc func(addr string) (*grpc.ClientConn, error)
+// dialFunc opens a client connection to addr with the given transport
+// credentials.
+type dialFunc func(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error)
+
+// transportCredentials returns TLS credentials when -tls, -ca-file or
+// -cert-file asks for them (TLS 1.2 or later, the service's name checked
+// against its certificate), plaintext otherwise.
+func (g globals) transportCredentials() (credentials.TransportCredentials, error) {
+	if !g.tls && g.caFile == "" && g.certFile == "" && g.keyFile == "" {
+		return insecure.NewCredentials(), nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.caFile != "" {
+		pem, err := os.ReadFile(g.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-file: %s holds no PEM certificate", g.caFile)
+		}
+	}
+	switch {
+	case g.certFile != "" && g.keyFile != "":
+		cert, err := tls.LoadX509KeyPair(g.certFile, g.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-cert-file, -key-file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	case g.certFile != "" || g.keyFile != "":
+		return nil, errors.New("-cert-file and -key-file go together")
+	}
+	return credentials.NewTLS(c), nil
+}
 
 // runCLI runs one invocation and returns the exit status.
 func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer, dial dialFunc) int {
@@ -520,7 +568,12 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		}
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(b)))
 	}
-	conn, err := dial(g.addr)
+	creds, err := g.transportCredentials()
+	if err != nil {
+		fmt.Fprintf(stderr, "client: %v\n", err)
+		return exitUsage
+	}
+	conn, err := dial(g.addr, creds)
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return exitUsage

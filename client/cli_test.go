@@ -18,6 +18,7 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -337,7 +338,7 @@ func (r *recorder) GetChargePermission(_ context.Context, req *pb.GetChargePermi
 // returns a client of it.
 func startServer(t *testing.T, svc pb.PaymentCompletionServiceServer, opts grpcserver.Options) pb.PaymentCompletionServiceClient {
 	t.Helper()
-	conn, err := bufDial(startBuf(t, svc, opts))("")
+	conn, err := bufDial(startBuf(t, svc, opts))("", insecure.NewCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,10 +368,10 @@ func startBuf(t *testing.T, svc pb.PaymentCompletionServiceServer, opts grpcserv
 
 // bufDial is a dialFunc connecting to lis whatever the address.
 func bufDial(lis *bufconn.Listener) dialFunc {
-	return func(string) (*grpc.ClientConn, error) {
+	return func(_ string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
 		return grpc.NewClient("passthrough:///bufnet",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(creds),
 			grpc.WithDefaultServiceConfig(serviceconfig.JSON))
 	}
 }
@@ -379,7 +380,7 @@ func bufDial(lis *bufconn.Listener) dialFunc {
 // (grpc.NewClient refuses an invalid one).
 func TestDial(t *testing.T) {
 	t.Parallel()
-	conn, err := dial("127.0.0.1:1")
+	conn, err := dial("127.0.0.1:1", insecure.NewCredentials())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"syscall"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
 )
@@ -28,11 +28,10 @@ func main() {
 	os.Exit(code)
 }
 
-// dial connects without TLS: the service listens on loopback or a private
-// network behind the deployment's own transport security. The default
-// service config retries UNAVAILABLE with backoff and sets per-method
-// timeouts.
-func dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+// dial connects to addr with creds (plaintext or TLS, from the flags). The
+// default service config retries UNAVAILABLE with backoff and sets
+// per-method timeouts.
+func dial(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(serviceconfig.JSON))
 }

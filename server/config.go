@@ -39,6 +39,17 @@ type Config struct {
 	// AuthTokenFile holds the bearer token callers must present; "" turns
 	// authentication off.
 	AuthTokenFile string
+	// AuthCallersFile names the callers and the methods each may call (see
+	// internal/callers); "" together with AuthTokenFile "" turns
+	// authentication off. Reloaded when it changes.
+	AuthCallersFile string
+	// TLSCertFile and TLSKeyFile, when set, serve TLS on ListenAddr; they
+	// are read again when they change. TLSClientCAFile additionally
+	// requires client certificates signed by one of its CAs (mTLS).
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// AllowPlaintext permits serving without TLS on an address other than
+	// loopback (behind a mesh or a private network's own encryption).
+	AllowPlaintext bool
 	// DefaultCallTimeout is the deadline of unary calls that carry none.
 	DefaultCallTimeout time.Duration
 	// ShutdownGrace bounds graceful shutdown.
@@ -56,6 +67,10 @@ type Config struct {
 	// HealthCheckInterval is how often the store is pinged (each ping may
 	// take as long) for the health status: NOT_SERVING while it fails.
 	HealthCheckInterval time.Duration
+
+	// MetricsAddr is where an HTTP listener serves Prometheus metrics at
+	// /metrics; "" (the default) serves none.
+	MetricsAddr string
 
 	// AmazonPay configures the Amazon Pay client. Without a public key ID
 	// and private key the service runs against its embedded simulator.
@@ -171,6 +186,16 @@ func settings() []setting {
 			}},
 		{"auth-token-file", "AUTH_TOKEN_FILE", "file", "file holding the bearer token callers must send; empty disables auth", "",
 			str(func(c *Config) *string { return &c.AuthTokenFile })},
+		{"auth-callers-file", "AUTH_CALLERS_FILE", "file", "JSON file of named callers (token_sha256 or client_cert_subject/client_cert_san) and the methods each may call; reloaded on change", "",
+			str(func(c *Config) *string { return &c.AuthCallersFile })},
+		{"tls-cert-file", "TLS_CERT_FILE", "file", "PEM certificate chain served on the gRPC listener (with TLS_KEY_FILE); reloaded on change", "",
+			str(func(c *Config) *string { return &c.TLSCertFile })},
+		{"tls-key-file", "TLS_KEY_FILE", "file", "PEM private key of TLS_CERT_FILE", "",
+			str(func(c *Config) *string { return &c.TLSKeyFile })},
+		{"tls-client-ca-file", "TLS_CLIENT_CA_FILE", "file", "PEM CAs whose client certificates are required (mTLS); needs TLS_CERT_FILE", "",
+			str(func(c *Config) *string { return &c.TLSClientCAFile })},
+		{"allow-plaintext", "ALLOW_PLAINTEXT", "bool", "serve without TLS on a non-loopback LISTEN_ADDR", "false",
+			boolean(func(c *Config) *bool { return &c.AllowPlaintext })},
 		{"default-call-timeout", "DEFAULT_CALL_TIMEOUT", "duration", "deadline of unary calls that carry none", "30s",
 			dur(func(c *Config) *time.Duration { return &c.DefaultCallTimeout })},
 		{"shutdown-grace", "SHUTDOWN_GRACE", "duration", "time in-flight calls get to finish at shutdown", "15s",
@@ -183,6 +208,8 @@ func settings() []setting {
 			positiveInt(func(c *Config) *int { return &c.MaxStreamsPerConnection })},
 		{"max-watches", "MAX_WATCHES", "n", "WatchPayment streams the server serves at once; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHES)", "10000",
 			positiveInt(func(c *Config) *int { return &c.MaxWatches })},
+		{"metrics-addr", "METRICS_ADDR", "host:port", "address of an HTTP listener serving Prometheus metrics at /metrics (no auth); empty serves none", "",
+			str(func(c *Config) *string { return &c.MetricsAddr })},
 		{"amazon-pay-public-key-id", amazonpay.EnvPublicKeyID, "id", "Amazon Pay public key ID; empty (with no key file) runs the embedded simulator", "",
 			str(func(c *Config) *string { return &c.AmazonPay.PublicKeyID })},
 		{"amazon-pay-private-key-file", amazonpay.EnvPrivateKeyFile, "file", "PEM file of the Amazon Pay private key", "",
@@ -269,6 +296,17 @@ func str(field func(*Config) *string) func(*Config, string) error {
 	}
 }
 
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
 func dur(field func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -317,9 +355,13 @@ func (v settingValue) Set(s string) error {
 // IsBoolFlag lets a boolean setting be given as a bare -flag.
 func (v settingValue) IsBoolFlag() bool { return v.s.arg == "bool" }
 
+// errVersion is parseConfig's answer to -version.
+var errVersion = errors.New("version asked for")
+
 // parseConfig builds the Config from the command line and the environment
 // (read through lookupEnv) and validates it. An empty environment variable
-// counts as unset. It returns flag.ErrHelp after printing -help to out.
+// counts as unset. It returns flag.ErrHelp after printing -help to out,
+// and errVersion for -version.
 func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
 	all := settings()
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -329,8 +371,12 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 	for i, s := range all {
 		fs.Var(settingValue{s: s, val: &values[i]}, s.flag, s.usage)
 	}
+	showVersion := fs.Bool("version", false, "print the version, commit and Go version, and exit")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	if *showVersion {
+		return Config{}, errVersion
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags: see -help)", fs.Arg(0))
@@ -390,6 +436,8 @@ Runs the paymentcompletion gRPC service. Every setting is a flag and an
 environment variable; a flag on the command line wins over the environment,
 which wins over the default. Empty environment variables count as unset.
 Without Amazon Pay credentials the service runs its embedded simulator.
+-version prints the version, commit and Go version. Tracing follows the
+standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*).
 
 `)
 	for _, s := range all {
@@ -411,6 +459,14 @@ func (c Config) Validate() error {
 	if err := checkHostPort(c.ListenAddr); err != nil {
 		fail("LISTEN_ADDR", "listen-addr", "%v", err)
 	}
+	switch {
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		fail("TLS_CERT_FILE", "tls-cert-file", "TLS_CERT_FILE and TLS_KEY_FILE (-tls-key-file) go together: set both or neither")
+	case c.TLSClientCAFile != "" && c.TLSCertFile == "":
+		fail("TLS_CLIENT_CA_FILE", "tls-client-ca-file", "requires TLS_CERT_FILE and TLS_KEY_FILE (client certificates are only asked for over TLS)")
+	case c.TLSCertFile == "" && !c.AllowPlaintext && checkHostPort(c.ListenAddr) == nil && !loopback(c.ListenAddr):
+		fail("LISTEN_ADDR", "listen-addr", "%q is not a loopback address: serve TLS (TLS_CERT_FILE, TLS_KEY_FILE) or set ALLOW_PLAINTEXT=true (-allow-plaintext) if the network encrypts traffic itself", c.ListenAddr)
+	}
 	if c.DataDir == "" {
 		fail("DATA_DIR", "data-dir", "must not be empty")
 	}
@@ -429,6 +485,11 @@ func (c Config) Validate() error {
 	if c.DebugAddr != "" {
 		if err := checkHostPort(c.DebugAddr); err != nil {
 			fail("DEBUG_ADDR", "debug-addr", "%v", err)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			fail("METRICS_ADDR", "metrics-addr", "%v", err)
 		}
 	}
 
@@ -493,6 +554,20 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// loopback reports whether addr's host only accepts connections from this
+// machine: localhost or a loopback IP. An empty host listens everywhere.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // checkHostPort accepts host:port with an optional host and a numeric port.
 func checkHostPort(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
@@ -524,12 +599,18 @@ func (c Config) logAttrs() []any {
 		"database_url", storeopen.Redact(c.DatabaseURL),
 		"log_level", c.LogLevel.String(),
 		"auth", c.AuthTokenFile != "",
+		"auth_callers_file", c.AuthCallersFile,
+		"tls_cert_file", c.TLSCertFile,
+		"tls_key_file", c.TLSKeyFile,
+		"tls_client_ca_file", c.TLSClientCAFile,
+		"allow_plaintext", c.AllowPlaintext,
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
 		"debug_addr", c.DebugAddr,
 		"health_check_interval", c.HealthCheckInterval.String(),
 		"max_streams_per_connection", c.MaxStreamsPerConnection,
 		"max_watches", c.MaxWatches,
+		"metrics_addr", c.MetricsAddr,
 		"amazon_pay", mode,
 		"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
 		"amazon_pay_private_key_file", c.AmazonPay.PrivateKeyFile,

@@ -75,7 +75,7 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "env_overrides_default",
 			env: map[string]string{
-				"LISTEN_ADDR": "0.0.0.0:9000", "LOG_LEVEL": "DEBUG", "TRACKER_GET_CHARGE_RATE": "0.5",
+				"LISTEN_ADDR": "0.0.0.0:9000", "ALLOW_PLAINTEXT": "true", "LOG_LEVEL": "DEBUG", "TRACKER_GET_CHARGE_RATE": "0.5",
 				"AMAZON_PAY_SANDBOX": "true", "REPLICA_ID": "r1", "SHUTDOWN_GRACE": "1m",
 			},
 			check: func(t *testing.T, c Config) {
@@ -128,6 +128,30 @@ func TestParseConfig(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				if !c.AmazonPay.Sandbox {
 					t.Error("-amazon-pay-sandbox did not set Sandbox")
+				}
+			},
+		},
+		{
+			name: "plaintext_allowed_on_loopback_and_with_tls",
+			env:  map[string]string{"LISTEN_ADDR": "[::1]:9000"},
+			check: func(t *testing.T, c Config) {
+				for _, tt := range []struct {
+					c  Config
+					ok bool
+				}{
+					{Config{ListenAddr: "localhost:1"}, true},
+					{Config{ListenAddr: "127.0.0.2:1"}, true},
+					{Config{ListenAddr: "[::1]:1"}, true},
+					{Config{ListenAddr: ":1"}, false},
+					{Config{ListenAddr: "0.0.0.0:1"}, false},
+					{Config{ListenAddr: "0.0.0.0:1", AllowPlaintext: true}, true},
+					{Config{ListenAddr: "0.0.0.0:1", TLSCertFile: "c", TLSKeyFile: "k"}, true},
+				} {
+					c2 := c
+					c2.ListenAddr, c2.AllowPlaintext, c2.TLSCertFile, c2.TLSKeyFile = tt.c.ListenAddr, tt.c.AllowPlaintext, tt.c.TLSCertFile, tt.c.TLSKeyFile
+					if err := c2.Validate(); (err == nil) != tt.ok {
+						t.Errorf("%+v: Validate = %v, want ok %v", tt.c, err, tt.ok)
+					}
 				}
 			},
 		},
@@ -187,6 +211,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad_endpoint", env: map[string]string{"AMAZON_PAY_ENDPOINT": "ftp://pay.example"}, wantErr: []string{"AMAZON_PAY_ENDPOINT"}},
 		{name: "plaintext_endpoint_with_real_keys", env: map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "LIVE-ABC", "AMAZON_PAY_PRIVATE_KEY_FILE": "k.pem", "AMAZON_PAY_ENDPOINT": "http://egress.internal:3128"}, wantErr: []string{"AMAZON_PAY_ENDPOINT (-amazon-pay-endpoint)", "plain HTTP", "https"}},
 		{name: "bad_database_url", env: map[string]string{"DATABASE_URL": "mysql://db/pc"}, wantErr: []string{"DATABASE_URL (-database-url)", "mysql"}},
+		{name: "plaintext_on_all_interfaces", env: map[string]string{"LISTEN_ADDR": ":50051"}, wantErr: []string{"LISTEN_ADDR", "TLS_CERT_FILE", "TLS_KEY_FILE", "ALLOW_PLAINTEXT=true"}},
+		{name: "plaintext_on_private_address", args: []string{"-listen-addr", "10.0.0.7:50051"}, wantErr: []string{"not a loopback address", "ALLOW_PLAINTEXT"}},
+		{name: "cert_without_key", env: map[string]string{"TLS_CERT_FILE": "c.pem"}, wantErr: []string{"TLS_CERT_FILE", "TLS_KEY_FILE", "both or neither"}},
+		{name: "client_ca_without_cert", env: map[string]string{"TLS_CLIENT_CA_FILE": "ca.pem"}, wantErr: []string{"TLS_CLIENT_CA_FILE", "requires TLS_CERT_FILE"}},
+		{name: "bad_allow_plaintext", env: map[string]string{"ALLOW_PLAINTEXT": "sure"}, wantErr: []string{"ALLOW_PLAINTEXT", "true or false"}},
 		{name: "replica_id_with_space", env: map[string]string{"REPLICA_ID": "a b"}, wantErr: []string{"REPLICA_ID"}},
 		{
 			name:    "every_problem_reported",

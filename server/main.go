@@ -23,6 +23,10 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
+	if errors.Is(err, errVersion) {
+		currentBuild().print(os.Stdout)
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "server: configuration:\n%v\n", err)
 		os.Exit(2)

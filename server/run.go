@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/logcontext"
+	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
+	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracing"
 )
 
 // run builds the service's dependencies in order, serves until ctx ends and
@@ -31,8 +37,11 @@ import (
 // closes what was built (the embedded simulator, the store, the data
 // directory's lock), in reverse order.
 func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
+	// Every line written with a call's context names its request ID,
+	// caller and trace.
 	logger := newLogger(logw, cfg.LogLevel)
-	logger.Info("starting", cfg.logAttrs()...)
+	build := currentBuild()
+	logger.Info("starting", append(build.logAttrs(), cfg.logAttrs()...)...)
 
 	// Teardown in reverse order of construction, whatever happens below.
 	var closers []func() error
@@ -46,6 +55,22 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	var callersFile *callers.File
+	if cfg.AuthCallersFile != "" {
+		callersFile, err = callers.Open(cfg.AuthCallersFile, grpcserver.MethodNames(), nil, logger)
+		if err != nil {
+			return fmt.Errorf("AUTH_CALLERS_FILE: %w", err)
+		}
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		src, err := tlsfiles.New(tlsfiles.Files{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, ClientCAFile: cfg.TLSClientCAFile}, logger)
+		if err != nil {
+			return fmt.Errorf("TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE: %w", err)
+		}
+		tlsConfig = src.ServerConfig()
+		logger.Info("serving TLS", "cert_not_after", src.NotAfter(), "client_certificates_required", cfg.TLSClientCAFile != "")
+	}
 	// Created if missing, checked writable and locked: one server per data
 	// directory (the SQLite file and the simulator's state are
 	// single-process). The lock goes last, after everything using it.
@@ -55,25 +80,55 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	closers = append(closers, dir.Release)
 
+	// Traces always get IDs (the logs name them); they leave the process
+	// only when the OTEL_* environment configures an exporter.
+	tp, err := tracing.New(ctx, os.LookupEnv, build.Version)
+	if err != nil {
+		return fmt.Errorf("OpenTelemetry (OTEL_* environment): %w", err)
+	}
+	closers = append(closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tp.Shutdown(sctx)
+	})
+	obs := &observability{tracer: tp}
+	if cfg.MetricsAddr != "" {
+		obs.metrics = metrics.New(metrics.Build(build))
+	}
+	logger.Info("tracing", "exporter", tp.Exporter)
+
 	// Dependencies, in order: the store, Amazon Pay (or the embedded
 	// simulator), the completion service with its reconciler, the tracker,
 	// and the gRPC implementation over them.
-	d, err := wire(ctx, cfg, logger)
+	d, err := wire(ctx, cfg, logger, obs)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, d.closers...)
 	svc := d.service
 
-	srv, err := grpcserver.New(svc, grpcserver.Options{
+	opts := grpcserver.Options{
 		Logger:             logger,
 		AuthToken:          token,
+		TLS:                tlsConfig,
 		DefaultCallTimeout: cfg.DefaultCallTimeout,
 		ShutdownGrace:      cfg.ShutdownGrace,
+		TracerProvider:     tp,
+		Propagator:         tracing.Propagator,
 
 		MaxStreamsPerConnection: cfg.MaxStreamsPerConnection,
 		MaxWatches:              cfg.MaxWatches,
-	})
+	}
+	if obs.metrics != nil {
+		opts.Metrics = obs.metrics.GRPC()
+		if obs.backlog != nil {
+			obs.metrics.WatchBacklog(obs.backlog, time.Now)
+		}
+	}
+	if callersFile != nil {
+		opts.Callers = callersFile.Current
+	}
+	srv, err := grpcserver.New(svc, opts)
 	if err != nil {
 		return err
 	}
@@ -90,11 +145,31 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		}
 	}
 
+	var mlis net.Listener
+	if cfg.MetricsAddr != "" {
+		if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			_ = lis.Close()
+			if dlis != nil {
+				_ = dlis.Close()
+			}
+			return listenError("METRICS_ADDR", "metrics-addr", err)
+		}
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis) })
 	if dlis != nil {
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
 		g.Go(func() error { return serveDebug(gctx, dlis) })
+	}
+	if mlis != nil {
+		logger.Info("serving metrics", "metrics_addr", mlis.Addr().String())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", obs.metrics.Handler())
+		g.Go(func() error { return serveHTTP(gctx, mlis, mux, "metrics listener") })
+	}
+	if callersFile != nil {
+		g.Go(func() error { return callersFile.Watch(gctx, callersReloadInterval) })
 	}
 	for _, w := range d.workers {
 		g.Go(func() error { return w(gctx) })
@@ -130,7 +205,7 @@ func listenError(env, flagName string, err error) error {
 // with every duration written as a Go duration string ("15s", "1m30s")
 // whoever logs it, instead of slog's default integer nanoseconds.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+	return slog.New(logcontext.NewHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Value.Kind() == slog.KindDuration {
@@ -138,8 +213,12 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			}
 			return a
 		},
-	}))
+	})))
 }
+
+// callersReloadInterval is how often the callers file is checked for
+// changes.
+const callersReloadInterval = 2 * time.Second
 
 // serveDebug serves the runtime's profiles (net/http/pprof) on lis until
 // ctx ends. Its own mux keeps the handlers off http.DefaultServeMux.
@@ -150,11 +229,16 @@ func serveDebug(ctx context.Context, lis net.Listener) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveHTTP(ctx, lis, mux, "debug listener")
+}
+
+// serveHTTP serves h on lis until ctx ends.
+func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler, name string) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
 	defer stop()
 	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("debug listener: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }

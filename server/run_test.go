@@ -151,6 +151,10 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 		{"simulator_port_in_use", []string{"-simulator-addr", busy.Addr().String()}, []string{"SIMULATOR_ADDR", "-simulator-addr", inUse}},
 		{"read_only_data_dir", []string{"-data-dir", readOnly}, []string{"DATA_DIR", readOnly, "not writable"}},
 		{"data_dir_in_use", []string{"-data-dir", held}, []string{"DATA_DIR", held, "another server (PID " + strconv.Itoa(os.Getpid()) + ")"}},
+		{"missing_callers_file", []string{"-auth-callers-file", filepath.Join(dir, "nope.json")}, []string{"AUTH_CALLERS_FILE"}},
+		{"invalid_callers_file", []string{"-auth-callers-file", empty}, []string{"AUTH_CALLERS_FILE"}},
+		{"missing_tls_files", []string{"-tls-cert-file", filepath.Join(dir, "c.pem"), "-tls-key-file", filepath.Join(dir, "k.pem")}, []string{"TLS_CERT_FILE", "c.pem"}},
+		{"tls_key_not_a_key", []string{"-tls-cert-file", empty, "-tls-key-file", empty}, []string{"TLS_KEY_FILE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

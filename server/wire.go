@@ -13,10 +13,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracing"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	appwire "github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
@@ -36,7 +42,7 @@ type deps struct {
 // the completion service with its reconciler, the pending-authorization
 // tracker, and the gRPC implementation over them. On error, what was built
 // is closed.
-func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err error) {
+func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observability) (d *deps, err error) {
 	d = &deps{}
 	defer func() {
 		if err != nil {
@@ -48,13 +54,16 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 	}()
 	svc, err := appwire.Build(ctx, appwire.Config{
 		DatabaseURL: cfg.DatabaseURL,
-		AmazonPay:   func(ctx context.Context) (*amazonpay.Client, error) { return amazonPay(ctx, cfg, logger, d) },
+		AmazonPay: func(ctx context.Context) (*amazonpay.Client, error) {
+			return amazonPay(ctx, cfg, logger, obs.amazonPay(), d)
+		},
 		Completion: completion.Config{
 			Owner:               cfg.ReplicaID,
 			InflightLease:       cfg.CompletionInflightLease,
 			UpstreamTimeout:     cfg.CompletionUpstreamTimeout,
 			ReconcileFirstDelay: cfg.ReconcileFirstDelay,
 			PendingFirstPoll:    cfg.TrackerFirstPoll,
+			Metrics:             obs.completionMetrics(),
 		},
 		Tracker: tracker.Config{
 			Owner:       cfg.ReplicaID,
@@ -68,6 +77,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
 		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,
 		Logger:                 logger,
+		ObserveStore:           obs.store,
 	})
 	if err != nil {
 		return d, err
@@ -81,13 +91,14 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger) (d *deps, err er
 
 // amazonPay returns the Amazon Pay client: for the configured account, or,
 // without credentials, for the embedded simulator it starts.
-func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*amazonpay.Client, error) {
+func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer amazonpay.CallObserver, d *deps) (*amazonpay.Client, error) {
 	if !cfg.UseSimulator() {
 		ac, err := amazonpay.ConfigFromSettings(cfg.AmazonPay)
 		if err != nil {
 			return nil, err
 		}
 		ac.Logger = logger
+		ac.Observer = observer
 		c, err := amazonpay.New(ac)
 		if err != nil {
 			return nil, err
@@ -139,6 +150,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, d *deps) (*
 		Endpoint:    srv.URL,
 		RootCAs:     srv.CertPool,
 		Logger:      logger,
+		Observer:    observer,
 	})
 	if err != nil {
 		return nil, err
@@ -176,4 +188,37 @@ func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 		return nil, err
 	}
 	return key, os.Rename(tmp, path)
+}
+
+// observability is what traces and measures the service: the tracer
+// provider (always set) and the metrics (nil without METRICS_ADDR).
+type observability struct {
+	tracer  trace.TracerProvider
+	metrics *metrics.Metrics
+	// backlog is the store as opened, once wire has opened it.
+	backlog store.Backlogger
+}
+
+func (o *observability) amazonPay() amazonpay.CallObserver {
+	obs := []amazonpay.CallObserver{tracing.NewAmazonPay(o.tracer)}
+	if o.metrics != nil {
+		obs = append(obs, o.metrics)
+	}
+	return amazonpay.Observers(obs...)
+}
+
+func (o *observability) completionMetrics() completion.Metrics {
+	if o.metrics == nil {
+		return nil
+	}
+	return o.metrics
+}
+
+func (o *observability) store(raw store.Store) store.Store {
+	o.backlog, _ = raw.(store.Backlogger)
+	var sobs storeobserve.Observer
+	if o.metrics != nil {
+		sobs = o.metrics
+	}
+	return storeobserve.Wrap(raw, o.tracer, sobs)
 }

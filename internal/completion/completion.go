@@ -109,6 +109,18 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives structured logs without PII (default slog.Default()).
 	Logger *slog.Logger
+	// Metrics, when set, is told the answer of every Complete call.
+	Metrics Metrics
+}
+
+// Metrics receives the completion service's measurements, e.g. to export
+// them as metrics. It must be safe for concurrent use and quick.
+type Metrics interface {
+	// CompletionAnswered is told how a Complete call was answered: the
+	// payment's outcome (Completing for a payment still in flight, which
+	// callers see as unknown), or, for an error, "" and the error's reason
+	// (one of Reasons, or "" for an error that is not an *Error).
+	CompletionAnswered(outcome payment.Outcome, errReason string)
 }
 
 func (c *Config) defaults() {
@@ -191,6 +203,23 @@ func (r Request) validate() error {
 // the payment as recorded. A declined or canceled payment is a result, not an
 // error; errors are *Error values.
 func (s *Service) Complete(ctx context.Context, req Request) (payment.Payment, error) {
+	p, err := s.complete(ctx, req)
+	if m := s.cfg.Metrics; m != nil {
+		if err != nil {
+			var e *Error
+			reason := ""
+			if errors.As(err, &e) {
+				reason = e.Reason
+			}
+			m.CompletionAnswered("", reason)
+		} else {
+			m.CompletionAnswered(p.Outcome, "")
+		}
+	}
+	return p, err
+}
+
+func (s *Service) complete(ctx context.Context, req Request) (payment.Payment, error) {
 	req.CheckoutSessionID = payment.CanonicalCheckoutSessionID(req.CheckoutSessionID)
 	if err := req.validate(); err != nil {
 		return payment.Payment{}, err

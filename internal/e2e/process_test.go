@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -133,6 +134,12 @@ func (a *amazonSim) serverEnv(t testing.TB, databaseURL string) map[string]strin
 // answers SERVING.
 func startProc(t testing.TB, env map[string]string) *proc {
 	t.Helper()
+	return startProcWith(t, env, insecure.NewCredentials())
+}
+
+// startProcWith is startProc connecting with creds (e.g. TLS).
+func startProcWith(t testing.TB, env map[string]string, creds credentials.TransportCredentials) *proc {
+	t.Helper()
 	bin := serverBinary(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin)
@@ -152,7 +159,7 @@ func startProc(t testing.TB, env map[string]string) *proc {
 			t.Logf("server %s output:\n%s", addr, p.output())
 		}
 	})
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}

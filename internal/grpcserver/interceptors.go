@@ -2,8 +2,6 @@ package grpcserver
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,7 +46,7 @@ func not(f func(context.Context, interceptors.CallMeta) bool) selector.Matcher {
 }
 
 // interceptors returns the unary and stream chains, outermost first:
-// logging, shutdown handling of streams (and the default deadline of unary
+// metrics, the request ID (and the call's log identity), logging, shutdown handling of streams (and the default deadline of unary
 // calls), auth, validation, recovery. Recovery is innermost so a panic
 // becomes an INTERNAL status that logging still records.
 func (s *Server) interceptors(opts Options, codec *receiveCodec) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
@@ -71,16 +69,27 @@ func (s *Server) interceptors(opts Options, codec *receiveCodec) ([]grpc.UnarySe
 		return status.Error(codes.Internal, "internal error")
 	})}
 
-	unary := []grpc.UnaryServerInterceptor{
+	var (
+		unary  []grpc.UnaryServerInterceptor
+		stream []grpc.StreamServerInterceptor
+	)
+	if opts.Metrics != nil {
+		// Outermost, so the handled counts and times include every refusal.
+		unary = append(unary, opts.Metrics.UnaryServerInterceptor())
+		stream = append(stream, opts.Metrics.StreamServerInterceptor())
+	}
+	unary = append(unary,
+		requestIDUnary,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), business),
 		defaultDeadline(opts.DefaultCallTimeout),
-	}
-	stream := []grpc.StreamServerInterceptor{
+	)
+	stream = append(stream,
+		requestIDStream,
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), business),
 		s.streams.interceptor,
-	}
-	if opts.AuthToken != "" {
-		authFn := bearerAuth(opts.AuthToken)
+	)
+	if opts.Callers != nil {
+		authFn := callerAuth(opts.Callers)
 		unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(authFn), business))
 		stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(authFn), business))
 	}
@@ -105,24 +114,6 @@ func defaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 			defer cancel()
 		}
 		return handler(ctx, req)
-	}
-}
-
-// bearerAuth checks the "authorization: Bearer <token>" metadata against
-// token. Both sides are hashed first so the comparison takes the same time
-// whatever the presented token's length or content.
-func bearerAuth(token string) auth.AuthFunc {
-	want := sha256.Sum256([]byte(token))
-	return func(ctx context.Context) (context.Context, error) {
-		got, err := auth.AuthFromMD(ctx, "bearer")
-		if err != nil {
-			return nil, statusError(codes.Unauthenticated, "missing bearer token", pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
-		}
-		sum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			return nil, statusError(codes.Unauthenticated, "invalid bearer token", pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
-		}
-		return ctx, nil
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package grpcserver assembles and runs the gRPC server of the payment
-// completion service: the interceptor chain (logging, bearer-token auth,
-// request validation, panic recovery, default deadlines), health checking,
-// reflection, transport limits and a bounded graceful shutdown.
+// completion service: the interceptor chain (metrics, request IDs, logging,
+// caller auth and permissions, request validation, panic recovery, default
+// deadlines), TLS, tracing, health checking, reflection, transport limits and
+// a bounded graceful shutdown.
 //
 // It takes the PaymentCompletionService implementation as a value, so the
 // same assembly serves production, tests over bufconn and tests over a real
@@ -10,6 +11,7 @@ package grpcserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,13 +20,22 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
+	"github.com/paymentcompletion/paymentcompletion/internal/logcontext"
 )
 
 // ServiceName is the fully qualified name of the payment completion service,
@@ -95,6 +106,24 @@ type Options struct {
 	// health checks and reflection must present in the "authorization"
 	// metadata ("Bearer <token>").
 	AuthToken string
+	// Callers, when not nil, returns the callers in force (it is asked on
+	// every call, so a reloaded callers file applies at once). Every call
+	// except health checks and reflection must then come from one of them,
+	// by bearer token or client certificate, and be a method it may call.
+	// AuthToken, if also set, adds a caller "token" allowed everything.
+	Callers func() *callers.Set
+	// TLS, when not nil, serves TLS with this configuration (a client CA
+	// in it makes client certificates required); nil serves plaintext.
+	TLS *tls.Config
+	// Metrics, when not nil, counts and times every call (Prometheus
+	// grpc_server_* metrics); New initializes its series for every method.
+	Metrics *grpcprom.ServerMetrics
+	// TracerProvider, when not nil, traces every call except health checks
+	// (otelgrpc), continuing the caller's trace from its W3C traceparent
+	// with Propagator (default: W3C trace context and baggage). The call's
+	// log lines carry its trace_id and span_id.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 	// DefaultCallTimeout is the deadline given to unary calls that arrive
 	// without one (default DefaultCallTimeout). Streams are exempt:
 	// WatchPayment may legitimately stay open for a long time.
@@ -169,21 +198,53 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 		logger:  opts.Logger,
 		grace:   opts.ShutdownGrace,
 	}
+	if _, ok := opts.Logger.Handler().(*logcontext.Handler); !ok {
+		opts.Logger = slog.New(logcontext.NewHandler(opts.Logger.Handler()))
+		s.logger = opts.Logger
+	}
+	if opts.AuthToken != "" {
+		token, more := callers.TokenCaller("token", opts.AuthToken), opts.Callers
+		opts.Callers = func() *callers.Set {
+			if more == nil {
+				return token
+			}
+			return callers.Union(more(), token)
+		}
+	}
 	codec := newReceiveCodec(opts.MaxRecvMsgSize)
 	unary, stream := s.interceptors(opts, codec)
-	s.srv = grpc.NewServer(
+	serverOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.ForceServerCodecV2(codec),
 		grpc.StatsHandler(connTagger{}),
-		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize*transportLimitFactor),
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize * transportLimitFactor),
 		grpc.KeepaliveParams(keepaliveParams),
 		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
-	)
+	}
+	if opts.TLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	if opts.TracerProvider != nil {
+		prop := opts.Propagator
+		if prop == nil {
+			prop = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+		}
+		serverOpts = append(serverOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(opts.TracerProvider),
+			otelgrpc.WithPropagators(prop),
+			otelgrpc.WithMeterProvider(noopmetric.NewMeterProvider()),
+			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())),
+		)))
+	}
+	s.srv = grpc.NewServer(serverOpts...)
 	reg := contractRegistrar{s.srv, codec}
 	pb.RegisterPaymentCompletionServiceServer(reg, svc)
 	healthpb.RegisterHealthServer(reg, s.health)
 	reflection.Register(reg)
+	if opts.Metrics != nil {
+		opts.Metrics.InitializeMetrics(s.srv)
+	}
 	s.SetServing(false)
 	return s, nil
 }

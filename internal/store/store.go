@@ -121,3 +121,24 @@ type ListPosition struct {
 	CreateTime        time.Time
 	CheckoutSessionID string
 }
+
+// Backlog is how many payments wait in one unsettled outcome (completing,
+// unknown or pending), for monitoring. Stores that can tell it cheaply (the
+// cost depends on the number of unsettled payments, not on all stored)
+// implement Backlogger.
+type Backlog struct {
+	Outcome payment.Outcome
+	// Count is the number of payments in Outcome.
+	Count int64
+	// OldestCreateTime is the creation time of the oldest of them.
+	OldestCreateTime time.Time
+	// EarliestCheckTime is the earliest NextCheckTime among them: when the
+	// next of them is due for a check (or its lease expires).
+	EarliestCheckTime time.Time
+}
+
+// Backlogger reports the backlog of every unsettled outcome that has
+// payments; outcomes without payments are left out.
+type Backlogger interface {
+	Backlog(ctx context.Context) ([]Backlog, error)
+}

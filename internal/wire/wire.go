@@ -43,6 +43,9 @@ type Config struct {
 	MaxCompletionsInFlight int
 	AmazonPayMaxCalls      int
 	AmazonPayMaxQueued     int
+	// ObserveStore, when set, wraps the store the service uses (e.g. to
+	// trace and time its operations); it gets the store as opened.
+	ObserveStore func(store.Store) store.Store
 }
 
 // Service is the assembled service.
@@ -72,7 +75,11 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	hub := watch.NewHub()
-	st := hub.Wrap(raw)
+	var observed store.Store = raw
+	if cfg.ObserveStore != nil {
+		observed = cfg.ObserveStore(raw)
+	}
+	st := hub.Wrap(observed)
 	s := &Service{Store: st, close: raw.Close}
 	if l, ok := raw.(storeopen.ChangeListener); ok {
 		// Changes made by other replicas reach this replica's watchers.

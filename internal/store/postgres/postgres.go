@@ -242,6 +242,36 @@ func (s *Store) GetLatestByOrder(ctx context.Context, orderID string) (payment.P
 	return p, nil
 }
 
+// Backlog implements store.Backlogger. It reads the partial index of
+// scheduled payments, so its cost grows with the unsettled payments only.
+func (s *Store) Backlog(ctx context.Context) ([]store.Backlog, error) {
+	rows, err := s.pool.Query(ctx, `SELECT outcome, count(*), min(create_time), min(next_check_time)
+		FROM payments WHERE next_check_time IS NOT NULL GROUP BY outcome`)
+	if err != nil {
+		return nil, wrap("backlog", err)
+	}
+	defer rows.Close()
+	var out []store.Backlog
+	for rows.Next() {
+		var (
+			b             store.Backlog
+			outcome       string
+			create, check time.Time
+		)
+		if err := rows.Scan(&outcome, &b.Count, &create, &check); err != nil {
+			return nil, wrap("backlog", err)
+		}
+		b.Outcome, b.OldestCreateTime, b.EarliestCheckTime = payment.Outcome(outcome), create.UTC(), check.UTC()
+		if !b.Outcome.Final() {
+			out = append(out, b)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("backlog", err)
+	}
+	return out, nil
+}
+
 // DeleteAttempt implements store.Store.
 func (s *Store) DeleteAttempt(ctx context.Context, checkoutSessionID, leaseOwner string) error {
 	if leaseOwner == "" {

@@ -268,6 +268,39 @@ func (f *Store) Ping(context.Context) error {
 
 func (f *Store) Close() error { return nil }
 
+// Backlog implements store.Backlogger.
+func (f *Store) Backlog(context.Context) ([]store.Backlog, error) {
+	defer f.mu.Unlock()
+	if err := f.enter("Backlog"); err != nil {
+		return nil, err
+	}
+	by := map[payment.Outcome]*store.Backlog{}
+	var order []payment.Outcome
+	for _, p := range f.rows {
+		if p.Outcome.Final() || p.NextCheckTime.IsZero() {
+			continue
+		}
+		b := by[p.Outcome]
+		if b == nil {
+			b = &store.Backlog{Outcome: p.Outcome, OldestCreateTime: p.CreateTime, EarliestCheckTime: p.NextCheckTime}
+			by[p.Outcome] = b
+			order = append(order, p.Outcome)
+		}
+		b.Count++
+		if p.CreateTime.Before(b.OldestCreateTime) {
+			b.OldestCreateTime = p.CreateTime
+		}
+		if p.NextCheckTime.Before(b.EarliestCheckTime) {
+			b.EarliestCheckTime = p.NextCheckTime
+		}
+	}
+	out := make([]store.Backlog, 0, len(order))
+	for _, o := range order {
+		out = append(out, *by[o])
+	}
+	return out, nil
+}
+
 // normalize keeps times as the databases do: UTC, microseconds.
 func normalize(p payment.Payment) payment.Payment {
 	for _, t := range []*time.Time{&p.CreateTime, &p.UpdateTime, &p.SettleTime, &p.NextCheckTime} {

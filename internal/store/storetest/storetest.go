@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"extend_lease", s.testExtendLease},
 		{"times_utc_and_precision", s.testTimes},
 		{"ping", s.testPing},
+		{"backlog", s.testBacklog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1018,5 +1020,36 @@ func (s *suite) testListInvalid(t *testing.T) {
 				t.Errorf("List(%+v) = %d payments, nil error; want an error", tt.q, len(got))
 			}
 		})
+	}
+}
+
+// testBacklog checks the monitoring counts of unsettled payments; every
+// store of the service implements store.Backlogger.
+func (s *suite) testBacklog(t *testing.T) {
+	st := s.open(t)
+	b, ok := st.(store.Backlogger)
+	if !ok {
+		t.Fatalf("%T does not implement store.Backlogger", st)
+	}
+	ctx := t.Context()
+	if got, err := b.Backlog(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: Backlog = %+v, %v; want none", got, err)
+	}
+	mustPending(t, st, "cs-bl-p1", base.Add(time.Minute))
+	mustPending(t, st, "cs-bl-p2", base.Add(-time.Minute))
+	mustCreate(t, st, attempt("cs-bl-c1", "order-bl-c1", base.Add(-2*time.Hour)), owner)
+	mustCreate(t, st, attempt("cs-bl-done", "order-bl-done", base), owner)
+	mustTransition(t, st, "cs-bl-done", payment.Transition{Outcome: payment.Completed, ChargeID: "S01-0000000-0000000-C000001", Time: base})
+	got, err := b.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b store.Backlog) int { return strings.Compare(string(a.Outcome), string(b.Outcome)) })
+	want := []store.Backlog{
+		{Outcome: payment.Completing, Count: 1, OldestCreateTime: base.Add(-2 * time.Hour), EarliestCheckTime: base.Add(-2*time.Hour + 30*time.Second)},
+		{Outcome: payment.Pending, Count: 2, OldestCreateTime: base.Add(-time.Hour), EarliestCheckTime: base.Add(-time.Minute)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Backlog (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
+	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
+	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles/tlstest"
+)
+
+// TestCLIOverTLS runs the CLI with its real dialer against a server on a
+// loopback port that requires TLS and client certificates, and recognises
+// the CLI's caller by its certificate.
+func TestCLIOverTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, dir, "server")
+	clientCA := tlstest.NewCA(t, dir, "clients")
+	srvPair := ca.Server(t, dir, "server", time.Now().Add(time.Hour))
+	support := clientCA.Client(t, dir, "support-tool", "")
+	src, err := tlsfiles.New(tlsfiles.Files{CertFile: srvPair.CertFile, KeyFile: srvPair.Key, ClientCAFile: clientCA.File}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("tok"))
+	set, err := callers.Parse([]byte(fmt.Sprintf(`{"callers": [
+		{"name": "support", "client_cert_subject": "CN=support-tool", "methods": ["*"]},
+		{"name": "storefront", "token_sha256": %q, "methods": ["GetPayment"]}]}`, hex.EncodeToString(sum[:]))), grpcserver.MethodNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := grpcserver.New(&recorder{}, grpcserver.Options{
+		TLS: src.ServerConfig(), Callers: func() *callers.Set { return set }, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := lis.Addr().String()
+	complete := []string{"complete", "-session", session, "-order", "order-1", "-amount", "14.00", "-currency", "USD"}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"mtls", append([]string{"-addr", addr, "-tls", "-ca-file", ca.File, "-cert-file", support.CertFile, "-key-file", support.Key}, complete...), 0, "COMPLETED"},
+		{"ca_file_implies_tls", append([]string{"-addr", addr, "-ca-file", ca.File, "-cert-file", support.CertFile, "-key-file", support.Key}, complete...), 0, "COMPLETED"},
+		{"token_caller_lacks_permission", append([]string{"-addr", addr, "-ca-file", ca.File, "-cert-file", support.CertFile, "-key-file", support.Key, "-token-file", tokenFile}, complete...), 7, "reason: PERMISSION_DENIED"},
+		{"no_client_certificate", append([]string{"-addr", addr, "-tls", "-ca-file", ca.File}, complete...), 6, "UNAVAILABLE"},
+		{"untrusted_server", append([]string{"-addr", addr, "-tls", "-cert-file", support.CertFile, "-key-file", support.Key}, complete...), 6, "certificate"},
+		{"plaintext_to_tls", append([]string{"-addr", addr}, complete...), 6, "UNAVAILABLE"},
+		{"cert_without_key", append([]string{"-addr", addr, "-cert-file", support.CertFile}, complete...), 2, "-cert-file and -key-file go together"},
+		{"missing_ca_file", append([]string{"-addr", addr, "-ca-file", filepath.Join(dir, "nope.pem")}, complete...), 2, "-ca-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			code := runCLI(t.Context(), append([]string{"-timeout", "10s"}, tt.args...), noEnv, &out, &errOut, dial)
+			if code != tt.wantCode || !strings.Contains(out.String()+errOut.String(), tt.want) {
+				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, tt.want, out.String(), errOut.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package callers_test
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
+)
+
+var known = []string{"CompleteCheckout", "GetPayment", "WatchPayment", "GetCharge"}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestParseAndLookup(t *testing.T) {
+	t.Parallel()
+	set, err := callers.Parse([]byte(`{"callers": [
+		{"name": "storefront", "token_sha256": "`+hash("tok")+`", "methods": ["CompleteCheckout", "GetPayment", "WatchPayment"]},
+		{"name": "support", "client_cert_subject": "CN=support-tool,O=Example", "methods": ["*"]},
+		{"name": "ops", "client_cert_san": "spiffe://example/ops", "methods": ["GetCharge"]}
+	]}`), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := set.ByToken("tok")
+	if !ok || c.Name != "storefront" || !c.Allowed("GetPayment") || c.Allowed("GetCharge") {
+		t.Errorf("ByToken(tok) = %+v, %v", c, ok)
+	}
+	if _, ok := set.ByToken("to"); ok {
+		t.Error("a prefix of the token matched")
+	}
+	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "support-tool", Organization: []string{"Example"}}}
+	if c, ok := set.ByCertificate(cert); !ok || c.Name != "support" || !c.Allowed("GetCharge") {
+		t.Errorf("ByCertificate(subject) = %+v, %v", c, ok)
+	}
+	u, _ := url.Parse("spiffe://example/ops")
+	if c, ok := set.ByCertificate(&x509.Certificate{Subject: pkix.Name{CommonName: "x"}, URIs: []*url.URL{u}}); !ok || c.Name != "ops" {
+		t.Errorf("ByCertificate(URI SAN) = %+v, %v", c, ok)
+	}
+	if _, ok := set.ByCertificate(&x509.Certificate{Subject: pkix.Name{CommonName: "support-tool"}}); ok {
+		t.Error("a subject differing in O matched")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, want string
+	}{
+		{"not_json", `callers:`, "invalid character"},
+		{"unknown_field", `{"callers": [{"name": "a", "token": "x", "methods": ["*"]}]}`, "unknown field"},
+		{"empty", `{"callers": []}`, "no callers"},
+		{"no_name", `{"callers": [{"token_sha256": "` + hash("a") + `", "methods": ["*"]}]}`, "name is required"},
+		{"same_name", `{"callers": [{"name": "a", "token_sha256": "` + hash("a") + `", "methods": ["*"]}, {"name": "a", "client_cert_subject": "CN=a", "methods": ["*"]}]}`, "used twice"},
+		{"same_token", `{"callers": [{"name": "a", "token_sha256": "` + hash("a") + `", "methods": ["*"]}, {"name": "b", "token_sha256": "` + strings.ToUpper(hash("a")) + `", "methods": ["*"]}]}`, `also "a"'s`},
+		{"short_hash", `{"callers": [{"name": "a", "token_sha256": "abcd", "methods": ["*"]}]}`, "64 hex digits"},
+		{"no_identity", `{"callers": [{"name": "a", "methods": ["*"]}]}`, "needs token_sha256"},
+		{"no_methods", `{"callers": [{"name": "a", "client_cert_subject": "CN=a"}]}`, "methods is required"},
+		{"unknown_method", `{"callers": [{"name": "a", "client_cert_subject": "CN=a", "methods": ["CompleteCheckuot"]}]}`, `unknown method "CompleteCheckuot"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := callers.Parse([]byte(tt.body), known); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"callers": [{"name": "a", "token_sha256": "` + hash("a") + `", "methods": ["*"]}]}`))
+	f.Add([]byte(`{"callers": [{"name": "s", "client_cert_subject": "CN=s", "methods": ["GetPayment"]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := callers.Parse(data, known)
+		if err != nil {
+			return
+		}
+		// Every caller parsed is recognisable and has some permission.
+		if set.Len() == 0 {
+			t.Fatal("a set without callers parsed")
+		}
+	})
+}

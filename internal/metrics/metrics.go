@@ -1,0 +1,211 @@
+// Package metrics exports the service's Prometheus metrics: the gRPC
+// server's (go-grpc-middleware's Prometheus provider), the Go runtime's and
+// the process's, and the domain's, which it receives through the small
+// observer interfaces the domain packages define (completion.Metrics,
+// amazonpay.CallObserver, storeobserve.Observer) and reads from the store's
+// backlog at scrape time. Labels hold only bounded sets (operations,
+// outcomes, reasons, HTTP statuses), never IDs.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
+)
+
+const namespace = "paymentcompletion"
+
+// Metrics holds the service's metrics and the registry they are served from.
+type Metrics struct {
+	reg  *prometheus.Registry
+	grpc *grpcprom.ServerMetrics
+
+	completions   *prometheus.CounterVec
+	amazonCalls   *prometheus.CounterVec
+	amazonLatency *prometheus.HistogramVec
+	amazonRetries *prometheus.CounterVec
+	storeLatency  *prometheus.HistogramVec
+	storeErrors   *prometheus.CounterVec
+}
+
+// Build describes the running binary, exported as paymentcompletion_build_info.
+type Build struct {
+	Version, Commit, GoVersion string
+}
+
+// New registers every metric in a new registry.
+func New(b Build) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets([]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}))),
+		completions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "completions_total",
+			Help: "CompleteCheckout answers by outcome (completed, pending, declined, canceled, unknown, or error) and, for errors, the ErrorInfo reason.",
+		}, []string{"outcome", "reason"}),
+		amazonCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "amazonpay_calls_total",
+			Help: "Amazon Pay API calls by operation and final HTTP status (\"none\" when no response was obtained), retries included in one call.",
+		}, []string{"operation", "status"}),
+		amazonLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "amazonpay_call_duration_seconds",
+			Help:    "Duration of Amazon Pay API calls, retries and backoff included, by operation.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 45},
+		}, []string{"operation"}),
+		amazonRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "amazonpay_retries_total",
+			Help: "Attempts of Amazon Pay API calls beyond the first, by operation.",
+		}, []string{"operation"}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "store_operation_duration_seconds",
+			Help:    "Duration of store operations by operation; each write (CreateAttempt, Transition, DeleteAttempt, ClaimDue, Reschedule, ExtendLease) is one commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "store_errors_total",
+			Help: "Store operations that failed (not counting not-found and lease-lost answers), by operation.",
+		}, []string{"operation"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help:        "Always 1; the labels name the running build.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "go_version": b.GoVersion},
+	})
+	buildInfo.Set(1)
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.grpc, m.completions, m.amazonCalls, m.amazonLatency, m.amazonRetries, m.storeLatency, m.storeErrors, buildInfo,
+	)
+	return m
+}
+
+// Registry is where every metric is registered.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// GRPC returns the gRPC server metrics, for the server's interceptors.
+func (m *Metrics) GRPC() *grpcprom.ServerMetrics { return m.grpc }
+
+// Handler serves the metrics in the Prometheus text format. A collector
+// that fails (the store unreachable for the backlog) leaves its metrics out
+// of that scrape; the others are still served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: m.reg})
+}
+
+// CompletionAnswered implements completion.Metrics.
+func (m *Metrics) CompletionAnswered(o payment.Outcome, reason string) {
+	outcome := string(o)
+	switch {
+	case o == "":
+		outcome = "error"
+		if reason == "" {
+			reason = "OTHER"
+		}
+	case o == payment.Completing:
+		// Answered as UNKNOWN: in flight elsewhere.
+		outcome = string(payment.Unknown)
+	}
+	m.completions.WithLabelValues(outcome, reason).Inc()
+}
+
+// CallStarted implements amazonpay.CallObserver.
+func (m *Metrics) CallStarted(ctx context.Context, op string) (context.Context, func(amazonpay.CallInfo, error)) {
+	return ctx, func(info amazonpay.CallInfo, _ error) {
+		status := "none"
+		if info.StatusCode != 0 {
+			status = strconv.Itoa(info.StatusCode)
+		}
+		m.amazonCalls.WithLabelValues(op, status).Inc()
+		m.amazonLatency.WithLabelValues(op).Observe(info.Latency.Seconds())
+		if info.Attempts > 1 {
+			m.amazonRetries.WithLabelValues(op).Add(float64(info.Attempts - 1))
+		}
+	}
+}
+
+// StoreOperation implements storeobserve.Observer.
+func (m *Metrics) StoreOperation(op string, d time.Duration, err error) {
+	m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+	if storeobserve.Failed(err) {
+		m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+// WatchBacklog exports, from b at each scrape, the payments waiting in each
+// unsettled outcome, the age of the oldest, and how late the most overdue
+// check of the tracker (pending) and of the reconciler (unknown) is.
+func (m *Metrics) WatchBacklog(b store.Backlogger, now func() time.Time) {
+	m.reg.MustRegister(&backlogCollector{b: b, now: now})
+}
+
+var (
+	descPayments = prometheus.NewDesc(namespace+"_payments_unsettled",
+		"Payments waiting in an unsettled outcome: completing (in flight), unknown (awaiting reconciliation), pending (tracked until Amazon decides).",
+		[]string{"outcome"}, nil)
+	descOldest = prometheus.NewDesc(namespace+"_payments_unsettled_oldest_age_seconds",
+		"Age of the oldest payment in each unsettled outcome.", []string{"outcome"}, nil)
+	descTrackerLag = prometheus.NewDesc(namespace+"_tracker_lag_seconds",
+		"How late the most overdue poll of a pending payment is (0: none overdue).", nil, nil)
+	descReconcilerLag = prometheus.NewDesc(namespace+"_reconciler_lag_seconds",
+		"How late the most overdue reconciliation of an unknown payment is (0: none overdue).", nil, nil)
+)
+
+// backlogScrapeTimeout bounds the store query of one scrape.
+const backlogScrapeTimeout = 5 * time.Second
+
+type backlogCollector struct {
+	b   store.Backlogger
+	now func() time.Time
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPayments
+	ch <- descOldest
+	ch <- descTrackerLag
+	ch <- descReconcilerLag
+}
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), backlogScrapeTimeout)
+	defer cancel()
+	rows, err := c.b.Backlog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descPayments, err)
+		return
+	}
+	now := c.now()
+	by := map[payment.Outcome]store.Backlog{}
+	for _, r := range rows {
+		by[r.Outcome] = r
+	}
+	for _, o := range []payment.Outcome{payment.Completing, payment.Unknown, payment.Pending} {
+		r, ok := by[o]
+		ch <- prometheus.MustNewConstMetric(descPayments, prometheus.GaugeValue, float64(r.Count), string(o))
+		age := 0.0
+		if ok && r.Count > 0 {
+			age = max(0, now.Sub(r.OldestCreateTime).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age, string(o))
+	}
+	lag := func(o payment.Outcome) float64 {
+		r, ok := by[o]
+		if !ok || r.Count == 0 {
+			return 0
+		}
+		return max(0, now.Sub(r.EarliestCheckTime).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(descTrackerLag, prometheus.GaugeValue, lag(payment.Pending))
+	ch <- prometheus.MustNewConstMetric(descReconcilerLag, prometheus.GaugeValue, lag(payment.Unknown))
+}
