@@ -69,5 +69,11 @@ bash .ci/go-consumer.sh "$work/go-consumer"
 section "TypeScript client (clients/ts)"
 bash clients/ts/ci.sh
 
+section "Python client (clients/python, Debian's protoc and grpc packages)"
+bash clients/python/ci.sh
+
+section "contract with a current protoc, Debian's protoc and @grpc/proto-loader (interop/contract)"
+bash interop/contract/run.sh
+
 echo
 echo "server log: $(grep -c '"level":"ERROR"' "$work/server.log" || true) error lines"
