@@ -333,8 +333,9 @@ const (
 	// backoff. Retry the same call after that delay; the retry completes it
 	// exactly once.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_UNAVAILABLE ErrorReason = 11
-	// UNAVAILABLE: the service's database could not be reached. Retry the same
-	// call with backoff.
+	// UNAVAILABLE: the service's database could not be reached (this also ends
+	// an open WatchPayment stream). Retry the same call with backoff, or
+	// re-open the stream.
 	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 12
 	// INTERNAL: Amazon Pay refused the service's own credentials (a
 	// configuration problem on the service side). Retrying will not help until

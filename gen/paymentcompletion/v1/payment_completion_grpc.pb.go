@@ -71,8 +71,9 @@ type PaymentCompletionServiceClient interface {
 	// WatchPayment streams a payment: first its current state, then every
 	// stored change, and the stream ends (status OK) once the outcome is final
 	// (completed, declined or canceled). Streams also end when the server shuts
-	// down or the connection is cut; re-open the stream (it resends the current
-	// state) rather than relying on one stream staying up for hours.
+	// down, the connection is cut or the database cannot be reached
+	// (UNAVAILABLE STORE_UNAVAILABLE); re-open the stream (it resends the
+	// current state) rather than relying on one stream staying up for hours.
 	WatchPayment(ctx context.Context, in *WatchPaymentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPaymentResponse], error)
 	// GetCharge reads a Charge live from Amazon Pay (not from the store): its
 	// state, reason, amounts and times. Use it to show authorization or capture
@@ -220,8 +221,9 @@ type PaymentCompletionServiceServer interface {
 	// WatchPayment streams a payment: first its current state, then every
 	// stored change, and the stream ends (status OK) once the outcome is final
 	// (completed, declined or canceled). Streams also end when the server shuts
-	// down or the connection is cut; re-open the stream (it resends the current
-	// state) rather than relying on one stream staying up for hours.
+	// down, the connection is cut or the database cannot be reached
+	// (UNAVAILABLE STORE_UNAVAILABLE); re-open the stream (it resends the
+	// current state) rather than relying on one stream staying up for hours.
 	WatchPayment(*WatchPaymentRequest, grpc.ServerStreamingServer[WatchPaymentResponse]) error
 	// GetCharge reads a Charge live from Amazon Pay (not from the store): its
 	// state, reason, amounts and times. Use it to show authorization or capture

@@ -1287,8 +1287,9 @@ export enum ErrorReason {
   AMAZON_PAY_UNAVAILABLE = 11,
 
   /**
-   * UNAVAILABLE: the service's database could not be reached. Retry the same
-   * call with backoff.
+   * UNAVAILABLE: the service's database could not be reached (this also ends
+   * an open WatchPayment stream). Retry the same call with backoff, or
+   * re-open the stream.
    *
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 12;
    */
@@ -1462,8 +1463,9 @@ export const PaymentCompletionService: GenService<{
    * WatchPayment streams a payment: first its current state, then every
    * stored change, and the stream ends (status OK) once the outcome is final
    * (completed, declined or canceled). Streams also end when the server shuts
-   * down or the connection is cut; re-open the stream (it resends the current
-   * state) rather than relying on one stream staying up for hours.
+   * down, the connection is cut or the database cannot be reached
+   * (UNAVAILABLE STORE_UNAVAILABLE); re-open the stream (it resends the
+   * current state) rather than relying on one stream staying up for hours.
    *
    * @generated from rpc paymentcompletion.v1.PaymentCompletionService.WatchPayment
    */
