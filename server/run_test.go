@@ -108,7 +108,7 @@ func TestRun(t *testing.T) {
 		t.Error("debug listener still serving after shutdown")
 	}
 	out := logs.String()
-	for _, want := range []string{`"msg":"starting"`, `"listen_addr":"` + addr + `"`, `"msg":"serving"`, `"msg":"stopped"`} {
+	for _, want := range []string{`"msg":"starting"`, `"listen_addr":"` + addr + `"`, `"msg":"serving"`, `"msg":"stopped"`, `"version":"`, `"commit":"`, `"go_version":"go1.`, `"msg":"tracing"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
 		}

@@ -1,0 +1,104 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+)
+
+type backlog struct {
+	rows []store.Backlog
+	err  error
+}
+
+func (b backlog) Backlog(context.Context) ([]store.Backlog, error) { return b.rows, b.err }
+
+func TestDomainMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{Version: "v1", Commit: "abc", GoVersion: "go1.26"})
+	m.CompletionAnswered(payment.Completed, "")
+	m.CompletionAnswered(payment.Completing, "")
+	m.CompletionAnswered("", "AMOUNT_MISMATCH")
+	m.CompletionAnswered("", "")
+	_, done := m.CallStarted(t.Context(), "GetCharge")
+	done(amazonpay.CallInfo{StatusCode: 200, Attempts: 3, Latency: 120 * time.Millisecond}, nil)
+	_, done = m.CallStarted(t.Context(), "GetCharge")
+	done(amazonpay.CallInfo{Attempts: 1}, errors.New("connection refused"))
+	m.StoreOperation("Transition", 3*time.Millisecond, nil)
+	m.StoreOperation("Transition", time.Millisecond, store.ErrUnavailable)
+	m.StoreOperation("Get", time.Millisecond, store.ErrNotFound)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m.WatchBacklog(backlog{rows: []store.Backlog{
+		{Outcome: payment.Pending, Count: 3, OldestCreateTime: now.Add(-time.Hour), EarliestCheckTime: now.Add(-90 * time.Second)},
+		{Outcome: payment.Unknown, Count: 1, OldestCreateTime: now.Add(-time.Minute), EarliestCheckTime: now.Add(time.Second)},
+	}}, func() time.Time { return now })
+
+	want := `
+# HELP paymentcompletion_completions_total CompleteCheckout answers by outcome (completed, pending, declined, canceled, unknown, or error) and, for errors, the ErrorInfo reason.
+# TYPE paymentcompletion_completions_total counter
+paymentcompletion_completions_total{outcome="completed",reason=""} 1
+paymentcompletion_completions_total{outcome="error",reason="AMOUNT_MISMATCH"} 1
+paymentcompletion_completions_total{outcome="error",reason="OTHER"} 1
+paymentcompletion_completions_total{outcome="unknown",reason=""} 1
+# HELP paymentcompletion_amazonpay_calls_total Amazon Pay API calls by operation and final HTTP status ("none" when no response was obtained), retries included in one call.
+# TYPE paymentcompletion_amazonpay_calls_total counter
+paymentcompletion_amazonpay_calls_total{operation="GetCharge",status="200"} 1
+paymentcompletion_amazonpay_calls_total{operation="GetCharge",status="none"} 1
+# HELP paymentcompletion_amazonpay_retries_total Attempts of Amazon Pay API calls beyond the first, by operation.
+# TYPE paymentcompletion_amazonpay_retries_total counter
+paymentcompletion_amazonpay_retries_total{operation="GetCharge"} 2
+# HELP paymentcompletion_store_errors_total Store operations that failed (not counting not-found and lease-lost answers), by operation.
+# TYPE paymentcompletion_store_errors_total counter
+paymentcompletion_store_errors_total{operation="Transition"} 1
+# HELP paymentcompletion_payments_unsettled Payments waiting in an unsettled outcome: completing (in flight), unknown (awaiting reconciliation), pending (tracked until Amazon decides).
+# TYPE paymentcompletion_payments_unsettled gauge
+paymentcompletion_payments_unsettled{outcome="completing"} 0
+paymentcompletion_payments_unsettled{outcome="pending"} 3
+paymentcompletion_payments_unsettled{outcome="unknown"} 1
+# HELP paymentcompletion_payments_unsettled_oldest_age_seconds Age of the oldest payment in each unsettled outcome.
+# TYPE paymentcompletion_payments_unsettled_oldest_age_seconds gauge
+paymentcompletion_payments_unsettled_oldest_age_seconds{outcome="completing"} 0
+paymentcompletion_payments_unsettled_oldest_age_seconds{outcome="pending"} 3600
+paymentcompletion_payments_unsettled_oldest_age_seconds{outcome="unknown"} 60
+# HELP paymentcompletion_tracker_lag_seconds How late the most overdue poll of a pending payment is (0: none overdue).
+# TYPE paymentcompletion_tracker_lag_seconds gauge
+paymentcompletion_tracker_lag_seconds 90
+# HELP paymentcompletion_reconciler_lag_seconds How late the most overdue reconciliation of an unknown payment is (0: none overdue).
+# TYPE paymentcompletion_reconciler_lag_seconds gauge
+paymentcompletion_reconciler_lag_seconds 0
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"paymentcompletion_completions_total", "paymentcompletion_amazonpay_calls_total", "paymentcompletion_amazonpay_retries_total",
+		"paymentcompletion_store_errors_total", "paymentcompletion_payments_unsettled", "paymentcompletion_payments_unsettled_oldest_age_seconds",
+		"paymentcompletion_tracker_lag_seconds", "paymentcompletion_reconciler_lag_seconds"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestScrapeSurvivesBacklogFailure checks that an unreadable store leaves
+// the backlog out of a scrape and serves the rest.
+func TestScrapeSurvivesBacklogFailure(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{})
+	m.WatchBacklog(backlog{err: store.ErrUnavailable}, time.Now)
+	m.CompletionAnswered(payment.Completed, "")
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `paymentcompletion_completions_total{outcome="completed",reason=""} 1`) || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("scrape with a failing backlog: %d\n%s", rec.Code, body)
+	}
+	if strings.Contains(body, "paymentcompletion_payments_unsettled{") {
+		t.Error("backlog served although the store failed")
+	}
+}
