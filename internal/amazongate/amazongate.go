@@ -62,10 +62,17 @@ func (g *Gate) enter(ctx context.Context) (release func(), err error) {
 
 // PrepareComplete implements completion.Amazon. Preparing (signing) needs
 // no place among the calls in flight, only one of the signing places (one
-// per CPU); sending needs a place. The callers waiting to sign are bounded
-// by theirs (the completions in flight).
+// per CPU), and sending needs a place. With a signing place free the call
+// is signed now, ahead, as the caller asks; with none (a burst of
+// completions) it is signed when sent, by the sender, so that no goroutine
+// waits just to sign ahead: thousands of those would hold thousands of
+// stacks for nothing.
 func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionRequest) (completion.CompleteCall, error) {
-	g.signing <- struct{}{}
+	select {
+	case g.signing <- struct{}{}:
+	default:
+		return gatedComplete{g: g, id: id, req: req}, nil
+	}
 	defer func() { <-g.signing }()
 	call, err := g.c.PrepareCompleteCheckoutSession(id, req)
 	if err != nil {
@@ -74,12 +81,31 @@ func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionR
 	return gatedComplete{g: g, call: call}, nil
 }
 
+// gatedComplete is a Complete Checkout Session call, signed ahead (call)
+// or to be signed when sent (id and req).
 type gatedComplete struct {
 	g    *Gate
 	call *amazonpay.PreparedCompleteCheckoutSession
+	id   string
+	req  amazonpay.CompleteCheckoutSessionRequest
 }
 
 func (c gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+	if c.call == nil {
+		select {
+		case c.g.signing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: ctx.Err()}
+		}
+		call, err := c.g.c.PrepareCompleteCheckoutSession(c.id, c.req)
+		<-c.g.signing
+		if err != nil {
+			// Input the client refuses: nothing was sent. (The domain
+			// validates the same input first, so this does not happen.)
+			return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: err}
+		}
+		c.call = call
+	}
 	release, err := c.g.enter(ctx)
 	if err != nil {
 		return nil, amazonpay.CallInfo{}, err

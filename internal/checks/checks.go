@@ -52,34 +52,52 @@ type Extender interface {
 // third of lease, so that the payment stays with its live owner however
 // long its work takes; only a dead owner's lease expires. It stops when the
 // lease is lost (the work recorded its result, or another worker took over)
-// or when stop is called; stop returns once no extension is under way.
+// or when stop is called; stop returns once no extension is under way. It
+// runs on a timer, not a goroutine of its own: a service under load keeps
+// thousands of leases, and a goroutine each would hold thousands of stacks
+// between extensions.
 func Keep(ctx context.Context, st Extender, checkoutSessionID, owner string, lease time.Duration, now func() time.Time, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(max(lease/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := st.ExtendLease(ctx, checkoutSessionID, owner, now().Add(lease))
-			switch {
-			case err == nil:
-			case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
-				return
-			default:
-				// Try again at the next tick; the lease still has two
-				// thirds of its time.
-				log.WarnContext(ctx, "could not extend a lease", "checkout_session_id", checkoutSessionID, "error", err.Error())
-			}
+	every := max(lease/3, time.Millisecond)
+	var (
+		mu      sync.Mutex // guards stopped and re-arming t
+		stopped bool
+		t       *time.Timer
+		// pending counts the extension armed or under way.
+		pending sync.WaitGroup
+	)
+	extend := func() {
+		defer pending.Done()
+		err := st.ExtendLease(ctx, checkoutSessionID, owner, now().Add(lease))
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil:
+			return
+		default:
+			// Try again at the next tick; the lease still has two
+			// thirds of its time.
+			log.WarnContext(ctx, "could not extend a lease", "checkout_session_id", checkoutSessionID, "error", err.Error())
 		}
-	})
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			pending.Add(1)
+			t.Reset(every)
+		}
+	}
+	mu.Lock()
+	pending.Add(1)
+	t = time.AfterFunc(every, extend)
+	mu.Unlock()
 	return func() {
 		cancel()
-		wg.Wait()
+		mu.Lock()
+		stopped = true
+		if t.Stop() {
+			pending.Done() // the armed extension will not run
+		}
+		mu.Unlock()
+		pending.Wait()
 	}
 }
 

@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +70,9 @@ func BenchmarkSlowAmazon(b *testing.B) {
 		sessions := prepareSessions(b, a, calls)
 		a.fault(b, "CompleteCheckoutSession", "latency", calls, time.Second)
 		start := time.Now()
+		if dir := os.Getenv("OVERLOAD_PROFILE_DIR"); dir != "" {
+			go svc.profiles(b, dir, 3*time.Second)
+		}
 		results, reads, watches := svc.burst(b, sessions, settled)
 		elapsed := time.Since(start)
 		completed := 0
@@ -164,10 +169,11 @@ func BenchmarkSlowAmazon(b *testing.B) {
 
 // limitedServer is a server process of BenchmarkSlowAmazon.
 type limitedServer struct {
-	cmd   *exec.Cmd
-	conns []*grpc.ClientConn
-	next  atomic.Int64
-	done  bool
+	cmd       *exec.Cmd
+	debugAddr string
+	conns     []*grpc.ClientConn
+	next      atomic.Int64
+	done      bool
 }
 
 // startLimitedServer runs bin against the simulator with
@@ -188,6 +194,11 @@ func startLimitedServer(b *testing.B, bin, keyFile string, a *amazonSim, limit i
 		"LOG_LEVEL=warn",
 		"MAX_COMPLETIONS_IN_FLIGHT="+strconv.Itoa(limit),
 	)
+	s := &limitedServer{}
+	if os.Getenv("OVERLOAD_PROFILE_DIR") != "" {
+		s.debugAddr = freeAddr(b)
+		cmd.Env = append(cmd.Env, "DEBUG_ADDR="+s.debugAddr)
+	}
 	logs, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -200,7 +211,7 @@ func startLimitedServer(b *testing.B, bin, keyFile string, a *amazonSim, limit i
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	s := &limitedServer{cmd: cmd}
+	s.cmd = cmd
 	b.Cleanup(s.stop)
 	// Several connections, as several storefront backends would have.
 	for range 8 {
@@ -221,6 +232,24 @@ func startLimitedServer(b *testing.B, bin, keyFile string, a *amazonSim, limit i
 	}
 	b.Fatal("server did not become healthy within 30s")
 	return nil
+}
+
+// profiles writes the server's heap and goroutine profiles to dir after
+// the delay (OVERLOAD_PROFILE_DIR), for go tool pprof.
+func (s *limitedServer) profiles(b *testing.B, dir string, after time.Duration) {
+	time.Sleep(after)
+	for _, p := range []string{"heap", "goroutine", "heap?debug=1"} {
+		resp, err := http.Get("http://" + s.debugAddr + "/debug/pprof/" + p)
+		if err != nil {
+			b.Errorf("profile %s: %v", p, err)
+			continue
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(p, "?", "-")+".pprof"), data, 0o644); err != nil {
+			b.Error(err)
+		}
+	}
 }
 
 func (s *limitedServer) client() pb.PaymentCompletionServiceClient {

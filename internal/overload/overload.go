@@ -51,6 +51,10 @@ type Limiter struct {
 	// hold is a moving average of how long holders keep their place, the
 	// base of the retry delay.
 	hold time.Duration
+	// progress is when a place was last given back, or taken while none
+	// was held: while no place frees up, holders are taking at least this
+	// long, whatever the average said before.
+	progress time.Time
 }
 
 // New returns a Limiter named name (for errors) that admits max holders at
@@ -125,6 +129,11 @@ func (l *Limiter) InUse() (held, waiting int) {
 
 func (l *Limiter) releaser() func() {
 	start := time.Now()
+	l.mu.Lock()
+	if len(l.slots) == 1 {
+		l.progress = start
+	}
+	l.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -133,6 +142,7 @@ func (l *Limiter) releaser() func() {
 			// Weight 1/16: the delay follows a slowdown within a few
 			// dozen calls without jumping on one slow call.
 			l.hold += (d - l.hold) / 16
+			l.progress = time.Now()
 			l.mu.Unlock()
 			<-l.slots
 		})
@@ -140,11 +150,13 @@ func (l *Limiter) releaser() func() {
 }
 
 // refusalLocked is the *Error of a refused caller: places free up about
-// once per hold/max, and the callers queued ahead go first; ±20% jitter
-// spreads the retries of callers refused together.
+// once per hold/max (hold being at least the time since a place last freed
+// up), and the callers queued ahead go first; ±20% jitter spreads the
+// retries of callers refused together.
 func (l *Limiter) refusalLocked() *Error {
 	ahead := l.waiting + 1
-	d := l.hold * time.Duration(ahead+cap(l.slots)-1) / time.Duration(cap(l.slots))
+	hold := max(l.hold, time.Since(l.progress))
+	d := hold * time.Duration(ahead+cap(l.slots)-1) / time.Duration(cap(l.slots))
 	d = min(max(d, minRetryAfter), maxRetryAfter)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return &Error{Limit: l.name, RetryAfter: d}

@@ -130,3 +130,21 @@ func TestNilAdmitsEverything(t *testing.T) {
 	}
 	r()
 }
+
+// TestRetryAfterWhileNothingFreesUp: before any place was given back, the
+// delay is at least the time the places have been held.
+func TestRetryAfterWhileNothingFreesUp(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		l, _ := overload.New("completions", 2, 0)
+		r1, _ := l.TryAcquire()
+		defer r1()
+		r2, _ := l.TryAcquire()
+		defer r2()
+		time.Sleep(5 * time.Second)
+		_, err := l.TryAcquire()
+		if oe, ok := overload.AsError(err); !ok || oe.RetryAfter < 4*time.Second || oe.RetryAfter > 6*time.Second {
+			t.Errorf("refusal %v; want a delay of about 5s", err)
+		}
+	})
+}
