@@ -1,13 +1,15 @@
 // Command democheckout plays the storefront's and the buyer's part of an
-// Amazon Pay checkout against the service's embedded simulator, so that a
+// Amazon Pay checkout against the server's embedded simulator, so that a
 // checkout can be completed through the service by hand:
 //
-//	go run ./internal/cmd/democheckout -amount 14.00 -scenario Authorized
+//	democheckout -amount 14.00 -scenario Authorized
 //
-// It creates a checkout session with the service's own simulator key (as the
+// It creates a checkout session with the server's own simulator key (as the
 // storefront's front end does with Amazon Pay), sets the amount, lets the
 // buyer "pay" with the chosen scenario, and prints the checkout session ID,
-// the value Amazon Pay would append to the return URL.
+// the value Amazon Pay would append to the return URL. It reads the
+// server's settings DATA_DIR and SIMULATOR_ADDR (flags -data-dir and
+// -simulator-addr win over them), so it works from any directory.
 package main
 
 import (
@@ -16,44 +18,104 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 )
 
 func main() {
-	dataDir := flag.String("data-dir", "./data", "the service's DATA_DIR")
-	simURL := flag.String("simulator-url", "https://127.0.0.1:8443", "the embedded simulator's URL (SIMULATOR_ADDR)")
-	amount := flag.String("amount", "14.00", "charge amount, a decimal string")
-	currency := flag.String("currency", "USD", "ISO 4217 currency code")
-	intent := flag.String("intent", "Authorize", "paymentIntent: Authorize, AuthorizeWithCapture or Confirm")
-	pending := flag.Bool("pending", false, "set canHandlePendingAuthorization (use with a Pending* scenario)")
-	scenario := flag.String("scenario", "Authorized", "buyer scenario: Authorized, BuyerCanceled, Declined, PendingThenAuthorized, PendingThenDeclined, or none")
-	flag.Parse()
-	if err := run(*dataDir, *simURL, *amount, *currency, *intent, *pending, *scenario); err != nil {
-		fmt.Fprintln(os.Stderr, "democheckout:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
-func run(dataDir, simURL, amount, currency, intent string, pending bool, scenario string) error {
-	dir := filepath.Join(dataDir, "simulator")
-	keyPEM, err := os.ReadFile(filepath.Join(dir, "merchant-private-key.pem"))
+// options are democheckout's settings.
+type options struct {
+	dataDir, simulatorAddr             string
+	amount, currency, intent, scenario string
+	pending                            bool
+}
+
+// cli parses args (the environment gives the server's settings' defaults),
+// runs the checkout and returns the exit status: 0, 1 on failure, 2 on a
+// usage error.
+func cli(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	env := func(name, def string) string {
+		if v, ok := lookupEnv(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("democheckout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data"), "the server's data directory (env DATA_DIR), where it keeps its simulator key")
+	fs.StringVar(&o.simulatorAddr, "simulator-addr", env("SIMULATOR_ADDR", "127.0.0.1:8443"), "address of the server's embedded simulator (env SIMULATOR_ADDR)")
+	fs.StringVar(&o.amount, "amount", "14.00", "charge amount, a decimal string with the currency's decimals")
+	fs.StringVar(&o.currency, "currency", "USD", "ISO 4217 currency code")
+	fs.StringVar(&o.intent, "intent", "Authorize", "paymentIntent: Authorize, AuthorizeWithCapture or Confirm")
+	fs.BoolVar(&o.pending, "pending", false, "let the authorization be pending (canHandlePendingAuthorization); implied by the Pending* scenarios")
+	fs.StringVar(&o.scenario, "scenario", "Authorized", "what the buyer does: Authorized, BuyerCanceled, Declined, PendingThenAuthorized, PendingThenDeclined, or none (has not paid yet)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: democheckout [flags]
+
+Plays the storefront's front end and the buyer against the server's embedded
+Amazon Pay simulator: creates a checkout session with the server's simulator
+key, sets the amount, lets the buyer pay with the chosen scenario, and prints
+the checkout session ID to pass to "client complete". Start the server
+without Amazon Pay credentials first; democheckout reads the same DATA_DIR
+and SIMULATOR_ADDR settings.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "democheckout: unexpected argument %q (see -help)\n", fs.Arg(0))
+		return 2
+	}
+	if strings.HasPrefix(o.scenario, "Pending") {
+		o.pending = true
+	}
+	id, err := run(o)
 	if err != nil {
-		return fmt.Errorf("the service's simulator key (start the service without Amazon Pay credentials first): %w", err)
+		fmt.Fprintln(stderr, "democheckout:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, id)
+	return 0
+}
+
+// run creates the checkout session and plays the buyer; it returns the
+// session's ID.
+func run(o options) (string, error) {
+	dataDir, amount, currency, intent, pending, scenario := o.dataDir, o.amount, o.currency, o.intent, o.pending, o.scenario
+	simURL := "https://" + o.simulatorAddr
+	dir := filepath.Join(dataDir, "simulator")
+	keyFile := filepath.Join(dir, "merchant-private-key.pem")
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		abs, _ := filepath.Abs(keyFile)
+		return "", fmt.Errorf("the server's simulator key %s: %w (start the server without Amazon Pay credentials first, and give democheckout its DATA_DIR)", abs, err)
 	}
 	key, err := amazonpay.ParsePrivateKey(keyPEM)
 	if err != nil {
-		return err
+		return "", err
 	}
 	certPEM, err := os.ReadFile(filepath.Join(dir, "simulator-cert.pem"))
 	if err != nil {
-		return err
+		return "", fmt.Errorf("the simulator's certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
@@ -71,7 +133,7 @@ func run(dataDir, simURL, amount, currency, intent string, pending bool, scenari
 		PublicKeyID: "SANDBOX-EMBEDDEDSIMULATORKEY0001", PrivateKey: key, Region: region, Endpoint: simURL, RootCAs: pool,
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -80,27 +142,26 @@ func run(dataDir, simURL, amount, currency, intent string, pending bool, scenari
 		StoreID:            "amzn1.application-oa2-client.demo",
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	price := amazonpay.Price{Amount: amount, CurrencyCode: currency}
 	if _, _, err := c.UpdateCheckoutSession(ctx, sess.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
 		WebCheckoutDetails: &amazonpay.WebCheckoutDetails{CheckoutResultReturnURL: "https://shop.example/result"},
 		PaymentDetails:     &amazonpay.PaymentDetails{PaymentIntent: intent, CanHandlePendingAuthorization: pending, ChargeAmount: &price},
 	}); err != nil {
-		return err
+		return "", err
 	}
 	if scenario != "none" {
 		body, _ := json.Marshal(map[string]string{"scenario": scenario})
 		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 		resp, err := hc.Post(simURL+"/simulator/checkoutSessions/"+sess.CheckoutSessionID+"/buyer", "application/json", bytes.NewReader(body))
 		if err != nil {
-			return err
+			return "", err
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("buyer scenario: HTTP %d", resp.StatusCode)
+			return "", fmt.Errorf("buyer scenario: HTTP %d", resp.StatusCode)
 		}
 	}
-	fmt.Println(sess.CheckoutSessionID)
-	return nil
+	return sess.CheckoutSessionID, nil
 }
