@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"testing"
@@ -15,6 +17,51 @@ import (
 
 	"github.com/jackc/pgx/v5"
 )
+
+// NoteIfUnreachable is for the TestMain of a package of PostgreSQL suites:
+// when PostgreSQL cannot be reached (and REQUIRE_POSTGRES is not set) it
+// prints one line saying the suites are skipped, on the terminal when there
+// is one. go test shows nothing of a passing package but "ok", so without it
+// a plain "go test ./..." would hide that they did not run.
+func NoteIfUnreachable() {
+	if os.Getenv("REQUIRE_POSTGRES") == "1" {
+		return // the suites fail instead
+	}
+	note := unreachableNote(baseURL())
+	if note == "" {
+		return
+	}
+	w := io.Writer(os.Stderr)
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		w = tty
+	}
+	fmt.Fprintln(w, note)
+}
+
+// unreachableNote returns the line NoteIfUnreachable prints, or "" when
+// PostgreSQL at base answers.
+func unreachableNote(base string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err == nil {
+		_ = conn.Close(ctx)
+		return ""
+	}
+	shown := "TEST_DATABASE_URL"
+	if u, perr := url.Parse(base); perr == nil {
+		shown = u.Redacted()
+	}
+	return fmt.Sprintf("NOTE: PostgreSQL at %s is unreachable: the PostgreSQL test suites are SKIPPED (start it, set TEST_DATABASE_URL, or set REQUIRE_POSTGRES=1 to fail instead)", shown)
+}
+
+func baseURL() string {
+	if base := os.Getenv("TEST_DATABASE_URL"); base != "" {
+		return base
+	}
+	return DefaultURL
+}
 
 // DefaultURL is used when TEST_DATABASE_URL is not set.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -25,10 +72,7 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 // opened on it before then (cleanups registered later run first).
 func URL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = DefaultURL
-	}
+	base := baseURL()
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("pgtest: TEST_DATABASE_URL must be a postgres:// URL")
