@@ -1,13 +1,18 @@
 package callers_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 )
@@ -88,4 +93,46 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("a set without callers parsed")
 		}
 	})
+}
+
+// TestWatchReloads runs the reload loop against a file changed under it.
+func TestWatchReloads(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "callers.json")
+	write := func(name string) {
+		t.Helper()
+		body := `{"callers": [{"name": "` + name + `", "token_sha256": "` + hash(name) + `", "methods": ["*"]}]}`
+		if err := os.WriteFile(path+".tmp", []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first")
+	f, err := callers.Open(path, known, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.Watch(ctx, 5*time.Millisecond) }()
+	write("second")
+	for {
+		if _, ok := f.Current().ByToken("second"); ok {
+			break
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the changed file was never loaded")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, ok := f.Current().ByToken("first"); ok {
+		t.Error("the removed caller is still known")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch = %v", err)
+	}
 }
