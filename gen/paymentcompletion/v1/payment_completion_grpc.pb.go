@@ -44,6 +44,13 @@ const (
 // `checkout_session_id`, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
+//
+// Metadata: send `authorization: Bearer <token>` (or connect with the client
+// certificate) of a caller the service knows when it requires callers; each
+// caller may call only the methods granted to it (PERMISSION_DENIED
+// otherwise). Send `x-request-id` to have it in the service's logs of the
+// call and back in the response headers (the service makes one otherwise),
+// and a W3C `traceparent` to have the call join your trace.
 type PaymentCompletionServiceClient interface {
 	// CompleteCheckout completes the Amazon Pay checkout session exactly once
 	// and answers the outcome the storefront should show.
@@ -194,6 +201,13 @@ func (c *paymentCompletionServiceClient) ListPayments(ctx context.Context, in *L
 // `checkout_session_id`, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
+//
+// Metadata: send `authorization: Bearer <token>` (or connect with the client
+// certificate) of a caller the service knows when it requires callers; each
+// caller may call only the methods granted to it (PERMISSION_DENIED
+// otherwise). Send `x-request-id` to have it in the service's logs of the
+// call and back in the response headers (the service makes one otherwise),
+// and a W3C `traceparent` to have the call join your trace.
 type PaymentCompletionServiceServer interface {
 	// CompleteCheckout completes the Amazon Pay checkout session exactly once
 	// and answers the outcome the storefront should show.

@@ -1417,6 +1417,13 @@ export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
  * `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
  * its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
  *
+ * Metadata: send `authorization: Bearer <token>` (or connect with the client
+ * certificate) of a caller the service knows when it requires callers; each
+ * caller may call only the methods granted to it (PERMISSION_DENIED
+ * otherwise). Send `x-request-id` to have it in the service's logs of the
+ * call and back in the response headers (the service makes one otherwise),
+ * and a W3C `traceparent` to have the call join your trace.
+ *
  * @generated from service paymentcompletion.v1.PaymentCompletionService
  */
 export const PaymentCompletionService: GenService<{
