@@ -164,7 +164,28 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	idempotencyKey string
 	headers        [][2]string
+	pacer          Pacer
 	err            error
+}
+
+// Pacer paces the attempts of calls, for example a client-side rate limit
+// per operation: the client asks it before each attempt (retries included)
+// and tells it every answer, so that a throttled answer can slow the next
+// attempts of every caller.
+type Pacer interface {
+	// Wait returns nil when an attempt of the operation op may be sent. An
+	// error holds the attempt back: the first attempt fails unsent with a
+	// *TransportError wrapping the error; a retry is not made, and the
+	// last answer is the call's.
+	Wait(ctx context.Context, op string) error
+	// Answered reports an attempt's HTTP status (0: no answer) and
+	// Retry-After (0: none).
+	Answered(op string, status int, retryAfter time.Duration)
+}
+
+// WithPacer paces the call's attempts with p.
+func WithPacer(p Pacer) CallOption {
+	return func(o *callOptions) { o.pacer = p }
 }
 
 // WithIdempotencyKey sets the x-amz-pay-idempotency-key of a call. Keys are
@@ -410,6 +431,15 @@ func (c *Client) sendAttempts(ctx context.Context, p *preparedCall, out any) (Ca
 		// applied (no answer, or one that does not prove otherwise).
 		maybeApplied bool
 	)
+	if pacer := p.o.pacer; pacer != nil {
+		if err := pacer.Wait(ctx, cl.op); err != nil {
+			info.Latency = time.Since(start)
+			if ctx.Err() != nil {
+				return info, contextError(ctx, cl.method, path, 0, false, nil)
+			}
+			return info, &TransportError{Err: err, method: cl.method, path: path}
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			info.Latency = time.Since(start)
@@ -429,6 +459,13 @@ func (c *Client) sendAttempts(ctx context.Context, p *preparedCall, out any) (Ca
 			maybeSent = true
 		}
 		c.logAttempt(ctx, cl, path, attempt, res, time.Since(attemptStart))
+		if pacer := p.o.pacer; pacer != nil {
+			if res.err != nil {
+				pacer.Answered(cl.op, 0, 0)
+			} else {
+				pacer.Answered(cl.op, res.status, parseRetryAfter(res.header.Get("Retry-After")))
+			}
+		}
 
 		if res.err != nil && ctx.Err() != nil {
 			info.Latency = time.Since(start)
@@ -472,7 +509,25 @@ func (c *Client) sendAttempts(ctx context.Context, p *preparedCall, out any) (Ca
 					}
 					return info, contextError(ctx, cl.method, path, attempt, maybeSent, lastErr)
 				}
-				continue
+				pacer := p.o.pacer
+				if pacer == nil {
+					continue
+				}
+				err := pacer.Wait(ctx, cl.op)
+				if err == nil {
+					continue
+				}
+				if ctx.Err() != nil {
+					info.Latency = time.Since(start)
+					lastErr := res.err
+					if lastErr == nil {
+						lastErr = newError(res.status, res.body, res.requestID)
+					}
+					return info, contextError(ctx, cl.method, path, attempt, maybeSent, lastErr)
+				}
+				// The pacer holds the retry back: this answer is the call's.
+				c.log.LogAttrs(ctx, slog.LevelWarn, "amazonpay: retry held back by the pacer",
+					slog.String("op", cl.op), slog.Int("attempt", attempt), slog.String("reason", err.Error()))
 			}
 		}
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -94,10 +95,24 @@ type Config struct {
 	TrackerFirstPoll time.Duration
 	// TrackerMaxInterval caps the growing interval between polls.
 	TrackerMaxInterval time.Duration
-	// TrackerGetChargeRate limits the tracker's Get Charge calls, in
-	// requests per second, so polling never eats Amazon Pay's throttling
-	// quota that live calls need. See TrackerGetChargeBurst.
+	// TrackerGetChargeRate, deprecated, caps the tracker's own Get Charge
+	// calls in requests per second (see TrackerGetChargeBurst); 0, the
+	// default, leaves them to the process's Get Charge limit
+	// (AmazonPayRateLimits), where they yield to calls a buyer waits on.
 	TrackerGetChargeRate float64
+
+	// AmazonPayRateLimits are per-operation limits of Amazon Pay calls
+	// that replace the defaults (Amazon's live quotas divided by
+	// AmazonPayRateReplicas), as AMAZON_PAY_RATE_LIMITS writes them
+	// (parseRateLimits; checked when set): a zero rate lifts an
+	// operation's limit, "off" every limit. See AmazonPayRates.
+	AmazonPayRateLimits string
+	// AmazonPayRateReplicas is the number of replicas sharing the merchant
+	// account's quotas: each takes its share of the defaults.
+	AmazonPayRateReplicas int
+	// AmazonPayRateMaxWait is the longest a call a buyer waits on waits for
+	// its operation's limit before it is refused, unsent.
+	AmazonPayRateMaxWait time.Duration
 
 	// ReconcileFirstDelay is the delay before the first reconciliation of a
 	// completion whose answer was lost.
@@ -134,7 +149,16 @@ type Config struct {
 // worth of calls lets a backlog start at once without exceeding the rate over
 // any longer window.
 func (c Config) TrackerGetChargeBurst() int {
+	if c.TrackerGetChargeRate == 0 {
+		return 0 // no cap of the tracker's own
+	}
 	return tracker.DefaultBurst(c.TrackerGetChargeRate)
+}
+
+// AmazonPayRates are the rate limits of the process's Amazon Pay calls.
+func (c Config) AmazonPayRates() amazongate.Rates {
+	limits, off, _ := parseRateLimits(c.AmazonPayRateLimits) // checked when set
+	return amazongate.Rates{Limits: limits, Replicas: c.AmazonPayRateReplicas, MaxWait: c.AmazonPayRateMaxWait, Off: off}
 }
 
 // durationText shows a default duration as the README and -help write it:
@@ -243,7 +267,7 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.TrackerFirstPoll })},
 		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", durationText(tracker.DefaultMaxInterval),
 			dur(func(c *Config) *time.Duration { return &c.TrackerMaxInterval })},
-		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "Get Charge calls per second the tracker may make (burst: the rate rounded up)", strconv.FormatFloat(tracker.DefaultRate, 'g', -1, 64),
+		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "deprecated: a cap on the tracker's own Get Charge calls per second (burst: the rate rounded up); 0 leaves them to AMAZON_PAY_RATE_LIMITS' Get Charge limit, behind calls a buyer waits on", "0",
 			func(c *Config, v string) error {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil {
@@ -273,9 +297,52 @@ func settings() []setting {
 				c.AmazonPayMaxQueued = n
 				return nil
 			}},
+		{"amazon-pay-rate-limits", "AMAZON_PAY_RATE_LIMITS", "list", "per-operation limits of Amazon Pay calls replacing the defaults (Amazon's live quotas divided by AMAZON_PAY_RATE_REPLICAS), Operation=rate[/burst] comma-separated, e.g. CompleteCheckoutSession=2/10; rate 0 lifts one, off lifts all", "",
+			func(c *Config, v string) error {
+				_, _, err := parseRateLimits(v)
+				c.AmazonPayRateLimits = v
+				return err
+			}},
+		{"amazon-pay-rate-replicas", "AMAZON_PAY_RATE_REPLICAS", "n", "replicas sharing the merchant account's Amazon Pay quotas: each replica's default limits are the quotas divided by it", "1",
+			positiveInt(func(c *Config) *int { return &c.AmazonPayRateReplicas })},
+		{"amazon-pay-rate-max-wait", "AMAZON_PAY_RATE_MAX_WAIT", "duration", "longest a call a buyer waits on waits for its operation's rate limit; beyond it the call is refused, unsent (UNAVAILABLE AMAZON_PAY_UNAVAILABLE with RetryInfo)", durationText(amazongate.DefaultMaxWait),
+			dur(func(c *Config) *time.Duration { return &c.AmazonPayRateMaxWait })},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
 	}
+}
+
+// parseRateLimits reads AMAZON_PAY_RATE_LIMITS: "off", or a comma-separated
+// list of Operation=rate[/burst] for operations of Amazon's quota table.
+// The burst defaults to the rate rounded up.
+func parseRateLimits(v string) (map[string]amazongate.Limit, bool, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, false, nil
+	}
+	if v == "off" {
+		return nil, true, nil
+	}
+	limits := map[string]amazongate.Limit{}
+	for item := range strings.SplitSeq(v, ",") {
+		op, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if _, known := amazongate.LiveQuotas[op]; !ok || !known {
+			return nil, false, fmt.Errorf("want Operation=rate[/burst] for operations such as CompleteCheckoutSession or GetCharge, got %q", item)
+		}
+		rateText, burstText, hasBurst := strings.Cut(val, "/")
+		r, err := strconv.ParseFloat(rateText, 64)
+		if err != nil || !(r >= 0) || math.IsInf(r, 0) {
+			return nil, false, fmt.Errorf("%s: want a rate of 0 or more per second, got %q", op, rateText)
+		}
+		l := amazongate.Limit{Rate: r, Burst: int(math.Ceil(r))}
+		if hasBurst {
+			if l.Burst, err = strconv.Atoi(burstText); err != nil || l.Burst < 1 {
+				return nil, false, fmt.Errorf("%s: want a burst of 1 or more, got %q", op, burstText)
+			}
+		}
+		limits[op] = l
+	}
+	return limits, false, nil
 }
 
 func positiveInt(field func(*Config) *int) func(*Config, string) error {
@@ -534,8 +601,11 @@ func (c Config) Validate() error {
 	if c.TrackerMaxInterval < c.TrackerFirstPoll {
 		fail("TRACKER_MAX_INTERVAL", "tracker-max-interval", "must be at least TRACKER_FIRST_POLL (%v), got %v", c.TrackerFirstPoll, c.TrackerMaxInterval)
 	}
-	if !(c.TrackerGetChargeRate > 0) || math.IsInf(c.TrackerGetChargeRate, 0) {
-		fail("TRACKER_GET_CHARGE_RATE", "tracker-get-charge-rate", "must be a positive number of requests per second, got %v", c.TrackerGetChargeRate)
+	if !(c.TrackerGetChargeRate >= 0) || math.IsInf(c.TrackerGetChargeRate, 0) {
+		fail("TRACKER_GET_CHARGE_RATE", "tracker-get-charge-rate", "must be a positive number of requests per second, or 0, got %v", c.TrackerGetChargeRate)
+	}
+	if c.AmazonPayRateMaxWait <= 0 {
+		fail("AMAZON_PAY_RATE_MAX_WAIT", "amazon-pay-rate-max-wait", "must be positive, got %v", c.AmazonPayRateMaxWait)
 	}
 	if c.CompletionUpstreamTimeout <= 0 {
 		fail("COMPLETION_UPSTREAM_TIMEOUT", "completion-upstream-timeout", "must be positive, got %v", c.CompletionUpstreamTimeout)
@@ -634,6 +704,9 @@ func (c Config) logAttrs() []any {
 		"max_completions_in_flight", c.MaxCompletionsInFlight,
 		"amazon_pay_max_calls", c.AmazonPayMaxCalls,
 		"amazon_pay_max_queued", c.AmazonPayMaxQueued,
+		"amazon_pay_rate_limits", c.AmazonPayRateLimits,
+		"amazon_pay_rate_replicas", c.AmazonPayRateReplicas,
+		"amazon_pay_rate_max_wait", c.AmazonPayRateMaxWait.String(),
 		"replica_id", c.ReplicaID,
 	}
 }

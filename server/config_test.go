@@ -6,10 +6,13 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 )
 
 func envOf(m map[string]string) func(string) (string, bool) {
@@ -45,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 					SimulatorThrottle:     "none",
 					TrackerFirstPoll:      30 * time.Second,
 					TrackerMaxInterval:    30 * time.Minute,
-					TrackerGetChargeRate:  2,
+					TrackerGetChargeRate:  0,
 					ReconcileFirstDelay:   2 * time.Second,
 					ReplicaID:             c.ReplicaID,
 
@@ -58,6 +61,8 @@ func TestParseConfig(t *testing.T) {
 					MaxWatches:                10000,
 					AmazonPayMaxCalls:         512,
 					AmazonPayMaxQueued:        10000,
+					AmazonPayRateReplicas:     1,
+					AmazonPayRateMaxWait:      5 * time.Second,
 				}
 				want.AmazonPay.Region = "na"
 				want.AmazonPay.Algorithm = "AMZN-PAY-RSASSA-PSS-V2"
@@ -172,6 +177,20 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("limits = %d, %d, %d", c.MaxCompletionsInFlight, c.AmazonPayMaxCalls, c.AmazonPayMaxQueued)
 				}
 			}},
+		{name: "rate_limits", env: map[string]string{"AMAZON_PAY_RATE_LIMITS": "CompleteCheckoutSession=2/10, GetCharge=1.5,GetChargePermission=0", "AMAZON_PAY_RATE_REPLICAS": "4", "AMAZON_PAY_RATE_MAX_WAIT": "2s"},
+			check: func(t *testing.T, c Config) {
+				r := c.AmazonPayRates()
+				want := map[string]amazongate.Limit{"CompleteCheckoutSession": {Rate: 2, Burst: 10}, "GetCharge": {Rate: 1.5, Burst: 2}, "GetChargePermission": {}}
+				if !maps.Equal(r.Limits, want) || r.Replicas != 4 || r.MaxWait != 2*time.Second || r.Off {
+					t.Errorf("rates = %+v, want limits %v, 4 replicas, 2s", r, want)
+				}
+			}},
+		{name: "rate_limits_off", env: map[string]string{"AMAZON_PAY_RATE_LIMITS": "off"},
+			check: func(t *testing.T, c Config) {
+				if !c.AmazonPayRates().Off {
+					t.Error("off does not lift the limits")
+				}
+			}},
 		{name: "zero_in_flight", env: map[string]string{"MAX_COMPLETIONS_IN_FLIGHT": "0"}, wantErr: []string{"MAX_COMPLETIONS_IN_FLIGHT", "1 or more"}},
 		{name: "negative_queue", args: []string{"-amazon-pay-max-queued", "-1"}, wantErr: []string{"-amazon-pay-max-queued", "0 or more"}},
 		{name: "bad_bool_env", env: map[string]string{"AMAZON_PAY_SANDBOX": "maybe"}, wantErr: []string{"AMAZON_PAY_SANDBOX", "true or false"}},
@@ -200,7 +219,12 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative_grace", env: map[string]string{"SHUTDOWN_GRACE": "-1s"}, wantErr: []string{"SHUTDOWN_GRACE", "positive"}},
 		{name: "negative_delay", env: map[string]string{"RECONCILE_FIRST_DELAY": "-2s"}, wantErr: []string{"RECONCILE_FIRST_DELAY"}},
 		{name: "max_interval_below_first_poll", env: map[string]string{"TRACKER_FIRST_POLL": "1h"}, wantErr: []string{"TRACKER_MAX_INTERVAL", "at least"}},
-		{name: "zero_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "0"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE", "positive"}},
+		{name: "negative_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "-1"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE", "positive"}},
+		{name: "rate_limit_unknown_operation", env: map[string]string{"AMAZON_PAY_RATE_LIMITS": "CompleteCheckout=2"}, wantErr: []string{"AMAZON_PAY_RATE_LIMITS", "Operation=rate"}},
+		{name: "rate_limit_bad_rate", env: map[string]string{"AMAZON_PAY_RATE_LIMITS": "GetCharge=fast"}, wantErr: []string{"AMAZON_PAY_RATE_LIMITS", "GetCharge"}},
+		{name: "rate_limit_bad_burst", env: map[string]string{"AMAZON_PAY_RATE_LIMITS": "GetCharge=2/0"}, wantErr: []string{"AMAZON_PAY_RATE_LIMITS", "burst"}},
+		{name: "rate_replicas_zero", env: map[string]string{"AMAZON_PAY_RATE_REPLICAS": "0"}, wantErr: []string{"AMAZON_PAY_RATE_REPLICAS"}},
+		{name: "rate_max_wait_zero", env: map[string]string{"AMAZON_PAY_RATE_MAX_WAIT": "0s"}, wantErr: []string{"AMAZON_PAY_RATE_MAX_WAIT", "positive"}},
 		{name: "infinite_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "+Inf"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE"}},
 		{name: "nan_rate", env: map[string]string{"TRACKER_GET_CHARGE_RATE": "NaN"}, wantErr: []string{"TRACKER_GET_CHARGE_RATE"}},
 		{name: "word_rate", args: []string{"-tracker-get-charge-rate", "fast"}, wantErr: []string{"-tracker-get-charge-rate", "number"}},
@@ -219,7 +243,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "replica_id_with_space", env: map[string]string{"REPLICA_ID": "a b"}, wantErr: []string{"REPLICA_ID"}},
 		{
 			name:    "every_problem_reported",
-			env:     map[string]string{"LISTEN_ADDR": "nope", "TRACKER_GET_CHARGE_RATE": "0"},
+			env:     map[string]string{"LISTEN_ADDR": "nope", "TRACKER_GET_CHARGE_RATE": "-2"},
 			wantErr: []string{"LISTEN_ADDR", "TRACKER_GET_CHARGE_RATE"},
 		},
 	}

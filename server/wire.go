@@ -52,6 +52,10 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			d = nil
 		}
 	}()
+	if cfg.TrackerGetChargeRate > 0 {
+		logger.Warn("TRACKER_GET_CHARGE_RATE is deprecated: the tracker's Get Charge calls go through the process's Get Charge limit (AMAZON_PAY_RATE_LIMITS), behind calls a buyer waits on; the setting still caps the tracker's own calls",
+			"tracker_get_charge_rate", cfg.TrackerGetChargeRate)
+	}
 	svc, err := appwire.Build(ctx, appwire.Config{
 		DatabaseURL: cfg.DatabaseURL,
 		AmazonPay: func(ctx context.Context) (*amazonpay.Client, error) {
@@ -76,6 +80,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		MaxCompletionsInFlight: cfg.MaxCompletionsInFlight,
 		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
 		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,
+		AmazonPayRates:         cfg.AmazonPayRates(),
 		Logger:                 logger,
 		ObserveStore:           obs.store,
 	})

@@ -2,11 +2,14 @@
 // Pay: completions, the reconciler, the tracker and the live reads all hold
 // the same Gate, which bounds the Amazon Pay calls in flight at once and
 // the callers waiting for one, so that a slow Amazon cannot pile up
-// goroutines and connections without bound. It is also where limits on the
-// rate of calls per operation belong. It decides nothing about payments:
-// a refused call is reported as a call that was not sent
-// (amazonpay.ClassNotSent), wrapping an *overload.Error, and each caller
-// handles it as it handles any unsent call.
+// goroutines and connections without bound, and paces every attempt
+// (retries included) with one client-side rate limit per operation
+// (Rates: Amazon's live quotas by default), paused when Amazon Pay
+// throttles, with calls a buyer waits on ahead of background work
+// (Background). It decides nothing about payments: a refused call is
+// reported as a call that was not sent (amazonpay.ClassNotSent), wrapping
+// an *overload.Error or a *RateError, and each caller handles it as it
+// handles any unsent call.
 package amazongate
 
 import (
@@ -31,19 +34,58 @@ type Gate struct {
 	// behind all of them. One signature per CPU keeps the CPUs busy and
 	// the queue short.
 	signing chan struct{}
+	// pace is the rate limit per operation; nil: none.
+	pace *pacer
 }
 
 var _ completion.Amazon = (*Gate)(nil)
 
 // New returns a Gate over c that lets maxCalls calls be in flight at once
 // and up to maxQueued more wait for a place; a call beyond both fails at
-// once, unsent.
-func New(c *amazonpay.Client, maxCalls, maxQueued int) (*Gate, error) {
+// once, unsent. Its rate limits are Amazon's live quotas (LiveQuotas)
+// unless an option says otherwise.
+func New(c *amazonpay.Client, maxCalls, maxQueued int, opts ...Option) (*Gate, error) {
 	l, err := overload.New("Amazon Pay calls", maxCalls, maxQueued)
 	if err != nil {
 		return nil, err
 	}
-	return &Gate{c: c, calls: l, signing: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	g := &Gate{c: c, calls: l, signing: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	if !o.rates.Off {
+		if g.pace, err = newPacer(o.rates); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Option adjusts a Gate.
+type Option func(*options)
+
+type options struct{ rates Rates }
+
+// WithRates sets the Gate's rate limits.
+func WithRates(r Rates) Option { return func(o *options) { o.rates = r } }
+
+// paced adds the Gate's pacer to a call's options.
+func (g *Gate) paced(opts []amazonpay.CallOption) []amazonpay.CallOption {
+	if g.pace == nil {
+		return opts
+	}
+	return append(opts[:len(opts):len(opts)], amazonpay.WithPacer(g.pace))
+}
+
+// throttled wraps the error of a call whose last answer was a throttling
+// one with the pause its operation now keeps (a ThrottledError), so that
+// the caller can say when to retry even without a Retry-After.
+func (g *Gate) throttled(op string, err error) error {
+	if err == nil || g.pace == nil || !amazonpay.Classify(err).LastThrottled() {
+		return err
+	}
+	return &ThrottledError{Err: err, Pause: g.pace.pauseLeft(op)}
 }
 
 // InUse reports how many calls are in flight and how many wait.
@@ -74,7 +116,7 @@ func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionR
 		return gatedComplete{g: g, id: id, req: req}, nil
 	}
 	defer func() { <-g.signing }()
-	call, err := g.c.PrepareCompleteCheckoutSession(id, req)
+	call, err := g.c.PrepareCompleteCheckoutSession(id, req, g.paced(nil)...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +153,8 @@ func (c gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, am
 		return nil, amazonpay.CallInfo{}, err
 	}
 	defer release()
-	return c.call.Send(ctx)
+	sess, info, err := c.call.Send(ctx)
+	return sess, info, c.g.throttled("CompleteCheckoutSession", err)
 }
 
 // GetCheckoutSession implements completion.Amazon.
@@ -121,7 +164,8 @@ func (g *Gate) GetCheckoutSession(ctx context.Context, id string, opts ...amazon
 		return nil, amazonpay.CallInfo{}, err
 	}
 	defer release()
-	return g.c.GetCheckoutSession(ctx, id, opts...)
+	sess, info, err := g.c.GetCheckoutSession(ctx, id, g.paced(opts)...)
+	return sess, info, g.throttled("GetCheckoutSession", err)
 }
 
 // GetCharge implements completion.Amazon and the tracker's ChargeReader.
@@ -131,7 +175,8 @@ func (g *Gate) GetCharge(ctx context.Context, id string, opts ...amazonpay.CallO
 		return nil, amazonpay.CallInfo{}, err
 	}
 	defer release()
-	return g.c.GetCharge(ctx, id, opts...)
+	ch, info, err := g.c.GetCharge(ctx, id, g.paced(opts)...)
+	return ch, info, g.throttled("GetCharge", err)
 }
 
 // GetChargePermission serves the API's live read.
@@ -141,5 +186,6 @@ func (g *Gate) GetChargePermission(ctx context.Context, id string, opts ...amazo
 		return nil, amazonpay.CallInfo{}, err
 	}
 	defer release()
-	return g.c.GetChargePermission(ctx, id, opts...)
+	cp, info, err := g.c.GetChargePermission(ctx, id, g.paced(opts)...)
+	return cp, info, g.throttled("GetChargePermission", err)
 }

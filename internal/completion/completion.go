@@ -418,6 +418,11 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h hol
 		}
 		// No attempt reached Amazon Pay: nothing happened there, so the
 		// caller may simply retry.
+		if RetryDelay(err) > 0 {
+			// Held back by the client-side rate limit (Amazon's quota).
+			return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
+				"the call to Amazon Pay was held back to stay within its request quota; nothing was sent or recorded, retry the same call after the RetryInfo delay", err, nil))
+		}
 		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
 			"Amazon Pay could not be reached; retry the same call", err, nil))
 	default:

@@ -22,6 +22,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -202,6 +203,10 @@ type serviceOptions struct {
 	// MaxInFlight, AmazonMaxCalls and AmazonMaxQueued are the service's
 	// limits (defaults: the server's, 10000, 512 and 10000).
 	MaxInFlight, AmazonMaxCalls, AmazonMaxQueued int
+	// AmazonRates are the rate limits of Amazon Pay calls; nil: none (the
+	// simulator does not throttle unless told to, and load tests need the
+	// room).
+	AmazonRates *amazongate.Rates
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -233,6 +238,10 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	if o.AmazonMaxQueued == 0 {
 		o.AmazonMaxQueued = 10000
 	}
+	rates := amazongate.Rates{Off: true}
+	if o.AmazonRates != nil {
+		rates = *o.AmazonRates
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 
@@ -257,6 +266,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 		MaxCompletionsInFlight: o.MaxInFlight,
 		AmazonPayMaxCalls:      o.AmazonMaxCalls,
 		AmazonPayMaxQueued:     o.AmazonMaxQueued,
+		AmazonPayRates:         rates,
 		Logger:                 logger,
 	})
 	if err != nil {

@@ -43,12 +43,13 @@ func (s *Server) status(ctx context.Context, err error) error {
 		}
 		if code == codes.Unavailable {
 			// Every retryable error says when to retry: after Amazon Pay's
-			// Retry-After when it throttled us and gave one; after the
+			// Retry-After when it throttled us and gave one, else after the
+			// pause or wait of the operation's rate limit; after the
 			// time places take to free up when one of the service's own
 			// limits refused the call, wherever in the call that was (an
 			// Amazon Pay call refused by the gate makes the completion
 			// withdraw its attempt as unsent).
-			delay, msg := amazonpay.Classify(err).RetryAfter, e.Message
+			delay, msg := completion.RetryDelay(err), e.Message
 			if oe, ok := overload.AsError(err); ok {
 				reason, delay = pb.ErrorReason_ERROR_REASON_OVERLOADED, oe.RetryAfter
 				msg = "the service is at its limit of " + oe.Limit + "; nothing was recorded or sent to Amazon Pay, retry the same call after the RetryInfo delay"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
@@ -157,6 +158,9 @@ func TestRetryInfo(t *testing.T) {
 		{"throttled, wrapped", fmt.Errorf("complete: %w", unavailable(&amazonpay.Error{StatusCode: 503, Retryable: true, RetryAfter: 3 * time.Second})), 3 * time.Second},
 		{"throttled without Retry-After", unavailable(&amazonpay.Error{StatusCode: 429, Retryable: true}), rpcstatus.DefaultRetryDelay},
 		{"Amazon unreachable", unavailable(&amazonpay.TransportError{Err: errors.New("refused")}), rpcstatus.DefaultRetryDelay},
+		{"throttled, the rate limit's pause", unavailable(&amazongate.ThrottledError{Err: &amazonpay.Error{StatusCode: 429, Retryable: true}, Pause: 4 * time.Second}), 4 * time.Second},
+		{"throttled, Retry-After over the pause", unavailable(&amazongate.ThrottledError{Err: &amazonpay.Error{StatusCode: 429, Retryable: true, RetryAfter: 9 * time.Second}, Pause: 4 * time.Second}), 9 * time.Second},
+		{"held back by the rate limit", unavailable(&amazonpay.TransportError{Err: &amazongate.RateError{Operation: "CompleteCheckoutSession", RetryAfter: 1500 * time.Millisecond}}), 1500 * time.Millisecond},
 		{"store unavailable", completion.NewError(completion.KindUnavailable, completion.ReasonStoreUnavailable, "store down", errors.New("dial"), nil), rpcstatus.DefaultRetryDelay},
 		{"not retryable", completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmountMismatch, "amount", nil, nil), 0},
 	}

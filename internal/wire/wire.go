@@ -46,6 +46,11 @@ type Config struct {
 	// ObserveStore, when set, wraps the store the service uses (e.g. to
 	// trace and time its operations); it gets the store as opened.
 	ObserveStore func(store.Store) store.Store
+	// AmazonPayRates are the per-operation rate limits of every Amazon Pay
+	// call (amazongate.Rates; the zero value: Amazon's live quotas). The
+	// reconciler's and the tracker's calls yield to the calls a buyer
+	// waits on. A Tracker.Rate of 0 takes the Get Charge limit's.
+	AmazonPayRates amazongate.Rates
 }
 
 // Service is the assembled service.
@@ -95,15 +100,25 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errors.Join(err, raw.Close())
 	}
 	// Every caller of Amazon Pay goes through the one gate.
-	az, err := amazongate.New(client, cfg.AmazonPayMaxCalls, cfg.AmazonPayMaxQueued)
+	az, err := amazongate.New(client, cfg.AmazonPayMaxCalls, cfg.AmazonPayMaxQueued, amazongate.WithRates(cfg.AmazonPayRates))
 	if err != nil {
 		return nil, errors.Join(err, raw.Close())
+	}
+	if cfg.Tracker.Rate <= 0 {
+		// The tracker sizes its batches by the rate its calls get; the
+		// gate paces them.
+		if l, ok := cfg.AmazonPayRates.Limit("GetCharge"); ok {
+			cfg.Tracker.Rate, cfg.Tracker.Burst = l.Rate, l.Burst
+		}
 	}
 	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
 	cfg.Completion.InFlight = inFlight
 	svc := completion.New(st, az, hub, cfg.Completion)
 	tr := tracker.New(st, az, cfg.Tracker)
-	s.Workers = append(s.Workers, svc.RunReconciler, tr.Run)
+	// Background work: its Amazon Pay calls yield to the buyers' calls.
+	s.Workers = append(s.Workers,
+		func(ctx context.Context) error { return svc.RunReconciler(amazongate.Background(ctx)) },
+		func(ctx context.Context) error { return tr.Run(amazongate.Background(ctx)) })
 	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: cfg.Logger})
 	return s, nil
 }

@@ -328,10 +328,11 @@ const (
 	ErrorReason_ERROR_REASON_AMAZON_PAY_REJECTED ErrorReason = 10
 	// UNAVAILABLE: Amazon Pay could not be reached, or throttled the service
 	// (HTTP 429 or 503 after the service's own retries) without applying the
-	// completion, and nothing was recorded. A google.rpc.RetryInfo carries the
-	// delay: Amazon Pay's Retry-After when it sent one, else the service's next
-	// backoff. Retry the same call after that delay; the retry completes it
-	// exactly once.
+	// completion, or the service held the call back to stay within Amazon
+	// Pay's request quota; nothing was recorded. A google.rpc.RetryInfo carries
+	// the delay: Amazon Pay's Retry-After when it sent one, else the service's
+	// next backoff or the time its rate limit admits the next call. Retry the
+	// same call after that delay; the retry completes it exactly once.
 	ErrorReason_ERROR_REASON_AMAZON_PAY_UNAVAILABLE ErrorReason = 11
 	// UNAVAILABLE: the service's database could not be reached (this also ends
 	// an open WatchPayment stream). Retry the same call with backoff, or
