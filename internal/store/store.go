@@ -91,11 +91,43 @@ type Store interface {
 	// is not leased to owner (also when it does not exist) or is final.
 	ExtendLease(ctx context.Context, checkoutSessionID, owner string, until time.Time) error
 
+	// Nudge makes the unsettled payments that track ref due for a check at
+	// now, because Amazon Pay announced a change of that object (an
+	// Instant Payment Notification). A payment whose lease is free (no
+	// owner, or expired) gets NextCheckTime = min(NextCheckTime, now); one
+	// leased right now keeps its lease and is marked, so that the holder's
+	// Reschedule or Transition schedules it at once instead of later (its
+	// check may have read Amazon before the change). A claim clears the
+	// mark: the check it leads to reads Amazon after the nudge. Nothing
+	// else changes: Version stays and watchers are not told. It returns how
+	// many payments matched (0 for an object no payment tracks). A
+	// REFUND matches nothing until refunds are tracked. Once it returns
+	// without error the nudge is durable.
+	Nudge(ctx context.Context, ref ObjectRef, now time.Time) (int, error)
+
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ObjectType is the kind of Amazon Pay object a notification names.
+type ObjectType string
+
+// The object types of Amazon Pay's notifications.
+const (
+	ObjectCharge           ObjectType = "CHARGE"
+	ObjectChargePermission ObjectType = "CHARGE_PERMISSION"
+	ObjectRefund           ObjectType = "REFUND"
+)
+
+// ObjectRef names one Amazon Pay object: a charge (matched against
+// Payment.ChargeID), a charge permission (Payment.ChargePermissionID) or a
+// refund.
+type ObjectRef struct {
+	Type ObjectType
+	ID   string
 }
 
 // ListQuery selects the payments List returns.

@@ -297,7 +297,8 @@ var transitionSQL = `UPDATE payments SET
 		charge_state = CASE WHEN $6 <> '' THEN $6 ELSE charge_state END,
 		update_time = $7,
 		settle_time = $8,
-		next_check_time = $9,
+		next_check_time = CASE WHEN nudged AND $9::timestamptz > $7::timestamptz THEN $7::timestamptz ELSE $9::timestamptz END,
+		nudged = false,
 		check_attempts = check_attempts + $11,
 		lease_owner = '',
 		version = version + 1
@@ -352,7 +353,7 @@ const claimDueSQL = `SELECT checkout_session_id
 // claimSQL leases the locked rows by primary key. It is a separate
 // statement rather than a join with claimDueSQL so that no plan, generic
 // or custom, can turn it into a scan of the whole table.
-var claimSQL = `UPDATE payments SET next_check_time = $2, lease_owner = $3
+var claimSQL = `UPDATE payments SET next_check_time = $2, lease_owner = $3, nudged = false
 	WHERE checkout_session_id = ANY($1)
 	RETURNING ` + columns
 
@@ -416,7 +417,8 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 }
 
 var rescheduleSQL = `UPDATE payments SET
-		next_check_time = $3,
+		next_check_time = CASE WHEN nudged AND $3::timestamptz > $4::timestamptz THEN $4::timestamptz ELSE $3::timestamptz END,
+		nudged = false,
 		check_attempts = check_attempts + 1,
 		lease_owner = '',
 		update_time = $4,
@@ -514,6 +516,31 @@ func (s *Store) ExtendLease(ctx context.Context, checkoutSessionID, owner string
 		return fmt.Errorf("postgres: extend lease: %w", store.ErrLeaseLost)
 	}
 	return nil
+}
+
+// nudgeSQL is the Nudge of the payments whose col (charge_id or
+// charge_permission_id) is $1; the partial index on col finds them. The
+// row lock orders it with a concurrent claim: either the claim sees the
+// earlier due time, or the nudge sees the lease and marks the row.
+func nudgeSQL(col string) string {
+	return `UPDATE payments SET
+		next_check_time = CASE WHEN lease_owner = '' OR next_check_time <= $2
+			THEN LEAST(next_check_time, $2) ELSE next_check_time END,
+		nudged = CASE WHEN lease_owner = '' OR next_check_time <= $2 THEN nudged ELSE true END
+	WHERE ` + col + ` = $1 AND ` + col + ` <> '' AND next_check_time IS NOT NULL`
+}
+
+// Nudge implements store.Store; it is committed when it returns.
+func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error) {
+	col, err := sqlstore.NudgeColumn(ref, now)
+	if err != nil || col == "" {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, nudgeSQL(col), ref.ID, now)
+	if err != nil {
+		return 0, wrap("nudge", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // Ping implements store.Store.

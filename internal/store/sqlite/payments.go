@@ -208,7 +208,8 @@ var transitionSQL = `UPDATE payments SET
 		charge_state = CASE WHEN :state <> '' THEN :state ELSE charge_state END,
 		update_time = :time,
 		settle_time = :settle,
-		next_check_time = :next,
+		next_check_time = CASE WHEN nudged <> 0 AND :next > :time THEN :time ELSE :next END,
+		nudged = 0,
 		check_attempts = check_attempts + :checked,
 		lease_owner = '',
 		version = version + 1
@@ -272,7 +273,7 @@ const claimDueSQL = `SELECT checkout_session_id FROM payments INDEXED BY payment
 	LIMIT ?`
 
 // claimUpdateSQL leases the payments whose keys it is given (a JSON array).
-const claimUpdateSQL = `UPDATE payments SET next_check_time = ?, lease_owner = ?
+const claimUpdateSQL = `UPDATE payments SET next_check_time = ?, lease_owner = ?, nudged = 0
 	WHERE checkout_session_id IN (SELECT value FROM json_each(?))
 	RETURNING ` + columns
 
@@ -349,12 +350,13 @@ func (s *Store) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now ti
 }
 
 var rescheduleSQL = `UPDATE payments SET
-		next_check_time = ?,
+		next_check_time = CASE WHEN nudged <> 0 AND :next > :now THEN :now ELSE :next END,
+		nudged = 0,
 		check_attempts = check_attempts + 1,
 		lease_owner = '',
-		update_time = ?,
+		update_time = :now,
 		version = version + 1
-	WHERE checkout_session_id = ? AND lease_owner = ? AND ` + sqlstore.RankSQL("outcome") + ` < ?
+	WHERE checkout_session_id = :id AND lease_owner = :owner AND ` + sqlstore.RankSQL("outcome") + ` < :rank
 	RETURNING ` + columns
 
 // Reschedule implements store.Store. A payment that does not exist is not
@@ -367,7 +369,8 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 	err := s.inTx(ctx, "reschedule", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		stored, err = scanPayment(tx.StmtContext(ctx, s.stmts.reschedule).QueryRowContext(ctx,
-			next.UnixMicro(), now.UnixMicro(), checkoutSessionID, owner, sqlstore.FinalRank))
+			sql.Named("next", next.UnixMicro()), sql.Named("now", now.UnixMicro()), sql.Named("id", checkoutSessionID),
+			sql.Named("owner", owner), sql.Named("rank", sqlstore.FinalRank)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
 		}
@@ -464,6 +467,35 @@ func (s *Store) ExtendLease(ctx context.Context, checkoutSessionID, owner string
 		}
 		return nil
 	})
+}
+
+// nudgeSQL is the Nudge of the payments whose col (charge_id or
+// charge_permission_id) is :id; the partial index on col finds them.
+func nudgeSQL(col string) string {
+	return `UPDATE payments SET
+		next_check_time = CASE WHEN lease_owner = '' OR next_check_time <= :now
+			THEN min(next_check_time, :now) ELSE next_check_time END,
+		nudged = CASE WHEN lease_owner = '' OR next_check_time <= :now THEN nudged ELSE 1 END
+	WHERE ` + col + ` = :id AND ` + col + ` <> '' AND next_check_time IS NOT NULL`
+}
+
+// Nudge implements store.Store; the write is committed (and synced) when
+// it returns.
+func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error) {
+	col, err := sqlstore.NudgeColumn(ref, now)
+	if err != nil || col == "" {
+		return 0, err
+	}
+	var n int64
+	err = s.inTx(ctx, "nudge", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, nudgeSQL(col), sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // checkedCount is what a transition adds to check_attempts.

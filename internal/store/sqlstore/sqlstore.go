@@ -151,6 +151,24 @@ func CheckReschedule(owner string, next, now time.Time) error {
 	return nil
 }
 
+// NudgeColumn checks a Nudge call and returns the payments column that
+// holds ref's ID; "" when no payment tracks objects of ref's type (then
+// the nudge matches nothing).
+func NudgeColumn(ref store.ObjectRef, now time.Time) (string, error) {
+	if ref.ID == "" || now.IsZero() {
+		return "", errors.New("store: nudge: object ID and now must be set")
+	}
+	switch ref.Type {
+	case store.ObjectCharge:
+		return "charge_id", nil
+	case store.ObjectChargePermission:
+		return "charge_permission_id", nil
+	case store.ObjectRefund:
+		return "", nil
+	}
+	return "", fmt.Errorf("store: nudge: unknown object type %q", ref.Type)
+}
+
 // MaxListLimit bounds store.ListQuery.Limit in every implementation, and
 // so the memory of one List: it reads at most this many payments per
 // outcome asked for.

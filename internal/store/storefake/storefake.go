@@ -23,6 +23,8 @@ import (
 type Store struct {
 	mu   sync.Mutex
 	rows map[string]payment.Payment
+	// nudged marks leased payments nudged during their lease.
+	nudged map[string]bool
 	fail map[string]error
 	// calls counts calls per method.
 	calls map[string]int
@@ -32,7 +34,7 @@ var _ store.Store = (*Store)(nil)
 
 // New returns an empty store that fails nothing.
 func New() *Store {
-	return &Store{rows: map[string]payment.Payment{}, fail: map[string]error{}, calls: map[string]int{}}
+	return &Store{rows: map[string]payment.Payment{}, nudged: map[string]bool{}, fail: map[string]error{}, calls: map[string]int{}}
 }
 
 // ErrDown is an outage, as a real store reports one.
@@ -125,6 +127,7 @@ func (f *Store) DeleteAttempt(_ context.Context, id, owner string) error {
 		return store.ErrLeaseLost
 	}
 	delete(f.rows, id)
+	delete(f.nudged, id)
 	return nil
 }
 
@@ -157,6 +160,10 @@ func (f *Store) Transition(_ context.Context, id string, t payment.Transition) (
 		p.CheckAttempts++
 	}
 	p.NextCheckTime, p.LeaseOwner = t.NextCheckTime, ""
+	if f.nudged[id] && !p.NextCheckTime.IsZero() && p.NextCheckTime.After(t.Time) {
+		p.NextCheckTime = t.Time
+	}
+	delete(f.nudged, id)
 	p.Version++
 	p = normalize(p)
 	f.rows[id] = p
@@ -186,6 +193,7 @@ func (f *Store) ClaimDue(_ context.Context, outcomes []payment.Outcome, now time
 	due = due[:min(len(due), limit)]
 	for i := range due {
 		due[i].NextCheckTime, due[i].LeaseOwner = now.Add(lease), owner
+		delete(f.nudged, due[i].CheckoutSessionID)
 		due[i] = normalize(due[i])
 		f.rows[due[i].CheckoutSessionID] = due[i]
 	}
@@ -205,6 +213,10 @@ func (f *Store) Reschedule(_ context.Context, id, owner string, next, now time.T
 		return payment.Payment{}, store.ErrLeaseLost
 	}
 	p.NextCheckTime, p.LeaseOwner, p.UpdateTime = next, "", now
+	if f.nudged[id] && next.After(now) {
+		p.NextCheckTime = now
+	}
+	delete(f.nudged, id)
 	p.CheckAttempts++
 	p.Version++
 	p = normalize(p)
@@ -259,6 +271,38 @@ func (f *Store) ExtendLease(_ context.Context, id, owner string, until time.Time
 	p.NextCheckTime = until
 	f.rows[id] = normalize(p)
 	return nil
+}
+
+// Nudge implements store.Store.
+func (f *Store) Nudge(_ context.Context, ref store.ObjectRef, now time.Time) (int, error) {
+	defer f.mu.Unlock()
+	if err := f.enter("Nudge"); err != nil {
+		return 0, err
+	}
+	col, err := sqlstore.NudgeColumn(ref, now)
+	if err != nil || col == "" {
+		return 0, err
+	}
+	n := 0
+	for id, p := range f.rows {
+		key := p.ChargeID
+		if col == "charge_permission_id" {
+			key = p.ChargePermissionID
+		}
+		if key != ref.ID || p.NextCheckTime.IsZero() {
+			continue
+		}
+		n++
+		if p.LeaseOwner == "" || !p.NextCheckTime.After(now) {
+			if p.NextCheckTime.After(now) {
+				p.NextCheckTime = now
+			}
+			f.rows[id] = normalize(p)
+		} else {
+			f.nudged[id] = true
+		}
+	}
+	return n, nil
 }
 
 func (f *Store) Ping(context.Context) error {

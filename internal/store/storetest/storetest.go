@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"times_utc_and_precision", s.testTimes},
 		{"ping", s.testPing},
 		{"backlog", s.testBacklog},
+		{"nudge", s.testNudge},
+		{"nudge_during_lease", s.testNudgeDuringLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1051,5 +1053,143 @@ func (s *suite) testBacklog(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Backlog (-want +got):\n%s", diff)
+	}
+}
+
+// pendingOf creates a payment pending on its own charge and charge
+// permission, due at due.
+func pendingOf(t *testing.T, s store.Store, id string, due time.Time) payment.Payment {
+	t.Helper()
+	mustCreate(t, s, attempt(id, "order-"+id, base.Add(-time.Hour)), owner)
+	return mustTransition(t, s, id, payment.Transition{
+		Outcome:            payment.Pending,
+		ChargePermissionID: "P-" + id,
+		ChargeID:           "C-" + id,
+		ChargeState:        "AuthorizationInitiated",
+		NextCheckTime:      due,
+		Time:               base.Add(-time.Hour),
+	})
+}
+
+func (s *suite) testNudge(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	later := pendingOf(t, st, "cs-nudge-later", base.Add(time.Hour))
+	earlier := pendingOf(t, st, "cs-nudge-earlier", base.Add(-time.Minute))
+	byPermission := pendingOf(t, st, "cs-nudge-permission", base.Add(time.Hour))
+	pendingOf(t, st, "cs-nudge-final", base.Add(time.Hour))
+	mustTransition(t, st, "cs-nudge-final", payment.Transition{Outcome: payment.Completed, Time: base})
+	final := mustGet(t, st, "cs-nudge-final")
+
+	for _, tt := range []struct {
+		ref  store.ObjectRef
+		want int
+	}{
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-later"}, 1},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-earlier"}, 1},
+		{store.ObjectRef{Type: store.ObjectChargePermission, ID: "P-cs-nudge-permission"}, 1},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-final"}, 0},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "C-unknown"}, 0},
+		{store.ObjectRef{Type: store.ObjectChargePermission, ID: "C-cs-nudge-later"}, 0},
+		{store.ObjectRef{Type: store.ObjectRefund, ID: "R-unknown"}, 0},
+	} {
+		if n, err := st.Nudge(ctx, tt.ref, base); err != nil || n != tt.want {
+			t.Errorf("Nudge(%v) = %d, %v; want %d", tt.ref, n, err, tt.want)
+		}
+	}
+	for _, bad := range []store.ObjectRef{{Type: store.ObjectCharge}, {Type: "ORDER", ID: "x"}} {
+		if _, err := st.Nudge(ctx, bad, base); err == nil {
+			t.Errorf("Nudge(%v) succeeded, want an error", bad)
+		}
+	}
+	if _, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-later"}, time.Time{}); err == nil {
+		t.Error("Nudge without now succeeded, want an error")
+	}
+
+	// Only the due time moves, and never later; nothing is announced.
+	for _, tc := range []struct {
+		before payment.Payment
+		due    time.Time
+	}{{later, base}, {earlier, base.Add(-time.Minute)}, {byPermission, base}} {
+		want := tc.before
+		want.NextCheckTime = tc.due
+		if diff := cmp.Diff(want, mustGet(t, st, tc.before.CheckoutSessionID)); diff != "" {
+			t.Errorf("after Nudge (-want +got):\n%s", diff)
+		}
+	}
+	if diff := cmp.Diff(final, mustGet(t, st, "cs-nudge-final")); diff != "" {
+		t.Errorf("Nudge changed a final payment (-before +after):\n%s", diff)
+	}
+	// A repeated nudge is harmless.
+	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-later"}, base.Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("repeated Nudge = %d, %v; want 1", n, err)
+	}
+	if got := mustGet(t, st, "cs-nudge-later").NextCheckTime; !got.Equal(base) {
+		t.Errorf("NextCheckTime after a repeated Nudge = %v, want %v", got, base)
+	}
+	claimed, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, base, 10, time.Minute, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"cs-nudge-earlier", "cs-nudge-later", "cs-nudge-permission"}, ids(claimed)); diff != "" {
+		t.Errorf("ClaimDue after Nudge (-want +got):\n%s", diff)
+	}
+}
+
+func (s *suite) testNudgeDuringLease(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	pendingOf(t, st, "cs-nudge-leased", base)
+	pendingOf(t, st, "cs-nudge-settles", base)
+	if got, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, base, 10, time.Minute, owner); err != nil || len(got) != 2 {
+		t.Fatalf("ClaimDue = %v, %v; want both", ids(got), err)
+	}
+	leased := mustGet(t, st, "cs-nudge-leased")
+	ref := store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-leased"}
+	if n, err := st.Nudge(ctx, ref, base.Add(10*time.Second)); err != nil || n != 1 {
+		t.Fatalf("Nudge during the lease = %d, %v; want 1", n, err)
+	}
+	// The lease stays with its holder: nobody else may claim it.
+	if diff := cmp.Diff(leased, mustGet(t, st, "cs-nudge-leased")); diff != "" {
+		t.Errorf("Nudge moved a held lease (-before +after):\n%s", diff)
+	}
+	if got, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, base.Add(20*time.Second), 10, time.Minute, "worker-b"); err != nil || len(got) != 0 {
+		t.Errorf("ClaimDue during the nudged lease = %v, %v; want none", ids(got), err)
+	}
+	// The holder's inconclusive check (it may have read Amazon before the
+	// change) is followed by another at once.
+	now := base.Add(30 * time.Second)
+	got, err := st.Reschedule(ctx, "cs-nudge-leased", owner, now.Add(time.Hour), now)
+	if err != nil || !got.NextCheckTime.Equal(now) {
+		t.Fatalf("Reschedule after a nudge = next %v, %v; want %v", got.NextCheckTime, err, now)
+	}
+	// The mark is spent: the next claim and reschedule keep their times.
+	if _, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, now, 10, time.Minute, owner); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Reschedule(ctx, "cs-nudge-leased", owner, now.Add(time.Hour), now); err != nil || !got.NextCheckTime.Equal(now.Add(time.Hour)) {
+		t.Errorf("second Reschedule = next %v, %v; want %v", got.NextCheckTime, err, now.Add(time.Hour))
+	}
+
+	// A claim after the nudge clears the mark: its check reads Amazon
+	// after the change.
+	if n, err := st.Nudge(ctx, ref, now); err != nil || n != 1 {
+		t.Fatalf("Nudge = %d, %v", n, err)
+	}
+	if got, err := st.ClaimDue(ctx, []payment.Outcome{payment.Pending}, now, 10, time.Minute, "worker-b"); err != nil || len(got) != 1 {
+		t.Fatalf("ClaimDue after Nudge = %v, %v; want cs-nudge-leased", ids(got), err)
+	}
+	if got, err := st.Reschedule(ctx, "cs-nudge-leased", "worker-b", now.Add(time.Hour), now); err != nil || !got.NextCheckTime.Equal(now.Add(time.Hour)) {
+		t.Errorf("Reschedule after a claim that followed the nudge = next %v, %v; want %v", got.NextCheckTime, err, now.Add(time.Hour))
+	}
+
+	// A nudge during the lease of a check that then settles the payment
+	// leaves nothing scheduled.
+	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-settles"}, base.Add(10*time.Second)); err != nil || n != 1 {
+		t.Fatalf("Nudge = %d, %v", n, err)
+	}
+	p := mustTransition(t, st, "cs-nudge-settles", payment.Transition{Outcome: payment.Completed, Time: now, Checked: true})
+	if !p.NextCheckTime.IsZero() || p.LeaseOwner != "" {
+		t.Errorf("settled after a nudge: next %v owner %q; want none", p.NextCheckTime, p.LeaseOwner)
 	}
 }
