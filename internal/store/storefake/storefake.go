@@ -25,7 +25,7 @@ type Store struct {
 	rows map[string]payment.Payment
 	// nudged marks leased payments nudged during their lease.
 	nudged map[string]bool
-	fail map[string]error
+	fail   map[string]error
 	// calls counts calls per method.
 	calls map[string]int
 }
