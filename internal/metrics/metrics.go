@@ -69,7 +69,7 @@ func New(b Build) *Metrics {
 		}, []string{"operation"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_operation_duration_seconds",
-			Help:    "Duration of store operations by operation; each write (CreateAttempt, Transition, DeleteAttempt, ClaimDue, Reschedule, ExtendLease) is one commit.",
+			Help:    "Duration of store operations by operation; each write (CreateAttempt, Transition, DeleteAttempt, ClaimDue, Reschedule, ExtendLease, Nudge) is one commit.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"operation"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{

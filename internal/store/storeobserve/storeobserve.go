@@ -144,3 +144,10 @@ func (o *observed) ExtendLease(ctx context.Context, id, owner string, until time
 	end(err)
 	return err
 }
+
+func (o *observed) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error) {
+	ctx, end := o.start(ctx, "Nudge")
+	n, err := o.Store.Nudge(ctx, ref, now)
+	end(err)
+	return n, err
+}
