@@ -56,7 +56,7 @@ done
 [[ -n "$addr" && -n "$sim_url" ]] || fail "server did not log its addresses within 30s"
 cat >"$work/democheckout" <<SH
 #!/usr/bin/env bash
-exec "$work/democheckout-bin" -data-dir "$work/data" -simulator-url "$sim_url" "\$@"
+exec "$work/democheckout-bin" -data-dir "$work/data" -simulator-addr "${sim_url#https://}" "\$@"
 SH
 chmod +x "$work/democheckout"
 export PAYMENTCOMPLETION_ADDR="$addr" DEMOCHECKOUT="$work/democheckout"
