@@ -1,0 +1,277 @@
+package ipn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+)
+
+// Path is where the receiver takes notifications.
+const Path = "/amazonpay/ipn"
+
+// Defaults of Config.
+const (
+	// DefaultMaxBody is far above an IPN's envelope (about 1.5 KB) and far
+	// below what could tie up memory.
+	DefaultMaxBody = 16 << 10
+	// DefaultRate and DefaultBurst are the messages per second one source
+	// address may post.
+	DefaultRate  = 50.0
+	DefaultBurst = 100
+	// maxSources bounds the per-source limiters kept.
+	maxSources = 10_000
+)
+
+// Nudger makes the payments tracking an object due now; store.Store is
+// one.
+type Nudger interface {
+	Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error)
+}
+
+// Config configures a Receiver.
+type Config struct {
+	Verifier VerifierConfig
+	// MerchantID is this deployment's Amazon Pay merchant ID: a
+	// notification for another merchant is refused.
+	MerchantID string
+	// Store is nudged for each verified notification.
+	Store Nudger
+	// Wake, when set, is called after a nudge so this replica's tracker
+	// looks for due work at once.
+	Wake func()
+	// MaxBody bounds a message's size; Rate and Burst the messages per
+	// second of one source address.
+	MaxBody int64
+	Rate    float64
+	Burst   int
+	Logger  *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// ipnMessage is the Amazon Pay notification inside a Notification's
+// Message: IDs only.
+type ipnMessage struct {
+	MerchantID         string `json:"MerchantID"`
+	ObjectType         string `json:"ObjectType"`
+	ObjectID           string `json:"ObjectId"`
+	ChargePermissionID string `json:"ChargePermissionId"`
+	NotificationType   string `json:"NotificationType"`
+	NotificationID     string `json:"NotificationId"`
+}
+
+// Receiver is the http.Handler of the notification endpoint.
+type Receiver struct {
+	cfg      Config
+	verifier *Verifier
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	sources map[string]*rate.Limiter
+}
+
+// New returns a Receiver; MerchantID and Store must be set.
+func New(cfg Config) (*Receiver, error) {
+	if cfg.MerchantID == "" || cfg.Store == nil {
+		return nil, errors.New("ipn: merchant ID and store must be set")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Verifier.Now == nil {
+		cfg.Verifier.Now = cfg.Now
+	}
+	return &Receiver{cfg: cfg, verifier: NewVerifier(cfg.Verifier), log: cfg.Logger, sources: map[string]*rate.Limiter{}}, nil
+}
+
+// ServeHTTP implements http.Handler. Every refusal is a 4xx (SNS does not
+// retry those) logged without the body; only a store failure is a 5xx, so
+// that SNS delivers the message again.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.URL.Path != Path {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	source := sourceOf(r)
+	if !rc.allow(source) {
+		rc.refuse(ctx, w, http.StatusTooManyRequests, "rate limited", source, nil)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			rc.refuse(ctx, w, http.StatusRequestEntityTooLarge, "body too large", source, nil)
+			return
+		}
+		rc.refuse(ctx, w, http.StatusBadRequest, "body unreadable", source, err)
+		return
+	}
+	m, err := Parse(body)
+	if err != nil {
+		rc.refuse(ctx, w, http.StatusBadRequest, "not an SNS message", source, err)
+		return
+	}
+	if err := rc.verifier.Verify(ctx, m); err != nil {
+		rc.refuse(ctx, w, http.StatusForbidden, "message not verified", source, err)
+		return
+	}
+	switch m.Type {
+	case TypeNotification:
+		rc.notification(ctx, w, m, source)
+	case TypeSubscriptionConfirmation:
+		rc.confirm(ctx, w, m, source)
+	default: // UnsubscribeConfirmation: nothing to do; polling continues.
+		rc.log.WarnContext(ctx, "ipn: unsubscribed from notifications; payments are still settled by polling",
+			"topic_arn", m.TopicArn, "message_id", m.MessageID)
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *Message, source string) {
+	var n ipnMessage
+	if err := json.Unmarshal([]byte(m.Message), &n); err != nil {
+		rc.refuse(ctx, w, http.StatusBadRequest, "notification's Message is not an IPN", source, err)
+		return
+	}
+	if n.MerchantID != rc.cfg.MerchantID {
+		rc.refuse(ctx, w, http.StatusForbidden, "notification for another merchant", source, nil)
+		return
+	}
+	ref := store.ObjectRef{Type: store.ObjectType(n.ObjectType), ID: n.ObjectID}
+	switch ref.Type {
+	case store.ObjectCharge, store.ObjectRefund, store.ObjectChargePermission:
+	default:
+		rc.log.InfoContext(ctx, "ipn: notification of an object type not tracked; ignored",
+			"object_type", n.ObjectType, "message_id", m.MessageID)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if ref.ID == "" {
+		rc.refuse(ctx, w, http.StatusBadRequest, "notification without ObjectId", source, nil)
+		return
+	}
+	matched, err := rc.cfg.Store.Nudge(ctx, ref, rc.cfg.Now().UTC())
+	if err != nil {
+		// Not durable: SNS delivers it again after a 5xx.
+		rc.log.WarnContext(ctx, "ipn: could not record a notification; asking for redelivery",
+			"object_type", n.ObjectType, "object_id", n.ObjectID, "error", err.Error())
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if matched > 0 && rc.cfg.Wake != nil {
+		rc.cfg.Wake()
+	}
+	rc.log.InfoContext(ctx, "ipn: notification received", "object_type", n.ObjectType, "object_id", n.ObjectID,
+		"notification_id", n.NotificationID, "payments_nudged", matched)
+	w.WriteHeader(http.StatusOK)
+}
+
+// confirm confirms a subscription by fetching its SubscribeURL, only when
+// that URL passes the same host check as a signing certificate's.
+func (rc *Receiver) confirm(ctx context.Context, w http.ResponseWriter, m *Message, source string) {
+	u, err := rc.verifier.AllowedURL(m.SubscribeURL)
+	if err != nil {
+		rc.refuse(ctx, w, http.StatusForbidden, "SubscribeURL not allowed", source, err)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u.String(), nil)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = rc.verifier.client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+	}
+	if err != nil {
+		rc.log.WarnContext(ctx, "ipn: could not confirm the subscription", "topic_arn", m.TopicArn, "error", err.Error())
+		http.Error(w, "confirmation failed", http.StatusBadGateway)
+		return
+	}
+	rc.log.InfoContext(ctx, "ipn: subscription confirmed", "topic_arn", m.TopicArn)
+	w.WriteHeader(http.StatusOK)
+}
+
+// refuse answers a refused message; the log names the reason, never the
+// body.
+func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, status int, reason, source string, err error) {
+	attrs := []any{"status", status, "reason", reason, "source", source}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	rc.log.WarnContext(ctx, "ipn: message refused", attrs...)
+	http.Error(w, reason, status)
+}
+
+// allow takes a token of source's limiter.
+func (rc *Receiver) allow(source string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	l := rc.sources[source]
+	if l == nil {
+		if len(rc.sources) >= maxSources {
+			// Forget the sources that are back to a full bucket: they have
+			// been quiet for a while.
+			for k, old := range rc.sources {
+				if old.Tokens() >= float64(rc.cfg.Burst) {
+					delete(rc.sources, k)
+				}
+			}
+			if len(rc.sources) >= maxSources {
+				return false
+			}
+		}
+		l = rate.NewLimiter(rate.Limit(rc.cfg.Rate), rc.cfg.Burst)
+		rc.sources[source] = l
+	}
+	return l.Allow()
+}
+
+// sourceOf is the peer's address (no forwarding header is trusted).
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func tlsConfig(roots *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+}
