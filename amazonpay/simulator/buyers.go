@@ -9,8 +9,8 @@ import (
 // attributes against the session (Buy Now "verify and complete checkout"):
 // supplementaryData must be sent when the session has one, and the address
 // Amazon shared (shipping for PayAndShip, billing for PayOnly) must come
-// back unchanged. paymentIntent and canHandlePendingAuthorization, when
-// sent, become the session's.
+// back unchanged. It changes nothing: applyFinalize does, once every
+// check of the call has passed.
 func checkFinalize(sess *sessionRecord, in *finalizeInput) *apiError {
 	if sess.SupplementaryData != nil && (in.SupplementaryData == nil || *in.SupplementaryData != *sess.SupplementaryData) {
 		return errorf(400, "InvalidParameterValue", "supplementaryData must be sent as it was set on the Checkout Session.")
@@ -27,13 +27,20 @@ func checkFinalize(sess *sessionRecord, in *finalizeInput) *apiError {
 			}
 		}
 	}
+	return nil
+}
+
+// applyFinalize makes Finalize's paymentIntent and
+// canHandlePendingAuthorization, when sent, the session's. A refused
+// Finalize must leave the session as it was, so this runs only after the
+// call's last refusal.
+func applyFinalize(sess *sessionRecord, in *finalizeInput) {
 	if in.PaymentIntent != nil {
 		sess.PaymentIntent = in.PaymentIntent
 	}
 	if in.CanHandlePendingAuthorization != nil {
 		sess.CanHandlePendingAuthorization = *in.CanHandlePendingAuthorization
 	}
-	return nil
 }
 
 // sameAddress compares two addresses field by field; null and "" are the

@@ -529,6 +529,9 @@ func (s *Simulator) completeSessionLocked(c *call) (int, any, *apiError) {
 		}
 	}
 
+	if c.op == OpFinalizeCheckoutSession {
+		applyFinalize(sess, &in)
+	}
 	intent := *sess.PaymentIntent
 	if sess.ChargeAmount == nil {
 		// A PaymentMethodOnFile setup without an amount only saves the

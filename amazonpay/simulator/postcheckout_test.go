@@ -664,6 +664,19 @@ func TestFinalizeCheckoutSession(t *testing.T) {
 			}
 		})
 	}
+	t.Run("refused_changes_nothing", func(t *testing.T) {
+		// A Finalize refused for its amount must not leave its
+		// paymentIntent on the session: the Complete that follows
+		// authorizes as the session was updated.
+		s := ready(t)
+		r := finalize(s, func(b map[string]any) { b["chargeAmount"] = money("10.01", "USD") })
+		mustStatus(t, r, 409)
+		got := h.call(nil, "GET", "/v2/checkoutSessions/"+s.str("checkoutSessionId"), nil, nil)
+		mustStatus(t, got, 200)
+		if intent := got.str("paymentDetails", "paymentIntent"); intent != "Authorize" {
+			t.Errorf("paymentIntent after a refused Finalize = %q, want Authorize", intent)
+		}
+	})
 	t.Run("ok", func(t *testing.T) {
 		s := ready(t)
 		r := finalize(s, nil)
