@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +52,23 @@ func unreachableNote(base string) string {
 	}
 	shown := "TEST_DATABASE_URL"
 	if u, perr := url.Parse(base); perr == nil {
-		shown = u.Redacted()
+		shown = redacted(u)
 	}
 	return fmt.Sprintf("NOTE: PostgreSQL at %s is unreachable: the PostgreSQL test suites are SKIPPED (start it, set TEST_DATABASE_URL, or set REQUIRE_POSTGRES=1 to fail instead)", shown)
+}
+
+// redacted is u for messages: without the password of its user
+// information or of its password query parameters.
+func redacted(u *url.URL) string {
+	c := *u
+	q := c.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	c.RawQuery = q.Encode()
+	return c.Redacted()
 }
 
 func baseURL() string {
@@ -83,9 +98,9 @@ func URL(t testing.TB) string {
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		if os.Getenv("REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("pgtest: PostgreSQL at %s is required (REQUIRE_POSTGRES=1) but unreachable: %v", u.Redacted(), err)
+			t.Fatalf("pgtest: PostgreSQL at %s is required (REQUIRE_POSTGRES=1) but unreachable: %v", redacted(u), err)
 		}
-		t.Skipf("pgtest: skipping, PostgreSQL at %s is unreachable (set TEST_DATABASE_URL, or REQUIRE_POSTGRES=1 to fail instead): %v", u.Redacted(), err)
+		t.Skipf("pgtest: skipping, PostgreSQL at %s is unreachable (set TEST_DATABASE_URL, or REQUIRE_POSTGRES=1 to fail instead): %v", redacted(u), err)
 	}
 	defer conn.Close(ctx)
 

@@ -23,6 +23,10 @@ func TestUnreachableNote(t *testing.T) {
 	if strings.Contains(note, "secret") || strings.Contains(note, "\n") {
 		t.Errorf("note %q shows the password or is more than one line", note)
 	}
+	note = unreachableNote("postgres://app@" + addr + "/test?password=secret&connect_timeout=5")
+	if strings.Contains(note, "secret") {
+		t.Errorf("note %q shows the password given as a query parameter", note)
+	}
 	if got := unreachableNote(DefaultURL); got != "" && !strings.Contains(got, "SKIPPED") {
 		t.Errorf("note for the default URL: %q", got)
 	}
