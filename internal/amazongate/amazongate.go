@@ -139,7 +139,7 @@ func (c gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, am
 		case <-ctx.Done():
 			return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: ctx.Err()}
 		}
-		call, err := c.g.c.PrepareCompleteCheckoutSession(c.id, c.req)
+		call, err := c.g.c.PrepareCompleteCheckoutSession(c.id, c.req, c.g.paced(nil)...)
 		<-c.g.signing
 		if err != nil {
 			// Input the client refuses: nothing was sent. (The domain

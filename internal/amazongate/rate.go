@@ -69,7 +69,7 @@ const DefaultMaxWait = 5 * time.Second
 // Retry-After: the pause doubles per consecutive throttled answer.
 const (
 	throttleBackoffMin = time.Second
-	throttleBackoffMax = 16 * time.Second
+	throttleBackoffMax = 8 * time.Second
 )
 
 // Limit is the limit of op's calls, if they are limited.

@@ -132,9 +132,9 @@ func TestThrottledAnswerPauses(t *testing.T) {
 		}
 		time.Sleep(8 * time.Second)
 		p.Answered(op, 200, 0)
-		// Without Retry-After: 1s, 2s, 4s, 8s, 16s bounds (the pause is
-		// between half the bound and the bound), capped at 16s.
-		for i, bound := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 16 * time.Second} {
+		// Without Retry-After: 1s, 2s, 4s, 8s bounds (the pause is between
+		// half the bound and the bound), capped at 8s.
+		for i, bound := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second} {
 			p.Answered(op, 429, 0)
 			if d := p.pauseLeft(op); d < bound/2 || d > bound {
 				t.Errorf("throttled answer %d: paused %v, want within [%v, %v]", i+1, d, bound/2, bound)
