@@ -19,8 +19,8 @@ import (
 // do not unmarshal (blaming the server for the client's message) and
 // RESOURCE_EXHAUSTED past the size limit. So the server's codec never fails
 // a request: it records why the request is unacceptable, and the receive
-// wrappers (contractRegistrar for unary methods, validatingStream for
-// streams) answer INVALID_ARGUMENT MALFORMED_REQUEST or RESOURCE_EXHAUSTED
+// checks (decodeCheck for unary calls, validatingStream for streams)
+// answer INVALID_ARGUMENT MALFORMED_REQUEST or RESOURCE_EXHAUSTED
 // REQUEST_TOO_LARGE instead.
 
 // transportLimitFactor sets gRPC's own receive limit a multiple above the
@@ -71,23 +71,16 @@ func (c *receiveCodec) receiveFailure(m any, err error) error {
 	return err
 }
 
-// contractRegistrar registers services on a grpc.Server with the request
-// decoding of their unary methods checked by receiveFailure. It also
-// serves reflection, which needs GetServiceInfo.
-type contractRegistrar struct {
-	*grpc.Server
-	codec *receiveCodec
-}
-
-func (r contractRegistrar) RegisterService(sd *grpc.ServiceDesc, impl any) {
-	d := *sd
-	d.Methods = make([]grpc.MethodDesc, len(sd.Methods))
-	for i, m := range sd.Methods {
-		h := m.Handler
-		m.Handler = func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-			return h(srv, ctx, func(v any) error { return r.codec.receiveFailure(v, dec(v)) }, interceptor)
+// decodeCheck refuses a unary request whose decoding failed. gRPC decodes
+// a unary request before the interceptor chain runs, so the chain sees
+// every request of every service; decodeCheck must come before any
+// interceptor that can return without calling the handler (auth), so that
+// no recorded failure is left behind.
+func decodeCheck(codec *receiveCodec) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := codec.receiveFailure(req, nil); err != nil {
+			return nil, err
 		}
-		d.Methods[i] = m
+		return handler(ctx, req)
 	}
-	r.Server.RegisterService(&d, impl)
 }

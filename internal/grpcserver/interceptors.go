@@ -82,6 +82,9 @@ func (s *Server) interceptors(opts Options, codec *receiveCodec) ([]grpc.UnarySe
 		requestIDUnary,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), business),
 		defaultDeadline(opts.DefaultCallTimeout),
+		// Before anything that may refuse a call (auth): it must see every
+		// request.
+		decodeCheck(codec),
 	)
 	stream = append(stream,
 		requestIDStream,

@@ -238,10 +238,9 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 		)))
 	}
 	s.srv = grpc.NewServer(serverOpts...)
-	reg := contractRegistrar{s.srv, codec}
-	pb.RegisterPaymentCompletionServiceServer(reg, svc)
-	healthpb.RegisterHealthServer(reg, s.health)
-	reflection.Register(reg)
+	pb.RegisterPaymentCompletionServiceServer(s.srv, svc)
+	healthpb.RegisterHealthServer(s.srv, s.health)
+	reflection.Register(s.srv)
 	if opts.Metrics != nil {
 		opts.Metrics.InitializeMetrics(s.srv)
 	}
