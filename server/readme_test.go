@@ -5,16 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
-// serverReasons are the ErrorInfo reasons the gRPC server itself produces
-// (the rest come from the domain, completion.Reasons).
-var serverReasons = []string{"UNAUTHENTICATED", "SHUTTING_DOWN", "MALFORMED_REQUEST", "REQUEST_TOO_LARGE",
-	"TOO_MANY_STREAMS_ON_CONNECTION", "TOO_MANY_WATCHES"}
-
 // TestREADMEErrorTableNamesEveryReason keeps the README's error table
-// exact: a row for every reason a caller can get.
+// exact: a row for every reason of the contract (every one is produced by
+// the domain or the server).
 func TestREADMEErrorTableNamesEveryReason(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
@@ -23,9 +20,13 @@ func TestREADMEErrorTableNamesEveryReason(t *testing.T) {
 	}
 	_, table, _ := strings.Cut(string(readme), "\n## Errors\n")
 	table, _, _ = strings.Cut(table, "\n## ")
-	for _, r := range append(append([]string(nil), completion.Reasons...), serverReasons...) {
-		if !strings.Contains(table, " | `"+r+"` | ") {
-			t.Errorf("README's error table has no row with reason %s", r)
+	for v := range pb.ErrorReason_name {
+		r := pb.ErrorReason(v)
+		if r == pb.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			continue
+		}
+		if reason := rpcstatus.Reason(r); !strings.Contains(table, " | `"+reason+"` | ") {
+			t.Errorf("README's error table has no row with reason %s", reason)
 		}
 	}
 }
