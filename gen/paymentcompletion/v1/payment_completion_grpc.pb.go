@@ -44,6 +44,9 @@ const (
 // `checkout_session_id`, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
+// UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
+// `retry_delay` before retrying. The error details are defined in
+// google/rpc/error_details.proto, shipped beside this file.
 //
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each
@@ -201,6 +204,9 @@ func (c *paymentCompletionServiceClient) ListPayments(ctx context.Context, in *L
 // `checkout_session_id`, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
+// UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
+// `retry_delay` before retrying. The error details are defined in
+// google/rpc/error_details.proto, shipped beside this file.
 //
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each
