@@ -138,7 +138,7 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = lock.Release() })
-	inUse := "address already in use: another process listens there, probably another server (or an earlier one still running)"
+	inUse := "address already in use (another process listens there, probably another server, or an earlier one still running"
 	tests := []struct {
 		name string
 		args []string
