@@ -441,19 +441,9 @@ func throttledError(cause error, md map[string]string) *Error {
 		cause, md)
 }
 
-// RetryDelay is how long to wait before calling Amazon Pay again after
-// err: Amazon's Retry-After, else the delay a wrapper of the client (the
-// rate limit) reports with a RetryDelay method, else 0.
-func RetryDelay(err error) time.Duration {
-	if d := amazonpay.Classify(err).RetryAfter; d > 0 {
-		return d
-	}
-	var r interface{ RetryDelay() time.Duration }
-	if errors.As(err, &r) {
-		return r.RetryDelay()
-	}
-	return 0
-}
+// RetryDelay is amazonpay.RetryDelay: how long to wait before calling
+// Amazon Pay again after err.
+func RetryDelay(err error) time.Duration { return amazonpay.RetryDelay(err) }
 
 // transitionForCompleted reads a successful Complete answer.
 func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, accepted bool) payment.Transition {

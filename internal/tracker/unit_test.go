@@ -181,3 +181,26 @@ func TestRateAndBurst(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottledPollWaitsForRetryAfter: a throttled Get Charge is polled
+// again no sooner than Amazon's Retry-After, even when the backoff is
+// shorter.
+func TestThrottledPollWaitsForRetryAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := storefake.New()
+		start := time.Now().UTC()
+		st.Put(pendingPayment("cs-1", start))
+		az := &charges{script: map[string][]chargeAnswer{"cs-1-C1": {
+			{err: &amazonpay.Error{StatusCode: 429, Retryable: true, RetryAfter: 10 * time.Minute}},
+		}}}
+		tr := tracker.New(st, az, tracker.Config{Owner: "t", FirstPoll: 30 * time.Second, MaxInterval: 30 * time.Minute, Logger: quiet})
+		if n, err := tr.PollOnce(t.Context()); n != 1 || err != nil {
+			t.Fatalf("PollOnce = %d, %v", n, err)
+		}
+		p, _ := st.Row("cs-1")
+		if d := p.NextCheckTime.Sub(start); d != 10*time.Minute {
+			t.Errorf("next poll in %v, want the 10m Retry-After", d)
+		}
+	})
+}
