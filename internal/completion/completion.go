@@ -487,6 +487,16 @@ type settleOpts struct {
 
 // settleFromSession reads the checkout session and records what its state
 // says about the attempt p (leased to h).
+// canceledOutcome maps the reason code of a Canceled checkout session: a
+// decline sends the buyer to pay another way, anything else (BuyerCanceled,
+// Expired, AmazonCanceled) lets them restart checkout.
+func canceledOutcome(reasonCode string) payment.Outcome {
+	if reasonCode == amazonpay.ReasonDeclined {
+		return payment.Declined
+	}
+	return payment.Canceled
+}
+
 func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h holder, o settleOpts) (payment.Payment, error) {
 	sess, info, err := s.amazon.GetCheckoutSession(ctx, p.CheckoutSessionID)
 	if err != nil {
@@ -511,7 +521,7 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h ho
 		return s.record(ctx, p, h, s.transitionForCompletedSession(ctx, sess))
 	case amazonpay.StateCanceled:
 		return s.record(ctx, p, h, payment.Transition{
-			Outcome:    payment.OutcomeForCanceledSession(reason),
+			Outcome:    canceledOutcome(reason),
 			ReasonCode: reason,
 			Time:       now,
 		})
