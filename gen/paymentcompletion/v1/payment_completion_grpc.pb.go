@@ -71,7 +71,9 @@ type PaymentCompletionServiceClient interface {
 	// request itself could not be served: INVALID_ARGUMENT (bad input, nothing
 	// sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
 	// FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-	// another order), UNAVAILABLE (retry the same call).
+	// another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
+	// the service refused it at once at a limit of concurrent work, nothing
+	// recorded: retry after the RetryInfo delay).
 	CompleteCheckout(ctx context.Context, in *CompleteCheckoutRequest, opts ...grpc.CallOption) (*CompleteCheckoutResponse, error)
 	// GetPayment returns the stored payment for a checkout session or an order,
 	// without calling Amazon Pay. Poll it (or use WatchPayment) while the
@@ -231,7 +233,9 @@ type PaymentCompletionServiceServer interface {
 	// request itself could not be served: INVALID_ARGUMENT (bad input, nothing
 	// sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
 	// FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-	// another order), UNAVAILABLE (retry the same call).
+	// another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
+	// the service refused it at once at a limit of concurrent work, nothing
+	// recorded: retry after the RetryInfo delay).
 	CompleteCheckout(context.Context, *CompleteCheckoutRequest) (*CompleteCheckoutResponse, error)
 	// GetPayment returns the stored payment for a checkout session or an order,
 	// without calling Amazon Pay. Poll it (or use WatchPayment) while the

@@ -1448,7 +1448,9 @@ export const PaymentCompletionService: GenService<{
    * request itself could not be served: INVALID_ARGUMENT (bad input, nothing
    * sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
    * FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-   * another order), UNAVAILABLE (retry the same call).
+   * another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
+   * the service refused it at once at a limit of concurrent work, nothing
+   * recorded: retry after the RetryInfo delay).
    *
    * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CompleteCheckout
    */
