@@ -540,7 +540,11 @@ func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (
 	if err != nil {
 		return 0, wrap("nudge", err)
 	}
-	return int(tag.RowsAffected()), nil
+	m, err := s.nudgeOperations(ctx, ref, now)
+	if err != nil {
+		return 0, wrap("nudge", err)
+	}
+	return int(tag.RowsAffected() + m), nil
 }
 
 // Ping implements store.Store.

@@ -151,3 +151,14 @@ func TestOpenInvalidURL(t *testing.T) {
 		t.Errorf("Open error %q reveals the password", got)
 	}
 }
+
+func TestOperationsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunOperations(t, func(t *testing.T) storetest.OperationStore {
+		s, err := postgres.Open(t.Context(), pgtest.URL(t))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

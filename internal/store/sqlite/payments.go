@@ -492,7 +492,11 @@ func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		m, err := nudgeOperations(ctx, tx, ref, now)
+		n += m
 		return err
 	})
 	return int(n), err

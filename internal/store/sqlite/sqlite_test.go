@@ -170,3 +170,11 @@ func TestSharedFile(t *testing.T) {
 		t.Errorf("claimed %d payments, want %d", len(seen), n)
 	}
 }
+
+func TestOperationsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunOperations(t, func(t *testing.T) storetest.OperationStore {
+		s, _ := openTemp(t)
+		return s
+	})
+}

@@ -1,0 +1,263 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+)
+
+// RunOperations runs the conformance suite of store.Operations. open must
+// return a new, empty store each time; RunOperations closes it.
+func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
+	t.Helper()
+	get := func(t *testing.T) OperationStore {
+		t.Helper()
+		st := open(t)
+		t.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return st
+	}
+	tests := []struct {
+		name string
+		run  func(*testing.T, OperationStore)
+	}{
+		{"nudge", testOpNudge},
+		{"create_get_list", testOpCreate},
+		{"create_concurrent_duplicates", testOpConcurrent},
+		{"delete", testOpDelete},
+		{"advance_only_forward", testOpAdvance},
+		{"claim_reschedule_extend", testOpClaim},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.run(t, get(t))
+		})
+	}
+}
+
+// OperationStore is what RunOperations tests: a store that keeps
+// operations, and whose Nudge reaches them.
+type OperationStore interface {
+	store.Operations
+	Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error)
+	Close() error
+}
+
+func testOpNudge(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	const charge = "S01-0000000-0000000-C000001" // newOp's object
+	mustCreateOp(t, st, newOp("n1", "P01", opT0), "w1")
+	mustCreateOp(t, st, newOp("n2", "P01", opT0), "w1")
+	mustCreateOp(t, st, newOp("n3", "P01", opT0), "w1")
+	far := opT0.Add(time.Hour)
+	for id, state := range map[string]payment.OpState{"n1": payment.OpPending, "n2": payment.OpUnknown} {
+		if _, _, err := st.AdvanceOperation(ctx, id, payment.OpUpdate{State: state, NextCheckTime: far, Time: opT0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// n3 is in flight (sending, leased): a nudge leaves it to its owner.
+	now := opT0.Add(time.Minute / 2)
+	n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: charge}, now)
+	if err != nil || n != 2 {
+		t.Fatalf("Nudge = %d, %v; want the 2 unsettled operations", n, err)
+	}
+	for _, id := range []string{"n1", "n2"} {
+		if op, err := st.GetOperation(ctx, id); err != nil || !op.NextCheckTime.Equal(now) {
+			t.Errorf("%s after nudge: next check %v, %v; want %v", id, op.NextCheckTime, err, now)
+		}
+	}
+	if op, _ := st.GetOperation(ctx, "n3"); !op.NextCheckTime.Equal(opT0.Add(time.Minute)) {
+		t.Errorf("in-flight operation's lease moved to %v", op.NextCheckTime)
+	}
+	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "S01-other"}, now); err != nil || n != 0 {
+		t.Errorf("Nudge of another charge = %d, %v; want 0", n, err)
+	}
+}
+
+var opT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newOp(id, cpid string, at time.Time) payment.Operation {
+	return payment.Operation{
+		ID: id, Kind: payment.OpCapture, ObjectID: "S01-0000000-0000000-C000001", IdempotencyKey: "key-" + id,
+		Request: "10.00 USD", ChargePermissionID: cpid, State: payment.OpSending,
+		CreateTime: at, UpdateTime: at, NextCheckTime: at.Add(time.Minute),
+	}
+}
+
+func mustCreateOp(t *testing.T, st store.Operations, op payment.Operation, owner string) payment.Operation {
+	t.Helper()
+	got, created, err := st.CreateOperation(t.Context(), op, owner)
+	if err != nil || !created {
+		t.Fatalf("CreateOperation(%s) = created %v, %v; want created", op.ID, created, err)
+	}
+	return got
+}
+
+func testOpCreate(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	op := newOp("op1", "P01", opT0)
+	got := mustCreateOp(t, st, op, "w1")
+	if got.ID != op.ID || got.Kind != op.Kind || got.ObjectID != op.ObjectID || got.IdempotencyKey != op.IdempotencyKey ||
+		got.Request != op.Request || got.ChargePermissionID != "P01" || got.State != payment.OpSending ||
+		got.LeaseOwner != "w1" || got.Version != 1 || !got.CreateTime.Equal(opT0) || !got.NextCheckTime.Equal(op.NextCheckTime) || got.Result != nil {
+		t.Errorf("created %+v, want the operation as given, leased to w1, version 1", got)
+	}
+	again, created, err := st.CreateOperation(ctx, newOp("op1", "P02", opT0.Add(time.Second)), "w2")
+	if err != nil || created || again.LeaseOwner != "w1" || again.ChargePermissionID != "P01" {
+		t.Errorf("second CreateOperation = %+v, created %v, %v; want the first, unchanged", again, created, err)
+	}
+	if _, err := st.GetOperation(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperation(unknown) = %v, want ErrNotFound", err)
+	}
+	mustCreateOp(t, st, newOp("op0", "P01", opT0.Add(time.Second)), "w1")
+	mustCreateOp(t, st, newOp("op2", "P02", opT0), "w1")
+	list, err := st.ListOperations(ctx, "P01")
+	if err != nil || len(list) != 2 || list[0].ID != "op1" || list[1].ID != "op0" {
+		t.Errorf("ListOperations(P01) = %v, %v; want op1 then op0", list, err)
+	}
+	if list, err := st.ListOperations(ctx, "P99"); err != nil || len(list) != 0 {
+		t.Errorf("ListOperations(P99) = %v, %v; want none", list, err)
+	}
+	bad := newOp("", "P01", opT0)
+	if _, _, err := st.CreateOperation(ctx, bad, "w1"); err == nil {
+		t.Error("CreateOperation without ID succeeded")
+	}
+}
+
+func testOpConcurrent(t *testing.T, st OperationStore) {
+	const n = 20
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created int
+		owners  = map[string]bool{}
+	)
+	for i := range n {
+		wg.Go(func() {
+			got, c, err := st.CreateOperation(t.Context(), newOp("dup", "P01", opT0), fmt.Sprintf("w%d", i))
+			if err != nil {
+				t.Errorf("CreateOperation: %v", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			owners[got.LeaseOwner] = true
+			if c {
+				created++
+			}
+		})
+	}
+	wg.Wait()
+	if created != 1 || len(owners) != 1 {
+		t.Errorf("%d of %d concurrent duplicates created, seeing %d owners; want 1 and 1", created, n, len(owners))
+	}
+}
+
+func testOpDelete(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	mustCreateOp(t, st, newOp("d1", "P01", opT0), "w1")
+	if err := st.DeleteOperation(ctx, "d1", "w2"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("DeleteOperation by another owner = %v, want ErrLeaseLost", err)
+	}
+	if err := st.DeleteOperation(ctx, "d1", "w1"); err != nil {
+		t.Fatalf("DeleteOperation: %v", err)
+	}
+	if _, err := st.GetOperation(ctx, "d1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperation after delete = %v, want ErrNotFound", err)
+	}
+	mustCreateOp(t, st, newOp("d2", "P01", opT0), "w1")
+	if _, _, err := st.AdvanceOperation(ctx, "d2", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: opT0.Add(time.Minute), Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteOperation(ctx, "d2", "w1"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("DeleteOperation of an unknown operation = %v, want ErrLeaseLost (a caller was told about it)", err)
+	}
+}
+
+func testOpAdvance(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	mustCreateOp(t, st, newOp("a1", "", opT0), "w1")
+	at := opT0.Add(time.Second)
+	got, changed, err := st.AdvanceOperation(ctx, "a1", payment.OpUpdate{
+		State: payment.OpPending, Result: []byte(`{"s":"CaptureInitiated"}`), ChargePermissionID: "P01",
+		NextCheckTime: at.Add(time.Minute), Time: at, Checked: true,
+	})
+	if err != nil || !changed || got.State != payment.OpPending || string(got.Result) != `{"s":"CaptureInitiated"}` ||
+		got.ChargePermissionID != "P01" || got.LeaseOwner != "" || got.Version != 2 || got.CheckAttempts != 1 || !got.UpdateTime.Equal(at) {
+		t.Fatalf("advance to pending = %+v, %v, %v", got, changed, err)
+	}
+	if got, changed, err := st.AdvanceOperation(ctx, "a1", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: at, Time: at}); err != nil || changed || got.State != payment.OpPending {
+		t.Errorf("advance backwards = %+v, %v, %v; want unchanged pending", got, changed, err)
+	}
+	got, changed, err = st.AdvanceOperation(ctx, "a1", payment.OpUpdate{State: payment.OpDone, Result: []byte(`{"s":"Captured"}`), ReasonCode: "", Time: at})
+	if err != nil || !changed || got.State != payment.OpDone || string(got.Result) != `{"s":"Captured"}` || !got.NextCheckTime.IsZero() || got.ChargePermissionID != "P01" {
+		t.Errorf("advance to done = %+v, %v, %v", got, changed, err)
+	}
+	if _, changed, err := st.AdvanceOperation(ctx, "a1", payment.OpUpdate{State: payment.OpDone, Result: []byte(`{}`), Time: at}); err != nil || changed {
+		t.Errorf("done again = %v, %v; want unchanged", changed, err)
+	}
+	if _, _, err := st.AdvanceOperation(ctx, "none", payment.OpUpdate{State: payment.OpDone, Time: at}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("advance of a missing operation = %v, want ErrNotFound", err)
+	}
+}
+
+func testOpClaim(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	// c1 in flight with a lease until t0+1m; c2 unknown due at t0+30s; c3
+	// pending due at t0+2m; c4 done.
+	mustCreateOp(t, st, newOp("c1", "P01", opT0), "w1")
+	mustCreateOp(t, st, newOp("c2", "P01", opT0), "w1")
+	mustCreateOp(t, st, newOp("c3", "P01", opT0), "w1")
+	mustCreateOp(t, st, newOp("c4", "P01", opT0), "w1")
+	adv := func(id string, u payment.OpUpdate) {
+		t.Helper()
+		if _, _, err := st.AdvanceOperation(ctx, id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adv("c2", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: opT0.Add(30 * time.Second), Time: opT0})
+	adv("c3", payment.OpUpdate{State: payment.OpPending, NextCheckTime: opT0.Add(2 * time.Minute), Time: opT0})
+	adv("c4", payment.OpUpdate{State: payment.OpDone, Time: opT0})
+	all := []payment.OpState{payment.OpSending, payment.OpUnknown, payment.OpPending}
+	claimed, err := st.ClaimDueOperations(ctx, all, opT0.Add(45*time.Second), 10, time.Minute, "r1")
+	if err != nil || len(claimed) != 1 || claimed[0].ID != "c2" || claimed[0].LeaseOwner != "r1" {
+		t.Fatalf("claim at +45s = %v, %v; want c2 only", claimed, err)
+	}
+	if again, err := st.ClaimDueOperations(ctx, all, opT0.Add(46*time.Second), 10, time.Minute, "r2"); err != nil || len(again) != 0 {
+		t.Errorf("second claim = %v, %v; want nothing (c2 leased)", again, err)
+	}
+	claimed, err = st.ClaimDueOperations(ctx, all, opT0.Add(150*time.Second), 10, time.Minute, "r2")
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim at +150s = %v, %v; want c1 (expired lease), c3 and c2 (expired lease)", claimed, err)
+	}
+	if only, err := st.ClaimDueOperations(ctx, []payment.OpState{payment.OpPending}, opT0.Add(time.Hour), 10, time.Minute, "r3"); err != nil || len(only) != 1 || only[0].ID != "c3" {
+		t.Errorf("claim of pending only = %v, %v; want c3", only, err)
+	}
+	if err := st.ExtendOperationLease(ctx, "c3", "r2", opT0.Add(2*time.Hour)); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("extend by a former owner = %v, want ErrLeaseLost", err)
+	}
+	if err := st.ExtendOperationLease(ctx, "c3", "r3", opT0.Add(2*time.Hour)); err != nil {
+		t.Errorf("extend: %v", err)
+	}
+	if err := st.ExtendOperationLease(ctx, "c4", "w1", opT0.Add(2*time.Hour)); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("extend of a done operation = %v, want ErrLeaseLost", err)
+	}
+	now := opT0.Add(time.Hour)
+	got, err := st.RescheduleOperation(ctx, "c3", "r3", now.Add(time.Minute), now)
+	if err != nil || got.LeaseOwner != "" || got.CheckAttempts != 1 || !got.NextCheckTime.Equal(now.Add(time.Minute)) || got.Version != 3 {
+		t.Errorf("reschedule = %+v, %v", got, err)
+	}
+	if _, err := st.RescheduleOperation(ctx, "c3", "r3", now.Add(time.Minute), now); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("reschedule without the lease = %v, want ErrLeaseLost", err)
+	}
+}
