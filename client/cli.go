@@ -61,6 +61,11 @@ Commands:
                        (re-opens the stream if the service restarts; gives up after 2m without news)
   charge             read a charge live from Amazon Pay   -id CHARGE_ID
   charge-permission  read a charge permission live from Amazon Pay (buyer PII)   -id ID
+  capture            capture an Authorized charge, exactly once per key
+                       -id CHARGE_ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-soft-descriptor TEXT]
+                       (exit 0 captured, 10 capture in progress, 12 declined, 11 unknown: repeat it later)
+  cancel             cancel a charge that is not captured   -id CHARGE_ID [-reason TEXT]
+                       (exit 0 canceled, 11 unknown: repeat it later)
   list               list stored payments, newest first
                        [-outcome UNKNOWN,PENDING] [-since 24h|TIME] [-until 1h|TIME] [-page-size N]
                        (every page; with -page-token TOKEN, or -page-token '' for the first,
@@ -165,6 +170,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 	g.register(fs)
 	var (
 		session, order, amount, currency, total, id string
+		key, softDescriptor, reason                 string
 		outcomes, since, until, pageToken           string
 		pageSize                                    int
 		cmd                                         command
@@ -183,6 +189,15 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		fs.StringVar(&session, "session", "", "checkout session ID")
 	case "charge", "charge-permission":
 		fs.StringVar(&id, "id", "", "Amazon Pay ID")
+	case "capture":
+		fs.StringVar(&id, "id", "", "charge ID")
+		fs.StringVar(&amount, "amount", "", "amount to capture")
+		fs.StringVar(&currency, "currency", "", "currency code")
+		fs.StringVar(&key, "key", "", "idempotency key (e.g. the shipment ID)")
+		fs.StringVar(&softDescriptor, "soft-descriptor", "", "text on the buyer's statement")
+	case "cancel":
+		fs.StringVar(&id, "id", "", "charge ID")
+		fs.StringVar(&reason, "reason", "", "cancellation reason")
 	case "list":
 		fs.StringVar(&outcomes, "outcome", "", "comma-separated outcomes")
 		fs.StringVar(&since, "since", "", "created at or after: a duration ago or an RFC 3339 time")
@@ -255,6 +270,42 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 			}
 			p.charge(resp.GetCharge())
 			return exitCompleted, nil
+		}}
+	case "capture":
+		var missing []string
+		for _, f := range []struct{ name, v string }{{"-id", id}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
+			if f.v == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			err = usageErr("capture: %s required", strings.Join(missing, ", "))
+		}
+		req := &pb.CaptureChargeRequest{ChargeId: id, CaptureAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
+			IdempotencyKey: key, SoftDescriptor: softDescriptor}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.CaptureCharge(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.operation(resp.GetOutcome(), resp.GetCharge(), resp)
+			return outcomeExit(resp.GetOutcome()), nil
+		}}
+	case "cancel":
+		if id == "" {
+			err = usageErr("cancel: -id is required")
+		}
+		req := &pb.CancelChargeRequest{ChargeId: id, CancellationReason: reason}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.CancelCharge(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.operation(resp.GetOutcome(), resp.GetCharge(), resp)
+			if resp.GetOutcome() == pb.Outcome_OUTCOME_CANCELED {
+				return exitCompleted, nil
+			}
+			return outcomeExit(resp.GetOutcome()), nil
 		}}
 	case "charge-permission":
 		if id == "" {

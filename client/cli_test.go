@@ -88,6 +88,17 @@ func TestRequests(t *testing.T) {
 			},
 		},
 		{
+			name: "capture",
+			args: []string{"capture", "-id", "S01-5105180-3221187-C056351", "-amount", "9.00", "-currency", "usd", "-key", "shipment-1", "-soft-descriptor", "SHOP"},
+			want: &pb.CaptureChargeRequest{ChargeId: "S01-5105180-3221187-C056351", CaptureAmount: &pb.Money{Amount: "9.00", CurrencyCode: "USD"},
+				IdempotencyKey: "shipment-1", SoftDescriptor: "SHOP"},
+		},
+		{
+			name: "cancel",
+			args: []string{"cancel", "-id", "S01-5105180-3221187-C056351", "-reason", "out of stock"},
+			want: &pb.CancelChargeRequest{ChargeId: "S01-5105180-3221187-C056351", CancellationReason: "out of stock"},
+		},
+		{
 			name: "charge_permission",
 			args: []string{"charge-permission", "-id", "S01-5105180-3221187"},
 			want: &pb.GetChargePermissionRequest{ChargePermissionId: "S01-5105180-3221187"},
@@ -303,6 +314,28 @@ func (r *recorder) ListPayments(_ context.Context, req *pb.ListPaymentsRequest) 
 	}
 }
 
+func (r *recorder) CaptureCharge(_ context.Context, req *pb.CaptureChargeRequest) (*pb.CaptureChargeResponse, error) {
+	r.record(req)
+	switch req.GetChargeId() {
+	case "C-async":
+		return &pb.CaptureChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Charge: &pb.Charge{ChargeId: "C-async", State: pb.ChargeState_CHARGE_STATE_CAPTURE_INITIATED}}, nil
+	case "C-reused":
+		st, _ := status.New(codes.FailedPrecondition, "key reused").WithDetails(
+			&errdetails.ErrorInfo{Reason: "IDEMPOTENCY_KEY_REUSED", Domain: "paymentcompletion"})
+		return nil, st.Err()
+	}
+	return &pb.CaptureChargeResponse{Outcome: pb.Outcome_OUTCOME_COMPLETED, Charge: &pb.Charge{ChargeId: req.GetChargeId(),
+		State: pb.ChargeState_CHARGE_STATE_CAPTURED, CaptureAmount: req.GetCaptureAmount()}}, nil
+}
+
+func (r *recorder) CancelCharge(_ context.Context, req *pb.CancelChargeRequest) (*pb.CancelChargeResponse, error) {
+	r.record(req)
+	if req.GetChargeId() == "C-lost" {
+		return &pb.CancelChargeResponse{Outcome: pb.Outcome_OUTCOME_UNKNOWN}, nil
+	}
+	return &pb.CancelChargeResponse{Outcome: pb.Outcome_OUTCOME_CANCELED, Charge: &pb.Charge{ChargeId: req.GetChargeId(), State: pb.ChargeState_CHARGE_STATE_CANCELED}}, nil
+}
+
 func (r *recorder) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.GetPaymentResponse, error) {
 	r.record(req)
 	if req.GetOrderId() == "missing" {
@@ -419,6 +452,14 @@ func TestCLI(t *testing.T) {
 		{"payment_not_found", []string{"payment", "-order", "missing"}, 4, nil, []string{"error: NOT_FOUND"}},
 		{"watch_until_final", []string{"watch", "-session", session}, 13, []string{"outcome=PENDING\noutcome=PENDING\noutcome=CANCELED\n"}, nil},
 		{"charge", []string{"charge", "-id", "S01-5105180-3221187-C056351"}, 0, []string{"state:                 AUTHORIZED"}, nil},
+		{"capture", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 0,
+			[]string{"outcome:               COMPLETED", "state:                 CAPTURED", "capture_amount:        9.00 USD"}, nil},
+		{"capture_pending", []string{"capture", "-id", "C-async", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 10, []string{"PENDING"}, nil},
+		{"capture_key_reused", []string{"capture", "-id", "C-reused", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 5, nil,
+			[]string{"error: FAILED_PRECONDITION", "reason: IDEMPOTENCY_KEY_REUSED"}},
+		{"capture_missing_key", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD"}, 2, nil, []string{"capture: -key required"}},
+		{"cancel", []string{"cancel", "-id", "C1"}, 0, []string{"outcome:               CANCELED", "state:                 CANCELED"}, nil},
+		{"cancel_unknown", []string{"cancel", "-id", "C-lost"}, 11, []string{"outcome:               UNKNOWN"}, nil},
 		{"charge_permission", []string{"charge-permission", "-id", "S01-5105180-3221187"}, 0, []string{"buyer:                 Jane Doe <jane@example.com>", "CHARGEABLE"}, nil},
 		{"list_every_page", []string{"list", "-outcome", "UNKNOWN,DECLINED", "-since", "24h"}, 0,
 			[]string{"2026-12-01T09:00:00Z UNKNOWN   " + session + " order-2 14.00 USD next_check_time=2026-12-01T09:01:00Z\n" +

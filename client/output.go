@@ -84,6 +84,31 @@ func (p *printer) payment(m *pb.Payment) {
 	if m.GetCheckAttempts() > 0 {
 		p.field("check_attempts", fmt.Sprint(m.GetCheckAttempts()))
 	}
+	p.field("captured_amount", money(m.GetCapturedAmount()))
+	p.field("refunded_amount", money(m.GetRefundedAmount()))
+	p.field("outstanding_amount", money(m.GetOutstandingAmount()))
+	for _, c := range m.GetCharges() {
+		line := c.GetChargeId() + " " + chargeStateName(c.GetState())
+		if a := money(c.GetCaptureAmount()); a != "" {
+			line += " captured " + a
+		} else if a := money(c.GetChargeAmount()); a != "" {
+			line += " " + a
+		}
+		p.field("charge", line)
+	}
+}
+
+// operation prints the answer of a capture or cancellation: its outcome,
+// then the charge as Amazon Pay answered.
+func (p *printer) operation(o pb.Outcome, c *pb.Charge, resp proto.Message) {
+	if p.json {
+		p.jsonLine(resp, true)
+		return
+	}
+	p.field("outcome", outcomeName(o))
+	if c != nil {
+		p.charge(c)
+	}
 }
 
 // update prints one WatchPayment message on one line.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 )
 
@@ -96,17 +98,28 @@ func TestHealthFollowsStore(t *testing.T) {
 
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	logs, _ := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
-		"-database-url", u.String(), "-health-check-interval", "200ms"}, nil)
+	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
+		"-database-url", u.String(), "-health-check-interval", "200ms"}, envOf(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logtest.Buffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, logs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	wctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	watch, err := healthpb.NewHealthClient(conn).Watch(wctx, &healthpb.HealthCheckRequest{Service: "paymentcompletion.v1.PaymentCompletionService"}, grpc.WaitForReady(true))
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: "paymentcompletion.v1.PaymentCompletionService"}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package simulator_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,6 +42,10 @@ func BenchmarkStateScale(b *testing.B) {
 			b.Fatalf("SIMULATOR_BENCH_SESSIONS=%q: want a number of at least 2000", v)
 		}
 	}
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		b.Fatal(err)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for b.Loop() {
@@ -49,7 +55,10 @@ func BenchmarkStateScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := registerSigner(b, sim, "SANDBOX-SCALEBENCH", fastKey())
+		s := &signer{key: key, keyID: "SANDBOX-SCALEBENCH", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}
+		if err := sim.RegisterPublicKey(s.keyID, &key.PublicKey, ""); err != nil {
+			b.Fatal(err)
+		}
 		createBody, _ := json.Marshal(sessionBody("Authorize", false, "14.00", "USD"))
 		completeBody := []byte(`{"chargeAmount":{"amount":"14.00","currencyCode":"USD"}}`)
 		buyerBody := []byte(`{"scenario":"Authorized"}`)

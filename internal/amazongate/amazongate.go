@@ -189,3 +189,25 @@ func (g *Gate) GetChargePermission(ctx context.Context, id string, opts ...amazo
 	cp, info, err := g.c.GetChargePermission(ctx, id, g.paced(opts)...)
 	return cp, info, g.throttled("GetChargePermission", err)
 }
+
+// CaptureCharge implements chargeops.Amazon.
+func (g *Gate) CaptureCharge(ctx context.Context, id string, req amazonpay.CaptureChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	ch, info, err := g.c.CaptureCharge(ctx, id, req, g.paced(opts)...)
+	return ch, info, g.throttled("CaptureCharge", err)
+}
+
+// CancelCharge implements chargeops.Amazon.
+func (g *Gate) CancelCharge(ctx context.Context, id string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	ch, info, err := g.c.CancelCharge(ctx, id, req, g.paced(opts)...)
+	return ch, info, g.throttled("CancelCharge", err)
+}

@@ -40,7 +40,10 @@ type Deps struct {
 	Completer Completer
 	Amazon    AmazonReader
 	Lister    Lister
-	Logger    *slog.Logger
+	// Operator serves CaptureCharge and CancelCharge and the money shown
+	// on payments.
+	Operator Operator
+	Logger   *slog.Logger
 }
 
 // Server implements pb.PaymentCompletionServiceServer.
@@ -74,7 +77,12 @@ func (s *Server) CompleteCheckout(ctx context.Context, req *pb.CompleteCheckoutR
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &pb.CompleteCheckoutResponse{Payment: paymentToProto(p)}, nil
+	out, err := s.paymentWithMoney(ctx, p)
+	if err != nil {
+		// The completion is recorded; its money view can be read later.
+		out = paymentToProto(p)
+	}
+	return &pb.CompleteCheckoutResponse{Payment: out}, nil
 }
 
 // GetPayment implements the RPC.
@@ -94,7 +102,11 @@ func (s *Server) GetPayment(ctx context.Context, req *pb.GetPaymentRequest) (*pb
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &pb.GetPaymentResponse{Payment: paymentToProto(p)}, nil
+	out, err := s.paymentWithMoney(ctx, p)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &pb.GetPaymentResponse{Payment: out}, nil
 }
 
 // WatchPayment implements the RPC: the current payment first, then every
@@ -102,7 +114,11 @@ func (s *Server) GetPayment(ctx context.Context, req *pb.GetPaymentRequest) (*pb
 func (s *Server) WatchPayment(req *pb.WatchPaymentRequest, stream pb.PaymentCompletionService_WatchPaymentServer) error {
 	ctx := stream.Context()
 	err := s.d.Completer.Watch(ctx, req.GetCheckoutSessionId(), func(p payment.Payment) (bool, error) {
-		if err := stream.Send(&pb.WatchPaymentResponse{Payment: paymentToProto(p)}); err != nil {
+		out, err := s.paymentWithMoney(ctx, p)
+		if err != nil {
+			return false, err
+		}
+		if err := stream.Send(&pb.WatchPaymentResponse{Payment: out}); err != nil {
 			return false, err
 		}
 		return !p.Outcome.Final(), nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
@@ -45,7 +47,7 @@ func errorInfo(t *testing.T, err error) (codes.Code, *errdetails.ErrorInfo, int)
 
 func TestEveryReasonIsInTheContract(t *testing.T) {
 	t.Parallel()
-	for _, r := range completion.Reasons {
+	for _, r := range append(slices.Clone(completion.Reasons), chargeops.Reasons...) {
 		if _, ok := pb.ErrorReason_value["ERROR_REASON_"+r]; !ok {
 			t.Errorf("reason %q is not a value of ErrorReason", r)
 		}

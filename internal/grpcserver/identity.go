@@ -68,9 +68,9 @@ type contextStream struct {
 
 func (s *contextStream) Context() context.Context { return s.ctx }
 
-// MethodNames are the short names of the service's methods, the names a
+// methodNames are the short names of the service's methods, the names a
 // callers file grants.
-func MethodNames() []string {
+func methodNames() []string {
 	var names []string
 	for _, m := range pb.PaymentCompletionService_ServiceDesc.Methods {
 		names = append(names, m.MethodName)
@@ -80,6 +80,9 @@ func MethodNames() []string {
 	}
 	return names
 }
+
+// MethodNames are the method names a callers file may grant.
+func MethodNames() []string { return methodNames() }
 
 // callerAuth recognises the caller of a call, by its bearer token or its
 // verified client certificate, records it for the call's log lines and

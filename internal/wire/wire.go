@@ -14,6 +14,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
 	"github.com/paymentcompletion/paymentcompletion/internal/listing"
@@ -34,6 +35,10 @@ type Config struct {
 	// Completion and Tracker tune the domain; Logger is set on both.
 	Completion completion.Config
 	Tracker    tracker.Config
+	// Operations tunes captures and cancellations; zero fields follow the
+	// completion's (owner, lease, timeout, reconciliation backoff) and the
+	// tracker's (first poll, poll interval) settings.
+	Operations chargeops.Config
 	Logger     *slog.Logger
 	// MaxCompletionsInFlight bounds the completions served at once
 	// (completion.Config.InFlight); AmazonPayMaxCalls and
@@ -115,10 +120,48 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.Completion.InFlight = inFlight
 	svc := completion.New(st, az, hub, cfg.Completion)
 	tr := tracker.New(st, az, cfg.Tracker)
+	opStore, ok := raw.(store.Operations)
+	if !ok {
+		return nil, errors.Join(errors.New("DATABASE_URL: the store keeps no operations"), raw.Close())
+	}
+	ops := chargeops.New(opStore, az, operationsConfig(cfg))
 	// Background work: its Amazon Pay calls yield to the buyers' calls.
 	s.Workers = append(s.Workers,
 		func(ctx context.Context) error { return svc.RunReconciler(amazongate.Background(ctx)) },
-		func(ctx context.Context) error { return tr.Run(amazongate.Background(ctx)) })
-	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Logger: cfg.Logger})
+		func(ctx context.Context) error { return tr.Run(amazongate.Background(ctx)) },
+		func(ctx context.Context) error { return ops.Run(amazongate.Background(ctx)) })
+	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Operator: ops, Logger: cfg.Logger})
 	return s, nil
+}
+
+// operationsConfig fills the operations' settings left zero from the
+// completion's and the tracker's.
+func operationsConfig(cfg Config) chargeops.Config {
+	o := cfg.Operations
+	o.Logger = cfg.Logger
+	if o.Owner == "" {
+		o.Owner = cfg.Completion.Owner
+	}
+	if o.Lease <= 0 {
+		o.Lease = cfg.Completion.InflightLease
+	}
+	if o.UpstreamTimeout <= 0 {
+		o.UpstreamTimeout = cfg.Completion.UpstreamTimeout
+	}
+	if o.FirstDelay <= 0 {
+		o.FirstDelay = cfg.Completion.ReconcileFirstDelay
+	}
+	if o.MaxInterval <= 0 {
+		o.MaxInterval = cfg.Completion.ReconcileMaxInterval
+	}
+	if o.PendingFirst <= 0 {
+		o.PendingFirst = cfg.Tracker.FirstPoll
+	}
+	if o.PendingMax <= 0 {
+		o.PendingMax = cfg.Tracker.MaxInterval
+	}
+	if o.Now == nil {
+		o.Now = cfg.Completion.Now
+	}
+	return o
 }

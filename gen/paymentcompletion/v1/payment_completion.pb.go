@@ -388,6 +388,24 @@ const (
 	// as it allows in total (metadata `limit`). Nothing was opened. Retry after
 	// a backoff (another replica may have room), or poll with GetPayment.
 	ErrorReason_ERROR_REASON_TOO_MANY_WATCHES ErrorReason = 22
+	// FAILED_PRECONDITION: the idempotency key was already used for this
+	// operation on this object with other arguments (another amount or soft
+	// descriptor). Nothing was changed or sent. Use a new key for a new
+	// operation, or repeat the original arguments.
+	ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED ErrorReason = 23
+	// FAILED_PRECONDITION: the charge cannot be captured in its state (metadata
+	// `charge_state`): it is not Authorized (already captured, canceled,
+	// declined, expired, or a capture is in progress). Nothing was sent.
+	// Create a new charge (CreateCharge) to collect again.
+	ErrorReason_ERROR_REASON_CHARGE_NOT_CAPTURABLE ErrorReason = 24
+	// FAILED_PRECONDITION: the capture amount is above what the charge
+	// authorized (metadata `authorized_amount`). Nothing was captured; capture
+	// at most that amount.
+	ErrorReason_ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED ErrorReason = 25
+	// FAILED_PRECONDITION: the charge cannot be canceled in its state
+	// (metadata `charge_state`): only an Authorized or AuthorizationInitiated
+	// charge can. Nothing was sent.
+	ErrorReason_ERROR_REASON_CHARGE_NOT_CANCELABLE ErrorReason = 26
 )
 
 // Enum value maps for ErrorReason.
@@ -416,6 +434,10 @@ var (
 		20: "ERROR_REASON_REQUEST_TOO_LARGE",
 		21: "ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION",
 		22: "ERROR_REASON_TOO_MANY_WATCHES",
+		23: "ERROR_REASON_IDEMPOTENCY_KEY_REUSED",
+		24: "ERROR_REASON_CHARGE_NOT_CAPTURABLE",
+		25: "ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED",
+		26: "ERROR_REASON_CHARGE_NOT_CANCELABLE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -441,6 +463,10 @@ var (
 		"ERROR_REASON_REQUEST_TOO_LARGE":              20,
 		"ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION": 21,
 		"ERROR_REASON_TOO_MANY_WATCHES":               22,
+		"ERROR_REASON_IDEMPOTENCY_KEY_REUSED":         23,
+		"ERROR_REASON_CHARGE_NOT_CAPTURABLE":          24,
+		"ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED":        25,
+		"ERROR_REASON_CHARGE_NOT_CANCELABLE":          26,
 	}
 )
 
@@ -1230,6 +1256,258 @@ func (x *ListPaymentsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CaptureChargeRequest asks for the capture of an Authorized charge.
+type CaptureChargeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Amazon Pay charge to capture (Payment.charge_id, or a charge of
+	// Payment.charges).
+	ChargeId string `protobuf:"bytes,1,opt,name=charge_id,json=chargeId,proto3" json:"charge_id,omitempty"`
+	// The amount to capture: at most the charge's authorized amount, in its
+	// currency. Less than the authorized amount is a partial capture.
+	CaptureAmount *Money `protobuf:"bytes,2,opt,name=capture_amount,json=captureAmount,proto3" json:"capture_amount,omitempty"`
+	// The storefront's key for this capture (for example its shipment ID):
+	// repeat it on every retry of the same capture. Keys are scoped to the
+	// charge; 1 to 64 printable ASCII characters.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Optional text on the buyer's statement (at most 16 characters).
+	SoftDescriptor string `protobuf:"bytes,4,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CaptureChargeRequest) Reset() {
+	*x = CaptureChargeRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureChargeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureChargeRequest) ProtoMessage() {}
+
+func (x *CaptureChargeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureChargeRequest.ProtoReflect.Descriptor instead.
+func (*CaptureChargeRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CaptureChargeRequest) GetChargeId() string {
+	if x != nil {
+		return x.ChargeId
+	}
+	return ""
+}
+
+func (x *CaptureChargeRequest) GetCaptureAmount() *Money {
+	if x != nil {
+		return x.CaptureAmount
+	}
+	return nil
+}
+
+func (x *CaptureChargeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *CaptureChargeRequest) GetSoftDescriptor() string {
+	if x != nil {
+		return x.SoftDescriptor
+	}
+	return ""
+}
+
+// CaptureChargeResponse is the recorded result of a capture.
+type CaptureChargeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge as Amazon Pay answered (or as read back): state Captured,
+	// CaptureInitiated (asynchronous, tracked) or Declined. Unset while the
+	// outcome is OUTCOME_UNKNOWN.
+	Charge *Charge `protobuf:"bytes,1,opt,name=charge,proto3" json:"charge,omitempty"`
+	// OUTCOME_COMPLETED: captured. OUTCOME_PENDING: Amazon Pay captures
+	// asynchronously; the service tracks it to Captured or Declined.
+	// OUTCOME_DECLINED: Amazon Pay declined the capture (charge.reason_code).
+	// OUTCOME_UNKNOWN: the answer was lost; the service finds out in the
+	// background, repeat the same call later to read the result.
+	Outcome       Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaptureChargeResponse) Reset() {
+	*x = CaptureChargeResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaptureChargeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaptureChargeResponse) ProtoMessage() {}
+
+func (x *CaptureChargeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaptureChargeResponse.ProtoReflect.Descriptor instead.
+func (*CaptureChargeResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CaptureChargeResponse) GetCharge() *Charge {
+	if x != nil {
+		return x.Charge
+	}
+	return nil
+}
+
+func (x *CaptureChargeResponse) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+// CancelChargeRequest asks for the cancellation of a charge not captured.
+type CancelChargeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Amazon Pay charge to cancel.
+	ChargeId string `protobuf:"bytes,1,opt,name=charge_id,json=chargeId,proto3" json:"charge_id,omitempty"`
+	// Optional reason, shown by Amazon Pay as the charge's reason description
+	// (at most 64 characters). A repeat with another reason returns the
+	// recorded cancellation.
+	CancellationReason string `protobuf:"bytes,2,opt,name=cancellation_reason,json=cancellationReason,proto3" json:"cancellation_reason,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CancelChargeRequest) Reset() {
+	*x = CancelChargeRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelChargeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelChargeRequest) ProtoMessage() {}
+
+func (x *CancelChargeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelChargeRequest.ProtoReflect.Descriptor instead.
+func (*CancelChargeRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CancelChargeRequest) GetChargeId() string {
+	if x != nil {
+		return x.ChargeId
+	}
+	return ""
+}
+
+func (x *CancelChargeRequest) GetCancellationReason() string {
+	if x != nil {
+		return x.CancellationReason
+	}
+	return ""
+}
+
+// CancelChargeResponse is the recorded result of a cancellation.
+type CancelChargeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge as Amazon Pay answered (state Canceled). Unset while the
+	// outcome is OUTCOME_UNKNOWN.
+	Charge *Charge `protobuf:"bytes,1,opt,name=charge,proto3" json:"charge,omitempty"`
+	// OUTCOME_CANCELED: canceled. OUTCOME_UNKNOWN: the answer was lost; the
+	// service finds out in the background, repeat the same call later.
+	Outcome       Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelChargeResponse) Reset() {
+	*x = CancelChargeResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelChargeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelChargeResponse) ProtoMessage() {}
+
+func (x *CancelChargeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelChargeResponse.ProtoReflect.Descriptor instead.
+func (*CancelChargeResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CancelChargeResponse) GetCharge() *Charge {
+	if x != nil {
+		return x.Charge
+	}
+	return nil
+}
+
+func (x *CancelChargeResponse) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
 // Payment is the service's record of one checkout session completed for one
 // storefront order.
 type Payment struct {
@@ -1270,13 +1548,28 @@ type Payment struct {
 	// How many times the service has asked Amazon Pay about this payment after
 	// the completion call (polls of a pending charge, reconciliations).
 	CheckAttempts int32 `protobuf:"varint,14,opt,name=check_attempts,json=checkAttempts,proto3" json:"check_attempts,omitempty"`
+	// What has been captured on the payment's charges, as Amazon Pay last
+	// answered the service's captures (and the completion, for
+	// AuthorizeWithCapture). Unset while nothing is.
+	CapturedAmount *Money `protobuf:"bytes,15,opt,name=captured_amount,json=capturedAmount,proto3" json:"captured_amount,omitempty"`
+	// What has been refunded. Unset while nothing is.
+	RefundedAmount *Money `protobuf:"bytes,16,opt,name=refunded_amount,json=refundedAmount,proto3" json:"refunded_amount,omitempty"`
+	// What is authorized and can still be captured: the amounts of the
+	// charges that are Authorized (or still being authorized). Unset when
+	// nothing is.
+	OutstandingAmount *Money `protobuf:"bytes,17,opt,name=outstanding_amount,json=outstandingAmount,proto3" json:"outstanding_amount,omitempty"`
+	// The payment's charges as last recorded by the service: the charge of
+	// the completion, with the result of the service's captures and
+	// cancellations on it. Filled by GetPayment, WatchPayment and the
+	// operations; ListPayments leaves it (and the amounts above) unset.
+	Charges       []*Charge `protobuf:"bytes,18,rep,name=charges,proto3" json:"charges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1581,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[13]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1594,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{13}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Payment) GetCheckoutSessionId() string {
@@ -1402,6 +1695,34 @@ func (x *Payment) GetCheckAttempts() int32 {
 	return 0
 }
 
+func (x *Payment) GetCapturedAmount() *Money {
+	if x != nil {
+		return x.CapturedAmount
+	}
+	return nil
+}
+
+func (x *Payment) GetRefundedAmount() *Money {
+	if x != nil {
+		return x.RefundedAmount
+	}
+	return nil
+}
+
+func (x *Payment) GetOutstandingAmount() *Money {
+	if x != nil {
+		return x.OutstandingAmount
+	}
+	return nil
+}
+
+func (x *Payment) GetCharges() []*Charge {
+	if x != nil {
+		return x.Charges
+	}
+	return nil
+}
+
 // Charge is an Amazon Pay Charge as Amazon reports it.
 type Charge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1442,7 +1763,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1775,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[14]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1788,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{14}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Charge) GetChargeId() string {
@@ -1588,7 +1909,7 @@ type StatusReason struct {
 
 func (x *StatusReason) Reset() {
 	*x = StatusReason{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1921,7 @@ func (x *StatusReason) String() string {
 func (*StatusReason) ProtoMessage() {}
 
 func (x *StatusReason) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[15]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1934,7 @@ func (x *StatusReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReason.ProtoReflect.Descriptor instead.
 func (*StatusReason) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{15}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StatusReason) GetReasonCode() string {
@@ -1649,7 +1970,7 @@ type Buyer struct {
 
 func (x *Buyer) Reset() {
 	*x = Buyer{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1982,7 @@ func (x *Buyer) String() string {
 func (*Buyer) ProtoMessage() {}
 
 func (x *Buyer) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[16]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1995,7 @@ func (x *Buyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buyer.ProtoReflect.Descriptor instead.
 func (*Buyer) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{16}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Buyer) GetBuyerId() string {
@@ -1743,7 +2064,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +2076,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +2089,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Address) GetName() string {
@@ -1861,7 +2182,7 @@ type ChargePermissionLimits struct {
 
 func (x *ChargePermissionLimits) Reset() {
 	*x = ChargePermissionLimits{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2194,7 @@ func (x *ChargePermissionLimits) String() string {
 func (*ChargePermissionLimits) ProtoMessage() {}
 
 func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2207,7 @@ func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermissionLimits.ProtoReflect.Descriptor instead.
 func (*ChargePermissionLimits) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{18}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChargePermissionLimits) GetAmountLimit() *Money {
@@ -1943,7 +2264,7 @@ type ChargePermission struct {
 
 func (x *ChargePermission) Reset() {
 	*x = ChargePermission{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2276,7 @@ func (x *ChargePermission) String() string {
 func (*ChargePermission) ProtoMessage() {}
 
 func (x *ChargePermission) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2289,7 @@ func (x *ChargePermission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermission.ProtoReflect.Descriptor instead.
 func (*ChargePermission) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{19}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChargePermission) GetChargePermissionId() string {
@@ -2122,7 +2443,23 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1flist_payments.create_time_range\x120create_time_start must be before create_time_end\x1ak!has(this.create_time_start) || !has(this.create_time_end) || this.create_time_start < this.create_time_end\"y\n" +
 	"\x14ListPaymentsResponse\x129\n" +
 	"\bpayments\x18\x01 \x03(\v2\x1d.paymentcompletion.v1.PaymentR\bpayments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf2\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x02\n" +
+	"\x14CaptureChargeRequest\x12'\n" +
+	"\tcharge_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x12J\n" +
+	"\x0ecapture_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\rcaptureAmount\x12B\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
+	"\x0fsoft_descriptor\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\x86\x01\n" +
+	"\x15CaptureChargeResponse\x124\n" +
+	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"x\n" +
+	"\x13CancelChargeRequest\x12'\n" +
+	"\tcharge_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x128\n" +
+	"\x13cancellation_reason\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x12cancellationReason\"\x85\x01\n" +
+	"\x14CancelChargeResponse\x124\n" +
+	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\x82\b\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -2142,7 +2479,11 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\vsettle_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"settleTime\x12B\n" +
 	"\x0fnext_check_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\rnextCheckTime\x12%\n" +
-	"\x0echeck_attempts\x18\x0e \x01(\x05R\rcheckAttempts\"\xb2\x06\n" +
+	"\x0echeck_attempts\x18\x0e \x01(\x05R\rcheckAttempts\x12D\n" +
+	"\x0fcaptured_amount\x18\x0f \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x0ecapturedAmount\x12D\n" +
+	"\x0frefunded_amount\x18\x10 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x0erefundedAmount\x12J\n" +
+	"\x12outstanding_amount\x18\x11 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x11outstandingAmount\x126\n" +
+	"\acharges\x18\x12 \x03(\v2\x1c.paymentcompletion.v1.ChargeR\acharges\"\xb2\x06\n" +
 	"\x06Charge\x12\x1b\n" +
 	"\tcharge_id\x18\x01 \x01(\tR\bchargeId\x120\n" +
 	"\x14charge_permission_id\x18\x02 \x01(\tR\x12chargePermissionId\x12@\n" +
@@ -2234,7 +2575,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xf6\x06\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x99\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2259,7 +2600,11 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1eERROR_REASON_MALFORMED_REQUEST\x10\x13\x12\"\n" +
 	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10\x14\x12/\n" +
 	"+ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION\x10\x15\x12!\n" +
-	"\x1dERROR_REASON_TOO_MANY_WATCHES\x10\x162\x98\x05\n" +
+	"\x1dERROR_REASON_TOO_MANY_WATCHES\x10\x16\x12'\n" +
+	"#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x17\x12&\n" +
+	"\"ERROR_REASON_CHARGE_NOT_CAPTURABLE\x10\x18\x12(\n" +
+	"$ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED\x10\x19\x12&\n" +
+	"\"ERROR_REASON_CHARGE_NOT_CANCELABLE\x10\x1a2\xe9\x06\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
@@ -2267,7 +2612,9 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\fWatchPayment\x12).paymentcompletion.v1.WatchPaymentRequest\x1a*.paymentcompletion.v1.WatchPaymentResponse0\x01\x12\\\n" +
 	"\tGetCharge\x12&.paymentcompletion.v1.GetChargeRequest\x1a'.paymentcompletion.v1.GetChargeResponse\x12z\n" +
 	"\x13GetChargePermission\x120.paymentcompletion.v1.GetChargePermissionRequest\x1a1.paymentcompletion.v1.GetChargePermissionResponse\x12e\n" +
-	"\fListPayments\x12).paymentcompletion.v1.ListPaymentsRequest\x1a*.paymentcompletion.v1.ListPaymentsResponseB\x80\x02\n" +
+	"\fListPayments\x12).paymentcompletion.v1.ListPaymentsRequest\x1a*.paymentcompletion.v1.ListPaymentsResponse\x12h\n" +
+	"\rCaptureCharge\x12*.paymentcompletion.v1.CaptureChargeRequest\x1a+.paymentcompletion.v1.CaptureChargeResponse\x12e\n" +
+	"\fCancelCharge\x12).paymentcompletion.v1.CancelChargeRequest\x1a*.paymentcompletion.v1.CancelChargeResponseB\x80\x02\n" +
 	"\x18com.paymentcompletion.v1B\x16PaymentCompletionProtoP\x01Z[github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1;paymentcompletionv1\xa2\x02\x03PXX\xaa\x02\x14Paymentcompletion.V1\xca\x02\x14Paymentcompletion\\V1\xe2\x02 Paymentcompletion\\V1\\GPBMetadata\xea\x02\x15Paymentcompletion::V1b\x06proto3"
 
 var (
@@ -2283,7 +2630,7 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 }
 
 var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(Outcome)(0),                        // 0: paymentcompletion.v1.Outcome
 	(ChargeState)(0),                    // 1: paymentcompletion.v1.ChargeState
@@ -2303,71 +2650,88 @@ var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(*GetChargePermissionResponse)(nil), // 15: paymentcompletion.v1.GetChargePermissionResponse
 	(*ListPaymentsRequest)(nil),         // 16: paymentcompletion.v1.ListPaymentsRequest
 	(*ListPaymentsResponse)(nil),        // 17: paymentcompletion.v1.ListPaymentsResponse
-	(*Payment)(nil),                     // 18: paymentcompletion.v1.Payment
-	(*Charge)(nil),                      // 19: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                // 20: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                       // 21: paymentcompletion.v1.Buyer
-	(*Address)(nil),                     // 22: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),      // 23: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),            // 24: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*CaptureChargeRequest)(nil),        // 18: paymentcompletion.v1.CaptureChargeRequest
+	(*CaptureChargeResponse)(nil),       // 19: paymentcompletion.v1.CaptureChargeResponse
+	(*CancelChargeRequest)(nil),         // 20: paymentcompletion.v1.CancelChargeRequest
+	(*CancelChargeResponse)(nil),        // 21: paymentcompletion.v1.CancelChargeResponse
+	(*Payment)(nil),                     // 22: paymentcompletion.v1.Payment
+	(*Charge)(nil),                      // 23: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                // 24: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                       // 25: paymentcompletion.v1.Buyer
+	(*Address)(nil),                     // 26: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),      // 27: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),            // 28: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	5,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
 	5,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	18, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	18, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	18, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	19, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	24, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	22, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	22, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	22, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	23, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	28, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
-	25, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
-	25, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
-	18, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
-	0,  // 11: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	5,  // 12: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 13: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 14: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	25, // 15: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	25, // 16: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	25, // 17: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	25, // 18: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	5,  // 19: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 20: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 21: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 22: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	25, // 23: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	25, // 24: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	25, // 25: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 26: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	5,  // 27: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	3,  // 28: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	2,  // 29: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	20, // 30: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	25, // 31: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	21, // 32: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	22, // 33: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	22, // 34: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	23, // 35: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	25, // 36: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	25, // 37: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 38: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	8,  // 39: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	10, // 40: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	12, // 41: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	14, // 42: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	16, // 43: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
-	7,  // 44: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	9,  // 45: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	11, // 46: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	13, // 47: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	15, // 48: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	17, // 49: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
-	44, // [44:50] is the sub-list for method output_type
-	38, // [38:44] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	29, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	29, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	22, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	5,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
+	23, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	0,  // 13: paymentcompletion.v1.CaptureChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
+	23, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	0,  // 15: paymentcompletion.v1.CancelChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
+	0,  // 16: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
+	5,  // 17: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 18: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	1,  // 19: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	29, // 20: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	29, // 21: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	29, // 22: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	29, // 23: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	5,  // 24: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 25: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 26: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
+	23, // 27: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
+	5,  // 28: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 29: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	5,  // 30: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	1,  // 31: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	29, // 32: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	29, // 33: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	29, // 34: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 35: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	5,  // 36: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	3,  // 37: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	2,  // 38: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	24, // 39: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	29, // 40: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	25, // 41: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	26, // 42: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	26, // 43: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	27, // 44: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	29, // 45: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	29, // 46: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 47: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	8,  // 48: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	10, // 49: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	12, // 50: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	14, // 51: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	16, // 52: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	18, // 53: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
+	20, // 54: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
+	7,  // 55: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	9,  // 56: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	11, // 57: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	13, // 58: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	15, // 59: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	17, // 60: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	19, // 61: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
+	21, // 62: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
+	55, // [55:63] is the sub-list for method output_type
+	47, // [47:55] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -2385,7 +2749,7 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

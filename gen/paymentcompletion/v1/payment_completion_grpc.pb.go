@@ -25,6 +25,8 @@ const (
 	PaymentCompletionService_GetCharge_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetCharge"
 	PaymentCompletionService_GetChargePermission_FullMethodName = "/paymentcompletion.v1.PaymentCompletionService/GetChargePermission"
 	PaymentCompletionService_ListPayments_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/ListPayments"
+	PaymentCompletionService_CaptureCharge_FullMethodName       = "/paymentcompletion.v1.PaymentCompletionService/CaptureCharge"
+	PaymentCompletionService_CancelCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CancelCharge"
 )
 
 // PaymentCompletionServiceClient is the client API for PaymentCompletionService service.
@@ -41,12 +43,10 @@ const (
 //
 // Every method is safe to retry with the same request when it fails with
 // UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
-// `checkout_session_id`, and the other methods only read. Errors carry a
+// `checkout_session_id`, a capture on its charge and `idempotency_key`, a
+// cancellation on its charge, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
-// UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
-// `retry_delay` before retrying. The error details are defined in
-// google/rpc/error_details.proto, shipped beside this file.
 //
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each
@@ -71,9 +71,7 @@ type PaymentCompletionServiceClient interface {
 	// request itself could not be served: INVALID_ARGUMENT (bad input, nothing
 	// sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
 	// FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-	// another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
-	// the service refused it at once at a limit of concurrent work, nothing
-	// recorded: retry after the RetryInfo delay).
+	// another order), UNAVAILABLE (retry the same call).
 	CompleteCheckout(ctx context.Context, in *CompleteCheckoutRequest, opts ...grpc.CallOption) (*CompleteCheckoutResponse, error)
 	// GetPayment returns the stored payment for a checkout session or an order,
 	// without calling Amazon Pay. Poll it (or use WatchPayment) while the
@@ -110,6 +108,34 @@ type PaymentCompletionServiceClient interface {
 	// stands when its page is read (or not, if it no longer matches). A page
 	// costs the same however many payments are stored.
 	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
+	// CaptureCharge captures an Authorized charge, in full or in part (one
+	// capture per charge; the rest of a partial capture is released), exactly
+	// once per `idempotency_key`.
+	//
+	// The capture is recorded before Amazon Pay is called. A repeated call
+	// with the same charge, key and arguments returns the stored result
+	// without calling Amazon Pay again, and concurrent duplicates produce one
+	// upstream capture; the same key with another amount or soft descriptor
+	// fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
+	// nothing. Amazon's rules are answered before anything is sent where the
+	// service can tell (it reads the charge first): a charge that is not
+	// Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+	// above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
+	// `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
+	// answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
+	// Captured or Declined: watch it with GetPayment. When Amazon's answer was
+	// lost and could not be read back the answer is OUTCOME_UNKNOWN: the
+	// service settles it in the background; repeat the same call (or read the
+	// payment) later. UNAVAILABLE: nothing was applied, retry the same call.
+	CaptureCharge(ctx context.Context, in *CaptureChargeRequest, opts ...grpc.CallOption) (*CaptureChargeResponse, error)
+	// CancelCharge cancels a charge that is not captured yet (Authorized or
+	// AuthorizationInitiated), releasing the authorization, with the same
+	// guarantees as CaptureCharge: recorded before Amazon Pay is called, one
+	// upstream cancellation per charge however often or concurrently it is
+	// asked for (a repeat returns the stored result), lost answers read back.
+	// A charge in another state is FAILED_PRECONDITION
+	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
+	CancelCharge(ctx context.Context, in *CancelChargeRequest, opts ...grpc.CallOption) (*CancelChargeResponse, error)
 }
 
 type paymentCompletionServiceClient struct {
@@ -189,6 +215,26 @@ func (c *paymentCompletionServiceClient) ListPayments(ctx context.Context, in *L
 	return out, nil
 }
 
+func (c *paymentCompletionServiceClient) CaptureCharge(ctx context.Context, in *CaptureChargeRequest, opts ...grpc.CallOption) (*CaptureChargeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CaptureChargeResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_CaptureCharge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentCompletionServiceClient) CancelCharge(ctx context.Context, in *CancelChargeRequest, opts ...grpc.CallOption) (*CancelChargeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelChargeResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_CancelCharge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentCompletionServiceServer is the server API for PaymentCompletionService service.
 // All implementations must embed UnimplementedPaymentCompletionServiceServer
 // for forward compatibility.
@@ -203,12 +249,10 @@ func (c *paymentCompletionServiceClient) ListPayments(ctx context.Context, in *L
 //
 // Every method is safe to retry with the same request when it fails with
 // UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
-// `checkout_session_id`, and the other methods only read. Errors carry a
+// `checkout_session_id`, a capture on its charge and `idempotency_key`, a
+// cancellation on its charge, and the other methods only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
-// UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
-// `retry_delay` before retrying. The error details are defined in
-// google/rpc/error_details.proto, shipped beside this file.
 //
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each
@@ -233,9 +277,7 @@ type PaymentCompletionServiceServer interface {
 	// request itself could not be served: INVALID_ARGUMENT (bad input, nothing
 	// sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
 	// FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-	// another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
-	// the service refused it at once at a limit of concurrent work, nothing
-	// recorded: retry after the RetryInfo delay).
+	// another order), UNAVAILABLE (retry the same call).
 	CompleteCheckout(context.Context, *CompleteCheckoutRequest) (*CompleteCheckoutResponse, error)
 	// GetPayment returns the stored payment for a checkout session or an order,
 	// without calling Amazon Pay. Poll it (or use WatchPayment) while the
@@ -272,6 +314,34 @@ type PaymentCompletionServiceServer interface {
 	// stands when its page is read (or not, if it no longer matches). A page
 	// costs the same however many payments are stored.
 	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
+	// CaptureCharge captures an Authorized charge, in full or in part (one
+	// capture per charge; the rest of a partial capture is released), exactly
+	// once per `idempotency_key`.
+	//
+	// The capture is recorded before Amazon Pay is called. A repeated call
+	// with the same charge, key and arguments returns the stored result
+	// without calling Amazon Pay again, and concurrent duplicates produce one
+	// upstream capture; the same key with another amount or soft descriptor
+	// fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
+	// nothing. Amazon's rules are answered before anything is sent where the
+	// service can tell (it reads the charge first): a charge that is not
+	// Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+	// above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
+	// `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
+	// answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
+	// Captured or Declined: watch it with GetPayment. When Amazon's answer was
+	// lost and could not be read back the answer is OUTCOME_UNKNOWN: the
+	// service settles it in the background; repeat the same call (or read the
+	// payment) later. UNAVAILABLE: nothing was applied, retry the same call.
+	CaptureCharge(context.Context, *CaptureChargeRequest) (*CaptureChargeResponse, error)
+	// CancelCharge cancels a charge that is not captured yet (Authorized or
+	// AuthorizationInitiated), releasing the authorization, with the same
+	// guarantees as CaptureCharge: recorded before Amazon Pay is called, one
+	// upstream cancellation per charge however often or concurrently it is
+	// asked for (a repeat returns the stored result), lost answers read back.
+	// A charge in another state is FAILED_PRECONDITION
+	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
+	CancelCharge(context.Context, *CancelChargeRequest) (*CancelChargeResponse, error)
 	mustEmbedUnimplementedPaymentCompletionServiceServer()
 }
 
@@ -299,6 +369,12 @@ func (UnimplementedPaymentCompletionServiceServer) GetChargePermission(context.C
 }
 func (UnimplementedPaymentCompletionServiceServer) ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPayments not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) CaptureCharge(context.Context, *CaptureChargeRequest) (*CaptureChargeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CaptureCharge not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) CancelCharge(context.Context, *CancelChargeRequest) (*CancelChargeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCharge not implemented")
 }
 func (UnimplementedPaymentCompletionServiceServer) mustEmbedUnimplementedPaymentCompletionServiceServer() {
 }
@@ -423,6 +499,42 @@ func _PaymentCompletionService_ListPayments_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentCompletionService_CaptureCharge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CaptureChargeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).CaptureCharge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_CaptureCharge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).CaptureCharge(ctx, req.(*CaptureChargeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentCompletionService_CancelCharge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelChargeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).CancelCharge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_CancelCharge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).CancelCharge(ctx, req.(*CancelChargeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentCompletionService_ServiceDesc is the grpc.ServiceDesc for PaymentCompletionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -449,6 +561,14 @@ var PaymentCompletionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPayments",
 			Handler:    _PaymentCompletionService_ListPayments_Handler,
+		},
+		{
+			MethodName: "CaptureCharge",
+			Handler:    _PaymentCompletionService_CaptureCharge_Handler,
+		},
+		{
+			MethodName: "CancelCharge",
+			Handler:    _PaymentCompletionService_CancelCharge_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

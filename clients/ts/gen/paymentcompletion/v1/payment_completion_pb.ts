@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file paymentcompletion/v1/payment_completion.proto.
  */
 export const file_paymentcompletion_v1_payment_completion: GenFile = /*@__PURE__*/
-  fileDesc("Ci1wYXltZW50Y29tcGxldGlvbi92MS9wYXltZW50X2NvbXBsZXRpb24ucHJvdG8SFHBheW1lbnRjb21wbGV0aW9uLnYxIqQGCgVNb25leRIWCgZhbW91bnQYASABKAlCBrpIA8gBARJYCg1jdXJyZW5jeV9jb2RlGAIgASgJQkG6SD5yPFIDQVVEUgNDSEZSA0RLS1IDRVVSUgNHQlBSA0hLRFIDSlBZUgNOT0tSA05aRFIDU0VLUgNVU0RSA1pBUjqoBbpIpAUaugIKE21vbmV5LmFtb3VudF9mb3JtYXQSiQFhbW91bnQgbXVzdCBiZSBhIHBvc2l0aXZlIGRlY2ltYWwgd2l0aCB0aGUgY3VycmVuY3kncyBkZWNpbWFsIHBsYWNlcyAobm9uZSBmb3IgSlBZLCBleGFjdGx5IHR3byBvdGhlcndpc2UpLCB3aXRob3V0IHNpZ24gb3IgbGVhZGluZyB6ZXJvcxqWAXRoaXMuY3VycmVuY3lfY29kZSA9PSAnSlBZJyA/IHRoaXMuYW1vdW50Lm1hdGNoZXMoJ15bMS05XVswLTldezAsOX0kJykgOiB0aGlzLmFtb3VudC5tYXRjaGVzKCdeKDBbLl0oMFsxLTldfFsxLTldWzAtOV0pfFsxLTldWzAtOV17MCw4fVsuXVswLTldezJ9KSQnKRrkAgoQbW9uZXkuYW1vdW50X21heBJZYW1vdW50IGV4Y2VlZHMgQW1hem9uIFBheSdzIHBlci10cmFuc2FjdGlvbiBtYXhpbXVtICgxNTAwMDAuMDAgVVNEL0VVUi9HQlAsIDEwMDAwMDAwIEpQWSka9AF0aGlzLmN1cnJlbmN5X2NvZGUgPT0gJ0pQWScgPyAoc2l6ZSh0aGlzLmFtb3VudCkgPCA4IHx8IChzaXplKHRoaXMuYW1vdW50KSA9PSA4ICYmIHRoaXMuYW1vdW50IDw9ICcxMDAwMDAwMCcpKSA6ICghKHRoaXMuY3VycmVuY3lfY29kZSBpbiBbJ1VTRCcsICdFVVInLCAnR0JQJ10pIHx8IHNpemUodGhpcy5hbW91bnQpIDwgOSB8fCAoc2l6ZSh0aGlzLmFtb3VudCkgPT0gOSAmJiB0aGlzLmFtb3VudCA8PSAnMTUwMDAwLjAwJykpIuwDChdDb21wbGV0ZUNoZWNrb3V0UmVxdWVzdBIlChNjaGVja291dF9zZXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABARI6Cg1jaGFyZ2VfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARI3ChJ0b3RhbF9vcmRlcl9hbW91bnQYAyABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI+CghvcmRlcl9pZBgEIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSQ69AG6SPABGu0BCiBjb21wbGV0ZV9jaGVja291dC50b3RhbF9jdXJyZW5jeRJAdG90YWxfb3JkZXJfYW1vdW50IG11c3QgYmUgaW4gdGhlIHNhbWUgY3VycmVuY3kgYXMgY2hhcmdlX2Ftb3VudBqGASFoYXModGhpcy50b3RhbF9vcmRlcl9hbW91bnQpIHx8ICFoYXModGhpcy5jaGFyZ2VfYW1vdW50KSB8fCB0aGlzLnRvdGFsX29yZGVyX2Ftb3VudC5jdXJyZW5jeV9jb2RlID09IHRoaXMuY2hhcmdlX2Ftb3VudC5jdXJyZW5jeV9jb2RlIkoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCKMAQoRR2V0UGF5bWVudFJlcXVlc3QSJwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQFIABJACghvcmRlcl9pZBgCIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSRIAEIMCgNrZXkSBbpIAggBIkQKEkdldFBheW1lbnRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCI8ChNXYXRjaFBheW1lbnRSZXF1ZXN0EiUKE2NoZWNrb3V0X3Nlc3Npb25faWQYASABKAlCCLpIBXIDsAEBIkYKFFdhdGNoUGF5bWVudFJlc3BvbnNlEi4KB3BheW1lbnQYASABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50IlkKEEdldENoYXJnZVJlcXVlc3QSRQoJY2hhcmdlX2lkGAEgASgJQjK6SC9yLTIrXltBLVpdWzAtOV17Mn0tWzAtOV17N30tWzAtOV17N30tQ1swLTldezZ9JCJBChFHZXRDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2UiZAoaR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QSRgoUY2hhcmdlX3Blcm1pc3Npb25faWQYASABKAlCKLpIJXIjMiFeW0EtWl1bMC05XXsyfS1bMC05XXs3fS1bMC05XXs3fSQiYAobR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEkEKEWNoYXJnZV9wZXJtaXNzaW9uGAEgASgLMiYucGF5bWVudGNvbXBsZXRpb24udjEuQ2hhcmdlUGVybWlzc2lvbiLJAwoTTGlzdFBheW1lbnRzUmVxdWVzdBJCCghvdXRjb21lcxgBIAMoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWVCEbpIDpIBCxgBIgeCAQQQASAAEjUKEWNyZWF0ZV90aW1lX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jcmVhdGVfdGltZV9lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXBhZ2Vfc2l6ZRgEIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABDrHAbpIwwEawAEKH2xpc3RfcGF5bWVudHMuY3JlYXRlX3RpbWVfcmFuZ2USMGNyZWF0ZV90aW1lX3N0YXJ0IG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX2VuZBprIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0KSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfZW5kKSB8fCB0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0IDwgdGhpcy5jcmVhdGVfdGltZV9lbmQiYAoUTGlzdFBheW1lbnRzUmVzcG9uc2USLwoIcGF5bWVudHMYASADKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK0BAoHUGF5bWVudBIbChNjaGVja291dF9zZXNzaW9uX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEi4KB291dGNvbWUYAyABKA4yHS5wYXltZW50Y29tcGxldGlvbi52MS5PdXRjb21lEhwKFGNoYXJnZV9wZXJtaXNzaW9uX2lkGAQgASgJEhEKCWNoYXJnZV9pZBgFIAEoCRIyCg1jaGFyZ2VfYW1vdW50GAYgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSNwoSdG90YWxfb3JkZXJfYW1vdW50GAcgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSEwoLcmVhc29uX2NvZGUYCCABKAkSNwoMY2hhcmdlX3N0YXRlGAkgASgOMiEucGF5bWVudGNvbXBsZXRpb24udjEuQ2hhcmdlU3RhdGUSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzZXR0bGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9jaGVja190aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jaGVja19hdHRlbXB0cxgOIAEoBSLJBAoGQ2hhcmdlEhEKCWNoYXJnZV9pZBgBIAEoCRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgCIAEoCRIyCg1jaGFyZ2VfYW1vdW50GAMgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSMwoOY2FwdHVyZV9hbW91bnQYBCABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI0Cg9yZWZ1bmRlZF9hbW91bnQYBSABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIwCgVzdGF0ZRgGIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEhMKC3JlYXNvbl9jb2RlGAcgASgJEhoKEnJlYXNvbl9kZXNjcmlwdGlvbhgIIAEoCRI1ChFzdGF0ZV91cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjYXB0dXJlX25vdxgMIAEoCBIoCiBjYW5faGFuZGxlX3BlbmRpbmdfYXV0aG9yaXphdGlvbhgNIAEoCBIXCg9zb2Z0X2Rlc2NyaXB0b3IYDiABKAkSGwoTcmVsZWFzZV9lbnZpcm9ubWVudBgPIAEoCSI/CgxTdGF0dXNSZWFzb24SEwoLcmVhc29uX2NvZGUYASABKAkSGgoScmVhc29uX2Rlc2NyaXB0aW9uGAIgASgJImwKBUJ1eWVyEhAKCGJ1eWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSFAoMcGhvbmVfbnVtYmVyGAQgASgJEh4KFnByaW1lX21lbWJlcnNoaXBfdHlwZXMYBSADKAki6QEKB0FkZHJlc3MSDAoEbmFtZRgBIAEoCRIWCg5hZGRyZXNzX2xpbmVfMRgCIAEoCRIWCg5hZGRyZXNzX2xpbmVfMhgDIAEoCRIWCg5hZGRyZXNzX2xpbmVfMxgEIAEoCRIMCgRjaXR5GAUgASgJEg4KBmNvdW50eRgGIAEoCRIQCghkaXN0cmljdBgHIAEoCRIXCg9zdGF0ZV9vcl9yZWdpb24YCCABKAkSEwoLcG9zdGFsX2NvZGUYCSABKAkSFAoMY291bnRyeV9jb2RlGAogASgJEhQKDHBob25lX251bWJlchgLIAEoCSKAAQoWQ2hhcmdlUGVybWlzc2lvbkxpbWl0cxIxCgxhbW91bnRfbGltaXQYASABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIzCg5hbW91bnRfYmFsYW5jZRgCIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5ItgFChBDaGFyZ2VQZXJtaXNzaW9uEhwKFGNoYXJnZV9wZXJtaXNzaW9uX2lkGAEgASgJEkoKFmNoYXJnZV9wZXJtaXNzaW9uX3R5cGUYAiABKA4yKi5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uVHlwZRI6CgVzdGF0ZRgDIAEoDjIrLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVBlcm1pc3Npb25TdGF0ZRIzCgdyZWFzb25zGAQgAygLMiIucGF5bWVudGNvbXBsZXRpb24udjEuU3RhdHVzUmVhc29uEjUKEXN0YXRlX3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgVidXllchgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLkJ1eWVyEjcKEHNoaXBwaW5nX2FkZHJlc3MYByABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5BZGRyZXNzEjYKD2JpbGxpbmdfYWRkcmVzcxgIIAEoCzIdLnBheW1lbnRjb21wbGV0aW9uLnYxLkFkZHJlc3MSGwoTcGF5bWVudF9kZXNjcmlwdG9ycxgJIAMoCRI8CgZsaW1pdHMYCiABKAsyLC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uTGltaXRzEhwKFHByZXNlbnRtZW50X2N1cnJlbmN5GAsgASgJEhsKE3JlbGVhc2VfZW52aXJvbm1lbnQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChVtZXJjaGFudF9yZWZlcmVuY2VfaWQYDyABKAkqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfQ09NUExFVEVEEAESEwoPT1VUQ09NRV9QRU5ESU5HEAISFAoQT1VUQ09NRV9ERUNMSU5FRBADEhQKEE9VVENPTUVfQ0FOQ0VMRUQQBBITCg9PVVRDT01FX1VOS05PV04QBSrnAQoLQ2hhcmdlU3RhdGUSHAoYQ0hBUkdFX1NUQVRFX1VOU1BFQ0lGSUVEEAASKAokQ0hBUkdFX1NUQVRFX0FVVEhPUklaQVRJT05fSU5JVElBVEVEEAESGwoXQ0hBUkdFX1NUQVRFX0FVVEhPUklaRUQQAhIiCh5DSEFSR0VfU1RBVEVfQ0FQVFVSRV9JTklUSUFURUQQAxIZChVDSEFSR0VfU1RBVEVfQ0FQVFVSRUQQBBIZChVDSEFSR0VfU1RBVEVfQ0FOQ0VMRUQQBRIZChVDSEFSR0VfU1RBVEVfREVDTElORUQQBiq4AQoVQ2hhcmdlUGVybWlzc2lvblN0YXRlEicKI0NIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASJgoiQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0hBUkdFQUJMRRABEioKJkNIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX05PTl9DSEFSR0VBQkxFEAISIgoeQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0xPU0VEEAMqvAEKFENoYXJnZVBlcm1pc3Npb25UeXBlEiYKIkNIQVJHRV9QRVJNSVNTSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIjCh9DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX09ORV9USU1FEAESJAogQ0hBUkdFX1BFUk1JU1NJT05fVFlQRV9SRUNVUlJJTkcQAhIxCi1DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX1BBWU1FTlRfTUVUSE9EX09OX0ZJTEUQAyr2BgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocRVJST1JfUkVBU09OX0lOVkFMSURfUkVRVUVTVBABEisKJ0VSUk9SX1JFQVNPTl9DSEVDS09VVF9TRVNTSU9OX05PVF9GT1VORBACEiIKHkVSUk9SX1JFQVNPTl9QQVlNRU5UX05PVF9GT1VORBADEiEKHUVSUk9SX1JFQVNPTl9DSEFSR0VfTk9UX0ZPVU5EEAQSLAooRVJST1JfUkVBU09OX0NIQVJHRV9QRVJNSVNTSU9OX05PVF9GT1VORBAFEiAKHEVSUk9SX1JFQVNPTl9BTU9VTlRfTUlTTUFUQ0gQBhIiCh5FUlJPUl9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBxIrCidFUlJPUl9SRUFTT05fQ0hFQ0tPVVRfU0VTU0lPTl9OT1RfUkVBRFkQCBIvCitFUlJPUl9SRUFTT05fU0VTU0lPTl9CT1VORF9UT19PVEhFUl9SRVFVRVNUEAkSJAogRVJST1JfUkVBU09OX0FNQVpPTl9QQVlfUkVKRUNURUQQChInCiNFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9VTkFWQUlMQUJMRRALEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAMEicKI0VSUk9SX1JFQVNPTl9BTUFaT05fUEFZX0FVVEhfRkFJTEVEEA0SIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAOEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEA8SIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEBASGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQERImCiJFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9UTFNfRkFJTEVEEBISIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEBMSIgoeRVJST1JfUkVBU09OX1JFUVVFU1RfVE9PX0xBUkdFEBQSLworRVJST1JfUkVBU09OX1RPT19NQU5ZX1NUUkVBTVNfT05fQ09OTkVDVElPThAVEiEKHUVSUk9SX1JFQVNPTl9UT09fTUFOWV9XQVRDSEVTEBYymAUKGFBheW1lbnRDb21wbGV0aW9uU2VydmljZRJxChBDb21wbGV0ZUNoZWNrb3V0Ei0ucGF5bWVudGNvbXBsZXRpb24udjEuQ29tcGxldGVDaGVja291dFJlcXVlc3QaLi5wYXltZW50Y29tcGxldGlvbi52MS5Db21wbGV0ZUNoZWNrb3V0UmVzcG9uc2USXwoKR2V0UGF5bWVudBInLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldFBheW1lbnRSZXF1ZXN0GigucGF5bWVudGNvbXBsZXRpb24udjEuR2V0UGF5bWVudFJlc3BvbnNlEmcKDFdhdGNoUGF5bWVudBIpLnBheW1lbnRjb21wbGV0aW9uLnYxLldhdGNoUGF5bWVudFJlcXVlc3QaKi5wYXltZW50Y29tcGxldGlvbi52MS5XYXRjaFBheW1lbnRSZXNwb25zZTABElwKCUdldENoYXJnZRImLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldENoYXJnZVJlcXVlc3QaJy5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VSZXNwb25zZRJ6ChNHZXRDaGFyZ2VQZXJtaXNzaW9uEjAucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QaMS5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VQZXJtaXNzaW9uUmVzcG9uc2USZQoMTGlzdFBheW1lbnRzEikucGF5bWVudGNvbXBsZXRpb24udjEuTGlzdFBheW1lbnRzUmVxdWVzdBoqLnBheW1lbnRjb21wbGV0aW9uLnYxLkxpc3RQYXltZW50c1Jlc3BvbnNlQoACChhjb20ucGF5bWVudGNvbXBsZXRpb24udjFCFlBheW1lbnRDb21wbGV0aW9uUHJvdG9QAVpbZ2l0aHViLmNvbS9wYXltZW50Y29tcGxldGlvbi9wYXltZW50Y29tcGxldGlvbi9nZW4vcGF5bWVudGNvbXBsZXRpb24vdjE7cGF5bWVudGNvbXBsZXRpb252MaICA1BYWKoCFFBheW1lbnRjb21wbGV0aW9uLlYxygIUUGF5bWVudGNvbXBsZXRpb25cVjHiAiBQYXltZW50Y29tcGxldGlvblxWMVxHUEJNZXRhZGF0YeoCFVBheW1lbnRjb21wbGV0aW9uOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("Ci1wYXltZW50Y29tcGxldGlvbi92MS9wYXltZW50X2NvbXBsZXRpb24ucHJvdG8SFHBheW1lbnRjb21wbGV0aW9uLnYxIqQGCgVNb25leRIWCgZhbW91bnQYASABKAlCBrpIA8gBARJYCg1jdXJyZW5jeV9jb2RlGAIgASgJQkG6SD5yPFIDQVVEUgNDSEZSA0RLS1IDRVVSUgNHQlBSA0hLRFIDSlBZUgNOT0tSA05aRFIDU0VLUgNVU0RSA1pBUjqoBbpIpAUaugIKE21vbmV5LmFtb3VudF9mb3JtYXQSiQFhbW91bnQgbXVzdCBiZSBhIHBvc2l0aXZlIGRlY2ltYWwgd2l0aCB0aGUgY3VycmVuY3kncyBkZWNpbWFsIHBsYWNlcyAobm9uZSBmb3IgSlBZLCBleGFjdGx5IHR3byBvdGhlcndpc2UpLCB3aXRob3V0IHNpZ24gb3IgbGVhZGluZyB6ZXJvcxqWAXRoaXMuY3VycmVuY3lfY29kZSA9PSAnSlBZJyA/IHRoaXMuYW1vdW50Lm1hdGNoZXMoJ15bMS05XVswLTldezAsOX0kJykgOiB0aGlzLmFtb3VudC5tYXRjaGVzKCdeKDBbLl0oMFsxLTldfFsxLTldWzAtOV0pfFsxLTldWzAtOV17MCw4fVsuXVswLTldezJ9KSQnKRrkAgoQbW9uZXkuYW1vdW50X21heBJZYW1vdW50IGV4Y2VlZHMgQW1hem9uIFBheSdzIHBlci10cmFuc2FjdGlvbiBtYXhpbXVtICgxNTAwMDAuMDAgVVNEL0VVUi9HQlAsIDEwMDAwMDAwIEpQWSka9AF0aGlzLmN1cnJlbmN5X2NvZGUgPT0gJ0pQWScgPyAoc2l6ZSh0aGlzLmFtb3VudCkgPCA4IHx8IChzaXplKHRoaXMuYW1vdW50KSA9PSA4ICYmIHRoaXMuYW1vdW50IDw9ICcxMDAwMDAwMCcpKSA6ICghKHRoaXMuY3VycmVuY3lfY29kZSBpbiBbJ1VTRCcsICdFVVInLCAnR0JQJ10pIHx8IHNpemUodGhpcy5hbW91bnQpIDwgOSB8fCAoc2l6ZSh0aGlzLmFtb3VudCkgPT0gOSAmJiB0aGlzLmFtb3VudCA8PSAnMTUwMDAwLjAwJykpIuwDChdDb21wbGV0ZUNoZWNrb3V0UmVxdWVzdBIlChNjaGVja291dF9zZXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABARI6Cg1jaGFyZ2VfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARI3ChJ0b3RhbF9vcmRlcl9hbW91bnQYAyABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI+CghvcmRlcl9pZBgEIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSQ69AG6SPABGu0BCiBjb21wbGV0ZV9jaGVja291dC50b3RhbF9jdXJyZW5jeRJAdG90YWxfb3JkZXJfYW1vdW50IG11c3QgYmUgaW4gdGhlIHNhbWUgY3VycmVuY3kgYXMgY2hhcmdlX2Ftb3VudBqGASFoYXModGhpcy50b3RhbF9vcmRlcl9hbW91bnQpIHx8ICFoYXModGhpcy5jaGFyZ2VfYW1vdW50KSB8fCB0aGlzLnRvdGFsX29yZGVyX2Ftb3VudC5jdXJyZW5jeV9jb2RlID09IHRoaXMuY2hhcmdlX2Ftb3VudC5jdXJyZW5jeV9jb2RlIkoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCKMAQoRR2V0UGF5bWVudFJlcXVlc3QSJwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQFIABJACghvcmRlcl9pZBgCIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSRIAEIMCgNrZXkSBbpIAggBIkQKEkdldFBheW1lbnRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCI8ChNXYXRjaFBheW1lbnRSZXF1ZXN0EiUKE2NoZWNrb3V0X3Nlc3Npb25faWQYASABKAlCCLpIBXIDsAEBIkYKFFdhdGNoUGF5bWVudFJlc3BvbnNlEi4KB3BheW1lbnQYASABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50IlkKEEdldENoYXJnZVJlcXVlc3QSRQoJY2hhcmdlX2lkGAEgASgJQjK6SC9yLTIrXltBLVpdWzAtOV17Mn0tWzAtOV17N30tWzAtOV17N30tQ1swLTldezZ9JCJBChFHZXRDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2UiZAoaR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QSRgoUY2hhcmdlX3Blcm1pc3Npb25faWQYASABKAlCKLpIJXIjMiFeW0EtWl1bMC05XXsyfS1bMC05XXs3fS1bMC05XXs3fSQiYAobR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEkEKEWNoYXJnZV9wZXJtaXNzaW9uGAEgASgLMiYucGF5bWVudGNvbXBsZXRpb24udjEuQ2hhcmdlUGVybWlzc2lvbiLJAwoTTGlzdFBheW1lbnRzUmVxdWVzdBJCCghvdXRjb21lcxgBIAMoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWVCEbpIDpIBCxgBIgeCAQQQASAAEjUKEWNyZWF0ZV90aW1lX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jcmVhdGVfdGltZV9lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXBhZ2Vfc2l6ZRgEIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABDrHAbpIwwEawAEKH2xpc3RfcGF5bWVudHMuY3JlYXRlX3RpbWVfcmFuZ2USMGNyZWF0ZV90aW1lX3N0YXJ0IG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX2VuZBprIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0KSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfZW5kKSB8fCB0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0IDwgdGhpcy5jcmVhdGVfdGltZV9lbmQiYAoUTGlzdFBheW1lbnRzUmVzcG9uc2USLwoIcGF5bWVudHMYASADKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLIAQoUQ2FwdHVyZUNoYXJnZVJlcXVlc3QSHQoJY2hhcmdlX2lkGAEgASgJQgq6SAdyBRABGIABEjsKDmNhcHR1cmVfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARIyCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCGbpIFnIUEAEYQDIOXltceDIxLVx4N2VdKyQSIAoPc29mdF9kZXNjcmlwdG9yGAQgASgJQge6SARyAhgQInUKFUNhcHR1cmVDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUiWgoTQ2FuY2VsQ2hhcmdlUmVxdWVzdBIdCgljaGFyZ2VfaWQYASABKAlCCrpIB3IFEAEYgAESJAoTY2FuY2VsbGF0aW9uX3JlYXNvbhgCIAEoCUIHukgEcgIYQCJ0ChRDYW5jZWxDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUiiAYKB1BheW1lbnQSGwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIuCgdvdXRjb21lGAMgASgOMh0ucGF5bWVudGNvbXBsZXRpb24udjEuT3V0Y29tZRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgEIAEoCRIRCgljaGFyZ2VfaWQYBSABKAkSMgoNY2hhcmdlX2Ftb3VudBgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EjcKEnRvdGFsX29yZGVyX2Ftb3VudBgHIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EhMKC3JlYXNvbl9jb2RlGAggASgJEjcKDGNoYXJnZV9zdGF0ZRgJIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2V0dGxlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY2hlY2tfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2hlY2tfYXR0ZW1wdHMYDiABKAUSNAoPY2FwdHVyZWRfYW1vdW50GA8gASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSNAoPcmVmdW5kZWRfYW1vdW50GBAgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSNwoSb3V0c3RhbmRpbmdfYW1vdW50GBEgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSLQoHY2hhcmdlcxgSIAMoCzIcLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZSLJBAoGQ2hhcmdlEhEKCWNoYXJnZV9pZBgBIAEoCRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgCIAEoCRIyCg1jaGFyZ2VfYW1vdW50GAMgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSMwoOY2FwdHVyZV9hbW91bnQYBCABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI0Cg9yZWZ1bmRlZF9hbW91bnQYBSABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIwCgVzdGF0ZRgGIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEhMKC3JlYXNvbl9jb2RlGAcgASgJEhoKEnJlYXNvbl9kZXNjcmlwdGlvbhgIIAEoCRI1ChFzdGF0ZV91cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjYXB0dXJlX25vdxgMIAEoCBIoCiBjYW5faGFuZGxlX3BlbmRpbmdfYXV0aG9yaXphdGlvbhgNIAEoCBIXCg9zb2Z0X2Rlc2NyaXB0b3IYDiABKAkSGwoTcmVsZWFzZV9lbnZpcm9ubWVudBgPIAEoCSI/CgxTdGF0dXNSZWFzb24SEwoLcmVhc29uX2NvZGUYASABKAkSGgoScmVhc29uX2Rlc2NyaXB0aW9uGAIgASgJImwKBUJ1eWVyEhAKCGJ1eWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSFAoMcGhvbmVfbnVtYmVyGAQgASgJEh4KFnByaW1lX21lbWJlcnNoaXBfdHlwZXMYBSADKAki6QEKB0FkZHJlc3MSDAoEbmFtZRgBIAEoCRIWCg5hZGRyZXNzX2xpbmVfMRgCIAEoCRIWCg5hZGRyZXNzX2xpbmVfMhgDIAEoCRIWCg5hZGRyZXNzX2xpbmVfMxgEIAEoCRIMCgRjaXR5GAUgASgJEg4KBmNvdW50eRgGIAEoCRIQCghkaXN0cmljdBgHIAEoCRIXCg9zdGF0ZV9vcl9yZWdpb24YCCABKAkSEwoLcG9zdGFsX2NvZGUYCSABKAkSFAoMY291bnRyeV9jb2RlGAogASgJEhQKDHBob25lX251bWJlchgLIAEoCSKAAQoWQ2hhcmdlUGVybWlzc2lvbkxpbWl0cxIxCgxhbW91bnRfbGltaXQYASABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIzCg5hbW91bnRfYmFsYW5jZRgCIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5ItgFChBDaGFyZ2VQZXJtaXNzaW9uEhwKFGNoYXJnZV9wZXJtaXNzaW9uX2lkGAEgASgJEkoKFmNoYXJnZV9wZXJtaXNzaW9uX3R5cGUYAiABKA4yKi5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uVHlwZRI6CgVzdGF0ZRgDIAEoDjIrLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVBlcm1pc3Npb25TdGF0ZRIzCgdyZWFzb25zGAQgAygLMiIucGF5bWVudGNvbXBsZXRpb24udjEuU3RhdHVzUmVhc29uEjUKEXN0YXRlX3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgVidXllchgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLkJ1eWVyEjcKEHNoaXBwaW5nX2FkZHJlc3MYByABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5BZGRyZXNzEjYKD2JpbGxpbmdfYWRkcmVzcxgIIAEoCzIdLnBheW1lbnRjb21wbGV0aW9uLnYxLkFkZHJlc3MSGwoTcGF5bWVudF9kZXNjcmlwdG9ycxgJIAMoCRI8CgZsaW1pdHMYCiABKAsyLC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uTGltaXRzEhwKFHByZXNlbnRtZW50X2N1cnJlbmN5GAsgASgJEhsKE3JlbGVhc2VfZW52aXJvbm1lbnQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChVtZXJjaGFudF9yZWZlcmVuY2VfaWQYDyABKAkqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfQ09NUExFVEVEEAESEwoPT1VUQ09NRV9QRU5ESU5HEAISFAoQT1VUQ09NRV9ERUNMSU5FRBADEhQKEE9VVENPTUVfQ0FOQ0VMRUQQBBITCg9PVVRDT01FX1VOS05PV04QBSrnAQoLQ2hhcmdlU3RhdGUSHAoYQ0hBUkdFX1NUQVRFX1VOU1BFQ0lGSUVEEAASKAokQ0hBUkdFX1NUQVRFX0FVVEhPUklaQVRJT05fSU5JVElBVEVEEAESGwoXQ0hBUkdFX1NUQVRFX0FVVEhPUklaRUQQAhIiCh5DSEFSR0VfU1RBVEVfQ0FQVFVSRV9JTklUSUFURUQQAxIZChVDSEFSR0VfU1RBVEVfQ0FQVFVSRUQQBBIZChVDSEFSR0VfU1RBVEVfQ0FOQ0VMRUQQBRIZChVDSEFSR0VfU1RBVEVfREVDTElORUQQBiq4AQoVQ2hhcmdlUGVybWlzc2lvblN0YXRlEicKI0NIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASJgoiQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0hBUkdFQUJMRRABEioKJkNIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX05PTl9DSEFSR0VBQkxFEAISIgoeQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0xPU0VEEAMqvAEKFENoYXJnZVBlcm1pc3Npb25UeXBlEiYKIkNIQVJHRV9QRVJNSVNTSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIjCh9DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX09ORV9USU1FEAESJAogQ0hBUkdFX1BFUk1JU1NJT05fVFlQRV9SRUNVUlJJTkcQAhIxCi1DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX1BBWU1FTlRfTUVUSE9EX09OX0ZJTEUQAyqZCAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocRVJST1JfUkVBU09OX0lOVkFMSURfUkVRVUVTVBABEisKJ0VSUk9SX1JFQVNPTl9DSEVDS09VVF9TRVNTSU9OX05PVF9GT1VORBACEiIKHkVSUk9SX1JFQVNPTl9QQVlNRU5UX05PVF9GT1VORBADEiEKHUVSUk9SX1JFQVNPTl9DSEFSR0VfTk9UX0ZPVU5EEAQSLAooRVJST1JfUkVBU09OX0NIQVJHRV9QRVJNSVNTSU9OX05PVF9GT1VORBAFEiAKHEVSUk9SX1JFQVNPTl9BTU9VTlRfTUlTTUFUQ0gQBhIiCh5FUlJPUl9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBxIrCidFUlJPUl9SRUFTT05fQ0hFQ0tPVVRfU0VTU0lPTl9OT1RfUkVBRFkQCBIvCitFUlJPUl9SRUFTT05fU0VTU0lPTl9CT1VORF9UT19PVEhFUl9SRVFVRVNUEAkSJAogRVJST1JfUkVBU09OX0FNQVpPTl9QQVlfUkVKRUNURUQQChInCiNFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9VTkFWQUlMQUJMRRALEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAMEicKI0VSUk9SX1JFQVNPTl9BTUFaT05fUEFZX0FVVEhfRkFJTEVEEA0SIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAOEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEA8SIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEBASGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQERImCiJFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9UTFNfRkFJTEVEEBISIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEBMSIgoeRVJST1JfUkVBU09OX1JFUVVFU1RfVE9PX0xBUkdFEBQSLworRVJST1JfUkVBU09OX1RPT19NQU5ZX1NUUkVBTVNfT05fQ09OTkVDVElPThAVEiEKHUVSUk9SX1JFQVNPTl9UT09fTUFOWV9XQVRDSEVTEBYSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQFxImCiJFUlJPUl9SRUFTT05fQ0hBUkdFX05PVF9DQVBUVVJBQkxFEBgSKAokRVJST1JfUkVBU09OX0NBUFRVUkVfQU1PVU5UX0VYQ0VFREVEEBkSJgoiRVJST1JfUkVBU09OX0NIQVJHRV9OT1RfQ0FOQ0VMQUJMRRAaMukGChhQYXltZW50Q29tcGxldGlvblNlcnZpY2UScQoQQ29tcGxldGVDaGVja291dBItLnBheW1lbnRjb21wbGV0aW9uLnYxLkNvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0Gi4ucGF5bWVudGNvbXBsZXRpb24udjEuQ29tcGxldGVDaGVja291dFJlc3BvbnNlEl8KCkdldFBheW1lbnQSJy5wYXltZW50Y29tcGxldGlvbi52MS5HZXRQYXltZW50UmVxdWVzdBooLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldFBheW1lbnRSZXNwb25zZRJnCgxXYXRjaFBheW1lbnQSKS5wYXltZW50Y29tcGxldGlvbi52MS5XYXRjaFBheW1lbnRSZXF1ZXN0GioucGF5bWVudGNvbXBsZXRpb24udjEuV2F0Y2hQYXltZW50UmVzcG9uc2UwARJcCglHZXRDaGFyZ2USJi5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VSZXF1ZXN0GicucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUmVzcG9uc2USegoTR2V0Q2hhcmdlUGVybWlzc2lvbhIwLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldENoYXJnZVBlcm1pc3Npb25SZXF1ZXN0GjEucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEmUKDExpc3RQYXltZW50cxIpLnBheW1lbnRjb21wbGV0aW9uLnYxLkxpc3RQYXltZW50c1JlcXVlc3QaKi5wYXltZW50Y29tcGxldGlvbi52MS5MaXN0UGF5bWVudHNSZXNwb25zZRJoCg1DYXB0dXJlQ2hhcmdlEioucGF5bWVudGNvbXBsZXRpb24udjEuQ2FwdHVyZUNoYXJnZVJlcXVlc3QaKy5wYXltZW50Y29tcGxldGlvbi52MS5DYXB0dXJlQ2hhcmdlUmVzcG9uc2USZQoMQ2FuY2VsQ2hhcmdlEikucGF5bWVudGNvbXBsZXRpb24udjEuQ2FuY2VsQ2hhcmdlUmVxdWVzdBoqLnBheW1lbnRjb21wbGV0aW9uLnYxLkNhbmNlbENoYXJnZVJlc3BvbnNlQoACChhjb20ucGF5bWVudGNvbXBsZXRpb24udjFCFlBheW1lbnRDb21wbGV0aW9uUHJvdG9QAVpbZ2l0aHViLmNvbS9wYXltZW50Y29tcGxldGlvbi9wYXltZW50Y29tcGxldGlvbi9nZW4vcGF5bWVudGNvbXBsZXRpb24vdjE7cGF5bWVudGNvbXBsZXRpb252MaICA1BYWKoCFFBheW1lbnRjb21wbGV0aW9uLlYxygIUUGF5bWVudGNvbXBsZXRpb25cVjHiAiBQYXltZW50Y29tcGxldGlvblxWMVxHUEJNZXRhZGF0YeoCFVBheW1lbnRjb21wbGV0aW9uOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Money is an amount in one currency, exactly as Amazon Pay writes it: a
@@ -407,6 +407,146 @@ export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@_
   messageDesc(file_paymentcompletion_v1_payment_completion, 12);
 
 /**
+ * CaptureChargeRequest asks for the capture of an Authorized charge.
+ *
+ * @generated from message paymentcompletion.v1.CaptureChargeRequest
+ */
+export type CaptureChargeRequest = Message<"paymentcompletion.v1.CaptureChargeRequest"> & {
+  /**
+   * The Amazon Pay charge to capture (Payment.charge_id, or a charge of
+   * Payment.charges).
+   *
+   * @generated from field: string charge_id = 1;
+   */
+  chargeId: string;
+
+  /**
+   * The amount to capture: at most the charge's authorized amount, in its
+   * currency. Less than the authorized amount is a partial capture.
+   *
+   * @generated from field: paymentcompletion.v1.Money capture_amount = 2;
+   */
+  captureAmount?: Money | undefined;
+
+  /**
+   * The storefront's key for this capture (for example its shipment ID):
+   * repeat it on every retry of the same capture. Keys are scoped to the
+   * charge; 1 to 64 printable ASCII characters.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Optional text on the buyer's statement (at most 16 characters).
+   *
+   * @generated from field: string soft_descriptor = 4;
+   */
+  softDescriptor: string;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.CaptureChargeRequest.
+ * Use `create(CaptureChargeRequestSchema)` to create a new message.
+ */
+export const CaptureChargeRequestSchema: GenMessage<CaptureChargeRequest> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 13);
+
+/**
+ * CaptureChargeResponse is the recorded result of a capture.
+ *
+ * @generated from message paymentcompletion.v1.CaptureChargeResponse
+ */
+export type CaptureChargeResponse = Message<"paymentcompletion.v1.CaptureChargeResponse"> & {
+  /**
+   * The charge as Amazon Pay answered (or as read back): state Captured,
+   * CaptureInitiated (asynchronous, tracked) or Declined. Unset while the
+   * outcome is OUTCOME_UNKNOWN.
+   *
+   * @generated from field: paymentcompletion.v1.Charge charge = 1;
+   */
+  charge?: Charge | undefined;
+
+  /**
+   * OUTCOME_COMPLETED: captured. OUTCOME_PENDING: Amazon Pay captures
+   * asynchronously; the service tracks it to Captured or Declined.
+   * OUTCOME_DECLINED: Amazon Pay declined the capture (charge.reason_code).
+   * OUTCOME_UNKNOWN: the answer was lost; the service finds out in the
+   * background, repeat the same call later to read the result.
+   *
+   * @generated from field: paymentcompletion.v1.Outcome outcome = 2;
+   */
+  outcome: Outcome;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.CaptureChargeResponse.
+ * Use `create(CaptureChargeResponseSchema)` to create a new message.
+ */
+export const CaptureChargeResponseSchema: GenMessage<CaptureChargeResponse> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 14);
+
+/**
+ * CancelChargeRequest asks for the cancellation of a charge not captured.
+ *
+ * @generated from message paymentcompletion.v1.CancelChargeRequest
+ */
+export type CancelChargeRequest = Message<"paymentcompletion.v1.CancelChargeRequest"> & {
+  /**
+   * The Amazon Pay charge to cancel.
+   *
+   * @generated from field: string charge_id = 1;
+   */
+  chargeId: string;
+
+  /**
+   * Optional reason, shown by Amazon Pay as the charge's reason description
+   * (at most 64 characters). A repeat with another reason returns the
+   * recorded cancellation.
+   *
+   * @generated from field: string cancellation_reason = 2;
+   */
+  cancellationReason: string;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.CancelChargeRequest.
+ * Use `create(CancelChargeRequestSchema)` to create a new message.
+ */
+export const CancelChargeRequestSchema: GenMessage<CancelChargeRequest> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 15);
+
+/**
+ * CancelChargeResponse is the recorded result of a cancellation.
+ *
+ * @generated from message paymentcompletion.v1.CancelChargeResponse
+ */
+export type CancelChargeResponse = Message<"paymentcompletion.v1.CancelChargeResponse"> & {
+  /**
+   * The charge as Amazon Pay answered (state Canceled). Unset while the
+   * outcome is OUTCOME_UNKNOWN.
+   *
+   * @generated from field: paymentcompletion.v1.Charge charge = 1;
+   */
+  charge?: Charge | undefined;
+
+  /**
+   * OUTCOME_CANCELED: canceled. OUTCOME_UNKNOWN: the answer was lost; the
+   * service finds out in the background, repeat the same call later.
+   *
+   * @generated from field: paymentcompletion.v1.Outcome outcome = 2;
+   */
+  outcome: Outcome;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.CancelChargeResponse.
+ * Use `create(CancelChargeResponseSchema)` to create a new message.
+ */
+export const CancelChargeResponseSchema: GenMessage<CancelChargeResponse> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 16);
+
+/**
  * Payment is the service's record of one checkout session completed for one
  * storefront order.
  *
@@ -518,6 +658,41 @@ export type Payment = Message<"paymentcompletion.v1.Payment"> & {
    * @generated from field: int32 check_attempts = 14;
    */
   checkAttempts: number;
+
+  /**
+   * What has been captured on the payment's charges, as Amazon Pay last
+   * answered the service's captures (and the completion, for
+   * AuthorizeWithCapture). Unset while nothing is.
+   *
+   * @generated from field: paymentcompletion.v1.Money captured_amount = 15;
+   */
+  capturedAmount?: Money | undefined;
+
+  /**
+   * What has been refunded. Unset while nothing is.
+   *
+   * @generated from field: paymentcompletion.v1.Money refunded_amount = 16;
+   */
+  refundedAmount?: Money | undefined;
+
+  /**
+   * What is authorized and can still be captured: the amounts of the
+   * charges that are Authorized (or still being authorized). Unset when
+   * nothing is.
+   *
+   * @generated from field: paymentcompletion.v1.Money outstanding_amount = 17;
+   */
+  outstandingAmount?: Money | undefined;
+
+  /**
+   * The payment's charges as last recorded by the service: the charge of
+   * the completion, with the result of the service's captures and
+   * cancellations on it. Filled by GetPayment, WatchPayment and the
+   * operations; ListPayments leaves it (and the amounts above) unset.
+   *
+   * @generated from field: repeated paymentcompletion.v1.Charge charges = 18;
+   */
+  charges: Charge[];
 };
 
 /**
@@ -525,7 +700,7 @@ export type Payment = Message<"paymentcompletion.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 13);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 17);
 
 /**
  * Charge is an Amazon Pay Charge as Amazon reports it.
@@ -645,7 +820,7 @@ export type Charge = Message<"paymentcompletion.v1.Charge"> & {
  * Use `create(ChargeSchema)` to create a new message.
  */
 export const ChargeSchema: GenMessage<Charge> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 14);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 18);
 
 /**
  * StatusReason is one reason Amazon Pay gives for a charge permission state.
@@ -673,7 +848,7 @@ export type StatusReason = Message<"paymentcompletion.v1.StatusReason"> & {
  * Use `create(StatusReasonSchema)` to create a new message.
  */
 export const StatusReasonSchema: GenMessage<StatusReason> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 15);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 19);
 
 /**
  * Buyer is the Amazon Pay buyer of a checkout. This is PII.
@@ -722,7 +897,7 @@ export type Buyer = Message<"paymentcompletion.v1.Buyer"> & {
  * Use `create(BuyerSchema)` to create a new message.
  */
 export const BuyerSchema: GenMessage<Buyer> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 16);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 20);
 
 /**
  * Address is a postal address shared by Amazon Pay. This is PII.
@@ -813,7 +988,7 @@ export type Address = Message<"paymentcompletion.v1.Address"> & {
  * Use `create(AddressSchema)` to create a new message.
  */
 export const AddressSchema: GenMessage<Address> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 17);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 21);
 
 /**
  * ChargePermissionLimits are the amounts a charge permission allows.
@@ -841,7 +1016,7 @@ export type ChargePermissionLimits = Message<"paymentcompletion.v1.ChargePermiss
  * Use `create(ChargePermissionLimitsSchema)` to create a new message.
  */
 export const ChargePermissionLimitsSchema: GenMessage<ChargePermissionLimits> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 18);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 22);
 
 /**
  * ChargePermission is an Amazon Pay Charge Permission as Amazon reports it.
@@ -961,7 +1136,7 @@ export type ChargePermission = Message<"paymentcompletion.v1.ChargePermission"> 
  * Use `create(ChargePermissionSchema)` to create a new message.
  */
 export const ChargePermissionSchema: GenMessage<ChargePermission> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 19);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 23);
 
 /**
  * Outcome tells the storefront which page to show for a payment.
@@ -1395,6 +1570,44 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_TOO_MANY_WATCHES = 22;
    */
   TOO_MANY_WATCHES = 22,
+
+  /**
+   * FAILED_PRECONDITION: the idempotency key was already used for this
+   * operation on this object with other arguments (another amount or soft
+   * descriptor). Nothing was changed or sent. Use a new key for a new
+   * operation, or repeat the original arguments.
+   *
+   * @generated from enum value: ERROR_REASON_IDEMPOTENCY_KEY_REUSED = 23;
+   */
+  IDEMPOTENCY_KEY_REUSED = 23,
+
+  /**
+   * FAILED_PRECONDITION: the charge cannot be captured in its state (metadata
+   * `charge_state`): it is not Authorized (already captured, canceled,
+   * declined, expired, or a capture is in progress). Nothing was sent.
+   * Create a new charge (CreateCharge) to collect again.
+   *
+   * @generated from enum value: ERROR_REASON_CHARGE_NOT_CAPTURABLE = 24;
+   */
+  CHARGE_NOT_CAPTURABLE = 24,
+
+  /**
+   * FAILED_PRECONDITION: the capture amount is above what the charge
+   * authorized (metadata `authorized_amount`). Nothing was captured; capture
+   * at most that amount.
+   *
+   * @generated from enum value: ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED = 25;
+   */
+  CAPTURE_AMOUNT_EXCEEDED = 25,
+
+  /**
+   * FAILED_PRECONDITION: the charge cannot be canceled in its state
+   * (metadata `charge_state`): only an Authorized or AuthorizationInitiated
+   * charge can. Nothing was sent.
+   *
+   * @generated from enum value: ERROR_REASON_CHARGE_NOT_CANCELABLE = 26;
+   */
+  CHARGE_NOT_CANCELABLE = 26,
 }
 
 /**
@@ -1414,12 +1627,10 @@ export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
  *
  * Every method is safe to retry with the same request when it fails with
  * UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
- * `checkout_session_id`, and the other methods only read. Errors carry a
+ * `checkout_session_id`, a capture on its charge and `idempotency_key`, a
+ * cancellation on its charge, and the other methods only read. Errors carry a
  * `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
  * its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
- * UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
- * `retry_delay` before retrying. The error details are defined in
- * google/rpc/error_details.proto, shipped beside this file.
  *
  * Metadata: send `authorization: Bearer <token>` (or connect with the client
  * certificate) of a caller the service knows when it requires callers; each
@@ -1448,9 +1659,7 @@ export const PaymentCompletionService: GenService<{
    * request itself could not be served: INVALID_ARGUMENT (bad input, nothing
    * sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
    * FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-   * another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
-   * the service refused it at once at a limit of concurrent work, nothing
-   * recorded: retry after the RetryInfo delay).
+   * another order), UNAVAILABLE (retry the same call).
    *
    * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CompleteCheckout
    */
@@ -1533,6 +1742,50 @@ export const PaymentCompletionService: GenService<{
     methodKind: "unary";
     input: typeof ListPaymentsRequestSchema;
     output: typeof ListPaymentsResponseSchema;
+  },
+  /**
+   * CaptureCharge captures an Authorized charge, in full or in part (one
+   * capture per charge; the rest of a partial capture is released), exactly
+   * once per `idempotency_key`.
+   *
+   * The capture is recorded before Amazon Pay is called. A repeated call
+   * with the same charge, key and arguments returns the stored result
+   * without calling Amazon Pay again, and concurrent duplicates produce one
+   * upstream capture; the same key with another amount or soft descriptor
+   * fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
+   * nothing. Amazon's rules are answered before anything is sent where the
+   * service can tell (it reads the charge first): a charge that is not
+   * Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+   * above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
+   * `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
+   * answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
+   * Captured or Declined: watch it with GetPayment. When Amazon's answer was
+   * lost and could not be read back the answer is OUTCOME_UNKNOWN: the
+   * service settles it in the background; repeat the same call (or read the
+   * payment) later. UNAVAILABLE: nothing was applied, retry the same call.
+   *
+   * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CaptureCharge
+   */
+  captureCharge: {
+    methodKind: "unary";
+    input: typeof CaptureChargeRequestSchema;
+    output: typeof CaptureChargeResponseSchema;
+  },
+  /**
+   * CancelCharge cancels a charge that is not captured yet (Authorized or
+   * AuthorizationInitiated), releasing the authorization, with the same
+   * guarantees as CaptureCharge: recorded before Amazon Pay is called, one
+   * upstream cancellation per charge however often or concurrently it is
+   * asked for (a repeat returns the stored result), lost answers read back.
+   * A charge in another state is FAILED_PRECONDITION
+   * `CHARGE_NOT_CANCELABLE`, with nothing sent.
+   *
+   * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CancelCharge
+   */
+  cancelCharge: {
+    methodKind: "unary";
+    input: typeof CancelChargeRequestSchema;
+    output: typeof CancelChargeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_paymentcompletion_v1_payment_completion, 0);

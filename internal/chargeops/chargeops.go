@@ -1,0 +1,649 @@
+// Package chargeops carries an order on after its completion: it captures
+// and cancels charges at Amazon Pay with the guarantees of the completion
+// (package completion), reusing its error kinds and the shared check
+// mechanisms (package checks):
+//   - the operation is recorded durably, under an ID derived from the
+//     operation, the object and the caller's idempotency key, before Amazon
+//     Pay is called; the store decides which of concurrent duplicates calls
+//     Amazon, the others wait for its result; a repeat returns the stored
+//     result without calling Amazon again; the same key with other
+//     arguments is refused;
+//   - Amazon's rules are checked on a live read of the charge before
+//     anything is recorded or sent;
+//   - a failed change follows amazonpay.Failure.AfterChange/AfterReadBack:
+//     certainly not applied: withdrawn, the caller retries; may be applied:
+//     the charge is read back; unreadable: recorded as unknown and settled
+//     by the worker, which resends with the same Amazon idempotency key
+//     only when the charge shows the change not applied;
+//   - an asynchronous capture (CaptureInitiated) is polled by the worker
+//     until Amazon answers Captured or Declined; nothing is guessed.
+package chargeops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/checks"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+)
+
+// Amazon is what the operations need from Amazon Pay; its errors are read
+// with amazonpay.Classify.
+type Amazon interface {
+	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	CaptureCharge(ctx context.Context, chargeID string, req amazonpay.CaptureChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	CancelCharge(ctx context.Context, chargeID string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+}
+
+// Error reasons of the operations, beyond completion's (the proto's
+// ErrorReason names without the prefix).
+const (
+	ReasonIdempotencyKeyReused  = "IDEMPOTENCY_KEY_REUSED"
+	ReasonChargeNotCapturable   = "CHARGE_NOT_CAPTURABLE"
+	ReasonCaptureAmountExceeded = "CAPTURE_AMOUNT_EXCEEDED"
+	ReasonChargeNotCancelable   = "CHARGE_NOT_CANCELABLE"
+)
+
+// Reasons are the reasons of this package's errors that completion.Reasons
+// does not list.
+var Reasons = []string{ReasonIdempotencyKeyReused, ReasonChargeNotCapturable, ReasonCaptureAmountExceeded, ReasonChargeNotCancelable}
+
+// Defaults of Config.
+const (
+	DefaultLease           = 2 * time.Minute
+	DefaultUpstreamTimeout = 45 * time.Second
+	DefaultFirstDelay      = 2 * time.Second
+	DefaultMaxInterval     = 5 * time.Minute
+	DefaultPendingFirst    = checks.DefaultFirstPoll
+	DefaultPendingMax      = 30 * time.Minute
+)
+
+// Config tunes the operations; zero values take the defaults.
+type Config struct {
+	// Owner names this replica in leases.
+	Owner string
+	// Lease is how long an operation in flight (or claimed by the worker)
+	// stays with its live owner between extensions; an owner that died
+	// loses it after this.
+	Lease time.Duration
+	// UpstreamTimeout bounds the Amazon Pay work of one operation or one
+	// check.
+	UpstreamTimeout time.Duration
+	// FirstDelay and MaxInterval: the backoff of unknown operations.
+	FirstDelay, MaxInterval time.Duration
+	// PendingFirst and PendingMax: the backoff of polls of an asynchronous
+	// capture.
+	PendingFirst, PendingMax time.Duration
+	// Idle is how often the worker looks for due work when it found none
+	// (default 1s); WaitRecheck how often a duplicate waiting for an
+	// operation in flight re-reads it (default 100ms).
+	Idle, WaitRecheck time.Duration
+	Now               func() time.Time
+	Logger            *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Lease, DefaultLease)
+	def(&c.UpstreamTimeout, DefaultUpstreamTimeout)
+	def(&c.FirstDelay, DefaultFirstDelay)
+	def(&c.MaxInterval, DefaultMaxInterval)
+	def(&c.PendingFirst, DefaultPendingFirst)
+	def(&c.PendingMax, DefaultPendingMax)
+	def(&c.Idle, time.Second)
+	def(&c.WaitRecheck, 100*time.Millisecond)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Owner == "" {
+		c.Owner = "replica"
+	}
+}
+
+// Service runs the operations.
+type Service struct {
+	st  store.Operations
+	az  Amazon
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Service.
+func New(st store.Operations, az Amazon, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{st: st, az: az, cfg: cfg, log: cfg.Logger}
+}
+
+// CaptureRequest is one CaptureCharge call.
+type CaptureRequest struct {
+	ChargeID       string
+	Amount         payment.Money
+	IdempotencyKey string
+	SoftDescriptor string
+}
+
+// CancelRequest is one CancelCharge call.
+type CancelRequest struct {
+	ChargeID string
+	Reason   string
+}
+
+// Result is an operation's recorded result.
+type Result struct {
+	// Charge is Amazon Pay's charge as answered or read back; nil while
+	// the outcome is unknown.
+	Charge *amazonpay.Charge
+	// Outcome: Completed (captured), Pending (capture in progress),
+	// Declined, Canceled, or Unknown.
+	Outcome payment.Outcome
+}
+
+// captureArgs and cancelArgs are the stored form of the arguments (the
+// Operation's Request): compared on repeats, and read by the worker to
+// send again.
+type captureArgs struct {
+	Amount         string `json:"amount"`
+	Currency       string `json:"currency"`
+	SoftDescriptor string `json:"softDescriptor,omitempty"`
+}
+
+type cancelArgs struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// OperationID is the ID of an operation and the x-amz-pay-idempotency-key
+// it is sent with (32 characters, within Amazon's limit): derived from the
+// operation, its object and the caller's key, so keys are scoped to both.
+func OperationID(kind payment.OpKind, objectID, key string) string {
+	return amazonpay.IdempotencyKey(string(kind), objectID+"\x00"+key)
+}
+
+func invalid(field, msg string) error {
+	return &completion.Error{Kind: completion.KindInvalid, Reason: completion.ReasonInvalidRequest, Message: field + ": " + msg, Field: field}
+}
+
+func validKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// Capture captures a charge exactly once per idempotency key.
+func (s *Service) Capture(ctx context.Context, r CaptureRequest) (Result, error) {
+	switch {
+	case r.ChargeID == "":
+		return Result{}, invalid("charge_id", "required")
+	case !validKey(r.IdempotencyKey):
+		return Result{}, invalid("idempotency_key", "1 to 64 printable ASCII characters required")
+	case len(r.SoftDescriptor) > 16:
+		return Result{}, invalid("soft_descriptor", "at most 16 characters")
+	}
+	if err := r.Amount.Validate(); err != nil {
+		return Result{}, invalid("capture_amount", err.Error())
+	}
+	args, _ := json.Marshal(captureArgs{Amount: r.Amount.Amount, Currency: r.Amount.CurrencyCode, SoftDescriptor: r.SoftDescriptor})
+	op := payment.Operation{
+		ID: OperationID(payment.OpCapture, r.ChargeID, r.IdempotencyKey), Kind: payment.OpCapture,
+		ObjectID: r.ChargeID, IdempotencyKey: r.IdempotencyKey, Request: string(args),
+	}
+	return s.run(ctx, op, func(ch *amazonpay.Charge) error { return capturable(ch, r.Amount) })
+}
+
+// capturable applies Amazon's capture rules to the charge as read.
+func capturable(ch *amazonpay.Charge, amount payment.Money) error {
+	state := ch.StatusDetails.State
+	if state != payment.ChargeAuthorized {
+		return completion.NewError(completion.KindFailedPrecondition, ReasonChargeNotCapturable,
+			"the charge is "+state+"; only an Authorized charge can be captured; nothing was sent", nil,
+			map[string]string{"charge_state": state})
+	}
+	if ch.ChargeAmount == nil {
+		return nil // Amazon decides
+	}
+	authorized := payment.Money{Amount: ch.ChargeAmount.Amount, CurrencyCode: ch.ChargeAmount.CurrencyCode}
+	if authorized.CurrencyCode != amount.CurrencyCode {
+		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonCurrencyMismatch,
+			"the capture's currency differs from the charge's ("+authorized.CurrencyCode+"); nothing was sent", nil,
+			map[string]string{"charge_currency": authorized.CurrencyCode})
+	}
+	if c, ok := payment.Compare(amount, authorized); ok && c > 0 {
+		return completion.NewError(completion.KindFailedPrecondition, ReasonCaptureAmountExceeded,
+			"the capture amount is above the authorized "+authorized.Amount+" "+authorized.CurrencyCode+"; nothing was sent", nil,
+			map[string]string{"authorized_amount": authorized.Amount})
+	}
+	return nil
+}
+
+// Cancel cancels a charge once; repeats return the recorded cancellation.
+func (s *Service) Cancel(ctx context.Context, r CancelRequest) (Result, error) {
+	switch {
+	case r.ChargeID == "":
+		return Result{}, invalid("charge_id", "required")
+	case len(r.Reason) > 64:
+		return Result{}, invalid("cancellation_reason", "at most 64 characters")
+	}
+	args, _ := json.Marshal(cancelArgs{Reason: r.Reason})
+	op := payment.Operation{
+		ID: OperationID(payment.OpCancel, r.ChargeID, ""), Kind: payment.OpCancel,
+		ObjectID: r.ChargeID, Request: string(args),
+	}
+	return s.run(ctx, op, func(ch *amazonpay.Charge) error {
+		switch st := ch.StatusDetails.State; st {
+		case payment.ChargeAuthorized, payment.ChargeAuthorizationInitiated:
+			return nil
+		default:
+			return completion.NewError(completion.KindFailedPrecondition, ReasonChargeNotCancelable,
+				"the charge is "+st+"; only an Authorized or AuthorizationInitiated charge can be canceled; nothing was sent", nil,
+				map[string]string{"charge_state": st})
+		}
+	})
+}
+
+// run answers op from the store if it is recorded, else checks the live
+// charge with precheck, records op and calls Amazon Pay.
+func (s *Service) run(ctx context.Context, op payment.Operation, precheck func(*amazonpay.Charge) error) (Result, error) {
+	for {
+		stored, err := s.st.GetOperation(ctx, op.ID)
+		switch {
+		case err == nil:
+			res, err := s.existing(ctx, stored, op)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // withdrawn meanwhile: ask ourselves
+			}
+			return res, err
+		case !errors.Is(err, store.ErrNotFound):
+			return Result{}, storeError(err)
+		}
+		ch, _, err := s.az.GetCharge(ctx, op.ObjectID)
+		if err != nil {
+			return Result{}, readError(err)
+		}
+		if err := precheck(ch); err != nil {
+			return Result{}, err
+		}
+		now := s.cfg.Now().UTC()
+		op.ChargePermissionID = ch.ChargePermissionID
+		op.State = payment.OpSending
+		op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now.Add(s.cfg.Lease)
+		owner := checks.Owner(s.cfg.Owner, "ops")
+		stored, created, err := s.st.CreateOperation(ctx, op, owner)
+		if err != nil {
+			return Result{}, storeError(err)
+		}
+		if !created {
+			res, err := s.existing(ctx, stored, op)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return res, err
+		}
+		s.log.DebugContext(ctx, "operation recorded", "kind", string(op.Kind), "object_id", op.ObjectID, "operation_id", op.ID)
+		// Recorded: the work must finish and be recorded even if the
+		// caller goes away.
+		wctx := context.WithoutCancel(ctx)
+		stop := checks.Keep(wctx, extender{s.st}, op.ID, owner, s.cfg.Lease, s.cfg.Now, s.log)
+		uctx, cancel := context.WithTimeout(wctx, s.cfg.UpstreamTimeout)
+		res, err := s.send(uctx, stored, owner, false)
+		cancel()
+		stop()
+		return res, err
+	}
+}
+
+// existing answers a call whose operation is already recorded.
+func (s *Service) existing(ctx context.Context, stored, asked payment.Operation) (Result, error) {
+	if stored.Kind != payment.OpCancel && stored.Request != asked.Request {
+		return Result{}, completion.NewError(completion.KindFailedPrecondition, ReasonIdempotencyKeyReused,
+			"the idempotency key was already used for this "+string(stored.Kind)+" with other arguments; nothing was changed", nil, nil)
+	}
+	if stored.State != payment.OpSending {
+		return resultOf(stored), nil
+	}
+	// In flight in another call: wait for its result, or answer unknown
+	// shortly before the caller's deadline.
+	wctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-300*time.Millisecond))
+		defer cancel()
+	}
+	t := time.NewTicker(s.cfg.WaitRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return Result{}, ctx.Err()
+			}
+			return Result{Outcome: payment.Unknown}, nil
+		case <-t.C:
+		}
+		cur, err := s.st.GetOperation(wctx, stored.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return Result{}, err
+		case err != nil:
+			continue // the store may come back before the deadline
+		case cur.State != payment.OpSending:
+			return resultOf(cur), nil
+		}
+	}
+}
+
+// resultOf reads a stored operation.
+func resultOf(op payment.Operation) Result {
+	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
+		return Result{Outcome: payment.Unknown}
+	}
+	var ch amazonpay.Charge
+	if err := json.Unmarshal(op.Result, &ch); err != nil {
+		return Result{Outcome: payment.Unknown}
+	}
+	o := payment.Completed
+	switch ch.StatusDetails.State {
+	case payment.ChargeCaptureInitiated:
+		o = payment.Pending
+	case payment.ChargeDeclined:
+		o = payment.Declined
+	case payment.ChargeCanceled:
+		o = payment.Canceled
+	}
+	return Result{Charge: &ch, Outcome: o}
+}
+
+// send makes the operation's call for op, leased to owner, and records
+// what Amazon's answer means. check: the call is a check's (the worker's).
+func (s *Service) send(ctx context.Context, op payment.Operation, owner string, check bool) (Result, error) {
+	var (
+		ch   *amazonpay.Charge
+		info amazonpay.CallInfo
+		err  error
+	)
+	switch op.Kind {
+	case payment.OpCapture:
+		var a captureArgs
+		if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
+			return Result{}, fmt.Errorf("chargeops: stored capture arguments: %w", err)
+		}
+		ch, info, err = s.az.CaptureCharge(ctx, op.ObjectID, amazonpay.CaptureChargeRequest{
+			CaptureAmount:  amazonpay.Price{Amount: a.Amount, CurrencyCode: a.Currency},
+			SoftDescriptor: a.SoftDescriptor,
+		}, amazonpay.WithIdempotencyKey(op.ID))
+	case payment.OpCancel:
+		var a cancelArgs
+		if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
+			return Result{}, fmt.Errorf("chargeops: stored cancel arguments: %w", err)
+		}
+		ch, info, err = s.az.CancelCharge(ctx, op.ObjectID, amazonpay.CancelChargeRequest{CancellationReason: a.Reason})
+	default:
+		return Result{}, fmt.Errorf("chargeops: unknown operation kind %q", op.Kind)
+	}
+	s.log.InfoContext(ctx, "amazon pay "+string(op.Kind), "object_id", op.ObjectID, "operation_id", op.ID,
+		"status", info.StatusCode, "amazon_request_id", info.RequestID, "attempts", info.Attempts, "error", errString(err))
+	if err == nil {
+		return s.record(ctx, op, ch, check)
+	}
+	f := amazonpay.Classify(err)
+	md := map[string]string{"amazon_reason_code": f.ReasonCode}
+	switch f.Class {
+	case amazonpay.ClassState:
+		// The charge moved on; it may have been this operation's earlier,
+		// lost attempt: read it back.
+		return s.readBack(ctx, op, owner, check, err, f, false)
+	case amazonpay.ClassRejected:
+		switch f.ReasonCode {
+		case amazonpay.CodeCurrencyMismatch:
+			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonCurrencyMismatch,
+				"the currency differs from the charge's", err, md))
+		case "TransactionAmountExceeded":
+			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonCaptureAmountExceeded,
+				"the amount is above what Amazon Pay allows on this charge", err, md))
+		}
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
+			"Amazon Pay rejected the "+string(op.Kind)+": "+f.ReasonCode, err, md))
+	case amazonpay.ClassNotFound:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargeNotFound,
+			"Amazon Pay does not know the charge", err, md))
+	case amazonpay.ClassAuthFailed:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
+			"Amazon Pay refused the service's credentials", err, md))
+	case amazonpay.ClassTLSFailed, amazonpay.ClassInvalidRequest:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
+			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
+	}
+	if f.AfterChange() == amazonpay.StepNotApplied {
+		return s.withdraw(ctx, op, owner, unavailable(err, f))
+	}
+	return s.readBack(ctx, op, owner, check, err, f, false)
+}
+
+func unavailable(cause error, f amazonpay.Failure) *completion.Error {
+	if f.Class == amazonpay.ClassThrottled {
+		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
+			"Amazon Pay is throttling the service (or unavailable) and applied nothing; nothing was recorded, retry the same call after the RetryInfo delay",
+			cause, map[string]string{"amazon_reason_code": f.ReasonCode})
+	}
+	return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
+		"Amazon Pay could not be reached; nothing was recorded, retry the same call", cause, nil)
+}
+
+// applied reports what the charge as read shows about op: the change
+// (applied), the charge still waiting for it (notApplied), or neither.
+func applied(kind payment.OpKind, ch *amazonpay.Charge) amazonpay.ReadBack {
+	st := ch.StatusDetails.State
+	switch kind {
+	case payment.OpCapture:
+		switch st {
+		case payment.ChargeCaptured, payment.ChargeCaptureInitiated:
+			return amazonpay.ReadBackApplied
+		case payment.ChargeAuthorized:
+			return amazonpay.ReadBackNotApplied
+		}
+	case payment.OpCancel:
+		switch st {
+		case payment.ChargeCanceled:
+			return amazonpay.ReadBackApplied
+		case payment.ChargeAuthorized, payment.ChargeAuthorizationInitiated:
+			return amazonpay.ReadBackNotApplied
+		}
+	}
+	return -1
+}
+
+// readBack reads the charge after a failed (or lost) call and records
+// what it shows. resend: the charge still waiting for the change may be
+// sent again (the worker settling an operation, with the same key).
+func (s *Service) readBack(ctx context.Context, op payment.Operation, owner string, check bool, cause error, f amazonpay.Failure, resend bool) (Result, error) {
+	ch, info, err := s.az.GetCharge(ctx, op.ObjectID)
+	if err != nil {
+		s.log.WarnContext(ctx, "charge unreadable after an operation; outcome unknown", "operation_id", op.ID,
+			"amazon_request_id", info.RequestID, "error", err.Error(), "cause", errString(cause))
+		return s.markUnknown(ctx, op, owner, max(completion.RetryDelay(err), completion.RetryDelay(cause)))
+	}
+	switch applied(op.Kind, ch) {
+	case amazonpay.ReadBackApplied:
+		return s.record(ctx, op, ch, check)
+	case amazonpay.ReadBackNotApplied:
+		if resend {
+			return s.send(ctx, op, owner, check)
+		}
+		if f.Class == amazonpay.ClassState {
+			// Amazon refused the change for a state the charge no longer
+			// shows; look again shortly.
+			return s.markUnknown(ctx, op, owner, 0)
+		}
+		if cause != nil && f.AfterReadBack(amazonpay.ReadBackNotApplied) == amazonpay.StepNotApplied {
+			return s.withdraw(ctx, op, owner, unavailable(cause, f))
+		}
+		return s.markUnknown(ctx, op, owner, completion.RetryDelay(cause))
+	default:
+		if op.State == payment.OpSending && f.Class == amazonpay.ClassState {
+			// Nobody was told about the operation and the charge cannot
+			// take it: refuse, as the check before sending would have.
+			reason := ReasonChargeNotCapturable
+			if op.Kind == payment.OpCancel {
+				reason = ReasonChargeNotCancelable
+			}
+			st := ch.StatusDetails.State
+			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, reason,
+				"the charge is "+st+"; Amazon Pay refused the "+string(op.Kind), cause, map[string]string{"charge_state": st}))
+		}
+		// The charge went elsewhere (canceled, declined, expired): that is
+		// Amazon's final answer to the operation.
+		return s.record(ctx, op, ch, check)
+	}
+}
+
+// record stores Amazon's charge as op's result: pending while a capture is
+// in progress, else done. It retries the store briefly; if it still fails
+// the operation stays leased and the worker learns the result again.
+func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpay.Charge, check bool) (Result, error) {
+	now := s.cfg.Now().UTC()
+	body, err := json.Marshal(ch)
+	if err != nil {
+		return Result{}, err
+	}
+	u := payment.OpUpdate{State: payment.OpDone, Result: body, ReasonCode: ch.StatusDetails.ReasonCode,
+		ChargePermissionID: ch.ChargePermissionID, Time: now, Checked: check}
+	if op.Kind == payment.OpCapture && ch.StatusDetails.State == payment.ChargeCaptureInitiated {
+		u.State = payment.OpPending
+		u.NextCheckTime = now.Add(checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, 0, 0.1))
+	}
+	var lastErr error
+	for i := range 5 {
+		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, u)
+		if err == nil {
+			if changed {
+				s.log.InfoContext(ctx, "operation recorded", "kind", string(op.Kind), "object_id", op.ObjectID,
+					"operation_id", op.ID, "state", string(stored.State), "charge_state", ch.StatusDetails.State)
+			}
+			return resultOf(stored), nil
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return Result{}, completion.NewError(completion.KindInternal, completion.ReasonPaymentNotFound, "the operation disappeared", err, nil)
+		}
+		lastErr = err
+		if !sleep(ctx, time.Duration(100<<i)*time.Millisecond) {
+			break
+		}
+	}
+	s.log.ErrorContext(ctx, "could not record an operation's result; the worker will learn it again", "operation_id", op.ID, "error", errString(lastErr))
+	return Result{}, storeError(lastErr)
+}
+
+// withdraw removes an operation nobody was told about, and returns e. An
+// operation a caller already saw as unknown stays, checked again later.
+func (s *Service) withdraw(ctx context.Context, op payment.Operation, owner string, e *completion.Error) (Result, error) {
+	if op.State != payment.OpSending {
+		s.log.WarnContext(ctx, "amazon pay refused a check of an operation", "operation_id", op.ID, "reason", e.Reason)
+		_, _ = s.markUnknown(ctx, op, owner, completion.RetryDelay(e.Err))
+		return Result{}, e
+	}
+	if err := s.st.DeleteOperation(ctx, op.ID, owner); err != nil {
+		s.log.WarnContext(ctx, "could not withdraw operation", "operation_id", op.ID, "error", err.Error())
+	}
+	return Result{}, e
+}
+
+// markUnknown records that the outcome is not known yet, next checked no
+// sooner than atLeast from now.
+func (s *Service) markUnknown(ctx context.Context, op payment.Operation, owner string, atLeast time.Duration) (Result, error) {
+	now := s.cfg.Now().UTC()
+	next := now.Add(max(checks.Backoff(s.cfg.FirstDelay, s.cfg.MaxInterval, op.CheckAttempts, 0.2), atLeast))
+	if op.State == payment.OpSending {
+		stored, _, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: next, Time: now})
+		if err != nil {
+			return Result{}, storeError(err)
+		}
+		return resultOf(stored), nil
+	}
+	stored, err := s.st.RescheduleOperation(ctx, op.ID, owner, next, now)
+	if err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		return Result{}, storeError(err)
+	}
+	return resultOf(stored), nil
+}
+
+// Get returns an operation's recorded result; store.ErrNotFound (as a
+// not-found *completion.Error) when none.
+func (s *Service) Get(ctx context.Context, id string) (Result, error) {
+	op, err := s.st.GetOperation(ctx, id)
+	if err != nil {
+		return Result{}, storeError(err)
+	}
+	return resultOf(op), nil
+}
+
+type extender struct{ st store.Operations }
+
+func (e extender) ExtendLease(ctx context.Context, id, owner string, until time.Time) error {
+	return e.st.ExtendOperationLease(ctx, id, owner, until)
+}
+
+func readError(err error) error {
+	f := amazonpay.Classify(err)
+	md := map[string]string{"amazon_reason_code": f.ReasonCode}
+	switch f.Class {
+	case amazonpay.ClassNotFound:
+		return completion.NewError(completion.KindNotFound, completion.ReasonChargeNotFound, "Amazon Pay does not know the charge; nothing was sent", err, md)
+	case amazonpay.ClassAuthFailed:
+		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed, "Amazon Pay refused the service's credentials", err, md)
+	case amazonpay.ClassTLSFailed:
+		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed, "the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil)
+	case amazonpay.ClassRejected, amazonpay.ClassState:
+		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected, "Amazon Pay rejected reading the charge: "+f.ReasonCode, err, md)
+	default:
+		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
+			"Amazon Pay could not be read; nothing was recorded or sent, retry the same call", err, md)
+	}
+}
+
+func storeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, store.ErrNotFound):
+		return completion.NewError(completion.KindNotFound, completion.ReasonPaymentNotFound, "no such operation is recorded", err, nil)
+	}
+	return completion.NewError(completion.KindUnavailable, completion.ReasonStoreUnavailable, "the payment store is unavailable; retry the same call", err, nil)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

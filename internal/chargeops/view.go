@@ -1,0 +1,105 @@
+package chargeops
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+)
+
+// View is a payment's money at a glance: its charges as last recorded and
+// what they add up to. Amounts are nil when nothing counts toward them.
+type View struct {
+	Charges                         []amazonpay.Charge
+	Captured, Refunded, Outstanding *payment.Money
+}
+
+// ViewOf builds the view of p from the completion's charge and the results
+// of the operations recorded on its charge permission.
+func (s *Service) ViewOf(ctx context.Context, p payment.Payment) (View, error) {
+	var ops []payment.Operation
+	if p.ChargePermissionID != "" {
+		var err error
+		if ops, err = s.st.ListOperations(ctx, p.ChargePermissionID); err != nil {
+			return View{}, storeError(err)
+		}
+	}
+	return buildView(p, ops), nil
+}
+
+func buildView(p payment.Payment, ops []payment.Operation) View {
+	var (
+		order []string
+		byID  = map[string]amazonpay.Charge{}
+	)
+	if p.ChargeID != "" && p.ChargeState != "" {
+		amt := amazonpay.Price{Amount: p.ChargeAmount.Amount, CurrencyCode: p.ChargeAmount.CurrencyCode}
+		ch := amazonpay.Charge{ChargeID: p.ChargeID, ChargePermissionID: p.ChargePermissionID, ChargeAmount: &amt}
+		ch.StatusDetails.State = p.ChargeState
+		if p.ChargeState == payment.ChargeCaptured {
+			ch.CaptureAmount = &amt
+		}
+		order = append(order, p.ChargeID)
+		byID[p.ChargeID] = ch
+	}
+	// The latest recorded answer about each charge wins.
+	ops = slices.Clone(ops)
+	slices.SortStableFunc(ops, func(a, b payment.Operation) int { return a.UpdateTime.Compare(b.UpdateTime) })
+	for _, op := range ops {
+		if len(op.Result) == 0 || (op.State != payment.OpDone && op.State != payment.OpPending) {
+			continue
+		}
+		var ch amazonpay.Charge
+		if json.Unmarshal(op.Result, &ch) != nil || ch.ChargeID == "" {
+			continue
+		}
+		if _, seen := byID[ch.ChargeID]; !seen {
+			order = append(order, ch.ChargeID)
+		}
+		byID[ch.ChargeID] = ch
+	}
+	v := View{}
+	var captured, refunded, outstanding []payment.Money
+	currency := p.ChargeAmount.CurrencyCode
+	for _, id := range order {
+		ch := byID[id]
+		v.Charges = append(v.Charges, ch)
+		switch ch.StatusDetails.State {
+		case payment.ChargeCaptured:
+			if ch.CaptureAmount != nil {
+				captured = append(captured, money(ch.CaptureAmount))
+			}
+		case payment.ChargeAuthorized, payment.ChargeAuthorizationInitiated:
+			if ch.ChargeAmount != nil {
+				outstanding = append(outstanding, money(ch.ChargeAmount))
+			}
+		}
+		if ch.RefundedAmount != nil && ch.RefundedAmount.Amount != "" {
+			if c, ok := payment.Compare(money(ch.RefundedAmount), payment.Money{Amount: "0", CurrencyCode: ch.RefundedAmount.CurrencyCode}); ok && c > 0 {
+				refunded = append(refunded, money(ch.RefundedAmount))
+			}
+		}
+	}
+	v.Captured, v.Refunded, v.Outstanding = total(currency, captured), total(currency, refunded), total(currency, outstanding)
+	return v
+}
+
+func money(p *amazonpay.Price) payment.Money {
+	return payment.Money{Amount: p.Amount, CurrencyCode: p.CurrencyCode}
+}
+
+func total(currency string, ms []payment.Money) *payment.Money {
+	if len(ms) == 0 {
+		return nil
+	}
+	if currency == "" {
+		currency = ms[0].CurrencyCode
+	}
+	m, ok := payment.Sum(currency, ms...)
+	if !ok {
+		return nil
+	}
+	return &m
+}

@@ -1,0 +1,79 @@
+package chargeops
+
+import (
+	"context"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/checks"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+)
+
+// batch bounds one pass of the worker; the pass repeats at once while full.
+const batch = 50
+
+// Run settles operations until ctx ends, then returns nil: those whose
+// answer was lost (unknown), those left in flight by a process that died
+// (their lease expired), and asynchronous captures (pending), each leased
+// to one replica at a time through the store, exactly as the reconciler
+// and the tracker lease payments.
+func (s *Service) Run(ctx context.Context) error {
+	return checks.Run(ctx, s.cfg.Idle, batch, s.CheckOnce, s.log, "operations pass failed")
+}
+
+// CheckOnce runs one pass over due operations and returns how many it
+// claimed.
+func (s *Service) CheckOnce(ctx context.Context) (int, error) {
+	owner := checks.Owner(s.cfg.Owner, "ops-worker")
+	due, err := s.st.ClaimDueOperations(ctx, []payment.OpState{payment.OpSending, payment.OpUnknown, payment.OpPending},
+		s.cfg.Now().UTC(), batch, s.cfg.Lease, owner)
+	if err != nil {
+		return 0, err
+	}
+	for _, op := range due {
+		if ctx.Err() != nil {
+			return len(due), nil // the leases expire by themselves
+		}
+		s.check(ctx, op, owner)
+	}
+	return len(due), nil
+}
+
+func (s *Service) check(ctx context.Context, op payment.Operation, owner string) {
+	stop := checks.Keep(ctx, extender{s.st}, op.ID, owner, s.cfg.Lease, s.cfg.Now, s.log)
+	defer stop()
+	uctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
+	defer cancel()
+	if op.State == payment.OpPending {
+		s.poll(uctx, op, owner)
+		return
+	}
+	res, err := s.readBack(uctx, op, owner, true, nil, amazonpay.Failure{}, true)
+	if err != nil {
+		s.log.WarnContext(ctx, "operation check ended without a result", "operation_id", op.ID, "error", err.Error())
+		return
+	}
+	s.log.InfoContext(ctx, "operation checked", "operation_id", op.ID, "kind", string(op.Kind), "outcome", string(res.Outcome))
+}
+
+// poll reads an asynchronous capture's charge and records its final state,
+// or looks again later with backoff.
+func (s *Service) poll(ctx context.Context, op payment.Operation, owner string) {
+	ch, info, err := s.az.GetCharge(ctx, op.ObjectID)
+	if err == nil && ch.StatusDetails.State != payment.ChargeCaptureInitiated {
+		if _, err := s.record(ctx, op, ch, true); err != nil {
+			s.log.WarnContext(ctx, "could not record a settled capture", "operation_id", op.ID, "error", err.Error())
+		}
+		return
+	}
+	delay := checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, op.CheckAttempts+1, 0.1)
+	if err != nil {
+		s.log.WarnContext(ctx, "get charge failed; polling again later", "operation_id", op.ID,
+			"amazon_request_id", info.RequestID, "error", err.Error())
+		delay = max(delay, completion.RetryDelay(err))
+	}
+	now := s.cfg.Now().UTC()
+	if _, err := s.st.RescheduleOperation(ctx, op.ID, owner, now.Add(delay), now); err != nil {
+		s.log.WarnContext(ctx, "could not reschedule a poll", "operation_id", op.ID, "error", err.Error())
+	}
+}
