@@ -1,5 +1,10 @@
 package amazonpay
 
+import (
+	"errors"
+	"time"
+)
+
 // The rule for a failed call that changes money (Complete Checkout Session
 // now; Capture Charge, Create Refund and Create Charge when they are used):
 // what its error proves about Amazon Pay's state, and what the caller does.
@@ -95,4 +100,19 @@ func (f Failure) AfterReadBack(rb ReadBack) Step {
 	default:
 		return StepUnknown
 	}
+}
+
+// RetryDelay is how long to wait before calling Amazon Pay again after
+// err: Amazon's Retry-After, else the delay an error in the chain reports
+// with a RetryDelay method (a client-side rate limit's pause or wait), else
+// 0.
+func RetryDelay(err error) time.Duration {
+	if d := Classify(err).RetryAfter; d > 0 {
+		return d
+	}
+	var r interface{ RetryDelay() time.Duration }
+	if errors.As(err, &r) {
+		return r.RetryDelay()
+	}
+	return 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 )
 
@@ -98,28 +96,17 @@ func TestHealthFollowsStore(t *testing.T) {
 
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
-		"-database-url", u.String(), "-health-check-interval", "200ms"}, envOf(nil), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, logs) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	logs, _ := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
+		"-database-url", u.String(), "-health-check-interval", "200ms"}, nil)
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: "paymentcompletion.v1.PaymentCompletionService"}, grpc.WaitForReady(true))
+	wctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	watch, err := healthpb.NewHealthClient(conn).Watch(wctx, &healthpb.HealthCheckRequest{Service: "paymentcompletion.v1.PaymentCompletionService"}, grpc.WaitForReady(true))
 	if err != nil {
 		t.Fatal(err)
 	}

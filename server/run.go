@@ -196,7 +196,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 // (in the background, or orphaned by an interrupted "go run") still runs.
 func listenError(env, flagName string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%s (-%s): %w: address already in use: another process listens there, probably another server (or an earlier one still running); stop it or choose another address with -%s", env, flagName, err, flagName)
+		return fmt.Errorf("%s (-%s): %w (another process listens there, probably another server, or an earlier one still running: stop it or choose another address with -%s)", env, flagName, err, flagName)
 	}
 	return fmt.Errorf("%s (-%s): %w", env, flagName, err)
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,28 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// startRun runs the server with args and env until stop is called or the
+// test ends; stop returns what run returned, which must be nil by the
+// test's end.
+func startRun(t *testing.T, args []string, env map[string]string) (logs *logtest.Buffer, stop func() error) {
+	t.Helper()
+	cfg, err := parseConfig(args, envOf(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &logtest.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, logs) }()
+	stop = sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return logs, stop
+}
+
 // TestRun starts the real server on a loopback port, checks that it serves
 // through the whole chain, and that cancelling its context stops it cleanly.
 func TestRun(t *testing.T) {
@@ -53,16 +76,8 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, debugAddr := freeAddr(t), freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile,
-		"-simulator-addr", "127.0.0.1:0", "-debug-addr", debugAddr}, envOf(nil), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, logs) }()
+	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-auth-token-file", tokenFile,
+		"-simulator-addr", "127.0.0.1:0", "-debug-addr", debugAddr}, nil)
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -100,8 +115,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if _, err := http.Get("http://" + debugAddr + "/debug/pprof/"); err == nil {
@@ -138,7 +152,7 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = lock.Release() })
-	inUse := "address already in use: another process listens there, probably another server (or an earlier one still running)"
+	inUse := "address already in use (another process listens there, probably another server, or an earlier one still running"
 	tests := []struct {
 		name string
 		args []string
@@ -186,16 +200,8 @@ func TestRunEmbeddedSimulatorSettings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
-		envOf(map[string]string{"SIMULATOR_CLOCK": "manual", "SIMULATOR_THROTTLE": "sandbox"}), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, logs) }()
+	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
+		map[string]string{"SIMULATOR_CLOCK": "manual", "SIMULATOR_THROTTLE": "sandbox"})
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -247,8 +253,7 @@ func TestRunEmbeddedSimulatorSettings(t *testing.T) {
 	if d := t1.Sub(t0); d < 25*time.Hour || d > 25*time.Hour+time.Minute {
 		t.Errorf("clock moved by %v, want 25h", d)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 }

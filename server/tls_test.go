@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles/tlstest"
 )
 
@@ -25,21 +22,8 @@ func TestRunRotatesCertificate(t *testing.T) {
 	ca := tlstest.NewCA(t, dir, "server")
 	first := ca.Server(t, dir, "server", time.Now().Add(time.Hour))
 	addr := freeAddr(t)
-	cfg, err := parseConfig([]string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
-		"-tls-cert-file", first.CertFile, "-tls-key-file", first.Key}, envOf(nil), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logtest.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, logs) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	logs, _ := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
+		"-tls-cert-file", first.CertFile, "-tls-key-file", first.Key}, nil)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)

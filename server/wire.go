@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +14,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
@@ -112,7 +108,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		return c, nil
 	}
 
-	dir := filepath.Join(cfg.DataDir, "simulator")
+	dir := embeddedsim.Dir(cfg.DataDir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("DATA_DIR (-data-dir): %w", err)
 	}
@@ -127,11 +123,11 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		return nil, fmt.Errorf("embedded simulator: %w", err)
 	}
 	d.closers = append(d.closers, sim.Close)
-	key, err := loadOrCreateKey(filepath.Join(dir, "merchant-private-key.pem"))
+	key, err := embeddedsim.LoadOrCreateKey(dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded simulator key: %w", err)
 	}
-	if err := sim.RegisterPublicKey(embeddedKeyID, &key.PublicKey, ""); err != nil {
+	if err := sim.RegisterPublicKey(embeddedsim.KeyID, &key.PublicKey, ""); err != nil {
 		return nil, fmt.Errorf("embedded simulator key: %w", err)
 	}
 	// The simulator serves until the service stops: it is shut down by its
@@ -149,7 +145,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		return srv.Shutdown(sctx)
 	})
 	c, err := amazonpay.New(amazonpay.Config{
-		PublicKeyID: embeddedKeyID,
+		PublicKeyID: embeddedsim.KeyID,
 		PrivateKey:  key,
 		Region:      "na",
 		Endpoint:    srv.URL,
@@ -162,37 +158,8 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 	}
 	logger.Warn("no Amazon Pay credentials configured: running against the embedded Amazon Pay simulator, no real payment is made",
 		"simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
-		"public_key_id", embeddedKeyID, "state_dir", dir)
+		"public_key_id", embeddedsim.KeyID, "state_dir", dir)
 	return c, nil
-}
-
-// embeddedKeyID is the service's key at its embedded simulator; the
-// SANDBOX- prefix selects the environment-specific paths (/v2/...).
-const embeddedKeyID = "SANDBOX-EMBEDDEDSIMULATORKEY0001"
-
-// loadOrCreateKey keeps the service's simulator key across restarts, like a
-// merchant keeps the key registered in Seller Central.
-func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return amazonpay.ParsePrivateKey(b)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, err
-	}
-	return key, os.Rename(tmp, path)
 }
 
 // observability is what traces and measures the service: the tracer

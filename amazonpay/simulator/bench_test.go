@@ -18,10 +18,7 @@ func BenchmarkSignedGetCheckoutSession(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sim.Close()
-	s := &signer{key: testKey(b, 0), keyID: "BENCHKEY", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}
-	if err := sim.RegisterPublicKey(s.keyID, &s.key.PublicKey, ""); err != nil {
-		b.Fatal(err)
-	}
+	s := registerSigner(b, sim, "BENCHKEY", testKey(b, 0))
 	body := `{"storeId":"s","webCheckoutDetails":{"checkoutReviewReturnUrl":"https://a.example/"}}`
 	req := httptest.NewRequest("POST", "http://pay-api.amazon.com/v2/checkoutSessions", strings.NewReader(body))
 	s.sign(req, []byte(body), clock.Now())

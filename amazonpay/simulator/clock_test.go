@@ -22,10 +22,7 @@ func manualHarness(t *testing.T, dir string) *harness {
 		_ = sim.Close()
 	})
 	h := &harness{t: t, sim: sim, srv: srv, clock: simulator.NewFakeClock(time.Now()), prefix: "/sandbox/v2"}
-	h.signer = &signer{key: testKey(t, 0), keyID: "SIMMANUALKEY0", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}
-	if err := sim.RegisterPublicKey(h.signer.keyID, &h.signer.key.PublicKey, ""); err != nil {
-		t.Fatal(err)
-	}
+	h.signer = registerSigner(t, sim, "SIMMANUALKEY0", testKey(t, 0))
 	return h
 }
 

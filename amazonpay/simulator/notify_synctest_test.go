@@ -102,10 +102,7 @@ func newInMemory(t *testing.T, opts simulator.Options) *inMemory {
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 	sim.SetPublicURL("https://sim.test")
-	m := &inMemory{t: t, sim: sim, signer: &signer{key: testKey(t, 0), keyID: "SIMSYNCKEY0", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}}
-	if err := sim.RegisterPublicKey(m.signer.keyID, &m.signer.key.PublicKey, ""); err != nil {
-		t.Fatal(err)
-	}
+	m := &inMemory{t: t, sim: sim, signer: registerSigner(t, sim, "SIMSYNCKEY0", testKey(t, 0))}
 	if _, err := sim.AddNotificationEndpoint("https://shop.test/ipn", "", "2"); err != nil {
 		t.Fatal(err)
 	}

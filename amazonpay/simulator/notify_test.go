@@ -169,10 +169,7 @@ func newTLSSim(t *testing.T, opts simulator.Options) *tlsSim {
 	t.Cleanup(func() { _ = srv.Close(); _ = sim.Close() })
 	ts := &tlsSim{t: t, sim: sim, srv: srv, clock: clock,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool, MinVersion: tls.VersionTLS12}}},
-		signer: &signer{key: testKey(t, 0), keyID: "SIMTLSKEY0", algorithm: "AMZN-PAY-RSASSA-PSS-V2"},
-	}
-	if err := sim.RegisterPublicKey(ts.signer.keyID, &ts.signer.key.PublicKey, ""); err != nil {
-		t.Fatal(err)
+		signer: registerSigner(t, sim, "SIMTLSKEY0", testKey(t, 0)),
 	}
 	return ts
 }

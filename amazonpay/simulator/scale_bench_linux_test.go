@@ -1,8 +1,6 @@
 package simulator_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -42,10 +40,6 @@ func BenchmarkStateScale(b *testing.B) {
 			b.Fatalf("SIMULATOR_BENCH_SESSIONS=%q: want a number of at least 2000", v)
 		}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		b.Fatal(err)
-	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for b.Loop() {
@@ -55,10 +49,7 @@ func BenchmarkStateScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := &signer{key: key, keyID: "SANDBOX-SCALEBENCH", algorithm: "AMZN-PAY-RSASSA-PSS-V2"}
-		if err := sim.RegisterPublicKey(s.keyID, &key.PublicKey, ""); err != nil {
-			b.Fatal(err)
-		}
+		s := registerSigner(b, sim, "SANDBOX-SCALEBENCH", fastKey())
 		createBody, _ := json.Marshal(sessionBody("Authorize", false, "14.00", "USD"))
 		completeBody := []byte(`{"chargeAmount":{"amount":"14.00","currencyCode":"USD"}}`)
 		buyerBody := []byte(`{"scenario":"Authorized"}`)

@@ -15,7 +15,8 @@ done
 if ((${#missing[@]})); then
 	echo "installing ${missing[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	# Another run on the same machine may hold the dpkg lock: wait for it.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
 fi
 /usr/bin/protoc --version
 /usr/bin/python3 -m grpc_tools.protoc --version

@@ -441,19 +441,9 @@ func throttledError(cause error, md map[string]string) *Error {
 		cause, md)
 }
 
-// RetryDelay is how long to wait before calling Amazon Pay again after
-// err: Amazon's Retry-After, else the delay a wrapper of the client (the
-// rate limit) reports with a RetryDelay method, else 0.
-func RetryDelay(err error) time.Duration {
-	if d := amazonpay.Classify(err).RetryAfter; d > 0 {
-		return d
-	}
-	var r interface{ RetryDelay() time.Duration }
-	if errors.As(err, &r) {
-		return r.RetryDelay()
-	}
-	return 0
-}
+// RetryDelay is amazonpay.RetryDelay: how long to wait before calling
+// Amazon Pay again after err.
+func RetryDelay(err error) time.Duration { return amazonpay.RetryDelay(err) }
 
 // transitionForCompleted reads a successful Complete answer.
 func (s *Service) transitionForCompleted(sess *amazonpay.CheckoutSession, accepted bool) payment.Transition {
@@ -497,6 +487,16 @@ type settleOpts struct {
 
 // settleFromSession reads the checkout session and records what its state
 // says about the attempt p (leased to h).
+// canceledOutcome maps the reason code of a Canceled checkout session: a
+// decline sends the buyer to pay another way, anything else (BuyerCanceled,
+// Expired, AmazonCanceled) lets them restart checkout.
+func canceledOutcome(reasonCode string) payment.Outcome {
+	if reasonCode == amazonpay.ReasonDeclined {
+		return payment.Declined
+	}
+	return payment.Canceled
+}
+
 func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h holder, o settleOpts) (payment.Payment, error) {
 	sess, info, err := s.amazon.GetCheckoutSession(ctx, p.CheckoutSessionID)
 	if err != nil {
@@ -521,7 +521,7 @@ func (s *Service) settleFromSession(ctx context.Context, p payment.Payment, h ho
 		return s.record(ctx, p, h, s.transitionForCompletedSession(ctx, sess))
 	case amazonpay.StateCanceled:
 		return s.record(ctx, p, h, payment.Transition{
-			Outcome:    payment.OutcomeForCanceledSession(reason),
+			Outcome:    canceledOutcome(reason),
 			ReasonCode: reason,
 			Time:       now,
 		})

@@ -51,6 +51,10 @@ var (
 		Constraints: []amazonpay.Constraint{{ConstraintID: "BuyerConsentNotSet"}}}
 	declinedSession = &amazonpay.CheckoutSession{CheckoutSessionID: sessionID,
 		StatusDetails: amazonpay.StatusDetails{State: amazonpay.StateCanceled, ReasonCode: amazonpay.ReasonDeclined}}
+	buyerCanceledSession = &amazonpay.CheckoutSession{CheckoutSessionID: sessionID,
+		StatusDetails: amazonpay.StatusDetails{State: amazonpay.StateCanceled, ReasonCode: amazonpay.ReasonBuyerCanceled}}
+	expiredSession = &amazonpay.CheckoutSession{CheckoutSessionID: sessionID,
+		StatusDetails: amazonpay.StatusDetails{State: amazonpay.StateCanceled, ReasonCode: amazonpay.ReasonExpired}}
 	authorizedCharge = &amazonpay.Charge{ChargeID: "P01-1-C1", StatusDetails: amazonpay.StatusDetails{State: amazonpay.ChargeStateAuthorized}}
 
 	errLost      = &amazonpay.TransportError{Err: amazonpay.ErrAttemptTimeout, Attempts: 3, MayHaveBeenApplied: true}
@@ -169,6 +173,14 @@ func TestComplete(t *testing.T) {
 			complete: answer[amazonpay.CheckoutSession]{err: errCanceled},
 			session:  answer[amazonpay.CheckoutSession]{v: declinedSession, info: ok200}},
 			want: want{outcome: payment.Declined, reasonCode: amazonpay.ReasonDeclined, stored: payment.Declined}},
+		{name: "session canceled by the buyer", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errCanceled},
+			session:  answer[amazonpay.CheckoutSession]{v: buyerCanceledSession, info: ok200}},
+			want: want{outcome: payment.Canceled, reasonCode: amazonpay.ReasonBuyerCanceled, stored: payment.Canceled}},
+		{name: "session canceled, expired", az: &fakeAmazon{
+			complete: answer[amazonpay.CheckoutSession]{err: errCanceled},
+			session:  answer[amazonpay.CheckoutSession]{v: expiredSession, info: ok200}},
+			want: want{outcome: payment.Canceled, reasonCode: amazonpay.ReasonExpired, stored: payment.Canceled}},
 
 		// Store failures.
 		{name: "store down before the attempt", az: &fakeAmazon{complete: answer[amazonpay.CheckoutSession]{v: completedSession, info: ok200}},

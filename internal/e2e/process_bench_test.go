@@ -324,6 +324,9 @@ func startPinnedServer(b *testing.B, keyFile string, a *amazonSim, debug bool) *
 		"AMAZON_PAY_PRIVATE_KEY_FILE="+keyFile,
 		"AMAZON_PAY_REGION=na",
 		"AMAZON_PAY_ENDPOINT="+a.URL,
+		// The simulator does not throttle, and the benchmark measures the
+		// service's own cost: no client-side limit of Amazon's quotas.
+		"AMAZON_PAY_RATE_LIMITS=off",
 	)
 	// LOADTEST_SERVER_ENV adds settings (space-separated NAME=value).
 	cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("LOADTEST_SERVER_ENV"))...)

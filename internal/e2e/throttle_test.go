@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 )
 
 // TestCompleteThrottled checks what a caller gets when Amazon Pay throttles
@@ -94,5 +95,49 @@ func TestCompleteThrottled(t *testing.T) {
 				t.Errorf("Complete reached Amazon %d times, want %d", got, tt.completes)
 			}
 		})
+	}
+}
+
+// TestThrottlingAddsNoCalls is the scenario of the report: Amazon answers
+// 429 to 50 Complete calls in a row. With the service's default limits
+// (Amazon's live quotas) the completion answers UNAVAILABLE after the
+// client's attempts, each held back by the pause the previous 429 started;
+// nothing is recorded, so nothing in the background (the reconciler) calls
+// Complete again, and the storefront's retry after the throttling completes
+// it.
+func TestThrottlingAddsNoCalls(t *testing.T) {
+	t.Parallel()
+	a := newAmazonSim(t, time.Second)
+	svc := startService(t, a, serviceOptions{AmazonRates: &amazongate.Rates{}})
+	ctx := t.Context()
+	id := a.newSession(t, ctx, sessionSpec{Amount: "25.00", Scenario: "Authorized"})
+	a.fault(t, "CompleteCheckoutSession", "http429", 50, 0)
+	req := &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "o-throttled", ChargeAmount: usd("25.00")}
+	_, err := svc.Client.CompleteCheckout(ctx, req)
+	if code, reason, _, _ := errorInfo(t, err); code != codes.Unavailable || reason != "AMAZON_PAY_UNAVAILABLE" || retryDelay(err) <= 0 {
+		t.Fatalf("answered %v %s (%v), want UNAVAILABLE AMAZON_PAY_UNAVAILABLE with RetryInfo", code, reason, err)
+	}
+	sent := a.calls(t, id)["CompleteCheckoutSession"]
+	if sent < 1 || sent > 3 {
+		t.Fatalf("%d Complete calls reached Amazon, want the client's attempts (at most 3)", sent)
+	}
+	// The reconciler runs every 50ms in this harness: give it time to add
+	// calls if it would.
+	time.Sleep(3 * time.Second)
+	if got := a.calls(t, id)["CompleteCheckoutSession"]; got != sent {
+		t.Fatalf("Complete reached Amazon %d more times with no caller", got-sent)
+	}
+	a.clearFaults(t)
+	// The storefront retries after the RetryInfo delay.
+	var resp *pb.CompleteCheckoutResponse
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err = svc.Client.CompleteCheckout(ctx, req)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(retryDelay(err))
+	}
+	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+		t.Fatalf("retry: %v %v", err, describe(resp.GetPayment()))
 	}
 }

@@ -64,15 +64,15 @@ var chargeStates = map[string]pb.ChargeState{
 }
 
 var permissionStates = map[string]pb.ChargePermissionState{
-	"Chargeable":    pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CHARGEABLE,
-	"NonChargeable": pb.ChargePermissionState_CHARGE_PERMISSION_STATE_NON_CHARGEABLE,
-	"Closed":        pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CLOSED,
+	amazonpay.ChargePermissionStateChargeable:    pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CHARGEABLE,
+	amazonpay.ChargePermissionStateNonChargeable: pb.ChargePermissionState_CHARGE_PERMISSION_STATE_NON_CHARGEABLE,
+	amazonpay.ChargePermissionStateClosed:        pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CLOSED,
 }
 
 var permissionTypes = map[string]pb.ChargePermissionType{
-	"OneTime":             pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_ONE_TIME,
-	"Recurring":           pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_RECURRING,
-	"PaymentMethodOnFile": pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE,
+	amazonpay.ChargePermissionTypeOneTime:             pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_ONE_TIME,
+	amazonpay.ChargePermissionTypeRecurring:           pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_RECURRING,
+	amazonpay.ChargePermissionTypePaymentMethodOnFile: pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE,
 }
 
 func paymentToProto(p payment.Payment) *pb.Payment {

@@ -6,12 +6,15 @@ import (
 	"net"
 	"testing"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 )
 
@@ -33,6 +36,32 @@ func BenchmarkUnaryCall(b *testing.B) {
 		srv, err := grpcserver.New(newFakeService(), grpcserver.Options{
 			Logger:    slog.New(slog.NewJSONHandler(discard{}, nil)),
 			AuthToken: "bench-token",
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv.SetServing(true)
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer bench-token")
+		benchCalls(b, func(lis net.Listener) func() {
+			sctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(sctx, lis) }()
+			return func() { cancel(); <-done }
+		}, ctx, req)
+	})
+	b.Run("full_chain_observed", func(b *testing.B) {
+		// What production adds with METRICS_ADDR and tracing (no
+		// exporter): Prometheus interceptors, an otelgrpc span per call
+		// whose IDs reach the log lines, and a callers set.
+		set, err := callers.Parse([]byte(`{"callers": [{"name": "shop", "token_sha256": "`+sha256Hex("bench-token")+`", "methods": ["CompleteCheckout"]}]}`), grpcserver.MethodNames())
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv, err := grpcserver.New(newFakeService(), grpcserver.Options{
+			Logger:         slog.New(slog.NewJSONHandler(discard{}, nil)),
+			Callers:        func() *callers.Set { return set },
+			Metrics:        grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
+			TracerProvider: sdktrace.NewTracerProvider(),
 		})
 		if err != nil {
 			b.Fatal(err)

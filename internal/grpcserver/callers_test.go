@@ -325,12 +325,22 @@ func TestRequestID(t *testing.T) {
 		}
 		waitForLine(t, h.logs, func(m map[string]any) bool { return m["request_id"] == "req-42" && m["grpc.code"] == "OK" })
 
+		// A refused call returns it too (in the trailers-only answer's
+		// headers).
+		locked := start(t, transport, newFakeService(), grpcserver.Options{AuthToken: "tok"}, false)
+		var hdr metadata.MD
+		_, err := locked.client.GetPayment(metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "refused-1"),
+			&pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_OrderId{OrderId: "o"}}, grpc.Header(&hdr))
+		if status.Code(err) != codes.Unauthenticated || len(hdr.Get("x-request-id")) != 1 || hdr.Get("x-request-id")[0] != "refused-1" {
+			t.Errorf("refused call: %v, headers %v; want UNAUTHENTICATED with x-request-id refused-1", err, hdr)
+		}
+
 		// Streams return it in their headers too.
 		stream, err := h.client.WatchPayment(metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "watch-1"), &pb.WatchPaymentRequest{CheckoutSessionId: sessionID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		hdr, err := stream.Header()
+		hdr, err = stream.Header()
 		if err != nil || len(hdr.Get("x-request-id")) != 1 || hdr.Get("x-request-id")[0] != "watch-1" {
 			t.Errorf("stream headers %v, %v: want x-request-id watch-1", hdr, err)
 		}

@@ -68,9 +68,9 @@ type contextStream struct {
 
 func (s *contextStream) Context() context.Context { return s.ctx }
 
-// methodNames are the short names of the service's methods, the names a
+// MethodNames are the short names of the service's methods, the names a
 // callers file grants.
-func methodNames() []string {
+func MethodNames() []string {
 	var names []string
 	for _, m := range pb.PaymentCompletionService_ServiceDesc.Methods {
 		names = append(names, m.MethodName)
@@ -80,9 +80,6 @@ func methodNames() []string {
 	}
 	return names
 }
-
-// MethodNames are the method names a callers file may grant.
-func MethodNames() []string { return methodNames() }
 
 // callerAuth recognises the caller of a call, by its bearer token or its
 // verified client certificate, records it for the call's log lines and

@@ -371,8 +371,8 @@ func TestReceiverMethodPathRateAndStore(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, rec.Code, tt.want)
 		}
 	}
-	if post(r, body) != 200 || post(r, body) != 200 {
-		t.Fatal("a burst's worth of messages was refused")
+	if first, second := post(r, body), post(r, body); first != 200 || second != 200 {
+		t.Fatalf("a burst's worth of messages was refused: %d, %d", first, second)
 	}
 	if code := post(r, body); code != http.StatusTooManyRequests {
 		t.Errorf("beyond the source's rate: %d, want 429", code)

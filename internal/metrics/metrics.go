@@ -56,7 +56,7 @@ func New(b Build) *Metrics {
 		}, []string{"outcome", "reason"}),
 		amazonCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "amazonpay_calls_total",
-			Help: "Amazon Pay API calls by operation and final HTTP status (\"none\" when no response was obtained), retries included in one call.",
+			Help: "Amazon Pay API calls by operation and final HTTP status (\"none\" when no response was obtained, \"not_sent\" when no attempt was made: held back by the rate limit, or the caller gave up first), retries included in one call.",
 		}, []string{"operation", "status"}),
 		amazonLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "amazonpay_call_duration_seconds",
@@ -124,8 +124,13 @@ func (m *Metrics) CompletionAnswered(o payment.Outcome, reason string) {
 func (m *Metrics) CallStarted(ctx context.Context, op string) (context.Context, func(amazonpay.CallInfo, error)) {
 	return ctx, func(info amazonpay.CallInfo, _ error) {
 		status := "none"
-		if info.StatusCode != 0 {
+		switch {
+		case info.StatusCode != 0:
 			status = strconv.Itoa(info.StatusCode)
+		case info.Attempts == 0:
+			// Nothing reached Amazon Pay (held back by the rate limit):
+			// not an unanswered call.
+			status = "not_sent"
 		}
 		m.amazonCalls.WithLabelValues(op, status).Inc()
 		m.amazonLatency.WithLabelValues(op).Observe(info.Latency.Seconds())

@@ -34,6 +34,8 @@ func TestDomainMetrics(t *testing.T) {
 	done(amazonpay.CallInfo{StatusCode: 200, Attempts: 3, Latency: 120 * time.Millisecond}, nil)
 	_, done = m.CallStarted(t.Context(), "GetCharge")
 	done(amazonpay.CallInfo{Attempts: 1}, errors.New("connection refused"))
+	_, done = m.CallStarted(t.Context(), "CompleteCheckoutSession")
+	done(amazonpay.CallInfo{}, errors.New("held back by the rate limit"))
 	m.StoreOperation("Transition", 3*time.Millisecond, nil)
 	m.StoreOperation("Transition", time.Millisecond, store.ErrUnavailable)
 	m.StoreOperation("Get", time.Millisecond, store.ErrNotFound)
@@ -50,8 +52,9 @@ paymentcompletion_completions_total{outcome="completed",reason=""} 1
 paymentcompletion_completions_total{outcome="error",reason="AMOUNT_MISMATCH"} 1
 paymentcompletion_completions_total{outcome="error",reason="OTHER"} 1
 paymentcompletion_completions_total{outcome="unknown",reason=""} 1
-# HELP paymentcompletion_amazonpay_calls_total Amazon Pay API calls by operation and final HTTP status ("none" when no response was obtained), retries included in one call.
+# HELP paymentcompletion_amazonpay_calls_total Amazon Pay API calls by operation and final HTTP status ("none" when no response was obtained, "not_sent" when no attempt was made: held back by the rate limit, or the caller gave up first), retries included in one call.
 # TYPE paymentcompletion_amazonpay_calls_total counter
+paymentcompletion_amazonpay_calls_total{operation="CompleteCheckoutSession",status="not_sent"} 1
 paymentcompletion_amazonpay_calls_total{operation="GetCharge",status="200"} 1
 paymentcompletion_amazonpay_calls_total{operation="GetCharge",status="none"} 1
 # HELP paymentcompletion_amazonpay_retries_total Attempts of Amazon Pay API calls beyond the first, by operation.

@@ -27,13 +27,3 @@ func OutcomeForCharge(state string) (o Outcome, ok bool) {
 		return "", false
 	}
 }
-
-// OutcomeForCanceledSession maps the reason code of a Canceled checkout
-// session: a decline sends the buyer to pay another way, anything else
-// (BuyerCanceled, Expired, AmazonCanceled) lets them restart checkout.
-func OutcomeForCanceledSession(reasonCode string) Outcome {
-	if reasonCode == "Declined" {
-		return Declined
-	}
-	return Canceled
-}

@@ -103,11 +103,13 @@ func (a AmazonPay) CallStarted(ctx context.Context, op string) (context.Context,
 	ctx, span := a.tracer.Start(ctx, "amazonpay "+op, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("amazonpay.operation", op)))
 	return ctx, func(info amazonpay.CallInfo, err error) {
-		span.SetAttributes(
-			attribute.Int("http.response.status_code", info.StatusCode),
-			attribute.Int("amazonpay.attempts", info.Attempts),
-			attribute.String("amazonpay.request_id", info.RequestID),
-		)
+		span.SetAttributes(attribute.Int("amazonpay.attempts", info.Attempts))
+		if info.StatusCode != 0 { // 0: no response was obtained
+			span.SetAttributes(attribute.Int("http.response.status_code", info.StatusCode))
+		}
+		if info.RequestID != "" {
+			span.SetAttributes(attribute.String("amazonpay.request_id", info.RequestID))
+		}
 		if err != nil {
 			span.SetStatus(codes.Error, errorSummary(info, err))
 		}

@@ -159,6 +159,9 @@ func (t *Tracker) poll(ctx context.Context, p payment.Payment, owner string) {
 		case amazonpay.ClassRejected, amazonpay.ClassState, amazonpay.ClassAuthFailed, amazonpay.ClassTLSFailed:
 			delay = t.cfg.MaxInterval // a client-side problem will not fix itself quickly
 		}
+		// Never sooner than Amazon asked (Retry-After) or the rate limit
+		// allows: throttling must not bring polls forward.
+		delay = max(delay, amazonpay.RetryDelay(err))
 		t.log.WarnContext(ctx, "get charge failed; polling again later", "checkout_session_id", p.CheckoutSessionID,
 			"charge_id", p.ChargeID, "amazon_request_id", info.RequestID, "error", err.Error(), "next_in", delay.String())
 		t.reschedule(ctx, p, owner, delay)

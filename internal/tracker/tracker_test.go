@@ -2,7 +2,6 @@ package tracker_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -35,11 +34,11 @@ type fixture struct {
 	gets   *atomic.Int64 // Get Charge requests that reached the simulator
 }
 
-func newFixture(t *testing.T, pendingDelay time.Duration) *fixture {
+func newFixture(t *testing.T, opts simulator.Options) *fixture {
 	t.Helper()
 	gets := &atomic.Int64{}
 	sim := simtest.Start(t, simtest.Options{
-		Simulator: simulator.Options{PendingDelay: pendingDelay},
+		Simulator: opts,
 		Wrap: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/charges/") {
@@ -101,20 +100,19 @@ func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
 
 // TestPendingPaymentsSettle completes pending checkouts and lets the
 // tracker settle them, on each store, with a restart of the tracker in the
-// middle.
+// middle. One fake clock drives the simulator's settlements, the
+// completion's schedule and the trackers, so nothing waits on real time.
 func TestPendingPaymentsSettle(t *testing.T) {
 	t.Parallel()
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			// Authorizations settle 2s after each Complete: long enough
-			// that even on a busy machine none has settled by the first
-			// tracker's pass, so every payment is rescheduled (a counted
-			// poll) at least once.
-			f := newFixture(t, 2*time.Second)
+			clock := simulator.NewFakeClock(time.Now())
+			const firstPoll, settle = 30 * time.Second, time.Minute
+			f := newFixture(t, simulator.Options{Clock: clock, PendingDelay: settle})
 			hub := watch.NewHub()
 			st := hub.Wrap(open(t))
-			svc := completion.New(st, completion.AmazonPay(f.client), hub, completion.Config{PendingFirstPoll: 100 * time.Millisecond, Logger: quiet})
+			svc := completion.New(st, completion.AmazonPay(f.client), hub, completion.Config{PendingFirstPoll: firstPoll, Now: clock.Now, Logger: quiet})
 
 			want := map[string]struct {
 				outcome payment.Outcome
@@ -138,42 +136,45 @@ func TestPendingPaymentsSettle(t *testing.T) {
 				}{o, reason, state}
 			}
 
-			cfg := tracker.Config{Owner: "t", FirstPoll: 100 * time.Millisecond, MaxInterval: 300 * time.Millisecond, Rate: 100, Idle: 20 * time.Millisecond, Lease: 5 * time.Second, Logger: quiet}
-			// The first tracker polls once (nothing has settled yet) and stops.
+			cfg := tracker.Config{Owner: "t", FirstPoll: firstPoll, MaxInterval: 5 * time.Minute, Rate: 100, Lease: 5 * time.Minute, Now: clock.Now, Logger: quiet}
 			first := tracker.New(st, f.client, cfg)
-			time.Sleep(150 * time.Millisecond)
-			if n, err := first.PollOnce(t.Context()); err != nil || n == 0 {
-				t.Fatalf("first pass: %d %v", n, err)
+			if n, err := first.PollOnce(t.Context()); err != nil || n != 0 {
+				t.Fatalf("pass before the first poll is due: %d %v", n, err)
 			}
-			// A new tracker (a restarted process) finds the work in the store.
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() { done <- tracker.New(st, f.client, cfg).Run(ctx) }()
-			deadline := time.Now().Add(20 * time.Second)
-			for id, w := range want {
-				for {
-					p, err := st.Get(t.Context(), id)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if p.Outcome.Final() {
-						if p.Outcome != w.outcome || p.ReasonCode != w.reason || p.ChargeState != w.state || !p.NextCheckTime.IsZero() || p.LeaseOwner != "" {
-							t.Fatalf("%s settled as %+v, want %v", id, p, w)
-						}
-						if p.CheckAttempts < 1 {
-							t.Errorf("%s settled without a counted poll", id)
-						}
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s not settled: %+v", id, p)
-					}
-					time.Sleep(20 * time.Millisecond)
+			// The first tracker polls once (nothing has settled yet): every
+			// payment is rescheduled, with the poll counted, and released.
+			clock.Advance(firstPoll)
+			if n, err := first.PollOnce(t.Context()); err != nil || n != len(want) {
+				t.Fatalf("first pass: %d %v, want %d", n, err, len(want))
+			}
+			if got := f.gets.Load(); got != int64(len(want)) {
+				t.Fatalf("%d Get Charge requests reached Amazon Pay, want %d", got, len(want))
+			}
+			for id := range want {
+				p, err := st.Get(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Outcome != payment.Pending || p.CheckAttempts != 1 || !p.NextCheckTime.After(clock.Now()) || p.LeaseOwner != "" {
+					t.Fatalf("%s after the first pass: %+v, want pending, 1 check, rescheduled, released", id, p)
 				}
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("Run: %v", err)
+
+			// Every authorization settles; a new tracker (a restarted
+			// process) finds the work in the store once it is due again
+			// (1m after the first poll, with at most 10% jitter).
+			clock.Advance(2 * settle)
+			if n, err := tracker.New(st, f.client, cfg).PollOnce(t.Context()); err != nil || n != len(want) {
+				t.Fatalf("pass after the restart: %d %v, want %d", n, err, len(want))
+			}
+			for id, w := range want {
+				p, err := st.Get(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Outcome != w.outcome || p.ReasonCode != w.reason || p.ChargeState != w.state || !p.NextCheckTime.IsZero() || p.LeaseOwner != "" || p.CheckAttempts != 2 {
+					t.Fatalf("%s settled as %+v, want %v after 2 checks", id, p, w)
+				}
 			}
 		})
 	}
@@ -198,49 +199,5 @@ func TestNextDelayGrowsAndIsCapped(t *testing.T) {
 	}
 	if d := tr.NextDelay(1000); d < 27*time.Minute {
 		t.Fatalf("late delay %v, want the 30m cap", d)
-	}
-}
-
-// TestGetChargeRateIsLimited checks that a pass never sends Get Charge
-// faster than the configured rate (plus its burst).
-func TestGetChargeRateIsLimited(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, time.Hour) // stays pending throughout
-	hub := watch.NewHub()
-	st := hub.Wrap(stores(t)["sqlite"](t))
-	svc := completion.New(st, completion.AmazonPay(f.client), hub, completion.Config{PendingFirstPoll: time.Millisecond, Logger: quiet})
-	const n = 12
-	for range n {
-		id := f.pendingSession(t, "PendingThenAuthorized")
-		if _, err := svc.Complete(t.Context(), completion.Request{CheckoutSessionID: id, OrderID: "o", ChargeAmount: payment.Money{Amount: "10.00", CurrencyCode: "USD"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(5 * time.Millisecond)
-	const rate, burst = 10.0, 2
-	tr := tracker.New(st, f.client, tracker.Config{Rate: rate, Burst: burst, FirstPoll: time.Hour, Lease: time.Minute, Logger: quiet})
-	before := f.gets.Load()
-	start := time.Now()
-	got, err := tr.PollOnce(t.Context())
-	elapsed := time.Since(start)
-	if err != nil || got != n {
-		t.Fatalf("PollOnce = %d, %v; want %d", got, err, n)
-	}
-	sent := f.gets.Load() - before
-	if sent != n {
-		t.Fatalf("%d Get Charge requests, want %d", sent, n)
-	}
-	if allowed := burst + int64(rate*elapsed.Seconds()) + 1; sent > allowed {
-		t.Fatalf("%d requests in %v exceed rate %v/s with burst %d", sent, elapsed, rate, burst)
-	}
-	// Nothing settled: every payment is rescheduled, not guessed.
-	due, err := st.ClaimDue(t.Context(), []payment.Outcome{payment.Pending}, time.Now().Add(2*time.Hour), 100, time.Minute, "probe")
-	if err != nil || len(due) != n {
-		t.Fatalf("pending payments after the pass: %d %v", len(due), err)
-	}
-	for _, p := range due {
-		if p.CheckAttempts != 1 {
-			t.Errorf("%s: %d attempts, want 1", p.CheckoutSessionID, p.CheckAttempts)
-		}
 	}
 }

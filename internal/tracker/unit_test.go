@@ -131,9 +131,10 @@ func TestRejectedPollWaitsLong(t *testing.T) {
 	}
 }
 
-// TestRateAndBurst: a pass over many due payments sends no more Get Charge
-// calls than the burst at once and the rate after; the default burst is
-// the rate rounded up.
+// TestRateAndBurst: a pass over many due payments sends one Get Charge call
+// for each, no more than the burst at once and the rate after, and
+// reschedules those still pending; the default burst is the rate rounded
+// up.
 func TestRateAndBurst(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -164,6 +165,9 @@ func TestRateAndBurst(t *testing.T) {
 					t.Fatalf("PollOnce = %d, %v; want %d", got, err, n)
 				}
 				calls := az.times()
+				if len(calls) != n {
+					t.Fatalf("%d Get Charge calls, want %d", len(calls), n)
+				}
 				for i, at := range calls {
 					// Call i may come once i+1-burst tokens were refilled.
 					earliest := time.Duration(float64(max(0, i+1-tt.wantBurst)) / tt.rate * float64(time.Second))
@@ -174,10 +178,40 @@ func TestRateAndBurst(t *testing.T) {
 				if d := calls[tt.wantBurst-1].Sub(now); d != 0 {
 					t.Errorf("call %d (the last of the burst) waited %v", tt.wantBurst, d)
 				}
+				// Nothing settled: every payment is rescheduled, not guessed.
+				for i := range n {
+					p, _ := st.Row(string(rune('a'+i)) + "-cs")
+					if p.Outcome != payment.Pending || p.CheckAttempts != 1 || !p.NextCheckTime.After(now) || p.LeaseOwner != "" {
+						t.Errorf("%s after the pass: %s, %d checks, next %v, lease %q; want pending, 1 check, rescheduled, released", p.CheckoutSessionID, p.Outcome, p.CheckAttempts, p.NextCheckTime, p.LeaseOwner)
+					}
+				}
 				if tracker.DefaultBurst(tt.rate) != max(1, int(tt.rate+0.999)) {
 					t.Errorf("DefaultBurst(%v) = %d", tt.rate, tracker.DefaultBurst(tt.rate))
 				}
 			})
 		})
 	}
+}
+
+// TestThrottledPollWaitsForRetryAfter: a throttled Get Charge is polled
+// again no sooner than Amazon's Retry-After, even when the backoff is
+// shorter.
+func TestThrottledPollWaitsForRetryAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := storefake.New()
+		start := time.Now().UTC()
+		st.Put(pendingPayment("cs-1", start))
+		az := &charges{script: map[string][]chargeAnswer{"cs-1-C1": {
+			{err: &amazonpay.Error{StatusCode: 429, Retryable: true, RetryAfter: 10 * time.Minute}},
+		}}}
+		tr := tracker.New(st, az, tracker.Config{Owner: "t", FirstPoll: 30 * time.Second, MaxInterval: 30 * time.Minute, Logger: quiet})
+		if n, err := tr.PollOnce(t.Context()); n != 1 || err != nil {
+			t.Fatalf("PollOnce = %d, %v", n, err)
+		}
+		p, _ := st.Row("cs-1")
+		if d := p.NextCheckTime.Sub(start); d != 10*time.Minute {
+			t.Errorf("next poll in %v, want the 10m Retry-After", d)
+		}
+	})
 }

@@ -20,16 +20,17 @@ import {
 interface Attempt {
   at: number;
   timeout: string | null;
+  authorization: string | null;
 }
 
 // Each test uses its own order ID; the fake fails the first `failures`
 // attempts of each ID with `code`, attaching a RetryInfo of 300 ms.
 const script = new Map<string, { failures: number; code: Code; attempts: Attempt[] }>();
 
-function attempt(key: string, timeout: string | null): void {
+function attempt(key: string, header: Headers): void {
   const s = script.get(key);
   assert.ok(s, `unscripted key ${key}`);
-  s.attempts.push({ at: Date.now(), timeout });
+  s.attempts.push({ at: Date.now(), timeout: header.get("grpc-timeout"), authorization: header.get("authorization") });
   if (s.attempts.length <= s.failures) {
     throw new ConnectError("try again", s.code, undefined, [
       { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: { seconds: 0n, nanos: 300_000_000 } }) },
@@ -47,11 +48,11 @@ before(async () => {
       routes: (router) =>
         router.service(PaymentCompletionService, {
           completeCheckout(req, ctx) {
-            attempt(req.orderId, ctx.requestHeader.get("grpc-timeout"));
+            attempt(req.orderId, ctx.requestHeader);
             return {};
           },
           getPayment(req, ctx) {
-            attempt(req.key.value ?? "", ctx.requestHeader.get("grpc-timeout"));
+            attempt(req.key.value ?? "", ctx.requestHeader);
             return {};
           },
         }),
@@ -125,4 +126,14 @@ test("per-method timeouts from the service config, unless the call sets one", as
   const own = scripted("own", 0, Code.Unavailable);
   await client.getPayment({ key: { case: "orderId", value: "own" } }, { timeoutMs: 1234 });
   assert.match(own.attempts[0].timeout ?? "", /^12\d\dm$/);
+});
+
+test("the bearer token goes with every call", async () => {
+  const s = scripted("token", 1, Code.Unavailable);
+  const client = createPaymentCompletionClient({ baseUrl, token: "tok" });
+  await client.getPayment({ key: { case: "orderId", value: "token" } });
+  assert.deepEqual(
+    s.attempts.map((a) => a.authorization),
+    ["Bearer tok", "Bearer tok"],
+  );
 });

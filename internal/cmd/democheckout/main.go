@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,11 +23,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
 )
 
 func main() {
@@ -102,23 +101,10 @@ and SIMULATOR_ADDR settings.
 func run(o options) (string, error) {
 	dataDir, amount, currency, intent, pending, scenario := o.dataDir, o.amount, o.currency, o.intent, o.pending, o.scenario
 	simURL := "https://" + o.simulatorAddr
-	dir := filepath.Join(dataDir, "simulator")
-	keyFile := filepath.Join(dir, "merchant-private-key.pem")
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		abs, _ := filepath.Abs(keyFile)
-		return "", fmt.Errorf("the server's simulator key %s: %w (start the server without Amazon Pay credentials first, and give democheckout its DATA_DIR)", abs, err)
-	}
-	key, err := amazonpay.ParsePrivateKey(keyPEM)
+	key, pool, err := embeddedsim.Load(dataDir)
 	if err != nil {
 		return "", err
 	}
-	certPEM, err := os.ReadFile(filepath.Join(dir, "simulator-cert.pem"))
-	if err != nil {
-		return "", fmt.Errorf("the simulator's certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
 	// The storefront's region follows the currency: outside the EU
 	// Amazon keeps a merchant to its ledger currency.
 	region := "na"
@@ -130,7 +116,7 @@ func run(o options) (string, error) {
 		region = "eu"
 	}
 	c, err := amazonpay.New(amazonpay.Config{
-		PublicKeyID: "SANDBOX-EMBEDDEDSIMULATORKEY0001", PrivateKey: key, Region: region, Endpoint: simURL, RootCAs: pool,
+		PublicKeyID: embeddedsim.KeyID, PrivateKey: key, Region: region, Endpoint: simURL, RootCAs: pool,
 	})
 	if err != nil {
 		return "", err

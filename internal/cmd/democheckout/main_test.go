@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,11 +12,8 @@ import (
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
 )
-
-// embeddedKeyID is the key ID under which the server registers its key at
-// its embedded simulator.
-const embeddedKeyID = "SANDBOX-EMBEDDEDSIMULATORKEY0001"
 
 // serverLikeSimulator lays out a data directory as the server does without
 // Amazon Pay credentials (its key and the simulator's certificate under
@@ -27,19 +21,12 @@ const embeddedKeyID = "SANDBOX-EMBEDDEDSIMULATORKEY0001"
 func serverLikeSimulator(t *testing.T) (dataDir string, srv *simulator.Server, key *rsa.PrivateKey) {
 	t.Helper()
 	dataDir = t.TempDir()
-	dir := filepath.Join(dataDir, "simulator")
+	dir := embeddedsim.Dir(dataDir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := embeddedsim.LoadOrCreateKey(dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "merchant-private-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sim, err := simulator.New(simulator.Options{})
@@ -47,7 +34,7 @@ func serverLikeSimulator(t *testing.T) (dataDir string, srv *simulator.Server, k
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	if err := sim.RegisterPublicKey(embeddedKeyID, &key.PublicKey, ""); err != nil {
+	if err := sim.RegisterPublicKey(embeddedsim.KeyID, &key.PublicKey, ""); err != nil {
 		t.Fatal(err)
 	}
 	srv, err = simulator.Serve(t.Context(), "127.0.0.1:0", sim, dir)
@@ -77,7 +64,7 @@ func TestReadsServerSettingsFromAnyDirectory(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(id) {
 		t.Fatalf("printed %q, want a checkout session ID", id)
 	}
-	c, err := amazonpay.New(amazonpay.Config{PublicKeyID: embeddedKeyID, PrivateKey: key, Region: "na", Endpoint: srv.URL, RootCAs: srv.CertPool})
+	c, err := amazonpay.New(amazonpay.Config{PublicKeyID: embeddedsim.KeyID, PrivateKey: key, Region: "na", Endpoint: srv.URL, RootCAs: srv.CertPool})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1631,6 +1631,9 @@ export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
  * cancellation on its charge, and the other methods only read. Errors carry a
  * `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
  * its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
+ * UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
+ * `retry_delay` before retrying. The error details are defined in
+ * google/rpc/error_details.proto, shipped beside this file.
  *
  * Metadata: send `authorization: Bearer <token>` (or connect with the client
  * certificate) of a caller the service knows when it requires callers; each
@@ -1659,7 +1662,9 @@ export const PaymentCompletionService: GenService<{
    * request itself could not be served: INVALID_ARGUMENT (bad input, nothing
    * sent to Amazon Pay), NOT_FOUND (Amazon Pay does not know the session),
    * FAILED_PRECONDITION (amount mismatch, session not ready, session bound to
-   * another order), UNAVAILABLE (retry the same call).
+   * another order), UNAVAILABLE (retry the same call; with reason OVERLOADED
+   * the service refused it at once at a limit of concurrent work, nothing
+   * recorded: retry after the RetryInfo delay).
    *
    * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CompleteCheckout
    */
