@@ -10,8 +10,8 @@
 // UNAVAILABLE only when nothing was recorded or the call is idempotent, and
 // CompleteCheckout is idempotent on its checkout session. Timeouts:
 // CompleteCheckout 30 s (it may wait on Amazon Pay), GetPayment 5 s (a
-// database read), GetCharge and GetChargePermission 10 s (a live Amazon Pay
-// read). WatchPayment has neither: it lasts until the payment settles, and
+// database read), GetCharge, GetChargePermission and every other method 10 s
+// (the service-wide entry). WatchPayment has neither: it lasts until the payment settles, and
 // the caller re-opens it when it ends UNAVAILABLE (it resends the current
 // state).
 package serviceconfig
