@@ -8,8 +8,9 @@
 // The unary methods retry UNAVAILABLE up to 5 attempts with exponential
 // backoff (0.2 s doubling to 5 s, jittered by gRPC): the service answers
 // UNAVAILABLE only when nothing was recorded or the call is idempotent, and
-// CompleteCheckout is idempotent on its checkout session. Timeouts:
-// CompleteCheckout 30 s (it may wait on Amazon Pay), GetPayment 5 s (a
+// CompleteCheckout is idempotent on its checkout session (captures and
+// cancellations on their charge). Timeouts: CompleteCheckout, CaptureCharge
+// and CancelCharge 30 s (they may wait on Amazon Pay), GetPayment 5 s (a
 // database read), GetCharge, GetChargePermission and every other method 10 s
 // (the service-wide entry). WatchPayment has neither: it lasts until the payment settles, and
 // the caller re-opens it when it ends UNAVAILABLE (it resends the current

@@ -54,6 +54,18 @@ func (s *server) GetChargePermission(ctx context.Context, _ *pb.GetChargePermiss
 	return &pb.GetChargePermissionResponse{}, s.record(ctx)
 }
 
+func (s *server) CaptureCharge(ctx context.Context, _ *pb.CaptureChargeRequest) (*pb.CaptureChargeResponse, error) {
+	return &pb.CaptureChargeResponse{}, s.record(ctx)
+}
+
+func (s *server) CancelCharge(ctx context.Context, _ *pb.CancelChargeRequest) (*pb.CancelChargeResponse, error) {
+	return &pb.CancelChargeResponse{}, s.record(ctx)
+}
+
+func (s *server) ListPayments(ctx context.Context, _ *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	return &pb.ListPaymentsResponse{}, s.record(ctx)
+}
+
 func (s *server) WatchPayment(_ *pb.WatchPaymentRequest, stream grpc.ServerStreamingServer[pb.WatchPaymentResponse]) error {
 	if err := s.record(stream.Context()); err != nil {
 		return err
@@ -103,6 +115,18 @@ func TestMethods(t *testing.T) {
 		}, 10 * time.Second, true},
 		{"GetChargePermission", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
 			_, err := c.GetChargePermission(ctx, &pb.GetChargePermissionRequest{})
+			return err
+		}, 10 * time.Second, true},
+		{"CaptureCharge", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.CaptureCharge(ctx, &pb.CaptureChargeRequest{})
+			return err
+		}, 30 * time.Second, true},
+		{"CancelCharge", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.CancelCharge(ctx, &pb.CancelChargeRequest{})
+			return err
+		}, 30 * time.Second, true},
+		{"ListPayments (service-wide entry)", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.ListPayments(ctx, &pb.ListPaymentsRequest{})
 			return err
 		}, 10 * time.Second, true},
 		{"WatchPayment", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
