@@ -18,6 +18,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 )
@@ -142,6 +143,58 @@ type Config struct {
 	// ReplicaID names this process in leases; replicas sharing a database
 	// must have distinct IDs.
 	ReplicaID string
+
+	// IPNAddr is where the Amazon Pay notification (IPN) listener serves
+	// ipn.Path: "" serves none, except with the embedded simulator
+	// (DefaultEmbeddedIPNAddr); "off" serves none at all. See IPNListenAddr.
+	IPNAddr string
+	// IPNTLSCertFile and IPNTLSKeyFile, when set, serve TLS on IPNAddr.
+	IPNTLSCertFile, IPNTLSKeyFile string
+	// IPNMerchantID is this deployment's Amazon Pay merchant ID; a
+	// notification for another is refused. Required with IPNAddr and
+	// credentials; the embedded simulator's merchant otherwise.
+	IPNMerchantID string
+	// IPNCertHosts are hosts, besides sns.<region>.amazonaws.com, allowed
+	// for SigningCertURL and SubscribeURL (comma-separated).
+	IPNCertHosts string
+	// IPNCAFile is a PEM bundle the signing certificates must chain to
+	// instead of the system roots.
+	IPNCAFile string
+	// IPNTopicArns, when set, are the only SNS topics accepted
+	// (comma-separated).
+	IPNTopicArns string
+	// IPNMaxAge is the oldest a notification may be.
+	IPNMaxAge time.Duration
+	// IPNRate is the notifications per second one source address may post
+	// (burst: twice as many).
+	IPNRate float64
+}
+
+// DefaultEmbeddedIPNAddr is the notification listener's address when the
+// embedded simulator runs and IPN_ADDR is not set.
+const DefaultEmbeddedIPNAddr = "127.0.0.1:8444"
+
+// IPNListenAddr is the address the notification listener binds; ""
+// serves none.
+func (c Config) IPNListenAddr() string {
+	switch {
+	case c.IPNAddr == "off":
+		return ""
+	case c.IPNAddr == "" && c.UseSimulator():
+		return DefaultEmbeddedIPNAddr
+	}
+	return c.IPNAddr
+}
+
+// list splits a comma-separated setting.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // TrackerGetChargeBurst is the token-bucket burst of the tracker's Get
@@ -309,6 +362,31 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.AmazonPayRateMaxWait })},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
+		{"ipn-addr", "IPN_ADDR", "host:port", "address of the Amazon Pay notification (IPN) listener, path /amazonpay/ipn; empty serves none, except with the embedded simulator (" + DefaultEmbeddedIPNAddr + "); off serves none", "",
+			str(func(c *Config) *string { return &c.IPNAddr })},
+		{"ipn-tls-cert-file", "IPN_TLS_CERT_FILE", "file", "PEM certificate (chain) of the notification listener; with IPN_TLS_KEY_FILE it serves https, as Amazon Pay requires", "",
+			str(func(c *Config) *string { return &c.IPNTLSCertFile })},
+		{"ipn-tls-key-file", "IPN_TLS_KEY_FILE", "file", "PEM private key of IPN_TLS_CERT_FILE", "",
+			str(func(c *Config) *string { return &c.IPNTLSKeyFile })},
+		{"ipn-merchant-id", "IPN_MERCHANT_ID", "id", "this deployment's Amazon Pay merchant ID; notifications for another are refused (required with IPN_ADDR and credentials; the embedded simulator's merchant otherwise)", "",
+			str(func(c *Config) *string { return &c.IPNMerchantID })},
+		{"ipn-cert-hosts", "IPN_CERT_HOSTS", "list", "hosts (host[:port], comma-separated) allowed for a notification's SigningCertURL and SubscribeURL besides sns.<region>.amazonaws.com", "",
+			str(func(c *Config) *string { return &c.IPNCertHosts })},
+		{"ipn-ca-file", "IPN_CA_FILE", "file", "PEM CA bundle a notification's signing certificate must chain to, instead of the system roots", "",
+			str(func(c *Config) *string { return &c.IPNCAFile })},
+		{"ipn-topic-arns", "IPN_TOPIC_ARNS", "list", "SNS topic ARNs accepted (comma-separated); empty accepts any", "",
+			str(func(c *Config) *string { return &c.IPNTopicArns })},
+		{"ipn-max-age", "IPN_MAX_AGE", "duration", "oldest a notification may be (older ones, replays, are refused)", durationText(ipn.DefaultMaxAge),
+			dur(func(c *Config) *time.Duration { return &c.IPNMaxAge })},
+		{"ipn-rate", "IPN_RATE", "per-second", "notifications per second one source address may post (burst twice as many); more are refused with 429", "50",
+			func(c *Config, v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || !(f > 0) || math.IsInf(f, 0) {
+					return errors.New("want a positive number")
+				}
+				c.IPNRate = f
+				return nil
+			}},
 	}
 }
 
@@ -554,6 +632,23 @@ func (c Config) Validate() error {
 			fail("DEBUG_ADDR", "debug-addr", "%v", err)
 		}
 	}
+	if addr := c.IPNListenAddr(); addr != "" {
+		switch err := checkHostPort(addr); {
+		case err != nil:
+			fail("IPN_ADDR", "ipn-addr", "%v", err)
+		case c.IPNTLSCertFile == "" && !c.AllowPlaintext && !loopback(addr):
+			fail("IPN_ADDR", "ipn-addr", "%q is not a loopback address: serve TLS (IPN_TLS_CERT_FILE, IPN_TLS_KEY_FILE) or set ALLOW_PLAINTEXT=true (-allow-plaintext) behind a proxy that terminates TLS", addr)
+		}
+		if c.IPNMerchantID == "" && !c.UseSimulator() {
+			fail("IPN_MERCHANT_ID", "ipn-merchant-id", "required with IPN_ADDR: the merchant ID notifications must name (Seller Central: Integration > Integration Central)")
+		}
+	}
+	if (c.IPNTLSCertFile == "") != (c.IPNTLSKeyFile == "") {
+		fail("IPN_TLS_CERT_FILE", "ipn-tls-cert-file", "IPN_TLS_CERT_FILE and IPN_TLS_KEY_FILE (-ipn-tls-key-file) go together: set both or neither")
+	}
+	if c.IPNMaxAge <= 0 {
+		fail("IPN_MAX_AGE", "ipn-max-age", "must be positive, got %v", c.IPNMaxAge)
+	}
 	if c.MetricsAddr != "" {
 		if err := checkHostPort(c.MetricsAddr); err != nil {
 			fail("METRICS_ADDR", "metrics-addr", "%v", err)
@@ -708,5 +803,14 @@ func (c Config) logAttrs() []any {
 		"amazon_pay_rate_replicas", c.AmazonPayRateReplicas,
 		"amazon_pay_rate_max_wait", c.AmazonPayRateMaxWait.String(),
 		"replica_id", c.ReplicaID,
+		"ipn_addr", c.IPNListenAddr(),
+		"ipn_tls_cert_file", c.IPNTLSCertFile,
+		"ipn_tls_key_file", c.IPNTLSKeyFile,
+		"ipn_merchant_id", c.IPNMerchantID,
+		"ipn_cert_hosts", c.IPNCertHosts,
+		"ipn_ca_file", c.IPNCAFile,
+		"ipn_topic_arns", c.IPNTopicArns,
+		"ipn_max_age", c.IPNMaxAge.String(),
+		"ipn_rate", c.IPNRate,
 	}
 }

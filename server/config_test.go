@@ -51,6 +51,8 @@ func TestParseConfig(t *testing.T) {
 					TrackerGetChargeRate:  0,
 					ReconcileFirstDelay:   2 * time.Second,
 					ReplicaID:             c.ReplicaID,
+					IPNMaxAge:             time.Hour,
+					IPNRate:               50,
 
 					CompletionInflightLease:   2 * time.Minute,
 					CompletionUpstreamTimeout: 45 * time.Second,

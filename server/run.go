@@ -20,6 +20,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/logcontext"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
@@ -167,6 +168,11 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", obs.metrics.Handler())
 		g.Go(func() error { return serveHTTP(gctx, mlis, mux, "metrics listener") })
+	}
+	if d.ipnLis != nil {
+		logger.Info("serving Amazon Pay notifications", "ipn_addr", d.ipnLis.Addr().String(), "path", ipn.Path,
+			"tls", cfg.IPNTLSCertFile != "")
+		g.Go(func() error { return ipn.Serve(gctx, d.ipnLis, d.ipn, cfg.IPNTLSCertFile, cfg.IPNTLSKeyFile) })
 	}
 	if callersFile != nil {
 		g.Go(func() error { return callersFile.Watch(gctx, callersReloadInterval) })

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -15,6 +21,7 @@ import (
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
+	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
@@ -31,6 +38,12 @@ type deps struct {
 	ready   func(ctx context.Context) error
 	workers []func(ctx context.Context) error
 	closers []func() error
+	// ipnLis and ipn are the notification listener and its handler (nil
+	// without one); ipnCfg is the receiver's configuration, which the
+	// embedded simulator completes.
+	ipnLis net.Listener
+	ipn    http.Handler
+	ipnCfg *ipn.Config
 }
 
 // wire builds the service's dependencies in order (wire.Build): the store,
@@ -51,6 +64,18 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	if cfg.TrackerGetChargeRate > 0 {
 		logger.Warn("TRACKER_GET_CHARGE_RATE is deprecated: the tracker's Get Charge calls go through the process's Get Charge limit (AMAZON_PAY_RATE_LIMITS), behind calls a buyer waits on; the setting still caps the tracker's own calls",
 			"tracker_get_charge_rate", cfg.TrackerGetChargeRate)
+	}
+	if addr := cfg.IPNListenAddr(); addr != "" {
+		if d.ipnCfg, err = ipnConfig(cfg); err != nil {
+			return d, err
+		}
+		// Bound before Amazon Pay is set up, so the embedded simulator can
+		// be told the endpoint's address.
+		if d.ipnLis, err = net.Listen("tcp", addr); err != nil {
+			return d, listenError("IPN_ADDR", "ipn-addr", err)
+		}
+		lis := d.ipnLis
+		d.closers = append(d.closers, func() error { _ = lis.Close(); return nil })
 	}
 	svc, err := appwire.Build(ctx, appwire.Config{
 		DatabaseURL: cfg.DatabaseURL,
@@ -79,6 +104,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		AmazonPayRates:         cfg.AmazonPayRates(),
 		Logger:                 logger,
 		ObserveStore:           obs.store,
+		IPN:                    d.ipnCfg,
 	})
 	if err != nil {
 		return d, err
@@ -86,8 +112,82 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	// The store closes after what Amazon Pay started (the simulator), as
 	// before the split: closers run in reverse.
 	d.closers = append([]func() error{svc.Close}, d.closers...)
-	d.service, d.workers, d.ready = svc.API, svc.Workers, svc.Store.Ping
+	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
+}
+
+// ipnConfig is the notification receiver's configuration from the
+// settings.
+func ipnConfig(cfg Config) (*ipn.Config, error) {
+	ic := &ipn.Config{
+		Verifier: ipn.VerifierConfig{
+			ExtraHosts: list(cfg.IPNCertHosts),
+			TopicArns:  list(cfg.IPNTopicArns),
+			MaxAge:     cfg.IPNMaxAge,
+		},
+		MerchantID: cfg.IPNMerchantID,
+		Rate:       cfg.IPNRate,
+		Burst:      max(1, int(2*cfg.IPNRate)),
+	}
+	if cfg.IPNCAFile != "" {
+		b, err := os.ReadFile(cfg.IPNCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("IPN_CA_FILE (-ipn-ca-file): %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("IPN_CA_FILE (-ipn-ca-file): no PEM certificate in %s", cfg.IPNCAFile)
+		}
+		ic.Verifier.Roots = pool
+	}
+	return ic, nil
+}
+
+// registerIPN points the embedded simulator's notifications at this
+// server's receiver and makes the receiver trust the simulator's signing
+// certificate: its host is allowed and its CA is a root. An endpoint kept
+// from an earlier run at the same URL is reused; ones at other addresses
+// of this receiver's path are removed, so a notification is sent once.
+func registerIPN(sim *simulator.Simulator, srv *simulator.Server, ic *ipn.Config, lis net.Listener, tlsOn bool, logger *slog.Logger) error {
+	ic.Verifier.ExtraHosts = append(ic.Verifier.ExtraHosts, srv.Addr)
+	if ic.Verifier.Roots == nil {
+		ic.Verifier.Roots = srv.CertPool
+	} else {
+		ic.Verifier.Roots = ic.Verifier.Roots.Clone()
+		ic.Verifier.Roots.AppendCertsFromPEM(srv.CertPEM)
+	}
+	if ic.MerchantID == "" {
+		ic.MerchantID = embeddedMerchantID
+	}
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	url := scheme + "://" + lis.Addr().String() + ipn.Path
+	rec := httptest.NewRecorder()
+	sim.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/simulator/notificationEndpoints?merchantId="+ic.MerchantID, nil))
+	var listed struct {
+		Endpoints []struct{ ID, URL string } `json:"notificationEndpoints"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &listed); err != nil {
+		return fmt.Errorf("embedded simulator: list notification endpoints: %w", err)
+	}
+	found := false
+	for _, ep := range listed.Endpoints {
+		switch {
+		case ep.URL == url:
+			found = true
+		case strings.HasSuffix(ep.URL, ipn.Path):
+			sim.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodDelete, "/simulator/notificationEndpoints/"+ep.ID, nil))
+		}
+	}
+	if !found {
+		if _, err := sim.AddNotificationEndpoint(url, ic.MerchantID, "2"); err != nil {
+			return fmt.Errorf("embedded simulator: %w", err)
+		}
+	}
+	logger.Info("embedded simulator sends its notifications to this server", "ipn_url", url, "merchant_id", ic.MerchantID)
+	return nil
 }
 
 // amazonPay returns the Amazon Pay client: for the configured account, or,
@@ -144,6 +244,11 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		defer done()
 		return srv.Shutdown(sctx)
 	})
+	if d.ipnCfg != nil {
+		if err := registerIPN(sim, srv, d.ipnCfg, d.ipnLis, cfg.IPNTLSCertFile != "", logger); err != nil {
+			return nil, err
+		}
+	}
 	c, err := amazonpay.New(amazonpay.Config{
 		PublicKeyID: embeddedsim.KeyID,
 		PrivateKey:  key,
@@ -161,6 +266,11 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		"public_key_id", embeddedsim.KeyID, "state_dir", dir)
 	return c, nil
 }
+
+// embeddedMerchantID is the merchant of embeddedKeyID at the embedded
+// simulator: a key registered without one belongs to its "default"
+// merchant (docs/simulator.md).
+const embeddedMerchantID = "default"
 
 // observability is what traces and measures the service: the tracer
 // provider (always set) and the metrics (nil without METRICS_ADDR).

@@ -105,6 +105,13 @@ func Keep(ctx context.Context, st Extender, checkoutSessionID, owner string, lea
 // pass filled its batch without error, else after idle. A failed pass is
 // logged with msg.
 func Run(ctx context.Context, idle time.Duration, batch int, pass func(context.Context) (int, error), log *slog.Logger, msg string) error {
+	return RunWoken(ctx, idle, batch, pass, nil, log, msg)
+}
+
+// RunWoken is Run that also starts a pass as soon as wake delivers (work
+// was made due by someone else, e.g. a notification), instead of waiting
+// out idle.
+func RunWoken(ctx context.Context, idle time.Duration, batch int, pass func(context.Context) (int, error), wake <-chan struct{}, log *slog.Logger, msg string) error {
 	for {
 		n, err := pass(ctx)
 		if ctx.Err() != nil {
@@ -122,6 +129,8 @@ func Run(ctx context.Context, idle time.Duration, batch int, pass func(context.C
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }

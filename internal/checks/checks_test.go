@@ -171,3 +171,31 @@ func BenchmarkKeepStartStop(b *testing.B) {
 		checks.Keep(ctx, e, "cs", "owner", 2*time.Minute, time.Now, quiet)()
 	}
 }
+
+func TestRunWoken(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var at []time.Duration
+		start := time.Now()
+		wake := make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() {
+			done <- checks.RunWoken(ctx, time.Minute, 10, func(context.Context) (int, error) {
+				at = append(at, time.Since(start))
+				return 0, nil
+			}, wake, quiet, "pass failed")
+		}()
+		time.Sleep(2 * time.Second)
+		wake <- struct{}{} // a pass at once, not a minute after the first
+		time.Sleep(3 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("RunWoken = %v", err)
+		}
+		want := []time.Duration{0, 2 * time.Second}
+		if len(at) != len(want) || at[0] != want[0] || at[1] != want[1] {
+			t.Errorf("passes at %v, want %v", at, want)
+		}
+	})
+}

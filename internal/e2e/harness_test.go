@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
+	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/wire"
@@ -40,6 +42,10 @@ type amazonSim struct {
 	KeyID  string
 	Key    *rsa.PrivateKey
 	client *amazonpay.Client
+	// roots and httpc trust a simulator served over HTTPS (nil: plain
+	// HTTP).
+	roots *x509.CertPool
+	httpc *http.Client
 	// jpClient is the storefront of a Japanese merchant: Amazon keeps a
 	// merchant to its ledger currency outside the EU, so JPY checkouts are
 	// prepared through the JP region.
@@ -68,6 +74,7 @@ func (a *amazonSim) regionClient(t testing.TB, region string, retry amazonpay.Re
 		PrivateKey:     a.Key,
 		Region:         region,
 		Endpoint:       a.URL,
+		RootCAs:        a.roots,
 		Retry:          retry,
 		AttemptTimeout: attemptTimeout,
 	})
@@ -138,7 +145,11 @@ func (a *amazonSim) control(t testing.TB, method, path string, in, out any) {
 	}
 	req, _ := http.NewRequest(method, a.URL+path, body)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	hc := a.httpc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -184,6 +195,8 @@ type service struct {
 	Client pb.PaymentCompletionServiceClient
 	Store  store.Store
 	Addr   string
+	// IPNURL is the notification receiver's URL (with serviceOptions.IPN).
+	IPNURL string
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -207,6 +220,9 @@ type serviceOptions struct {
 	// simulator does not throttle unless told to, and load tests need the
 	// room).
 	AmazonRates *amazongate.Rates
+	// IPN, when set, serves the notification receiver on a port of its
+	// own (plain HTTP on loopback).
+	IPN *ipn.Config
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -268,6 +284,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 		AmazonPayMaxQueued:     o.AmazonMaxQueued,
 		AmazonPayRates:         rates,
 		Logger:                 logger,
+		IPN:                    o.IPN,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -289,13 +306,22 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	for _, w := range built.Workers {
 		wg.Go(func() { _ = w(ctx) })
 	}
+	var ipnURL string
+	if built.IPN != nil {
+		ilis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ipnURL = "http://" + ilis.Addr().String() + ipn.Path
+		wg.Go(func() { _ = ipn.Serve(ctx, ilis, built.IPN, "", "") })
+	}
 	go func() { wg.Wait(); _ = built.Close(); close(done) }()
 
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{Client: pb.NewPaymentCompletionServiceClient(conn), Store: st, Addr: lis.Addr().String(), cancel: cancel, done: done}
+	s := &service{Client: pb.NewPaymentCompletionServiceClient(conn), Store: st, Addr: lis.Addr().String(), IPNURL: ipnURL, cancel: cancel, done: done}
 	t.Cleanup(func() { _ = conn.Close(); s.stop() })
 	return s
 }

@@ -104,6 +104,8 @@ type Tracker struct {
 	limiter *rate.Limiter
 	batch   int
 	log     *slog.Logger
+	// wake holds one pending Wake.
+	wake chan struct{}
 }
 
 // New returns a Tracker; st should be wrapped by the watch hub so that
@@ -120,13 +122,24 @@ func New(st store.Store, az ChargeReader, cfg Config) *Tracker {
 		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
 		batch:   batch,
 		log:     cfg.Logger,
+		wake:    make(chan struct{}, 1),
 	}
 }
 
 // Run polls until ctx ends, then returns nil. Leases still held expire by
 // themselves.
 func (t *Tracker) Run(ctx context.Context) error {
-	return checks.Run(ctx, t.cfg.Idle, t.batch, t.PollOnce, t.log, "tracker pass failed")
+	return checks.RunWoken(ctx, t.cfg.Idle, t.batch, t.PollOnce, t.wake, t.log, "tracker pass failed")
+}
+
+// Wake makes Run look for due payments at once (a notification made one
+// due) rather than after its idle wait. It never blocks; wakes while a
+// pass runs fold into one more pass.
+func (t *Tracker) Wake() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
 }
 
 // PollOnce leases the pending payments that are due (one batch) and polls

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcapi"
+	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -56,6 +58,11 @@ type Config struct {
 	// reconciler's and the tracker's calls yield to the calls a buyer
 	// waits on. A Tracker.Rate of 0 takes the Get Charge limit's.
 	AmazonPayRates amazongate.Rates
+	// IPN, when set, builds the Amazon Pay notification receiver
+	// (Service.IPN) over the store and the tracker; Build sets its Store,
+	// Wake and Logger. It is read after AmazonPay returns, so that an
+	// embedded simulator can add its host and CA to it.
+	IPN *ipn.Config
 }
 
 // Service is the assembled service.
@@ -68,7 +75,10 @@ type Service struct {
 	// Workers run until their context ends: the reconciler, the tracker and,
 	// with PostgreSQL, the change feed. Each returns nil when stopped.
 	Workers []func(context.Context) error
-	close   func() error
+	// IPN is the notification receiver's handler (serve it at ipn.Path on
+	// a listener of its own); nil without Config.IPN.
+	IPN   http.Handler
+	close func() error
 }
 
 // Close closes the store; call it after the workers have stopped.
@@ -130,6 +140,15 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		func(ctx context.Context) error { return svc.RunReconciler(amazongate.Background(ctx)) },
 		func(ctx context.Context) error { return tr.Run(amazongate.Background(ctx)) },
 		func(ctx context.Context) error { return ops.Run(amazongate.Background(ctx)) })
+	if cfg.IPN != nil {
+		ic := *cfg.IPN
+		ic.Store, ic.Wake, ic.Logger = st, tr.Wake, cfg.Logger
+		rc, err := ipn.New(ic)
+		if err != nil {
+			return nil, errors.Join(err, raw.Close())
+		}
+		s.IPN = rc
+	}
 	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Operator: ops, Logger: cfg.Logger})
 	return s, nil
 }
