@@ -171,8 +171,9 @@ type Config struct {
 }
 
 // DefaultEmbeddedIPNAddr is the notification listener's address when the
-// embedded simulator runs and IPN_ADDR is not set.
-const DefaultEmbeddedIPNAddr = "127.0.0.1:8444"
+// embedded simulator runs and IPN_ADDR is not set: a loopback port chosen
+// at start, since the server registers it with the simulator itself.
+const DefaultEmbeddedIPNAddr = "127.0.0.1:0"
 
 // IPNListenAddr is the address the notification listener binds; ""
 // serves none.
@@ -362,7 +363,7 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.AmazonPayRateMaxWait })},
 		{"replica-id", "REPLICA_ID", "id", "name of this replica in leases; unique among replicas sharing a database", "<hostname>-<pid>",
 			str(func(c *Config) *string { return &c.ReplicaID })},
-		{"ipn-addr", "IPN_ADDR", "host:port", "address of the Amazon Pay notification (IPN) listener, path /amazonpay/ipn; empty serves none, except with the embedded simulator (" + DefaultEmbeddedIPNAddr + "); off serves none", "",
+		{"ipn-addr", "IPN_ADDR", "host:port", "address of the Amazon Pay notification (IPN) listener, path /amazonpay/ipn; empty serves none, except with the embedded simulator (a loopback port chosen at start, which the server registers there); off serves none", "",
 			str(func(c *Config) *string { return &c.IPNAddr })},
 		{"ipn-tls-cert-file", "IPN_TLS_CERT_FILE", "file", "PEM certificate (chain) of the notification listener; with IPN_TLS_KEY_FILE it serves https, as Amazon Pay requires", "",
 			str(func(c *Config) *string { return &c.IPNTLSCertFile })},

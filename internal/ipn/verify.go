@@ -133,8 +133,10 @@ func (m *Message) StringToSign() []byte {
 // URLs: sns.<region>.amazonaws.com (and .com.cn in China).
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
-// certPath is the path SNS serves signing certificates at.
-var certPath = regexp.MustCompile(`^/[A-Za-z0-9._-]+\.pem$`)
+// certPath is a certificate's path: segments of plain characters, none
+// starting with a dot (so no "." or ".."), the last ending in .pem (SNS's
+// own are /SimpleNotificationService-<hash>.pem).
+var certPath = regexp.MustCompile(`^(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+\.pem$`)
 
 // VerifierConfig configures a Verifier.
 type VerifierConfig struct {
