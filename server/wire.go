@@ -267,7 +267,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 	return c, nil
 }
 
-// embeddedMerchantID is the merchant of embeddedKeyID at the embedded
+// embeddedMerchantID is the merchant of embeddedsim.KeyID at the embedded
 // simulator: a key registered without one belongs to its "default"
 // merchant (docs/simulator.md).
 const embeddedMerchantID = "default"
