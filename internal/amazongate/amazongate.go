@@ -26,13 +26,14 @@ import (
 type Gate struct {
 	c     *amazonpay.Client
 	calls *overload.Limiter
-	// signing holds one token per request being signed ahead: an RSA
+	// signing holds one token per Complete request being signed: an RSA
 	// signature is most of a completion's CPU, and thousands of
 	// completions arriving together would otherwise each start one at
 	// once, filling the scheduler's run queue so that every other
 	// goroutine (a GetPayment, a WatchPayment, the store's writer) waits
-	// behind all of them. One signature per CPU keeps the CPUs busy and
-	// the queue short.
+	// behind all of them. SigningPlaces keeps one CPU free of signatures
+	// when there is more than one, so that reads stay fast however many
+	// completions queue to be signed.
 	signing chan struct{}
 	// pace is the rate limit per operation; nil: none.
 	pace *pacer
@@ -53,7 +54,7 @@ func New(c *amazonpay.Client, maxCalls, maxQueued int, opts ...Option) (*Gate, e
 	for _, opt := range opts {
 		opt(&o)
 	}
-	g := &Gate{c: c, calls: l, signing: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	g := &Gate{c: c, calls: l, signing: make(chan struct{}, SigningPlaces(runtime.GOMAXPROCS(0)))}
 	if !o.rates.Off {
 		if g.pace, err = newPacer(o.rates); err != nil {
 			return nil, err
@@ -61,6 +62,14 @@ func New(c *amazonpay.Client, maxCalls, maxQueued int, opts ...Option) (*Gate, e
 	}
 	return g, nil
 }
+
+// SigningPlaces is how many Complete requests a Gate signs at once on procs
+// CPUs: one fewer than the CPUs, at least one. The signatures of a burst
+// then take at most procs-1 CPUs and the rest serve everything else; the
+// price is a lower peak rate of completions (one RSA-2048 signature costs
+// about a millisecond of CPU, so each signing place still serves several
+// hundred completions a second).
+func SigningPlaces(procs int) int { return max(procs-1, 1) }
 
 // Option adjusts a Gate.
 type Option func(*options)
@@ -103,28 +112,28 @@ func (g *Gate) enter(ctx context.Context) (release func(), err error) {
 }
 
 // PrepareComplete implements completion.Amazon. Preparing (signing) needs
-// no place among the calls in flight, only one of the signing places (one
-// per CPU), and sending needs a place. With a signing place free the call
-// is signed now, ahead, as the caller asks; with none (a burst of
-// completions) it is signed when sent, by the sender, so that no goroutine
-// waits just to sign ahead: thousands of those would hold thousands of
-// stacks for nothing.
+// no place among the calls in flight, only one of the signing places
+// (SigningPlaces), and sending needs a place. With a signing place free the
+// call is signed now, ahead, as the caller asks; with none (a burst of
+// completions) it is signed by Sign, or by Send, so that no goroutine waits
+// just to sign ahead: thousands of those would hold thousands of stacks for
+// nothing.
 func (g *Gate) PrepareComplete(id string, req amazonpay.CompleteCheckoutSessionRequest) (completion.CompleteCall, error) {
 	select {
 	case g.signing <- struct{}{}:
 	default:
-		return gatedComplete{g: g, id: id, req: req}, nil
+		return &gatedComplete{g: g, id: id, req: req}, nil
 	}
 	defer func() { <-g.signing }()
 	call, err := g.c.PrepareCompleteCheckoutSession(id, req, g.paced(nil)...)
 	if err != nil {
 		return nil, err
 	}
-	return gatedComplete{g: g, call: call}, nil
+	return &gatedComplete{g: g, call: call}, nil
 }
 
 // gatedComplete is a Complete Checkout Session call, signed ahead (call)
-// or to be signed when sent (id and req).
+// or still to be signed (id and req). It is used by one goroutine.
 type gatedComplete struct {
 	g    *Gate
 	call *amazonpay.PreparedCompleteCheckoutSession
@@ -132,21 +141,34 @@ type gatedComplete struct {
 	req  amazonpay.CompleteCheckoutSessionRequest
 }
 
-func (c gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
-	if c.call == nil {
-		select {
-		case c.g.signing <- struct{}{}:
-		case <-ctx.Done():
-			return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: ctx.Err()}
-		}
-		call, err := c.g.c.PrepareCompleteCheckoutSession(c.id, c.req, c.g.paced(nil)...)
-		<-c.g.signing
-		if err != nil {
-			// Input the client refuses: nothing was sent. (The domain
-			// validates the same input first, so this does not happen.)
-			return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: err}
-		}
-		c.call = call
+// Sign implements completion.CompleteCall: it waits for a signing place
+// until ctx ends (then it returns ctx's error) and signs the call, unless
+// it is signed already. Nothing is sent.
+func (c *gatedComplete) Sign(ctx context.Context) error {
+	if c.call != nil {
+		return nil
+	}
+	select {
+	case c.g.signing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	call, err := c.g.c.PrepareCompleteCheckoutSession(c.id, c.req, c.g.paced(nil)...)
+	<-c.g.signing
+	if err != nil {
+		return err
+	}
+	c.call = call
+	return nil
+}
+
+// Send implements completion.CompleteCall, signing the call first if Sign
+// did not.
+func (c *gatedComplete) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+	if err := c.Sign(ctx); err != nil {
+		// Not signed (the context ended, or input the client refuses,
+		// which the domain validates first): nothing was sent.
+		return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: err}
 	}
 	release, err := c.g.enter(ctx)
 	if err != nil {

@@ -90,3 +90,14 @@ func TestGateBoundsCallsInFlight(t *testing.T) {
 		t.Errorf("after the calls: %d in flight, %d waiting", inFlight, waiting)
 	}
 }
+
+// TestSigningPlaces: one CPU is left free of signatures when there is more
+// than one.
+func TestSigningPlaces(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ procs, want int }{{1, 1}, {2, 1}, {4, 3}, {16, 15}} {
+		if got := amazongate.SigningPlaces(tt.procs); got != tt.want {
+			t.Errorf("SigningPlaces(%d) = %d, want %d", tt.procs, got, tt.want)
+		}
+	}
+}

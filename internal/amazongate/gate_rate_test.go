@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,17 +49,17 @@ func TestGatePacesEveryCall(t *testing.T) {
 			return err
 		}},
 		{"complete signed when sent", "CompleteCheckoutSession", func(g *Gate) error {
-			for range runtime.GOMAXPROCS(0) {
+			for range cap(g.signing) {
 				g.signing <- struct{}{}
 			}
 			call, err := g.PrepareComplete(session, req)
-			for range runtime.GOMAXPROCS(0) {
+			for range cap(g.signing) {
 				<-g.signing
 			}
 			if err != nil {
 				return err
 			}
-			if call.(gatedComplete).call != nil {
+			if call.(*gatedComplete).call != nil {
 				t.Fatal("signed ahead without a signing place")
 			}
 			_, _, err = call.Send(ctx)

@@ -36,16 +36,22 @@ import (
 // Amazon is what completion needs from Amazon Pay. Its errors are read
 // with amazonpay.Classify.
 type Amazon interface {
-	// PrepareComplete builds and signs a Complete Checkout Session call
-	// without sending it; it fails only for input the client refuses.
+	// PrepareComplete builds a Complete Checkout Session call without
+	// sending it, signing it now or leaving that to the call's Sign; it
+	// fails only for input the client refuses.
 	PrepareComplete(checkoutSessionID string, req amazonpay.CompleteCheckoutSessionRequest) (CompleteCall, error)
 	GetCheckoutSession(ctx context.Context, checkoutSessionID string, opts ...amazonpay.CallOption) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 }
 
-// CompleteCall is a prepared Complete Checkout Session call; Send sends it
-// once, with the client's retries.
+// CompleteCall is a prepared Complete Checkout Session call.
 type CompleteCall interface {
+	// Sign signs the call if it is not signed yet, waiting for the CPU
+	// (a signing place) until ctx ends, and then returns ctx's error.
+	// Nothing is sent.
+	Sign(ctx context.Context) error
+	// Send sends the call once, with the client's retries, signing it
+	// first if Sign did not.
 	Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error)
 }
 
@@ -59,8 +65,15 @@ func (c amazonPayClient) PrepareComplete(id string, req amazonpay.CompleteChecko
 	if err != nil {
 		return nil, err
 	}
-	return call, nil
+	return signedCall{call}, nil
 }
+
+// signedCall is a call the client signed when preparing it.
+type signedCall struct {
+	*amazonpay.PreparedCompleteCheckoutSession
+}
+
+func (signedCall) Sign(context.Context) error { return nil }
 
 // Defaults of Config (and of the server's settings that set it).
 const (
@@ -350,15 +363,34 @@ type holder struct {
 // h and records what Amazon Pay's answer means. presigned, if not nil,
 // delivers the call prepared for this attempt.
 func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h holder, presigned <-chan preparedCall) (payment.Payment, error) {
-	// The upstream work must finish and be recorded even if the caller goes
-	// away: a completion Amazon applied must never be left unrecorded.
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
-	defer cancel()
 	var pc preparedCall
 	if presigned != nil {
 		pc = <-presigned
 	} else {
 		pc.call, pc.err = s.prepareComplete(p)
+	}
+	var signErr error
+	if pc.err == nil {
+		// Signing is local CPU work whose queue the completions limit
+		// bounds: it waits for the caller only, outside UpstreamTimeout,
+		// which bounds the time at Amazon Pay. Under a burst the last
+		// completions wait long to be signed, and would otherwise run out
+		// of budget before anything was sent.
+		if err := pc.call.Sign(ctx); ctx.Err() != nil && err != nil {
+			signErr = err
+		} else {
+			pc.err = err
+		}
+	}
+	// The upstream work must finish and be recorded even if the caller goes
+	// away: a completion Amazon applied must never be left unrecorded.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
+	defer cancel()
+	if signErr != nil {
+		// The caller ended while its request waited to be signed.
+		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonOverloaded,
+			"the call ended while its request to Amazon Pay waited to be signed; nothing was sent or recorded, retry the same call",
+			signErr, nil))
 	}
 	if pc.err != nil {
 		// Input the client refuses to send; nothing reached Amazon Pay.

@@ -1,11 +1,13 @@
 package completion_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
@@ -241,4 +243,48 @@ func TestComplete(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSigningWaitIsNotUpstreamTime: the wait to be signed (the CPU, under a
+// burst) is bounded by the caller, not by UpstreamTimeout, which bounds the
+// time at Amazon Pay. A completion that waits longer than that budget to be
+// signed still completes; one whose caller ends while it waits is withdrawn
+// unsent, and a retry completes it.
+func TestSigningWaitIsNotUpstreamTime(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		st := storefake.New()
+		az := &fakeAmazon{signWait: 10 * time.Second,
+			complete: answer[amazonpay.CheckoutSession]{v: completedSession, info: ok200, hold: 500 * time.Millisecond}}
+		svc := newService(st, az, completion.Config{UpstreamTimeout: time.Second})
+		got, err := svc.Complete(t.Context(), request())
+		if err != nil || got.Outcome != payment.Completed {
+			t.Fatalf("Complete after a 10 s wait to be signed, 1 s budget: %+v, %v; want COMPLETED", got, err)
+		}
+		if n := az.count("Complete"); n != 1 {
+			t.Errorf("%d Complete calls, want 1", n)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		st := storefake.New()
+		az := &fakeAmazon{signWait: 10 * time.Second,
+			complete: answer[amazonpay.CheckoutSession]{v: completedSession, info: ok200}}
+		svc := newService(st, az, completion.Config{})
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		_, err := svc.Complete(ctx, request())
+		if e, ok := completion.AsError(err); !ok || e.Kind != completion.KindUnavailable || e.Reason != completion.ReasonOverloaded {
+			t.Fatalf("Complete whose caller ends while waiting to be signed: %v; want UNAVAILABLE %s", err, completion.ReasonOverloaded)
+		}
+		if row, stored := st.Row(sessionID); stored {
+			t.Errorf("stored %s, want the attempt withdrawn", row.Outcome)
+		}
+		if n := az.count("Complete"); n != 0 {
+			t.Errorf("%d Complete calls, want none", n)
+		}
+		az.signWait = 0
+		if got, err := svc.Complete(t.Context(), request()); err != nil || got.Outcome != payment.Completed {
+			t.Fatalf("retry: %+v, %v; want COMPLETED", got, err)
+		}
+	})
 }

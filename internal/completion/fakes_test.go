@@ -39,10 +39,13 @@ func (a answer[T]) give(ctx context.Context) (*T, amazonpay.CallInfo, error) {
 type fakeAmazon struct {
 	mu         sync.Mutex
 	prepareErr error
-	complete   answer[amazonpay.CheckoutSession]
-	session    answer[amazonpay.CheckoutSession]
-	charge     answer[amazonpay.Charge]
-	calls      map[string]int
+	// signWait is how long a Complete call waits to be signed (fake time
+	// in the test's bubble), as it would for a signing place under load.
+	signWait time.Duration
+	complete answer[amazonpay.CheckoutSession]
+	session  answer[amazonpay.CheckoutSession]
+	charge   answer[amazonpay.Charge]
+	calls    map[string]int
 }
 
 var _ completion.Amazon = (*fakeAmazon)(nil)
@@ -66,12 +69,34 @@ func (f *fakeAmazon) PrepareComplete(string, amazonpay.CompleteCheckoutSessionRe
 	if f.prepareErr != nil {
 		return nil, f.prepareErr
 	}
-	return completeCall{f}, nil
+	return &completeCall{f: f}, nil
 }
 
-type completeCall struct{ f *fakeAmazon }
+type completeCall struct {
+	f      *fakeAmazon
+	signed bool
+}
 
-func (c completeCall) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+func (c *completeCall) Sign(ctx context.Context) error {
+	if c.signed || c.f.signWait <= 0 {
+		c.signed = true
+		return nil
+	}
+	t := time.NewTimer(c.f.signWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		c.signed = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *completeCall) Send(ctx context.Context) (*amazonpay.CheckoutSession, amazonpay.CallInfo, error) {
+	if err := c.Sign(ctx); err != nil {
+		return nil, amazonpay.CallInfo{}, &amazonpay.TransportError{Err: err}
+	}
 	c.f.enter("Complete")
 	return c.f.complete.give(ctx)
 }
