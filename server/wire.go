@@ -112,6 +112,10 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	// The store closes after what Amazon Pay started (the simulator), as
 	// before the split: closers run in reverse.
 	d.closers = append([]func() error{svc.Close}, d.closers...)
+	if obs.metrics != nil {
+		obs.metrics.WatchLimit("completions", svc.CompletionsInFlight)
+		obs.metrics.WatchLimit("amazonpay_calls", svc.AmazonPay)
+	}
 	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
 }

@@ -67,7 +67,7 @@ func New(c *amazonpay.Client, maxCalls, maxQueued int, opts ...Option) (*Gate, e
 // CPUs: one fewer than the CPUs, at least one. The signatures of a burst
 // then take at most procs-1 CPUs and the rest serve everything else; the
 // price is a lower peak rate of completions (one RSA-2048 signature costs
-// about a millisecond of CPU, so each signing place still serves several
+// 1 to 2 ms of CPU, so each signing place still serves several
 // hundred completions a second).
 func SigningPlaces(procs int) int { return max(procs-1, 1) }
 
@@ -99,6 +99,10 @@ func (g *Gate) throttled(op string, err error) error {
 
 // InUse reports how many calls are in flight and how many wait.
 func (g *Gate) InUse() (inFlight, waiting int) { return g.calls.InUse() }
+
+// Size reports how many calls may be in flight at once and how many more
+// may wait.
+func (g *Gate) Size() (maxCalls, maxQueued int) { return g.calls.Size() }
 
 // enter takes a place for one call (with the client's retries). Its error
 // is an unsent call's: a *amazonpay.TransportError with MayHaveBeenApplied

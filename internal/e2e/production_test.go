@@ -113,6 +113,12 @@ func TestProductionSettings(t *testing.T) {
 		`paymentcompletion_store_operation_duration_seconds_count{operation="CreateAttempt"}`,
 		`paymentcompletion_payments_unsettled{outcome="pending"} 0`,
 		`paymentcompletion_tracker_lag_seconds 0`,
+		// The limits at rest (the defaults): the completion answered, so
+		// its place is free.
+		`paymentcompletion_limit_in_use{limit="completions"} 0`,
+		`paymentcompletion_limit_size{limit="completions"} 10000`,
+		`paymentcompletion_limit_waiting{limit="amazonpay_calls"} 0`,
+		`paymentcompletion_limit_size{limit="amazonpay_calls"} 512`,
 		"go_goroutines ", "process_resident_memory_bytes ", `paymentcompletion_build_info{`,
 	} {
 		if !strings.Contains(after, want) {

@@ -155,6 +155,32 @@ func (m *Metrics) WatchBacklog(b store.Backlogger, now func() time.Time) {
 	m.reg.MustRegister(&backlogCollector{b: b, now: now})
 }
 
+// Limit is a bound of work in flight (an overload.Limiter, the Amazon Pay
+// gate): places taken and callers waiting, against its size.
+type Limit interface {
+	InUse() (held, waiting int)
+	Size() (max, queue int)
+}
+
+// WatchLimit exports l, read at each scrape, labelled limit=name: its
+// places taken and callers waiting, and how many of each it allows.
+func (m *Metrics) WatchLimit(name string, l Limit) {
+	gauge := func(metric, help string, v func() int) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: metric, Help: help,
+			ConstLabels: prometheus.Labels{"limit": name},
+		}, func() float64 { return float64(v()) }))
+	}
+	gauge("limit_in_use", "Places of a limit of concurrent work taken now (completions: CompleteCheckout calls served; amazonpay_calls: Amazon Pay calls in flight).",
+		func() int { n, _ := l.InUse(); return n })
+	gauge("limit_waiting", "Callers waiting for a place of a limit now (a caller beyond the queue's size is refused at once).",
+		func() int { _, n := l.InUse(); return n })
+	gauge("limit_size", "Places of a limit (MAX_COMPLETIONS_IN_FLIGHT, AMAZON_PAY_MAX_CALLS).",
+		func() int { n, _ := l.Size(); return n })
+	gauge("limit_queue_size", "Callers a limit lets wait for a place (0 for completions, refused at once; AMAZON_PAY_MAX_QUEUED).",
+		func() int { _, n := l.Size(); return n })
+}
+
 var (
 	descPayments = prometheus.NewDesc(namespace+"_payments_unsettled",
 		"Payments waiting in an unsettled outcome: completing (in flight), unknown (awaiting reconciliation), pending (tracked until Amazon decides).",

@@ -105,3 +105,39 @@ func TestScrapeSurvivesBacklogFailure(t *testing.T) {
 		t.Error("backlog served although the store failed")
 	}
 }
+
+type limit struct{ held, waiting, max, queue int }
+
+func (l limit) InUse() (int, int) { return l.held, l.waiting }
+func (l limit) Size() (int, int)  { return l.max, l.queue }
+
+// TestLimitGauges: each watched limit is read at the scrape, one series per
+// limit.
+func TestLimitGauges(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{})
+	m.WatchLimit("completions", limit{held: 7, max: 10000})
+	m.WatchLimit("amazonpay_calls", limit{held: 512, waiting: 30, max: 512, queue: 10000})
+	want := `
+# HELP paymentcompletion_limit_in_use Places of a limit of concurrent work taken now (completions: CompleteCheckout calls served; amazonpay_calls: Amazon Pay calls in flight).
+# TYPE paymentcompletion_limit_in_use gauge
+paymentcompletion_limit_in_use{limit="amazonpay_calls"} 512
+paymentcompletion_limit_in_use{limit="completions"} 7
+# HELP paymentcompletion_limit_waiting Callers waiting for a place of a limit now (a caller beyond the queue's size is refused at once).
+# TYPE paymentcompletion_limit_waiting gauge
+paymentcompletion_limit_waiting{limit="amazonpay_calls"} 30
+paymentcompletion_limit_waiting{limit="completions"} 0
+# HELP paymentcompletion_limit_size Places of a limit (MAX_COMPLETIONS_IN_FLIGHT, AMAZON_PAY_MAX_CALLS).
+# TYPE paymentcompletion_limit_size gauge
+paymentcompletion_limit_size{limit="amazonpay_calls"} 512
+paymentcompletion_limit_size{limit="completions"} 10000
+# HELP paymentcompletion_limit_queue_size Callers a limit lets wait for a place (0 for completions, refused at once; AMAZON_PAY_MAX_QUEUED).
+# TYPE paymentcompletion_limit_queue_size gauge
+paymentcompletion_limit_queue_size{limit="amazonpay_calls"} 10000
+paymentcompletion_limit_queue_size{limit="completions"} 0
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"paymentcompletion_limit_in_use", "paymentcompletion_limit_waiting", "paymentcompletion_limit_size", "paymentcompletion_limit_queue_size"); err != nil {
+		t.Error(err)
+	}
+}

@@ -127,6 +127,15 @@ func (l *Limiter) InUse() (held, waiting int) {
 	return len(l.slots), l.waiting
 }
 
+// Size reports how many holders l admits at once and how many more may
+// wait for a place.
+func (l *Limiter) Size() (max, queue int) {
+	if l == nil {
+		return 0, 0
+	}
+	return cap(l.slots), l.maxQueue
+}
+
 func (l *Limiter) releaser() func() {
 	start := time.Now()
 	l.mu.Lock()

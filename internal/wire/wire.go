@@ -77,8 +77,13 @@ type Service struct {
 	Workers []func(context.Context) error
 	// IPN is the notification receiver's handler (serve it at ipn.Path on
 	// a listener of its own); nil without Config.IPN.
-	IPN   http.Handler
-	close func() error
+	IPN http.Handler
+	// CompletionsInFlight and AmazonPay are the limits of work in flight
+	// (MaxCompletionsInFlight; AmazonPayMaxCalls and AmazonPayMaxQueued),
+	// for metrics.
+	CompletionsInFlight *overload.Limiter
+	AmazonPay           *amazongate.Gate
+	close               func() error
 }
 
 // Close closes the store; call it after the workers have stopped.
@@ -128,6 +133,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
 	cfg.Completion.InFlight = inFlight
+	s.CompletionsInFlight, s.AmazonPay = inFlight, az
 	svc := completion.New(st, az, hub, cfg.Completion)
 	tr := tracker.New(st, az, cfg.Tracker)
 	opStore, ok := raw.(store.Operations)
