@@ -334,7 +334,7 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.ReconcileFirstDelay })},
 		{"completion-inflight-lease", "COMPLETION_INFLIGHT_LEASE", "duration", "time a completion may stay in flight before the reconciler takes it over (a crashed replica); longer than COMPLETION_UPSTREAM_TIMEOUT", durationText(completion.DefaultInflightLease),
 			dur(func(c *Config) *time.Duration { return &c.CompletionInflightLease })},
-		{"completion-upstream-timeout", "COMPLETION_UPSTREAM_TIMEOUT", "duration", "time budget of one completion's (or reconciliation's) Amazon Pay calls, retries and read-back included", durationText(completion.DefaultUpstreamTimeout),
+		{"completion-upstream-timeout", "COMPLETION_UPSTREAM_TIMEOUT", "duration", "time budget of one completion's (or reconciliation's) Amazon Pay work: the wait for a place among the calls, the calls with their retries, and the read-back; the wait for the CPU to sign the request comes before it (bounded by the caller's deadline)", durationText(completion.DefaultUpstreamTimeout),
 			dur(func(c *Config) *time.Duration { return &c.CompletionUpstreamTimeout })},
 		{"tracker-lease", "TRACKER_LEASE", "duration", "time a replica holds a claimed pending payment before others may poll it", durationText(tracker.DefaultLease),
 			dur(func(c *Config) *time.Duration { return &c.TrackerLease })},

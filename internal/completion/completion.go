@@ -93,7 +93,9 @@ type Config struct {
 	// lease however long Amazon Pay takes.
 	InflightLease time.Duration
 	// UpstreamTimeout bounds the Amazon Pay work of one completion or one
-	// reconciliation, including the client's retries.
+	// reconciliation: the wait for a place among the calls, the calls
+	// with the client's retries, and the read-back. The wait to be signed
+	// comes before it (local CPU work; only the caller's context bounds it).
 	UpstreamTimeout time.Duration
 	// ReconcileFirstDelay is the first reconciliation delay of an unknown
 	// outcome; later ones double up to ReconcileMaxInterval (default 5m).

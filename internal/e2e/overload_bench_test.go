@@ -26,9 +26,10 @@ import (
 )
 
 // BenchmarkSlowAmazon is the benchmark of docs/benchmarks/overload.md: the
-// service (the server binary, default settings but the limits named) under
-// 10,000 concurrent CompleteCheckout calls while the simulator answers
-// each Complete Checkout Session after 1 s.
+// service (the server binary, default settings but the limits named and no
+// client-side limit of Amazon's quotas) under 10,000 concurrent
+// CompleteCheckout calls while the simulator answers each Complete
+// Checkout Session after 1 s.
 //
 // Phase 1, within the limits (MAX_COMPLETIONS_IN_FLIGHT=10000, the
 // default): every call must answer COMPLETED. It reports the time until the
