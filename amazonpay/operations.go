@@ -206,3 +206,32 @@ func getObject[T any](ctx context.Context, c *Client, op, collection, id string,
 	}
 	return &out, info, nil
 }
+
+// CreateRefund refunds (part of) a Captured charge (POST /refunds, 201, the
+// refund RefundInitiated). Amazon Pay requires an idempotency key; the
+// default is IdempotencyKey("refund", chargeID+" "+amount), so give
+// WithIdempotencyKey a key derived from your own refund (a credit memo) when
+// one charge may be refunded the same amount twice.
+func (c *Client) CreateRefund(ctx context.Context, req CreateRefundRequest, opts ...CallOption) (*Refund, CallInfo, error) {
+	const op = "CreateRefund"
+	if req.ChargeID == "" {
+		return nil, CallInfo{}, invalid(op, fmt.Errorf("chargeId: %w", errEmptyID))
+	}
+	if err := req.RefundAmount.Validate(); err != nil {
+		return nil, CallInfo{}, invalid(op, fmt.Errorf("refundAmount: %w", err))
+	}
+	var out Refund
+	info, err := c.do(ctx, call{
+		op: op, method: http.MethodPost, resource: "/refunds", body: req,
+		key: IdempotencyKey("refund", req.ChargeID+" "+req.RefundAmount.String()),
+	}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}
+
+// GetRefund returns a Refund (GET /refunds/{id}).
+func (c *Client) GetRefund(ctx context.Context, refundID string, opts ...CallOption) (*Refund, CallInfo, error) {
+	return getObject[Refund](ctx, c, "GetRefund", "refunds", refundID, opts)
+}

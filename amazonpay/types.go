@@ -553,3 +553,28 @@ type CaptureChargeRequest struct {
 type CancelChargeRequest struct {
 	CancellationReason string `json:"cancellationReason,omitempty"`
 }
+
+// Refund is Amazon Pay's Refund object.
+type Refund struct {
+	RefundID           string        `json:"refundId"`
+	ChargeID           string        `json:"chargeId,omitempty"`
+	RefundAmount       *Price        `json:"refundAmount,omitempty"`
+	SoftDescriptor     string        `json:"softDescriptor,omitempty"`
+	StatusDetails      StatusDetails `json:"statusDetails,omitzero"`
+	CreationTimestamp  Time          `json:"creationTimestamp,omitzero"`
+	ReleaseEnvironment string        `json:"releaseEnvironment,omitempty"`
+}
+
+// Refund states, verbatim.
+const (
+	RefundStateInitiated = "RefundInitiated"
+	RefundStateRefunded  = "Refunded"
+	RefundStateDeclined  = "Declined"
+)
+
+// CreateRefundRequest is the body of Create Refund.
+type CreateRefundRequest struct {
+	ChargeID       string `json:"chargeId"`
+	RefundAmount   Price  `json:"refundAmount"`
+	SoftDescriptor string `json:"softDescriptor,omitempty"`
+}

@@ -66,6 +66,11 @@ Commands:
                        (exit 0 captured, 10 capture in progress, 12 declined, 11 unknown: repeat it later)
   cancel             cancel a charge that is not captured   -id CHARGE_ID [-reason TEXT]
                        (exit 0 canceled, 11 unknown: repeat it later)
+  refund             refund (part of) a captured charge, exactly once per key
+                       -id CHARGE_ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-soft-descriptor TEXT]
+                       (exit 10 refund initiated: follow it with refund-get; 0 refunded, 12 declined, 11 unknown)
+  refund-get         read a refund live from Amazon Pay   -id REFUND_ID
+                       (exit 0 refunded, 10 still initiated, 12 declined)
   list               list stored payments, newest first
                        [-outcome UNKNOWN,PENDING] [-since 24h|TIME] [-until 1h|TIME] [-page-size N]
                        (every page; with -page-token TOKEN, or -page-token '' for the first,
@@ -189,7 +194,9 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		fs.StringVar(&session, "session", "", "checkout session ID")
 	case "charge", "charge-permission":
 		fs.StringVar(&id, "id", "", "Amazon Pay ID")
-	case "capture":
+	case "refund-get":
+		fs.StringVar(&id, "id", "", "refund ID")
+	case "capture", "refund":
 		fs.StringVar(&id, "id", "", "charge ID")
 		fs.StringVar(&amount, "amount", "", "amount to capture")
 		fs.StringVar(&currency, "currency", "", "currency code")
@@ -290,6 +297,53 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 			}
 			p.operation(resp.GetOutcome(), resp.GetCharge(), resp)
 			return outcomeExit(resp.GetOutcome()), nil
+		}}
+	case "refund":
+		var missing []string
+		for _, f := range []struct{ name, v string }{{"-id", id}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
+			if f.v == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			err = usageErr("refund: %s required", strings.Join(missing, ", "))
+		}
+		req := &pb.RefundChargeRequest{ChargeId: id, RefundAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
+			IdempotencyKey: key, SoftDescriptor: softDescriptor}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.RefundCharge(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			if p.json {
+				p.jsonLine(resp, true)
+			} else {
+				p.field("outcome", outcomeName(resp.GetOutcome()))
+				if r := resp.GetRefund(); r != nil {
+					p.refund(r)
+				}
+			}
+			return outcomeExit(resp.GetOutcome()), nil
+		}}
+	case "refund-get":
+		if id == "" {
+			err = usageErr("refund-get: -id is required")
+		}
+		req := &pb.GetRefundRequest{RefundId: id}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.GetRefund(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			p.refund(resp.GetRefund())
+			switch resp.GetRefund().GetState() {
+			case pb.RefundState_REFUND_STATE_REFUNDED:
+				return exitCompleted, nil
+			case pb.RefundState_REFUND_STATE_DECLINED:
+				return exitDeclined, nil
+			default:
+				return exitPending, nil
+			}
 		}}
 	case "cancel":
 		if id == "" {

@@ -94,6 +94,16 @@ func TestRequests(t *testing.T) {
 				IdempotencyKey: "shipment-1", SoftDescriptor: "SHOP"},
 		},
 		{
+			name: "refund",
+			args: []string{"refund", "-id", "S01-5105180-3221187-C056351", "-amount", "5.00", "-currency", "usd", "-key", "cm-1"},
+			want: &pb.RefundChargeRequest{ChargeId: "S01-5105180-3221187-C056351", RefundAmount: &pb.Money{Amount: "5.00", CurrencyCode: "USD"}, IdempotencyKey: "cm-1"},
+		},
+		{
+			name: "refund_get",
+			args: []string{"refund-get", "-id", "S01-5105180-3221187-R000001"},
+			want: &pb.GetRefundRequest{RefundId: "S01-5105180-3221187-R000001"},
+		},
+		{
 			name: "cancel",
 			args: []string{"cancel", "-id", "S01-5105180-3221187-C056351", "-reason", "out of stock"},
 			want: &pb.CancelChargeRequest{ChargeId: "S01-5105180-3221187-C056351", CancellationReason: "out of stock"},
@@ -138,7 +148,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "flag_beats_env", args: []string{"-addr", "h:1", "watch", "-session", "s"}, env: map[string]string{envAddr: "10.0.0.1:9"}, wantAddr: "h:1"},
 		{name: "globals_after_command", args: []string{"watch", "-session", "s", "-json", "-addr", "h:2"}, wantAddr: "h:2", wantJSON: true},
 		{name: "no_command", args: nil, wantErr: "no command"},
-		{name: "unknown_command", args: []string{"refund"}, wantErr: `unknown command "refund"`},
+		{name: "unknown_command", args: []string{"reimburse"}, wantErr: `unknown command "reimburse"`},
 		{name: "unknown_flag", args: []string{"charge", "-charge", "x"}, wantErr: "-charge"},
 		{name: "complete_missing", args: []string{"complete", "-session", session}, wantErr: "-order, -amount, -currency required"},
 		{name: "payment_both_keys", args: []string{"payment", "-session", "s", "-order", "o"}, wantErr: "not both"},
@@ -328,6 +338,20 @@ func (r *recorder) CaptureCharge(_ context.Context, req *pb.CaptureChargeRequest
 		State: pb.ChargeState_CHARGE_STATE_CAPTURED, CaptureAmount: req.GetCaptureAmount()}}, nil
 }
 
+func (r *recorder) RefundCharge(_ context.Context, req *pb.RefundChargeRequest) (*pb.RefundChargeResponse, error) {
+	r.record(req)
+	return &pb.RefundChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Refund: &pb.Refund{RefundId: "R1", ChargeId: req.GetChargeId(),
+		RefundAmount: req.GetRefundAmount(), State: pb.RefundState_REFUND_STATE_REFUND_INITIATED}}, nil
+}
+
+func (r *recorder) GetRefund(_ context.Context, req *pb.GetRefundRequest) (*pb.GetRefundResponse, error) {
+	r.record(req)
+	if req.GetRefundId() == "R-declined" {
+		return &pb.GetRefundResponse{Refund: &pb.Refund{RefundId: "R-declined", State: pb.RefundState_REFUND_STATE_DECLINED, ReasonCode: "AmazonRejected"}}, nil
+	}
+	return &pb.GetRefundResponse{Refund: &pb.Refund{RefundId: req.GetRefundId(), State: pb.RefundState_REFUND_STATE_REFUNDED}}, nil
+}
+
 func (r *recorder) CancelCharge(_ context.Context, req *pb.CancelChargeRequest) (*pb.CancelChargeResponse, error) {
 	r.record(req)
 	if req.GetChargeId() == "C-lost" {
@@ -458,6 +482,11 @@ func TestCLI(t *testing.T) {
 		{"capture_key_reused", []string{"capture", "-id", "C-reused", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 5, nil,
 			[]string{"error: FAILED_PRECONDITION", "reason: IDEMPOTENCY_KEY_REUSED"}},
 		{"capture_missing_key", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD"}, 2, nil, []string{"capture: -key required"}},
+		{"refund", []string{"refund", "-id", "C1", "-amount", "5.00", "-currency", "USD", "-key", "cm"}, 10,
+			[]string{"outcome:               PENDING", "state:                 REFUND_INITIATED", "refund_amount:         5.00 USD"}, nil},
+		{"refund_get_refunded", []string{"refund-get", "-id", "R-done"}, 0, []string{"state:                 REFUNDED"}, nil},
+		{"refund_get_declined", []string{"refund-get", "-id", "R-declined"}, 12, []string{"reason_code:           AmazonRejected"}, nil},
+		{"refund_missing_amount", []string{"refund", "-id", "C1", "-currency", "USD", "-key", "k"}, 2, nil, []string{"refund: -amount required"}},
 		{"cancel", []string{"cancel", "-id", "C1"}, 0, []string{"outcome:               CANCELED", "state:                 CANCELED"}, nil},
 		{"cancel_unknown", []string{"cancel", "-id", "C-lost"}, 11, []string{"outcome:               UNKNOWN"}, nil},
 		{"charge_permission", []string{"charge-permission", "-id", "S01-5105180-3221187"}, 0, []string{"buyer:                 Jane Doe <jane@example.com>", "CHARGEABLE"}, nil},

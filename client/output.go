@@ -96,6 +96,25 @@ func (p *printer) payment(m *pb.Payment) {
 		}
 		p.field("charge", line)
 	}
+	for _, r := range m.GetRefunds() {
+		p.field("refund", r.GetRefundId()+" "+strings.TrimPrefix(r.GetState().String(), "REFUND_STATE_")+" "+money(r.GetRefundAmount()))
+	}
+}
+
+func (p *printer) refund(m *pb.Refund) {
+	if p.json {
+		p.jsonLine(m, true)
+		return
+	}
+	p.field("refund_id", m.GetRefundId())
+	p.field("charge_id", m.GetChargeId())
+	p.field("state", strings.TrimPrefix(m.GetState().String(), "REFUND_STATE_"))
+	p.field("reason_code", m.GetReasonCode())
+	p.field("reason_description", m.GetReasonDescription())
+	p.field("refund_amount", money(m.GetRefundAmount()))
+	p.field("soft_descriptor", m.GetSoftDescriptor())
+	p.field("create_time", ts(m.GetCreateTime()))
+	p.field("state_update_time", ts(m.GetStateUpdateTime()))
 }
 
 // operation prints the answer of a capture or cancellation: its outcome,

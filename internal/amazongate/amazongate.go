@@ -237,3 +237,25 @@ func (g *Gate) CancelCharge(ctx context.Context, id string, req amazonpay.Cancel
 	ch, info, err := g.c.CancelCharge(ctx, id, req, g.paced(opts)...)
 	return ch, info, g.throttled("CancelCharge", err)
 }
+
+// CreateRefund implements chargeops.Amazon.
+func (g *Gate) CreateRefund(ctx context.Context, req amazonpay.CreateRefundRequest, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	rf, info, err := g.c.CreateRefund(ctx, req, g.paced(opts)...)
+	return rf, info, g.throttled("CreateRefund", err)
+}
+
+// GetRefund implements chargeops.Amazon.
+func (g *Gate) GetRefund(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	rf, info, err := g.c.GetRefund(ctx, id, g.paced(opts)...)
+	return rf, info, g.throttled("GetRefund", err)
+}

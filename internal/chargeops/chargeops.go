@@ -40,6 +40,8 @@ type Amazon interface {
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CaptureCharge(ctx context.Context, chargeID string, req amazonpay.CaptureChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CancelCharge(ctx context.Context, chargeID string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	CreateRefund(ctx context.Context, req amazonpay.CreateRefundRequest, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
+	GetRefund(ctx context.Context, refundID string, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
 }
 
 // Error reasons of the operations, beyond completion's (the proto's
@@ -53,7 +55,8 @@ const (
 
 // Reasons are the reasons of this package's errors that completion.Reasons
 // does not list.
-var Reasons = []string{ReasonIdempotencyKeyReused, ReasonChargeNotCapturable, ReasonCaptureAmountExceeded, ReasonChargeNotCancelable}
+var Reasons = []string{ReasonIdempotencyKeyReused, ReasonChargeNotCapturable, ReasonCaptureAmountExceeded, ReasonChargeNotCancelable,
+	ReasonChargeNotRefundable, ReasonRefundAmountExceeded, ReasonRefundNotFound}
 
 // Defaults of Config.
 const (
@@ -144,11 +147,13 @@ type CancelRequest struct {
 
 // Result is an operation's recorded result.
 type Result struct {
-	// Charge is Amazon Pay's charge as answered or read back; nil while
-	// the outcome is unknown.
+	// Charge is Amazon Pay's charge as answered or read back (captures and
+	// cancellations); nil while the outcome is unknown.
 	Charge *amazonpay.Charge
-	// Outcome: Completed (captured), Pending (capture in progress),
-	// Declined, Canceled, or Unknown.
+	// Refund is Amazon Pay's refund (refunds); nil while unknown.
+	Refund *amazonpay.Refund
+	// Outcome: Completed (captured, refunded), Pending (capture or refund
+	// in progress), Declined, Canceled, or Unknown.
 	Outcome payment.Outcome
 }
 
@@ -355,6 +360,13 @@ func resultOf(op payment.Operation) Result {
 	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
 		return Result{Outcome: payment.Unknown}
 	}
+	if op.Kind == payment.OpRefund {
+		var rf amazonpay.Refund
+		if err := json.Unmarshal(op.Result, &rf); err != nil {
+			return Result{Outcome: payment.Unknown}
+		}
+		return Result{Refund: &rf, Outcome: refundOutcome(rf.StatusDetails.State)}
+	}
 	var ch amazonpay.Charge
 	if err := json.Unmarshal(op.Result, &ch); err != nil {
 		return Result{Outcome: payment.Unknown}
@@ -395,6 +407,8 @@ func (s *Service) send(ctx context.Context, op payment.Operation, owner string, 
 			return Result{}, fmt.Errorf("chargeops: stored cancel arguments: %w", err)
 		}
 		ch, info, err = s.az.CancelCharge(ctx, op.ObjectID, amazonpay.CancelChargeRequest{CancellationReason: a.Reason})
+	case payment.OpRefund:
+		return s.sendRefund(ctx, op, owner, check, false)
 	default:
 		return Result{}, fmt.Errorf("chargeops: unknown operation kind %q", op.Kind)
 	}
@@ -529,13 +543,19 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 		u.State = payment.OpPending
 		u.NextCheckTime = now.Add(checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, 0, 0.1))
 	}
+	return s.advance(ctx, op, u)
+}
+
+// advance records u on op, retrying the store briefly; if it still fails
+// the operation stays leased and the worker learns the result again.
+func (s *Service) advance(ctx context.Context, op payment.Operation, u payment.OpUpdate) (Result, error) {
 	var lastErr error
 	for i := range 5 {
 		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, u)
 		if err == nil {
 			if changed {
 				s.log.InfoContext(ctx, "operation recorded", "kind", string(op.Kind), "object_id", op.ObjectID,
-					"operation_id", op.ID, "state", string(stored.State), "charge_state", ch.StatusDetails.State)
+					"operation_id", op.ID, "state", string(stored.State))
 			}
 			return resultOf(stored), nil
 		}

@@ -13,6 +13,7 @@ import (
 // what they add up to. Amounts are nil when nothing counts toward them.
 type View struct {
 	Charges                         []amazonpay.Charge
+	Refunds                         []amazonpay.Refund
 	Captured, Refunded, Outstanding *payment.Money
 }
 
@@ -47,8 +48,21 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 	// The latest recorded answer about each charge wins.
 	ops = slices.Clone(ops)
 	slices.SortStableFunc(ops, func(a, b payment.Operation) int { return a.UpdateTime.Compare(b.UpdateTime) })
+	var refunded []payment.Money
+	v := View{}
 	for _, op := range ops {
 		if len(op.Result) == 0 || (op.State != payment.OpDone && op.State != payment.OpPending) {
+			continue
+		}
+		if op.Kind == payment.OpRefund {
+			var rf amazonpay.Refund
+			if json.Unmarshal(op.Result, &rf) != nil || rf.RefundID == "" {
+				continue
+			}
+			v.Refunds = append(v.Refunds, rf)
+			if rf.StatusDetails.State == amazonpay.RefundStateRefunded && rf.RefundAmount != nil {
+				refunded = append(refunded, money(rf.RefundAmount))
+			}
 			continue
 		}
 		var ch amazonpay.Charge
@@ -60,8 +74,7 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 		}
 		byID[ch.ChargeID] = ch
 	}
-	v := View{}
-	var captured, refunded, outstanding []payment.Money
+	var captured, outstanding []payment.Money
 	currency := p.ChargeAmount.CurrencyCode
 	for _, id := range order {
 		ch := byID[id]
@@ -74,11 +87,6 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 		case payment.ChargeAuthorized, payment.ChargeAuthorizationInitiated:
 			if ch.ChargeAmount != nil {
 				outstanding = append(outstanding, money(ch.ChargeAmount))
-			}
-		}
-		if ch.RefundedAmount != nil && ch.RefundedAmount.Amount != "" {
-			if c, ok := payment.Compare(money(ch.RefundedAmount), payment.Money{Amount: "0", CurrencyCode: ch.RefundedAmount.CurrencyCode}); ok && c > 0 {
-				refunded = append(refunded, money(ch.RefundedAmount))
 			}
 		}
 	}

@@ -44,11 +44,25 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 	defer stop()
 	uctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
-	if op.State == payment.OpPending {
+	var (
+		res Result
+		err error
+	)
+	switch {
+	case op.Kind == payment.OpRefund && op.State == payment.OpPending:
+		s.pollRefund(uctx, op, owner)
+		return
+	case op.Kind == payment.OpRefund:
+		// Unknown, or left in flight by a process that died: the same
+		// key makes Amazon answer with the refund it created, or create
+		// it now.
+		res, err = s.sendRefund(uctx, op, owner, true, true)
+	case op.State == payment.OpPending:
 		s.poll(uctx, op, owner)
 		return
+	default:
+		res, err = s.readBack(uctx, op, owner, true, nil, amazonpay.Failure{}, true)
 	}
-	res, err := s.readBack(uctx, op, owner, true, nil, amazonpay.Failure{}, true)
 	if err != nil {
 		s.log.WarnContext(ctx, "operation check ended without a result", "operation_id", op.ID, "error", err.Error())
 		return

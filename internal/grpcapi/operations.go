@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
@@ -12,7 +13,56 @@ import (
 type Operator interface {
 	Capture(ctx context.Context, r chargeops.CaptureRequest) (chargeops.Result, error)
 	Cancel(ctx context.Context, r chargeops.CancelRequest) (chargeops.Result, error)
+	Refund(ctx context.Context, r chargeops.RefundRequest) (chargeops.Result, error)
+	GetRefund(ctx context.Context, refundID string) (*amazonpay.Refund, error)
 	ViewOf(ctx context.Context, p payment.Payment) (chargeops.View, error)
+}
+
+// RefundCharge implements the RPC.
+func (s *Server) RefundCharge(ctx context.Context, req *pb.RefundChargeRequest) (*pb.RefundChargeResponse, error) {
+	res, err := s.d.Operator.Refund(ctx, chargeops.RefundRequest{
+		ChargeID:       req.GetChargeId(),
+		Amount:         moneyFromProto(req.GetRefundAmount()),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		SoftDescriptor: req.GetSoftDescriptor(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &pb.RefundChargeResponse{Outcome: outcomes[res.Outcome]}
+	if res.Refund != nil {
+		out.Refund = refundToProto(res.Refund)
+	}
+	return out, nil
+}
+
+// GetRefund implements the RPC.
+func (s *Server) GetRefund(ctx context.Context, req *pb.GetRefundRequest) (*pb.GetRefundResponse, error) {
+	rf, err := s.d.Operator.GetRefund(ctx, req.GetRefundId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &pb.GetRefundResponse{Refund: refundToProto(rf)}, nil
+}
+
+var refundStates = map[string]pb.RefundState{
+	amazonpay.RefundStateInitiated: pb.RefundState_REFUND_STATE_REFUND_INITIATED,
+	amazonpay.RefundStateRefunded:  pb.RefundState_REFUND_STATE_REFUNDED,
+	amazonpay.RefundStateDeclined:  pb.RefundState_REFUND_STATE_DECLINED,
+}
+
+func refundToProto(r *amazonpay.Refund) *pb.Refund {
+	return &pb.Refund{
+		RefundId:          r.RefundID,
+		ChargeId:          r.ChargeID,
+		RefundAmount:      priceToProto(r.RefundAmount),
+		State:             refundStates[r.StatusDetails.State],
+		ReasonCode:        r.StatusDetails.ReasonCode,
+		ReasonDescription: r.StatusDetails.ReasonDescription,
+		SoftDescriptor:    r.SoftDescriptor,
+		CreateTime:        timeToProto(r.CreationTimestamp.Time),
+		StateUpdateTime:   timeToProto(r.StatusDetails.LastUpdatedTimestamp.Time),
+	}
 }
 
 // CaptureCharge implements the RPC.
@@ -59,6 +109,9 @@ func (s *Server) paymentWithMoney(ctx context.Context, p payment.Payment) (*pb.P
 	}
 	for i := range v.Charges {
 		out.Charges = append(out.Charges, chargeToProto(&v.Charges[i]))
+	}
+	for i := range v.Refunds {
+		out.Refunds = append(out.Refunds, refundToProto(&v.Refunds[i]))
 	}
 	if v.Captured != nil {
 		out.CapturedAmount = moneyToProto(*v.Captured)

@@ -14,6 +14,7 @@ type OpKind string
 const (
 	OpCapture OpKind = "capture"
 	OpCancel  OpKind = "cancel"
+	OpRefund  OpKind = "refund"
 )
 
 // OpState is where an operation stands; like an Outcome it only moves
@@ -63,7 +64,7 @@ func ParseOpState(s string) (OpState, error) {
 
 // Operation is the record of one change the service made (or is making)
 // at Amazon Pay on an existing object, keyed by the caller's idempotency
-// key: a capture or a cancellation of a charge.
+// key: a capture, a cancellation or a refund of a charge.
 type Operation struct {
 	// ID is derived from Kind, ObjectID and IdempotencyKey, and is also the
 	// x-amz-pay-idempotency-key the operation is sent with.
@@ -166,4 +167,16 @@ func Compare(a, b Money) (int, bool) {
 		return 0, false
 	}
 	return x.Cmp(y), true
+}
+
+// Fraction returns m times num/den, rounded down to the currency's
+// smallest unit; ok is false for a malformed amount or a non-positive den.
+func Fraction(m Money, num, den int64) (Money, bool) {
+	v, ok := minorUnits(m)
+	if !ok || den <= 0 {
+		return Money{}, false
+	}
+	v.Mul(v, big.NewInt(num))
+	v.Quo(v, big.NewInt(den))
+	return fromMinor(v, m.CurrencyCode), true
 }

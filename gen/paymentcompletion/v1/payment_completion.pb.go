@@ -102,6 +102,64 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{0}
 }
 
+// RefundState is the state of an Amazon Pay Refund.
+type RefundState int32
+
+const (
+	// Not known.
+	RefundState_REFUND_STATE_UNSPECIFIED RefundState = 0
+	// Amazon Pay is processing the refund; wait for Refunded or Declined.
+	RefundState_REFUND_STATE_REFUND_INITIATED RefundState = 1
+	// The money went back to the buyer.
+	RefundState_REFUND_STATE_REFUNDED RefundState = 2
+	// Amazon Pay declined the refund (reason_code); refund another way or
+	// contact Amazon Pay.
+	RefundState_REFUND_STATE_DECLINED RefundState = 3
+)
+
+// Enum value maps for RefundState.
+var (
+	RefundState_name = map[int32]string{
+		0: "REFUND_STATE_UNSPECIFIED",
+		1: "REFUND_STATE_REFUND_INITIATED",
+		2: "REFUND_STATE_REFUNDED",
+		3: "REFUND_STATE_DECLINED",
+	}
+	RefundState_value = map[string]int32{
+		"REFUND_STATE_UNSPECIFIED":      0,
+		"REFUND_STATE_REFUND_INITIATED": 1,
+		"REFUND_STATE_REFUNDED":         2,
+		"REFUND_STATE_DECLINED":         3,
+	}
+)
+
+func (x RefundState) Enum() *RefundState {
+	p := new(RefundState)
+	*p = x
+	return p
+}
+
+func (x RefundState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefundState) Descriptor() protoreflect.EnumDescriptor {
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[1].Descriptor()
+}
+
+func (RefundState) Type() protoreflect.EnumType {
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[1]
+}
+
+func (x RefundState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefundState.Descriptor instead.
+func (RefundState) EnumDescriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{1}
+}
+
 // ChargeState is the state of an Amazon Pay Charge.
 type ChargeState int32
 
@@ -155,11 +213,11 @@ func (x ChargeState) String() string {
 }
 
 func (ChargeState) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[1].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[2].Descriptor()
 }
 
 func (ChargeState) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[1]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[2]
 }
 
 func (x ChargeState) Number() protoreflect.EnumNumber {
@@ -168,7 +226,7 @@ func (x ChargeState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargeState.Descriptor instead.
 func (ChargeState) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{1}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{2}
 }
 
 // ChargePermissionState is the state of an Amazon Pay Charge Permission.
@@ -213,11 +271,11 @@ func (x ChargePermissionState) String() string {
 }
 
 func (ChargePermissionState) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[2].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[3].Descriptor()
 }
 
 func (ChargePermissionState) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[2]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[3]
 }
 
 func (x ChargePermissionState) Number() protoreflect.EnumNumber {
@@ -226,7 +284,7 @@ func (x ChargePermissionState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargePermissionState.Descriptor instead.
 func (ChargePermissionState) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{2}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{3}
 }
 
 // ChargePermissionType is the kind of an Amazon Pay Charge Permission.
@@ -270,11 +328,11 @@ func (x ChargePermissionType) String() string {
 }
 
 func (ChargePermissionType) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[3].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[4].Descriptor()
 }
 
 func (ChargePermissionType) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[3]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[4]
 }
 
 func (x ChargePermissionType) Number() protoreflect.EnumNumber {
@@ -283,7 +341,7 @@ func (x ChargePermissionType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargePermissionType.Descriptor instead.
 func (ChargePermissionType) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{3}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{4}
 }
 
 // ErrorReason lists the `reason` values of the `google.rpc.ErrorInfo` detail
@@ -406,6 +464,16 @@ const (
 	// (metadata `charge_state`): only an Authorized or AuthorizationInitiated
 	// charge can. Nothing was sent.
 	ErrorReason_ERROR_REASON_CHARGE_NOT_CANCELABLE ErrorReason = 26
+	// FAILED_PRECONDITION: the charge cannot be refunded in its state
+	// (metadata `charge_state`): only a Captured charge can. Nothing was sent.
+	ErrorReason_ERROR_REASON_CHARGE_NOT_REFUNDABLE ErrorReason = 27
+	// FAILED_PRECONDITION: with this refund the charge's refunds would exceed
+	// the captured amount plus Amazon's allowance (metadata
+	// `refundable_amount`, the most that may be refunded in all). Nothing was
+	// sent.
+	ErrorReason_ERROR_REASON_REFUND_AMOUNT_EXCEEDED ErrorReason = 28
+	// NOT_FOUND: Amazon Pay does not know the refund.
+	ErrorReason_ERROR_REASON_REFUND_NOT_FOUND ErrorReason = 29
 )
 
 // Enum value maps for ErrorReason.
@@ -438,6 +506,9 @@ var (
 		24: "ERROR_REASON_CHARGE_NOT_CAPTURABLE",
 		25: "ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED",
 		26: "ERROR_REASON_CHARGE_NOT_CANCELABLE",
+		27: "ERROR_REASON_CHARGE_NOT_REFUNDABLE",
+		28: "ERROR_REASON_REFUND_AMOUNT_EXCEEDED",
+		29: "ERROR_REASON_REFUND_NOT_FOUND",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                    0,
@@ -467,6 +538,9 @@ var (
 		"ERROR_REASON_CHARGE_NOT_CAPTURABLE":          24,
 		"ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED":        25,
 		"ERROR_REASON_CHARGE_NOT_CANCELABLE":          26,
+		"ERROR_REASON_CHARGE_NOT_REFUNDABLE":          27,
+		"ERROR_REASON_REFUND_AMOUNT_EXCEEDED":         28,
+		"ERROR_REASON_REFUND_NOT_FOUND":               29,
 	}
 )
 
@@ -481,11 +555,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[4].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[5].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[4]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[5]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -494,7 +568,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{4}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{5}
 }
 
 // Money is an amount in one currency, exactly as Amazon Pay writes it: a
@@ -1508,6 +1582,351 @@ func (x *CancelChargeResponse) GetOutcome() Outcome {
 	return Outcome_OUTCOME_UNSPECIFIED
 }
 
+// RefundChargeRequest asks for a refund of a Captured charge.
+type RefundChargeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Amazon Pay charge to refund.
+	ChargeId string `protobuf:"bytes,1,opt,name=charge_id,json=chargeId,proto3" json:"charge_id,omitempty"`
+	// The amount to refund, in the charge's currency.
+	RefundAmount *Money `protobuf:"bytes,2,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// The storefront's key for this refund (for example its credit memo ID):
+	// repeat it on every retry of the same refund. Keys are scoped to the
+	// charge; 1 to 64 printable ASCII characters.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Optional text on the buyer's statement (at most 16 characters).
+	SoftDescriptor string `protobuf:"bytes,4,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RefundChargeRequest) Reset() {
+	*x = RefundChargeRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundChargeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundChargeRequest) ProtoMessage() {}
+
+func (x *RefundChargeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundChargeRequest.ProtoReflect.Descriptor instead.
+func (*RefundChargeRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RefundChargeRequest) GetChargeId() string {
+	if x != nil {
+		return x.ChargeId
+	}
+	return ""
+}
+
+func (x *RefundChargeRequest) GetRefundAmount() *Money {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return nil
+}
+
+func (x *RefundChargeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *RefundChargeRequest) GetSoftDescriptor() string {
+	if x != nil {
+		return x.SoftDescriptor
+	}
+	return ""
+}
+
+// RefundChargeResponse is the recorded result of a refund.
+type RefundChargeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The refund as Amazon Pay last answered. Unset while the outcome is
+	// OUTCOME_UNKNOWN.
+	Refund *Refund `protobuf:"bytes,1,opt,name=refund,proto3" json:"refund,omitempty"`
+	// OUTCOME_PENDING: RefundInitiated, tracked by the service.
+	// OUTCOME_COMPLETED: Refunded. OUTCOME_DECLINED: Amazon Pay declined it
+	// (refund.reason_code). OUTCOME_UNKNOWN: the answer was lost; repeat the
+	// same call later.
+	Outcome       Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundChargeResponse) Reset() {
+	*x = RefundChargeResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundChargeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundChargeResponse) ProtoMessage() {}
+
+func (x *RefundChargeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundChargeResponse.ProtoReflect.Descriptor instead.
+func (*RefundChargeResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RefundChargeResponse) GetRefund() *Refund {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+func (x *RefundChargeResponse) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+// GetRefundRequest names a refund.
+type GetRefundRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Amazon Pay refund ID (Refund.refund_id).
+	RefundId      string `protobuf:"bytes,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRefundRequest) Reset() {
+	*x = GetRefundRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRefundRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRefundRequest) ProtoMessage() {}
+
+func (x *GetRefundRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRefundRequest.ProtoReflect.Descriptor instead.
+func (*GetRefundRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetRefundRequest) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+// GetRefundResponse is the refund as Amazon Pay answers now.
+type GetRefundResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The refund.
+	Refund        *Refund `protobuf:"bytes,1,opt,name=refund,proto3" json:"refund,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRefundResponse) Reset() {
+	*x = GetRefundResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRefundResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRefundResponse) ProtoMessage() {}
+
+func (x *GetRefundResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRefundResponse.ProtoReflect.Descriptor instead.
+func (*GetRefundResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetRefundResponse) GetRefund() *Refund {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+// Refund is an Amazon Pay Refund.
+type Refund struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Amazon Pay refund ID.
+	RefundId string `protobuf:"bytes,1,opt,name=refund_id,json=refundId,proto3" json:"refund_id,omitempty"`
+	// The charge refunded.
+	ChargeId string `protobuf:"bytes,2,opt,name=charge_id,json=chargeId,proto3" json:"charge_id,omitempty"`
+	// The amount refunded (or being refunded).
+	RefundAmount *Money `protobuf:"bytes,3,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// Where the refund stands; see RefundState.
+	State RefundState `protobuf:"varint,4,opt,name=state,proto3,enum=paymentcompletion.v1.RefundState" json:"state,omitempty"`
+	// Amazon Pay's reason for a Declined refund, verbatim (for example
+	// AmazonRejected, ProcessingFailure).
+	ReasonCode string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// Amazon Pay's description of the reason.
+	ReasonDescription string `protobuf:"bytes,6,opt,name=reason_description,json=reasonDescription,proto3" json:"reason_description,omitempty"`
+	// The text on the buyer's statement.
+	SoftDescriptor string `protobuf:"bytes,7,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
+	// When Amazon Pay created the refund.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the state last changed.
+	StateUpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_update_time,json=stateUpdateTime,proto3" json:"state_update_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Refund) Reset() {
+	*x = Refund{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refund) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refund) ProtoMessage() {}
+
+func (x *Refund) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refund.ProtoReflect.Descriptor instead.
+func (*Refund) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Refund) GetRefundId() string {
+	if x != nil {
+		return x.RefundId
+	}
+	return ""
+}
+
+func (x *Refund) GetChargeId() string {
+	if x != nil {
+		return x.ChargeId
+	}
+	return ""
+}
+
+func (x *Refund) GetRefundAmount() *Money {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return nil
+}
+
+func (x *Refund) GetState() RefundState {
+	if x != nil {
+		return x.State
+	}
+	return RefundState_REFUND_STATE_UNSPECIFIED
+}
+
+func (x *Refund) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *Refund) GetReasonDescription() string {
+	if x != nil {
+		return x.ReasonDescription
+	}
+	return ""
+}
+
+func (x *Refund) GetSoftDescriptor() string {
+	if x != nil {
+		return x.SoftDescriptor
+	}
+	return ""
+}
+
+func (x *Refund) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Refund) GetStateUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StateUpdateTime
+	}
+	return nil
+}
+
 // Payment is the service's record of one checkout session completed for one
 // storefront order.
 type Payment struct {
@@ -1552,7 +1971,8 @@ type Payment struct {
 	// answered the service's captures (and the completion, for
 	// AuthorizeWithCapture). Unset while nothing is.
 	CapturedAmount *Money `protobuf:"bytes,15,opt,name=captured_amount,json=capturedAmount,proto3" json:"captured_amount,omitempty"`
-	// What has been refunded. Unset while nothing is.
+	// What has been refunded: the service's refunds Amazon Pay answered
+	// Refunded. Unset while nothing is.
 	RefundedAmount *Money `protobuf:"bytes,16,opt,name=refunded_amount,json=refundedAmount,proto3" json:"refunded_amount,omitempty"`
 	// What is authorized and can still be captured: the amounts of the
 	// charges that are Authorized (or still being authorized). Unset when
@@ -1562,14 +1982,17 @@ type Payment struct {
 	// the completion, with the result of the service's captures and
 	// cancellations on it. Filled by GetPayment, WatchPayment and the
 	// operations; ListPayments leaves it (and the amounts above) unset.
-	Charges       []*Charge `protobuf:"bytes,18,rep,name=charges,proto3" json:"charges,omitempty"`
+	Charges []*Charge `protobuf:"bytes,18,rep,name=charges,proto3" json:"charges,omitempty"`
+	// The payment's refunds as last recorded by the service (RefundCharge),
+	// oldest first. Filled like `charges`.
+	Refunds       []*Refund `protobuf:"bytes,19,rep,name=refunds,proto3" json:"refunds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +2004,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[17]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +2017,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{17}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Payment) GetCheckoutSessionId() string {
@@ -1723,6 +2146,13 @@ func (x *Payment) GetCharges() []*Charge {
 	return nil
 }
 
+func (x *Payment) GetRefunds() []*Refund {
+	if x != nil {
+		return x.Refunds
+	}
+	return nil
+}
+
 // Charge is an Amazon Pay Charge as Amazon reports it.
 type Charge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1763,7 +2193,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +2205,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[18]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +2218,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{18}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Charge) GetChargeId() string {
@@ -1909,7 +2339,7 @@ type StatusReason struct {
 
 func (x *StatusReason) Reset() {
 	*x = StatusReason{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2351,7 @@ func (x *StatusReason) String() string {
 func (*StatusReason) ProtoMessage() {}
 
 func (x *StatusReason) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[19]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2364,7 @@ func (x *StatusReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReason.ProtoReflect.Descriptor instead.
 func (*StatusReason) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{19}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StatusReason) GetReasonCode() string {
@@ -1970,7 +2400,7 @@ type Buyer struct {
 
 func (x *Buyer) Reset() {
 	*x = Buyer{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2412,7 @@ func (x *Buyer) String() string {
 func (*Buyer) ProtoMessage() {}
 
 func (x *Buyer) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[20]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2425,7 @@ func (x *Buyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buyer.ProtoReflect.Descriptor instead.
 func (*Buyer) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{20}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Buyer) GetBuyerId() string {
@@ -2064,7 +2494,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2076,7 +2506,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[21]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2089,7 +2519,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{21}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Address) GetName() string {
@@ -2182,7 +2612,7 @@ type ChargePermissionLimits struct {
 
 func (x *ChargePermissionLimits) Reset() {
 	*x = ChargePermissionLimits{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2624,7 @@ func (x *ChargePermissionLimits) String() string {
 func (*ChargePermissionLimits) ProtoMessage() {}
 
 func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2637,7 @@ func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermissionLimits.ProtoReflect.Descriptor instead.
 func (*ChargePermissionLimits) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{22}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChargePermissionLimits) GetAmountLimit() *Money {
@@ -2264,7 +2694,7 @@ type ChargePermission struct {
 
 func (x *ChargePermission) Reset() {
 	*x = ChargePermission{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2706,7 @@ func (x *ChargePermission) String() string {
 func (*ChargePermission) ProtoMessage() {}
 
 func (x *ChargePermission) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2719,7 @@ func (x *ChargePermission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermission.ProtoReflect.Descriptor instead.
 func (*ChargePermission) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{23}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ChargePermission) GetChargePermissionId() string {
@@ -2459,7 +2889,33 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x13cancellation_reason\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x12cancellationReason\"\x85\x01\n" +
 	"\x14CancelChargeResponse\x124\n" +
 	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\x82\b\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xfe\x01\n" +
+	"\x13RefundChargeRequest\x12'\n" +
+	"\tcharge_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x12H\n" +
+	"\rrefund_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\frefundAmount\x12B\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
+	"\x0fsoft_descriptor\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\x85\x01\n" +
+	"\x14RefundChargeResponse\x124\n" +
+	"\x06refund\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.RefundR\x06refund\x127\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\";\n" +
+	"\x10GetRefundRequest\x12'\n" +
+	"\trefund_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\brefundId\"I\n" +
+	"\x11GetRefundResponse\x124\n" +
+	"\x06refund\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.RefundR\x06refund\"\xbb\x03\n" +
+	"\x06Refund\x12\x1b\n" +
+	"\trefund_id\x18\x01 \x01(\tR\brefundId\x12\x1b\n" +
+	"\tcharge_id\x18\x02 \x01(\tR\bchargeId\x12@\n" +
+	"\rrefund_amount\x18\x03 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\frefundAmount\x127\n" +
+	"\x05state\x18\x04 \x01(\x0e2!.paymentcompletion.v1.RefundStateR\x05state\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\x12-\n" +
+	"\x12reason_description\x18\x06 \x01(\tR\x11reasonDescription\x12'\n" +
+	"\x0fsoft_descriptor\x18\a \x01(\tR\x0esoftDescriptor\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12F\n" +
+	"\x11state_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fstateUpdateTime\"\xba\b\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -2483,7 +2939,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x0fcaptured_amount\x18\x0f \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x0ecapturedAmount\x12D\n" +
 	"\x0frefunded_amount\x18\x10 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x0erefundedAmount\x12J\n" +
 	"\x12outstanding_amount\x18\x11 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x11outstandingAmount\x126\n" +
-	"\acharges\x18\x12 \x03(\v2\x1c.paymentcompletion.v1.ChargeR\acharges\"\xb2\x06\n" +
+	"\acharges\x18\x12 \x03(\v2\x1c.paymentcompletion.v1.ChargeR\acharges\x126\n" +
+	"\arefunds\x18\x13 \x03(\v2\x1c.paymentcompletion.v1.RefundR\arefunds\"\xb2\x06\n" +
 	"\x06Charge\x12\x1b\n" +
 	"\tcharge_id\x18\x01 \x01(\tR\bchargeId\x120\n" +
 	"\x14charge_permission_id\x18\x02 \x01(\tR\x12chargePermissionId\x12@\n" +
@@ -2557,7 +3014,12 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x0fOUTCOME_PENDING\x10\x02\x12\x14\n" +
 	"\x10OUTCOME_DECLINED\x10\x03\x12\x14\n" +
 	"\x10OUTCOME_CANCELED\x10\x04\x12\x13\n" +
-	"\x0fOUTCOME_UNKNOWN\x10\x05*\xe7\x01\n" +
+	"\x0fOUTCOME_UNKNOWN\x10\x05*\x84\x01\n" +
+	"\vRefundState\x12\x1c\n" +
+	"\x18REFUND_STATE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dREFUND_STATE_REFUND_INITIATED\x10\x01\x12\x19\n" +
+	"\x15REFUND_STATE_REFUNDED\x10\x02\x12\x19\n" +
+	"\x15REFUND_STATE_DECLINED\x10\x03*\xe7\x01\n" +
 	"\vChargeState\x12\x1c\n" +
 	"\x18CHARGE_STATE_UNSPECIFIED\x10\x00\x12(\n" +
 	"$CHARGE_STATE_AUTHORIZATION_INITIATED\x10\x01\x12\x1b\n" +
@@ -2575,7 +3037,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x99\b\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x8d\t\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -2604,7 +3066,10 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x17\x12&\n" +
 	"\"ERROR_REASON_CHARGE_NOT_CAPTURABLE\x10\x18\x12(\n" +
 	"$ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED\x10\x19\x12&\n" +
-	"\"ERROR_REASON_CHARGE_NOT_CANCELABLE\x10\x1a2\xe9\x06\n" +
+	"\"ERROR_REASON_CHARGE_NOT_CANCELABLE\x10\x1a\x12&\n" +
+	"\"ERROR_REASON_CHARGE_NOT_REFUNDABLE\x10\x1b\x12'\n" +
+	"#ERROR_REASON_REFUND_AMOUNT_EXCEEDED\x10\x1c\x12!\n" +
+	"\x1dERROR_REASON_REFUND_NOT_FOUND\x10\x1d2\xae\b\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
@@ -2614,7 +3079,9 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x13GetChargePermission\x120.paymentcompletion.v1.GetChargePermissionRequest\x1a1.paymentcompletion.v1.GetChargePermissionResponse\x12e\n" +
 	"\fListPayments\x12).paymentcompletion.v1.ListPaymentsRequest\x1a*.paymentcompletion.v1.ListPaymentsResponse\x12h\n" +
 	"\rCaptureCharge\x12*.paymentcompletion.v1.CaptureChargeRequest\x1a+.paymentcompletion.v1.CaptureChargeResponse\x12e\n" +
-	"\fCancelCharge\x12).paymentcompletion.v1.CancelChargeRequest\x1a*.paymentcompletion.v1.CancelChargeResponseB\x80\x02\n" +
+	"\fCancelCharge\x12).paymentcompletion.v1.CancelChargeRequest\x1a*.paymentcompletion.v1.CancelChargeResponse\x12e\n" +
+	"\fRefundCharge\x12).paymentcompletion.v1.RefundChargeRequest\x1a*.paymentcompletion.v1.RefundChargeResponse\x12\\\n" +
+	"\tGetRefund\x12&.paymentcompletion.v1.GetRefundRequest\x1a'.paymentcompletion.v1.GetRefundResponseB\x80\x02\n" +
 	"\x18com.paymentcompletion.v1B\x16PaymentCompletionProtoP\x01Z[github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1;paymentcompletionv1\xa2\x02\x03PXX\xaa\x02\x14Paymentcompletion.V1\xca\x02\x14Paymentcompletion\\V1\xe2\x02 Paymentcompletion\\V1\\GPBMetadata\xea\x02\x15Paymentcompletion::V1b\x06proto3"
 
 var (
@@ -2629,109 +3096,128 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 	return file_paymentcompletion_v1_payment_completion_proto_rawDescData
 }
 
-var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(Outcome)(0),                        // 0: paymentcompletion.v1.Outcome
-	(ChargeState)(0),                    // 1: paymentcompletion.v1.ChargeState
-	(ChargePermissionState)(0),          // 2: paymentcompletion.v1.ChargePermissionState
-	(ChargePermissionType)(0),           // 3: paymentcompletion.v1.ChargePermissionType
-	(ErrorReason)(0),                    // 4: paymentcompletion.v1.ErrorReason
-	(*Money)(nil),                       // 5: paymentcompletion.v1.Money
-	(*CompleteCheckoutRequest)(nil),     // 6: paymentcompletion.v1.CompleteCheckoutRequest
-	(*CompleteCheckoutResponse)(nil),    // 7: paymentcompletion.v1.CompleteCheckoutResponse
-	(*GetPaymentRequest)(nil),           // 8: paymentcompletion.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),          // 9: paymentcompletion.v1.GetPaymentResponse
-	(*WatchPaymentRequest)(nil),         // 10: paymentcompletion.v1.WatchPaymentRequest
-	(*WatchPaymentResponse)(nil),        // 11: paymentcompletion.v1.WatchPaymentResponse
-	(*GetChargeRequest)(nil),            // 12: paymentcompletion.v1.GetChargeRequest
-	(*GetChargeResponse)(nil),           // 13: paymentcompletion.v1.GetChargeResponse
-	(*GetChargePermissionRequest)(nil),  // 14: paymentcompletion.v1.GetChargePermissionRequest
-	(*GetChargePermissionResponse)(nil), // 15: paymentcompletion.v1.GetChargePermissionResponse
-	(*ListPaymentsRequest)(nil),         // 16: paymentcompletion.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),        // 17: paymentcompletion.v1.ListPaymentsResponse
-	(*CaptureChargeRequest)(nil),        // 18: paymentcompletion.v1.CaptureChargeRequest
-	(*CaptureChargeResponse)(nil),       // 19: paymentcompletion.v1.CaptureChargeResponse
-	(*CancelChargeRequest)(nil),         // 20: paymentcompletion.v1.CancelChargeRequest
-	(*CancelChargeResponse)(nil),        // 21: paymentcompletion.v1.CancelChargeResponse
-	(*Payment)(nil),                     // 22: paymentcompletion.v1.Payment
-	(*Charge)(nil),                      // 23: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                // 24: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                       // 25: paymentcompletion.v1.Buyer
-	(*Address)(nil),                     // 26: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),      // 27: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),            // 28: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
+	(RefundState)(0),                    // 1: paymentcompletion.v1.RefundState
+	(ChargeState)(0),                    // 2: paymentcompletion.v1.ChargeState
+	(ChargePermissionState)(0),          // 3: paymentcompletion.v1.ChargePermissionState
+	(ChargePermissionType)(0),           // 4: paymentcompletion.v1.ChargePermissionType
+	(ErrorReason)(0),                    // 5: paymentcompletion.v1.ErrorReason
+	(*Money)(nil),                       // 6: paymentcompletion.v1.Money
+	(*CompleteCheckoutRequest)(nil),     // 7: paymentcompletion.v1.CompleteCheckoutRequest
+	(*CompleteCheckoutResponse)(nil),    // 8: paymentcompletion.v1.CompleteCheckoutResponse
+	(*GetPaymentRequest)(nil),           // 9: paymentcompletion.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),          // 10: paymentcompletion.v1.GetPaymentResponse
+	(*WatchPaymentRequest)(nil),         // 11: paymentcompletion.v1.WatchPaymentRequest
+	(*WatchPaymentResponse)(nil),        // 12: paymentcompletion.v1.WatchPaymentResponse
+	(*GetChargeRequest)(nil),            // 13: paymentcompletion.v1.GetChargeRequest
+	(*GetChargeResponse)(nil),           // 14: paymentcompletion.v1.GetChargeResponse
+	(*GetChargePermissionRequest)(nil),  // 15: paymentcompletion.v1.GetChargePermissionRequest
+	(*GetChargePermissionResponse)(nil), // 16: paymentcompletion.v1.GetChargePermissionResponse
+	(*ListPaymentsRequest)(nil),         // 17: paymentcompletion.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),        // 18: paymentcompletion.v1.ListPaymentsResponse
+	(*CaptureChargeRequest)(nil),        // 19: paymentcompletion.v1.CaptureChargeRequest
+	(*CaptureChargeResponse)(nil),       // 20: paymentcompletion.v1.CaptureChargeResponse
+	(*CancelChargeRequest)(nil),         // 21: paymentcompletion.v1.CancelChargeRequest
+	(*CancelChargeResponse)(nil),        // 22: paymentcompletion.v1.CancelChargeResponse
+	(*RefundChargeRequest)(nil),         // 23: paymentcompletion.v1.RefundChargeRequest
+	(*RefundChargeResponse)(nil),        // 24: paymentcompletion.v1.RefundChargeResponse
+	(*GetRefundRequest)(nil),            // 25: paymentcompletion.v1.GetRefundRequest
+	(*GetRefundResponse)(nil),           // 26: paymentcompletion.v1.GetRefundResponse
+	(*Refund)(nil),                      // 27: paymentcompletion.v1.Refund
+	(*Payment)(nil),                     // 28: paymentcompletion.v1.Payment
+	(*Charge)(nil),                      // 29: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                // 30: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                       // 31: paymentcompletion.v1.Buyer
+	(*Address)(nil),                     // 32: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),      // 33: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),            // 34: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
-	5,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	22, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	22, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	22, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	23, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	28, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	6,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
+	28, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	28, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	28, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	29, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	34, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
-	29, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
-	29, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
-	22, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
-	5,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
-	23, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	35, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	35, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	28, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	6,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
+	29, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 13: paymentcompletion.v1.CaptureChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	23, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	29, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 15: paymentcompletion.v1.CancelChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	0,  // 16: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	5,  // 17: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 18: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 19: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	29, // 20: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	29, // 21: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	29, // 22: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	29, // 23: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	5,  // 24: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 25: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 26: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
-	23, // 27: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
-	5,  // 28: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 29: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	5,  // 30: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	1,  // 31: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	29, // 32: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	29, // 33: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	29, // 34: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 35: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	5,  // 36: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	3,  // 37: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	2,  // 38: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	24, // 39: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	29, // 40: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	25, // 41: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	26, // 42: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	26, // 43: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	27, // 44: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	29, // 45: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	29, // 46: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 47: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	8,  // 48: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	10, // 49: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	12, // 50: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	14, // 51: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	16, // 52: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
-	18, // 53: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
-	20, // 54: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
-	7,  // 55: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	9,  // 56: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	11, // 57: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	13, // 58: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	15, // 59: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	17, // 60: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
-	19, // 61: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
-	21, // 62: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
-	55, // [55:63] is the sub-list for method output_type
-	47, // [47:55] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	6,  // 16: paymentcompletion.v1.RefundChargeRequest.refund_amount:type_name -> paymentcompletion.v1.Money
+	27, // 17: paymentcompletion.v1.RefundChargeResponse.refund:type_name -> paymentcompletion.v1.Refund
+	0,  // 18: paymentcompletion.v1.RefundChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
+	27, // 19: paymentcompletion.v1.GetRefundResponse.refund:type_name -> paymentcompletion.v1.Refund
+	6,  // 20: paymentcompletion.v1.Refund.refund_amount:type_name -> paymentcompletion.v1.Money
+	1,  // 21: paymentcompletion.v1.Refund.state:type_name -> paymentcompletion.v1.RefundState
+	35, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	35, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
+	0,  // 24: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
+	6,  // 25: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 26: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 27: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	35, // 28: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	35, // 29: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	35, // 30: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	35, // 31: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	6,  // 32: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 33: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 34: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
+	29, // 35: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
+	27, // 36: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
+	6,  // 37: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 38: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 39: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 40: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	35, // 41: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	35, // 42: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	35, // 43: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 44: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	6,  // 45: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	4,  // 46: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	3,  // 47: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	30, // 48: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	35, // 49: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	31, // 50: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	32, // 51: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	32, // 52: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	33, // 53: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	35, // 54: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	35, // 55: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 56: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	9,  // 57: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	11, // 58: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	13, // 59: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	15, // 60: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	17, // 61: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	19, // 62: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
+	21, // 63: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
+	23, // 64: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
+	25, // 65: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
+	8,  // 66: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	10, // 67: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	12, // 68: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	14, // 69: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	16, // 70: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	18, // 71: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	20, // 72: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
+	22, // 73: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
+	24, // 74: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
+	26, // 75: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
+	66, // [66:76] is the sub-list for method output_type
+	56, // [56:66] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -2748,8 +3234,8 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   24,
+			NumEnums:      6,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

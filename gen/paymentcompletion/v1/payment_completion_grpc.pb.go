@@ -27,6 +27,8 @@ const (
 	PaymentCompletionService_ListPayments_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/ListPayments"
 	PaymentCompletionService_CaptureCharge_FullMethodName       = "/paymentcompletion.v1.PaymentCompletionService/CaptureCharge"
 	PaymentCompletionService_CancelCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CancelCharge"
+	PaymentCompletionService_RefundCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/RefundCharge"
+	PaymentCompletionService_GetRefund_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetRefund"
 )
 
 // PaymentCompletionServiceClient is the client API for PaymentCompletionService service.
@@ -43,8 +45,9 @@ const (
 //
 // Every method is safe to retry with the same request when it fails with
 // UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
-// `checkout_session_id`, a capture on its charge and `idempotency_key`, a
-// cancellation on its charge, and the other methods only read. Errors carry a
+// `checkout_session_id`, a capture or refund on its charge and
+// `idempotency_key`, a cancellation on its charge, and the other methods
+// only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
 // UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
@@ -141,6 +144,25 @@ type PaymentCompletionServiceClient interface {
 	// A charge in another state is FAILED_PRECONDITION
 	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
 	CancelCharge(ctx context.Context, in *CancelChargeRequest, opts ...grpc.CallOption) (*CancelChargeResponse, error)
+	// RefundCharge refunds (part of) a Captured charge exactly once per
+	// `idempotency_key` (for example the storefront's credit memo ID), with
+	// the guarantees of CaptureCharge: recorded before Amazon Pay is called, a
+	// repeat answered from the store, concurrent duplicates one upstream
+	// refund, the same key with other arguments `IDEMPOTENCY_KEY_REUSED`.
+	// Refunds are asynchronous at Amazon Pay: the answer is OUTCOME_PENDING
+	// (RefundInitiated), and the service tracks the refund until Amazon Pay
+	// answers Refunded (OUTCOME_COMPLETED) or Declined (OUTCOME_DECLINED); read
+	// it with GetRefund or GetPayment. A charge that is not Captured is
+	// FAILED_PRECONDITION `CHARGE_NOT_REFUNDABLE`; refunds above the captured
+	// amount plus Amazon's allowance (15% of it, at most 75 USD/EUR/GBP or
+	// 8400 JPY) `REFUND_AMOUNT_EXCEEDED`; another currency
+	// `CURRENCY_MISMATCH`; all with nothing sent. OUTCOME_UNKNOWN: the answer
+	// was lost; the service settles it in the background, repeat the same
+	// call later.
+	RefundCharge(ctx context.Context, in *RefundChargeRequest, opts ...grpc.CallOption) (*RefundChargeResponse, error)
+	// GetRefund reads a Refund live from Amazon Pay: its state, reason and
+	// amount. NOT_FOUND `REFUND_NOT_FOUND` when Amazon Pay does not know it.
+	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*GetRefundResponse, error)
 }
 
 type paymentCompletionServiceClient struct {
@@ -240,6 +262,26 @@ func (c *paymentCompletionServiceClient) CancelCharge(ctx context.Context, in *C
 	return out, nil
 }
 
+func (c *paymentCompletionServiceClient) RefundCharge(ctx context.Context, in *RefundChargeRequest, opts ...grpc.CallOption) (*RefundChargeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefundChargeResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_RefundCharge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentCompletionServiceClient) GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*GetRefundResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRefundResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_GetRefund_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentCompletionServiceServer is the server API for PaymentCompletionService service.
 // All implementations must embed UnimplementedPaymentCompletionServiceServer
 // for forward compatibility.
@@ -254,8 +296,9 @@ func (c *paymentCompletionServiceClient) CancelCharge(ctx context.Context, in *C
 //
 // Every method is safe to retry with the same request when it fails with
 // UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
-// `checkout_session_id`, a capture on its charge and `idempotency_key`, a
-// cancellation on its charge, and the other methods only read. Errors carry a
+// `checkout_session_id`, a capture or refund on its charge and
+// `idempotency_key`, a cancellation on its charge, and the other methods
+// only read. Errors carry a
 // `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
 // its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
 // UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
@@ -352,6 +395,25 @@ type PaymentCompletionServiceServer interface {
 	// A charge in another state is FAILED_PRECONDITION
 	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
 	CancelCharge(context.Context, *CancelChargeRequest) (*CancelChargeResponse, error)
+	// RefundCharge refunds (part of) a Captured charge exactly once per
+	// `idempotency_key` (for example the storefront's credit memo ID), with
+	// the guarantees of CaptureCharge: recorded before Amazon Pay is called, a
+	// repeat answered from the store, concurrent duplicates one upstream
+	// refund, the same key with other arguments `IDEMPOTENCY_KEY_REUSED`.
+	// Refunds are asynchronous at Amazon Pay: the answer is OUTCOME_PENDING
+	// (RefundInitiated), and the service tracks the refund until Amazon Pay
+	// answers Refunded (OUTCOME_COMPLETED) or Declined (OUTCOME_DECLINED); read
+	// it with GetRefund or GetPayment. A charge that is not Captured is
+	// FAILED_PRECONDITION `CHARGE_NOT_REFUNDABLE`; refunds above the captured
+	// amount plus Amazon's allowance (15% of it, at most 75 USD/EUR/GBP or
+	// 8400 JPY) `REFUND_AMOUNT_EXCEEDED`; another currency
+	// `CURRENCY_MISMATCH`; all with nothing sent. OUTCOME_UNKNOWN: the answer
+	// was lost; the service settles it in the background, repeat the same
+	// call later.
+	RefundCharge(context.Context, *RefundChargeRequest) (*RefundChargeResponse, error)
+	// GetRefund reads a Refund live from Amazon Pay: its state, reason and
+	// amount. NOT_FOUND `REFUND_NOT_FOUND` when Amazon Pay does not know it.
+	GetRefund(context.Context, *GetRefundRequest) (*GetRefundResponse, error)
 	mustEmbedUnimplementedPaymentCompletionServiceServer()
 }
 
@@ -385,6 +447,12 @@ func (UnimplementedPaymentCompletionServiceServer) CaptureCharge(context.Context
 }
 func (UnimplementedPaymentCompletionServiceServer) CancelCharge(context.Context, *CancelChargeRequest) (*CancelChargeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelCharge not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) RefundCharge(context.Context, *RefundChargeRequest) (*RefundChargeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefundCharge not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) GetRefund(context.Context, *GetRefundRequest) (*GetRefundResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
 }
 func (UnimplementedPaymentCompletionServiceServer) mustEmbedUnimplementedPaymentCompletionServiceServer() {
 }
@@ -545,6 +613,42 @@ func _PaymentCompletionService_CancelCharge_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentCompletionService_RefundCharge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefundChargeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).RefundCharge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_RefundCharge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).RefundCharge(ctx, req.(*RefundChargeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PaymentCompletionService_GetRefund_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRefundRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).GetRefund(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_GetRefund_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).GetRefund(ctx, req.(*GetRefundRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentCompletionService_ServiceDesc is the grpc.ServiceDesc for PaymentCompletionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -579,6 +683,14 @@ var PaymentCompletionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelCharge",
 			Handler:    _PaymentCompletionService_CancelCharge_Handler,
+		},
+		{
+			MethodName: "RefundCharge",
+			Handler:    _PaymentCompletionService_RefundCharge_Handler,
+		},
+		{
+			MethodName: "GetRefund",
+			Handler:    _PaymentCompletionService_GetRefund_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file paymentcompletion/v1/payment_completion.proto.
  */
 export const file_paymentcompletion_v1_payment_completion: GenFile = /*@__PURE__*/
-  fileDesc("Ci1wYXltZW50Y29tcGxldGlvbi92MS9wYXltZW50X2NvbXBsZXRpb24ucHJvdG8SFHBheW1lbnRjb21wbGV0aW9uLnYxIqQGCgVNb25leRIWCgZhbW91bnQYASABKAlCBrpIA8gBARJYCg1jdXJyZW5jeV9jb2RlGAIgASgJQkG6SD5yPFIDQVVEUgNDSEZSA0RLS1IDRVVSUgNHQlBSA0hLRFIDSlBZUgNOT0tSA05aRFIDU0VLUgNVU0RSA1pBUjqoBbpIpAUaugIKE21vbmV5LmFtb3VudF9mb3JtYXQSiQFhbW91bnQgbXVzdCBiZSBhIHBvc2l0aXZlIGRlY2ltYWwgd2l0aCB0aGUgY3VycmVuY3kncyBkZWNpbWFsIHBsYWNlcyAobm9uZSBmb3IgSlBZLCBleGFjdGx5IHR3byBvdGhlcndpc2UpLCB3aXRob3V0IHNpZ24gb3IgbGVhZGluZyB6ZXJvcxqWAXRoaXMuY3VycmVuY3lfY29kZSA9PSAnSlBZJyA/IHRoaXMuYW1vdW50Lm1hdGNoZXMoJ15bMS05XVswLTldezAsOX0kJykgOiB0aGlzLmFtb3VudC5tYXRjaGVzKCdeKDBbLl0oMFsxLTldfFsxLTldWzAtOV0pfFsxLTldWzAtOV17MCw4fVsuXVswLTldezJ9KSQnKRrkAgoQbW9uZXkuYW1vdW50X21heBJZYW1vdW50IGV4Y2VlZHMgQW1hem9uIFBheSdzIHBlci10cmFuc2FjdGlvbiBtYXhpbXVtICgxNTAwMDAuMDAgVVNEL0VVUi9HQlAsIDEwMDAwMDAwIEpQWSka9AF0aGlzLmN1cnJlbmN5X2NvZGUgPT0gJ0pQWScgPyAoc2l6ZSh0aGlzLmFtb3VudCkgPCA4IHx8IChzaXplKHRoaXMuYW1vdW50KSA9PSA4ICYmIHRoaXMuYW1vdW50IDw9ICcxMDAwMDAwMCcpKSA6ICghKHRoaXMuY3VycmVuY3lfY29kZSBpbiBbJ1VTRCcsICdFVVInLCAnR0JQJ10pIHx8IHNpemUodGhpcy5hbW91bnQpIDwgOSB8fCAoc2l6ZSh0aGlzLmFtb3VudCkgPT0gOSAmJiB0aGlzLmFtb3VudCA8PSAnMTUwMDAwLjAwJykpIuwDChdDb21wbGV0ZUNoZWNrb3V0UmVxdWVzdBIlChNjaGVja291dF9zZXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABARI6Cg1jaGFyZ2VfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARI3ChJ0b3RhbF9vcmRlcl9hbW91bnQYAyABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI+CghvcmRlcl9pZBgEIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSQ69AG6SPABGu0BCiBjb21wbGV0ZV9jaGVja291dC50b3RhbF9jdXJyZW5jeRJAdG90YWxfb3JkZXJfYW1vdW50IG11c3QgYmUgaW4gdGhlIHNhbWUgY3VycmVuY3kgYXMgY2hhcmdlX2Ftb3VudBqGASFoYXModGhpcy50b3RhbF9vcmRlcl9hbW91bnQpIHx8ICFoYXModGhpcy5jaGFyZ2VfYW1vdW50KSB8fCB0aGlzLnRvdGFsX29yZGVyX2Ftb3VudC5jdXJyZW5jeV9jb2RlID09IHRoaXMuY2hhcmdlX2Ftb3VudC5jdXJyZW5jeV9jb2RlIkoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCKMAQoRR2V0UGF5bWVudFJlcXVlc3QSJwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQFIABJACghvcmRlcl9pZBgCIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSRIAEIMCgNrZXkSBbpIAggBIkQKEkdldFBheW1lbnRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCI8ChNXYXRjaFBheW1lbnRSZXF1ZXN0EiUKE2NoZWNrb3V0X3Nlc3Npb25faWQYASABKAlCCLpIBXIDsAEBIkYKFFdhdGNoUGF5bWVudFJlc3BvbnNlEi4KB3BheW1lbnQYASABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50IlkKEEdldENoYXJnZVJlcXVlc3QSRQoJY2hhcmdlX2lkGAEgASgJQjK6SC9yLTIrXltBLVpdWzAtOV17Mn0tWzAtOV17N30tWzAtOV17N30tQ1swLTldezZ9JCJBChFHZXRDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2UiZAoaR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QSRgoUY2hhcmdlX3Blcm1pc3Npb25faWQYASABKAlCKLpIJXIjMiFeW0EtWl1bMC05XXsyfS1bMC05XXs3fS1bMC05XXs3fSQiYAobR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEkEKEWNoYXJnZV9wZXJtaXNzaW9uGAEgASgLMiYucGF5bWVudGNvbXBsZXRpb24udjEuQ2hhcmdlUGVybWlzc2lvbiLJAwoTTGlzdFBheW1lbnRzUmVxdWVzdBJCCghvdXRjb21lcxgBIAMoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWVCEbpIDpIBCxgBIgeCAQQQASAAEjUKEWNyZWF0ZV90aW1lX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jcmVhdGVfdGltZV9lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXBhZ2Vfc2l6ZRgEIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABDrHAbpIwwEawAEKH2xpc3RfcGF5bWVudHMuY3JlYXRlX3RpbWVfcmFuZ2USMGNyZWF0ZV90aW1lX3N0YXJ0IG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX2VuZBprIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0KSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfZW5kKSB8fCB0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0IDwgdGhpcy5jcmVhdGVfdGltZV9lbmQiYAoUTGlzdFBheW1lbnRzUmVzcG9uc2USLwoIcGF5bWVudHMYASADKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLIAQoUQ2FwdHVyZUNoYXJnZVJlcXVlc3QSHQoJY2hhcmdlX2lkGAEgASgJQgq6SAdyBRABGIABEjsKDmNhcHR1cmVfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARIyCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCGbpIFnIUEAEYQDIOXltceDIxLVx4N2VdKyQSIAoPc29mdF9kZXNjcmlwdG9yGAQgASgJQge6SARyAhgQInUKFUNhcHR1cmVDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUiWgoTQ2FuY2VsQ2hhcmdlUmVxdWVzdBIdCgljaGFyZ2VfaWQYASABKAlCCrpIB3IFEAEYgAESJAoTY2FuY2VsbGF0aW9uX3JlYXNvbhgCIAEoCUIHukgEcgIYQCJ0ChRDYW5jZWxDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUiiAYKB1BheW1lbnQSGwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIuCgdvdXRjb21lGAMgASgOMh0ucGF5bWVudGNvbXBsZXRpb24udjEuT3V0Y29tZRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgEIAEoCRIRCgljaGFyZ2VfaWQYBSABKAkSMgoNY2hhcmdlX2Ftb3VudBgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EjcKEnRvdGFsX29yZGVyX2Ftb3VudBgHIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EhMKC3JlYXNvbl9jb2RlGAggASgJEjcKDGNoYXJnZV9zdGF0ZRgJIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2V0dGxlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfY2hlY2tfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOY2hlY2tfYXR0ZW1wdHMYDiABKAUSNAoPY2FwdHVyZWRfYW1vdW50GA8gASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSNAoPcmVmdW5kZWRfYW1vdW50GBAgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSNwoSb3V0c3RhbmRpbmdfYW1vdW50GBEgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSLQoHY2hhcmdlcxgSIAMoCzIcLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZSLJBAoGQ2hhcmdlEhEKCWNoYXJnZV9pZBgBIAEoCRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgCIAEoCRIyCg1jaGFyZ2VfYW1vdW50GAMgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSMwoOY2FwdHVyZV9hbW91bnQYBCABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI0Cg9yZWZ1bmRlZF9hbW91bnQYBSABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIwCgVzdGF0ZRgGIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEhMKC3JlYXNvbl9jb2RlGAcgASgJEhoKEnJlYXNvbl9kZXNjcmlwdGlvbhgIIAEoCRI1ChFzdGF0ZV91cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjYXB0dXJlX25vdxgMIAEoCBIoCiBjYW5faGFuZGxlX3BlbmRpbmdfYXV0aG9yaXphdGlvbhgNIAEoCBIXCg9zb2Z0X2Rlc2NyaXB0b3IYDiABKAkSGwoTcmVsZWFzZV9lbnZpcm9ubWVudBgPIAEoCSI/CgxTdGF0dXNSZWFzb24SEwoLcmVhc29uX2NvZGUYASABKAkSGgoScmVhc29uX2Rlc2NyaXB0aW9uGAIgASgJImwKBUJ1eWVyEhAKCGJ1eWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSFAoMcGhvbmVfbnVtYmVyGAQgASgJEh4KFnByaW1lX21lbWJlcnNoaXBfdHlwZXMYBSADKAki6QEKB0FkZHJlc3MSDAoEbmFtZRgBIAEoCRIWCg5hZGRyZXNzX2xpbmVfMRgCIAEoCRIWCg5hZGRyZXNzX2xpbmVfMhgDIAEoCRIWCg5hZGRyZXNzX2xpbmVfMxgEIAEoCRIMCgRjaXR5GAUgASgJEg4KBmNvdW50eRgGIAEoCRIQCghkaXN0cmljdBgHIAEoCRIXCg9zdGF0ZV9vcl9yZWdpb24YCCABKAkSEwoLcG9zdGFsX2NvZGUYCSABKAkSFAoMY291bnRyeV9jb2RlGAogASgJEhQKDHBob25lX251bWJlchgLIAEoCSKAAQoWQ2hhcmdlUGVybWlzc2lvbkxpbWl0cxIxCgxhbW91bnRfbGltaXQYASABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIzCg5hbW91bnRfYmFsYW5jZRgCIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5ItgFChBDaGFyZ2VQZXJtaXNzaW9uEhwKFGNoYXJnZV9wZXJtaXNzaW9uX2lkGAEgASgJEkoKFmNoYXJnZV9wZXJtaXNzaW9uX3R5cGUYAiABKA4yKi5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uVHlwZRI6CgVzdGF0ZRgDIAEoDjIrLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVBlcm1pc3Npb25TdGF0ZRIzCgdyZWFzb25zGAQgAygLMiIucGF5bWVudGNvbXBsZXRpb24udjEuU3RhdHVzUmVhc29uEjUKEXN0YXRlX3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgVidXllchgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLkJ1eWVyEjcKEHNoaXBwaW5nX2FkZHJlc3MYByABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5BZGRyZXNzEjYKD2JpbGxpbmdfYWRkcmVzcxgIIAEoCzIdLnBheW1lbnRjb21wbGV0aW9uLnYxLkFkZHJlc3MSGwoTcGF5bWVudF9kZXNjcmlwdG9ycxgJIAMoCRI8CgZsaW1pdHMYCiABKAsyLC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uTGltaXRzEhwKFHByZXNlbnRtZW50X2N1cnJlbmN5GAsgASgJEhsKE3JlbGVhc2VfZW52aXJvbm1lbnQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChVtZXJjaGFudF9yZWZlcmVuY2VfaWQYDyABKAkqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfQ09NUExFVEVEEAESEwoPT1VUQ09NRV9QRU5ESU5HEAISFAoQT1VUQ09NRV9ERUNMSU5FRBADEhQKEE9VVENPTUVfQ0FOQ0VMRUQQBBITCg9PVVRDT01FX1VOS05PV04QBSrnAQoLQ2hhcmdlU3RhdGUSHAoYQ0hBUkdFX1NUQVRFX1VOU1BFQ0lGSUVEEAASKAokQ0hBUkdFX1NUQVRFX0FVVEhPUklaQVRJT05fSU5JVElBVEVEEAESGwoXQ0hBUkdFX1NUQVRFX0FVVEhPUklaRUQQAhIiCh5DSEFSR0VfU1RBVEVfQ0FQVFVSRV9JTklUSUFURUQQAxIZChVDSEFSR0VfU1RBVEVfQ0FQVFVSRUQQBBIZChVDSEFSR0VfU1RBVEVfQ0FOQ0VMRUQQBRIZChVDSEFSR0VfU1RBVEVfREVDTElORUQQBiq4AQoVQ2hhcmdlUGVybWlzc2lvblN0YXRlEicKI0NIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASJgoiQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0hBUkdFQUJMRRABEioKJkNIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX05PTl9DSEFSR0VBQkxFEAISIgoeQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0xPU0VEEAMqvAEKFENoYXJnZVBlcm1pc3Npb25UeXBlEiYKIkNIQVJHRV9QRVJNSVNTSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIjCh9DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX09ORV9USU1FEAESJAogQ0hBUkdFX1BFUk1JU1NJT05fVFlQRV9SRUNVUlJJTkcQAhIxCi1DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX1BBWU1FTlRfTUVUSE9EX09OX0ZJTEUQAyqZCAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocRVJST1JfUkVBU09OX0lOVkFMSURfUkVRVUVTVBABEisKJ0VSUk9SX1JFQVNPTl9DSEVDS09VVF9TRVNTSU9OX05PVF9GT1VORBACEiIKHkVSUk9SX1JFQVNPTl9QQVlNRU5UX05PVF9GT1VORBADEiEKHUVSUk9SX1JFQVNPTl9DSEFSR0VfTk9UX0ZPVU5EEAQSLAooRVJST1JfUkVBU09OX0NIQVJHRV9QRVJNSVNTSU9OX05PVF9GT1VORBAFEiAKHEVSUk9SX1JFQVNPTl9BTU9VTlRfTUlTTUFUQ0gQBhIiCh5FUlJPUl9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBxIrCidFUlJPUl9SRUFTT05fQ0hFQ0tPVVRfU0VTU0lPTl9OT1RfUkVBRFkQCBIvCitFUlJPUl9SRUFTT05fU0VTU0lPTl9CT1VORF9UT19PVEhFUl9SRVFVRVNUEAkSJAogRVJST1JfUkVBU09OX0FNQVpPTl9QQVlfUkVKRUNURUQQChInCiNFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9VTkFWQUlMQUJMRRALEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAMEicKI0VSUk9SX1JFQVNPTl9BTUFaT05fUEFZX0FVVEhfRkFJTEVEEA0SIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAOEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEA8SIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEBASGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQERImCiJFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9UTFNfRkFJTEVEEBISIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEBMSIgoeRVJST1JfUkVBU09OX1JFUVVFU1RfVE9PX0xBUkdFEBQSLworRVJST1JfUkVBU09OX1RPT19NQU5ZX1NUUkVBTVNfT05fQ09OTkVDVElPThAVEiEKHUVSUk9SX1JFQVNPTl9UT09fTUFOWV9XQVRDSEVTEBYSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQFxImCiJFUlJPUl9SRUFTT05fQ0hBUkdFX05PVF9DQVBUVVJBQkxFEBgSKAokRVJST1JfUkVBU09OX0NBUFRVUkVfQU1PVU5UX0VYQ0VFREVEEBkSJgoiRVJST1JfUkVBU09OX0NIQVJHRV9OT1RfQ0FOQ0VMQUJMRRAaMukGChhQYXltZW50Q29tcGxldGlvblNlcnZpY2UScQoQQ29tcGxldGVDaGVja291dBItLnBheW1lbnRjb21wbGV0aW9uLnYxLkNvbXBsZXRlQ2hlY2tvdXRSZXF1ZXN0Gi4ucGF5bWVudGNvbXBsZXRpb24udjEuQ29tcGxldGVDaGVja291dFJlc3BvbnNlEl8KCkdldFBheW1lbnQSJy5wYXltZW50Y29tcGxldGlvbi52MS5HZXRQYXltZW50UmVxdWVzdBooLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldFBheW1lbnRSZXNwb25zZRJnCgxXYXRjaFBheW1lbnQSKS5wYXltZW50Y29tcGxldGlvbi52MS5XYXRjaFBheW1lbnRSZXF1ZXN0GioucGF5bWVudGNvbXBsZXRpb24udjEuV2F0Y2hQYXltZW50UmVzcG9uc2UwARJcCglHZXRDaGFyZ2USJi5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VSZXF1ZXN0GicucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUmVzcG9uc2USegoTR2V0Q2hhcmdlUGVybWlzc2lvbhIwLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldENoYXJnZVBlcm1pc3Npb25SZXF1ZXN0GjEucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEmUKDExpc3RQYXltZW50cxIpLnBheW1lbnRjb21wbGV0aW9uLnYxLkxpc3RQYXltZW50c1JlcXVlc3QaKi5wYXltZW50Y29tcGxldGlvbi52MS5MaXN0UGF5bWVudHNSZXNwb25zZRJoCg1DYXB0dXJlQ2hhcmdlEioucGF5bWVudGNvbXBsZXRpb24udjEuQ2FwdHVyZUNoYXJnZVJlcXVlc3QaKy5wYXltZW50Y29tcGxldGlvbi52MS5DYXB0dXJlQ2hhcmdlUmVzcG9uc2USZQoMQ2FuY2VsQ2hhcmdlEikucGF5bWVudGNvbXBsZXRpb24udjEuQ2FuY2VsQ2hhcmdlUmVxdWVzdBoqLnBheW1lbnRjb21wbGV0aW9uLnYxLkNhbmNlbENoYXJnZVJlc3BvbnNlQoACChhjb20ucGF5bWVudGNvbXBsZXRpb24udjFCFlBheW1lbnRDb21wbGV0aW9uUHJvdG9QAVpbZ2l0aHViLmNvbS9wYXltZW50Y29tcGxldGlvbi9wYXltZW50Y29tcGxldGlvbi9nZW4vcGF5bWVudGNvbXBsZXRpb24vdjE7cGF5bWVudGNvbXBsZXRpb252MaICA1BYWKoCFFBheW1lbnRjb21wbGV0aW9uLlYxygIUUGF5bWVudGNvbXBsZXRpb25cVjHiAiBQYXltZW50Y29tcGxldGlvblxWMVxHUEJNZXRhZGF0YeoCFVBheW1lbnRjb21wbGV0aW9uOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("Ci1wYXltZW50Y29tcGxldGlvbi92MS9wYXltZW50X2NvbXBsZXRpb24ucHJvdG8SFHBheW1lbnRjb21wbGV0aW9uLnYxIqQGCgVNb25leRIWCgZhbW91bnQYASABKAlCBrpIA8gBARJYCg1jdXJyZW5jeV9jb2RlGAIgASgJQkG6SD5yPFIDQVVEUgNDSEZSA0RLS1IDRVVSUgNHQlBSA0hLRFIDSlBZUgNOT0tSA05aRFIDU0VLUgNVU0RSA1pBUjqoBbpIpAUaugIKE21vbmV5LmFtb3VudF9mb3JtYXQSiQFhbW91bnQgbXVzdCBiZSBhIHBvc2l0aXZlIGRlY2ltYWwgd2l0aCB0aGUgY3VycmVuY3kncyBkZWNpbWFsIHBsYWNlcyAobm9uZSBmb3IgSlBZLCBleGFjdGx5IHR3byBvdGhlcndpc2UpLCB3aXRob3V0IHNpZ24gb3IgbGVhZGluZyB6ZXJvcxqWAXRoaXMuY3VycmVuY3lfY29kZSA9PSAnSlBZJyA/IHRoaXMuYW1vdW50Lm1hdGNoZXMoJ15bMS05XVswLTldezAsOX0kJykgOiB0aGlzLmFtb3VudC5tYXRjaGVzKCdeKDBbLl0oMFsxLTldfFsxLTldWzAtOV0pfFsxLTldWzAtOV17MCw4fVsuXVswLTldezJ9KSQnKRrkAgoQbW9uZXkuYW1vdW50X21heBJZYW1vdW50IGV4Y2VlZHMgQW1hem9uIFBheSdzIHBlci10cmFuc2FjdGlvbiBtYXhpbXVtICgxNTAwMDAuMDAgVVNEL0VVUi9HQlAsIDEwMDAwMDAwIEpQWSka9AF0aGlzLmN1cnJlbmN5X2NvZGUgPT0gJ0pQWScgPyAoc2l6ZSh0aGlzLmFtb3VudCkgPCA4IHx8IChzaXplKHRoaXMuYW1vdW50KSA9PSA4ICYmIHRoaXMuYW1vdW50IDw9ICcxMDAwMDAwMCcpKSA6ICghKHRoaXMuY3VycmVuY3lfY29kZSBpbiBbJ1VTRCcsICdFVVInLCAnR0JQJ10pIHx8IHNpemUodGhpcy5hbW91bnQpIDwgOSB8fCAoc2l6ZSh0aGlzLmFtb3VudCkgPT0gOSAmJiB0aGlzLmFtb3VudCA8PSAnMTUwMDAwLjAwJykpIuwDChdDb21wbGV0ZUNoZWNrb3V0UmVxdWVzdBIlChNjaGVja291dF9zZXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABARI6Cg1jaGFyZ2VfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARI3ChJ0b3RhbF9vcmRlcl9hbW91bnQYAyABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI+CghvcmRlcl9pZBgEIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSQ69AG6SPABGu0BCiBjb21wbGV0ZV9jaGVja291dC50b3RhbF9jdXJyZW5jeRJAdG90YWxfb3JkZXJfYW1vdW50IG11c3QgYmUgaW4gdGhlIHNhbWUgY3VycmVuY3kgYXMgY2hhcmdlX2Ftb3VudBqGASFoYXModGhpcy50b3RhbF9vcmRlcl9hbW91bnQpIHx8ICFoYXModGhpcy5jaGFyZ2VfYW1vdW50KSB8fCB0aGlzLnRvdGFsX29yZGVyX2Ftb3VudC5jdXJyZW5jeV9jb2RlID09IHRoaXMuY2hhcmdlX2Ftb3VudC5jdXJyZW5jeV9jb2RlIkoKGENvbXBsZXRlQ2hlY2tvdXRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCKMAQoRR2V0UGF5bWVudFJlcXVlc3QSJwoTY2hlY2tvdXRfc2Vzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQFIABJACghvcmRlcl9pZBgCIAEoCUIsukgpcicyJV5bQS1aYS16MC05XVtBLVphLXowLTkuXzovIy1dezAsMTI3fSRIAEIMCgNrZXkSBbpIAggBIkQKEkdldFBheW1lbnRSZXNwb25zZRIuCgdwYXltZW50GAEgASgLMh0ucGF5bWVudGNvbXBsZXRpb24udjEuUGF5bWVudCI8ChNXYXRjaFBheW1lbnRSZXF1ZXN0EiUKE2NoZWNrb3V0X3Nlc3Npb25faWQYASABKAlCCLpIBXIDsAEBIkYKFFdhdGNoUGF5bWVudFJlc3BvbnNlEi4KB3BheW1lbnQYASABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50IlkKEEdldENoYXJnZVJlcXVlc3QSRQoJY2hhcmdlX2lkGAEgASgJQjK6SC9yLTIrXltBLVpdWzAtOV17Mn0tWzAtOV17N30tWzAtOV17N30tQ1swLTldezZ9JCJBChFHZXRDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2UiZAoaR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QSRgoUY2hhcmdlX3Blcm1pc3Npb25faWQYASABKAlCKLpIJXIjMiFeW0EtWl1bMC05XXsyfS1bMC05XXs3fS1bMC05XXs3fSQiYAobR2V0Q2hhcmdlUGVybWlzc2lvblJlc3BvbnNlEkEKEWNoYXJnZV9wZXJtaXNzaW9uGAEgASgLMiYucGF5bWVudGNvbXBsZXRpb24udjEuQ2hhcmdlUGVybWlzc2lvbiLJAwoTTGlzdFBheW1lbnRzUmVxdWVzdBJCCghvdXRjb21lcxgBIAMoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWVCEbpIDpIBCxgBIgeCAQQQASAAEjUKEWNyZWF0ZV90aW1lX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jcmVhdGVfdGltZV9lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhoKCXBhZ2Vfc2l6ZRgEIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABDrHAbpIwwEawAEKH2xpc3RfcGF5bWVudHMuY3JlYXRlX3RpbWVfcmFuZ2USMGNyZWF0ZV90aW1lX3N0YXJ0IG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX2VuZBprIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0KSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfZW5kKSB8fCB0aGlzLmNyZWF0ZV90aW1lX3N0YXJ0IDwgdGhpcy5jcmVhdGVfdGltZV9lbmQiYAoUTGlzdFBheW1lbnRzUmVzcG9uc2USLwoIcGF5bWVudHMYASADKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5QYXltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLIAQoUQ2FwdHVyZUNoYXJnZVJlcXVlc3QSHQoJY2hhcmdlX2lkGAEgASgJQgq6SAdyBRABGIABEjsKDmNhcHR1cmVfYW1vdW50GAIgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXlCBrpIA8gBARIyCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCGbpIFnIUEAEYQDIOXltceDIxLVx4N2VdKyQSIAoPc29mdF9kZXNjcmlwdG9yGAQgASgJQge6SARyAhgQInUKFUNhcHR1cmVDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUiWgoTQ2FuY2VsQ2hhcmdlUmVxdWVzdBIdCgljaGFyZ2VfaWQYASABKAlCCrpIB3IFEAEYgAESJAoTY2FuY2VsbGF0aW9uX3JlYXNvbhgCIAEoCUIHukgEcgIYQCJ0ChRDYW5jZWxDaGFyZ2VSZXNwb25zZRIsCgZjaGFyZ2UYASABKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLgoHb3V0Y29tZRgCIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUixgEKE1JlZnVuZENoYXJnZVJlcXVlc3QSHQoJY2hhcmdlX2lkGAEgASgJQgq6SAdyBRABGIABEjoKDXJlZnVuZF9hbW91bnQYAiABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leUIGukgDyAEBEjIKD2lkZW1wb3RlbmN5X2tleRgDIAEoCUIZukgWchQQARhAMg5eW1x4MjEtXHg3ZV0rJBIgCg9zb2Z0X2Rlc2NyaXB0b3IYBCABKAlCB7pIBHICGBAidAoUUmVmdW5kQ2hhcmdlUmVzcG9uc2USLAoGcmVmdW5kGAEgASgLMhwucGF5bWVudGNvbXBsZXRpb24udjEuUmVmdW5kEi4KB291dGNvbWUYAiABKA4yHS5wYXltZW50Y29tcGxldGlvbi52MS5PdXRjb21lIjEKEEdldFJlZnVuZFJlcXVlc3QSHQoJcmVmdW5kX2lkGAEgASgJQgq6SAdyBRABGIABIkEKEUdldFJlZnVuZFJlc3BvbnNlEiwKBnJlZnVuZBgBIAEoCzIcLnBheW1lbnRjb21wbGV0aW9uLnYxLlJlZnVuZCLGAgoGUmVmdW5kEhEKCXJlZnVuZF9pZBgBIAEoCRIRCgljaGFyZ2VfaWQYAiABKAkSMgoNcmVmdW5kX2Ftb3VudBgDIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EjAKBXN0YXRlGAQgASgOMiEucGF5bWVudGNvbXBsZXRpb24udjEuUmVmdW5kU3RhdGUSEwoLcmVhc29uX2NvZGUYBSABKAkSGgoScmVhc29uX2Rlc2NyaXB0aW9uGAYgASgJEhcKD3NvZnRfZGVzY3JpcHRvchgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRc3RhdGVfdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrcGCgdQYXltZW50EhsKE2NoZWNrb3V0X3Nlc3Npb25faWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSLgoHb3V0Y29tZRgDIAEoDjIdLnBheW1lbnRjb21wbGV0aW9uLnYxLk91dGNvbWUSHAoUY2hhcmdlX3Blcm1pc3Npb25faWQYBCABKAkSEQoJY2hhcmdlX2lkGAUgASgJEjIKDWNoYXJnZV9hbW91bnQYBiABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI3ChJ0b3RhbF9vcmRlcl9hbW91bnQYByABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRITCgtyZWFzb25fY29kZRgIIAEoCRI3CgxjaGFyZ2Vfc3RhdGUYCSABKA4yIS5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VTdGF0ZRIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3NldHRsZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2NoZWNrX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNoZWNrX2F0dGVtcHRzGA4gASgFEjQKD2NhcHR1cmVkX2Ftb3VudBgPIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EjQKD3JlZnVuZGVkX2Ftb3VudBgQIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5EjcKEm91dHN0YW5kaW5nX2Ftb3VudBgRIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5Ei0KB2NoYXJnZXMYEiADKAsyHC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2USLQoHcmVmdW5kcxgTIAMoCzIcLnBheW1lbnRjb21wbGV0aW9uLnYxLlJlZnVuZCLJBAoGQ2hhcmdlEhEKCWNoYXJnZV9pZBgBIAEoCRIcChRjaGFyZ2VfcGVybWlzc2lvbl9pZBgCIAEoCRIyCg1jaGFyZ2VfYW1vdW50GAMgASgLMhsucGF5bWVudGNvbXBsZXRpb24udjEuTW9uZXkSMwoOY2FwdHVyZV9hbW91bnQYBCABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRI0Cg9yZWZ1bmRlZF9hbW91bnQYBSABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIwCgVzdGF0ZRgGIAEoDjIhLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVN0YXRlEhMKC3JlYXNvbl9jb2RlGAcgASgJEhoKEnJlYXNvbl9kZXNjcmlwdGlvbhgIIAEoCRI1ChFzdGF0ZV91cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtjYXB0dXJlX25vdxgMIAEoCBIoCiBjYW5faGFuZGxlX3BlbmRpbmdfYXV0aG9yaXphdGlvbhgNIAEoCBIXCg9zb2Z0X2Rlc2NyaXB0b3IYDiABKAkSGwoTcmVsZWFzZV9lbnZpcm9ubWVudBgPIAEoCSI/CgxTdGF0dXNSZWFzb24SEwoLcmVhc29uX2NvZGUYASABKAkSGgoScmVhc29uX2Rlc2NyaXB0aW9uGAIgASgJImwKBUJ1eWVyEhAKCGJ1eWVyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSFAoMcGhvbmVfbnVtYmVyGAQgASgJEh4KFnByaW1lX21lbWJlcnNoaXBfdHlwZXMYBSADKAki6QEKB0FkZHJlc3MSDAoEbmFtZRgBIAEoCRIWCg5hZGRyZXNzX2xpbmVfMRgCIAEoCRIWCg5hZGRyZXNzX2xpbmVfMhgDIAEoCRIWCg5hZGRyZXNzX2xpbmVfMxgEIAEoCRIMCgRjaXR5GAUgASgJEg4KBmNvdW50eRgGIAEoCRIQCghkaXN0cmljdBgHIAEoCRIXCg9zdGF0ZV9vcl9yZWdpb24YCCABKAkSEwoLcG9zdGFsX2NvZGUYCSABKAkSFAoMY291bnRyeV9jb2RlGAogASgJEhQKDHBob25lX251bWJlchgLIAEoCSKAAQoWQ2hhcmdlUGVybWlzc2lvbkxpbWl0cxIxCgxhbW91bnRfbGltaXQYASABKAsyGy5wYXltZW50Y29tcGxldGlvbi52MS5Nb25leRIzCg5hbW91bnRfYmFsYW5jZRgCIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLk1vbmV5ItgFChBDaGFyZ2VQZXJtaXNzaW9uEhwKFGNoYXJnZV9wZXJtaXNzaW9uX2lkGAEgASgJEkoKFmNoYXJnZV9wZXJtaXNzaW9uX3R5cGUYAiABKA4yKi5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uVHlwZRI6CgVzdGF0ZRgDIAEoDjIrLnBheW1lbnRjb21wbGV0aW9uLnYxLkNoYXJnZVBlcm1pc3Npb25TdGF0ZRIzCgdyZWFzb25zGAQgAygLMiIucGF5bWVudGNvbXBsZXRpb24udjEuU3RhdHVzUmVhc29uEjUKEXN0YXRlX3VwZGF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgVidXllchgGIAEoCzIbLnBheW1lbnRjb21wbGV0aW9uLnYxLkJ1eWVyEjcKEHNoaXBwaW5nX2FkZHJlc3MYByABKAsyHS5wYXltZW50Y29tcGxldGlvbi52MS5BZGRyZXNzEjYKD2JpbGxpbmdfYWRkcmVzcxgIIAEoCzIdLnBheW1lbnRjb21wbGV0aW9uLnYxLkFkZHJlc3MSGwoTcGF5bWVudF9kZXNjcmlwdG9ycxgJIAMoCRI8CgZsaW1pdHMYCiABKAsyLC5wYXltZW50Y29tcGxldGlvbi52MS5DaGFyZ2VQZXJtaXNzaW9uTGltaXRzEhwKFHByZXNlbnRtZW50X2N1cnJlbmN5GAsgASgJEhsKE3JlbGVhc2VfZW52aXJvbm1lbnQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdChVtZXJjaGFudF9yZWZlcmVuY2VfaWQYDyABKAkqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfQ09NUExFVEVEEAESEwoPT1VUQ09NRV9QRU5ESU5HEAISFAoQT1VUQ09NRV9ERUNMSU5FRBADEhQKEE9VVENPTUVfQ0FOQ0VMRUQQBBITCg9PVVRDT01FX1VOS05PV04QBSqEAQoLUmVmdW5kU3RhdGUSHAoYUkVGVU5EX1NUQVRFX1VOU1BFQ0lGSUVEEAASIQodUkVGVU5EX1NUQVRFX1JFRlVORF9JTklUSUFURUQQARIZChVSRUZVTkRfU1RBVEVfUkVGVU5ERUQQAhIZChVSRUZVTkRfU1RBVEVfREVDTElORUQQAyrnAQoLQ2hhcmdlU3RhdGUSHAoYQ0hBUkdFX1NUQVRFX1VOU1BFQ0lGSUVEEAASKAokQ0hBUkdFX1NUQVRFX0FVVEhPUklaQVRJT05fSU5JVElBVEVEEAESGwoXQ0hBUkdFX1NUQVRFX0FVVEhPUklaRUQQAhIiCh5DSEFSR0VfU1RBVEVfQ0FQVFVSRV9JTklUSUFURUQQAxIZChVDSEFSR0VfU1RBVEVfQ0FQVFVSRUQQBBIZChVDSEFSR0VfU1RBVEVfQ0FOQ0VMRUQQBRIZChVDSEFSR0VfU1RBVEVfREVDTElORUQQBiq4AQoVQ2hhcmdlUGVybWlzc2lvblN0YXRlEicKI0NIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASJgoiQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0hBUkdFQUJMRRABEioKJkNIQVJHRV9QRVJNSVNTSU9OX1NUQVRFX05PTl9DSEFSR0VBQkxFEAISIgoeQ0hBUkdFX1BFUk1JU1NJT05fU1RBVEVfQ0xPU0VEEAMqvAEKFENoYXJnZVBlcm1pc3Npb25UeXBlEiYKIkNIQVJHRV9QRVJNSVNTSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIjCh9DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX09ORV9USU1FEAESJAogQ0hBUkdFX1BFUk1JU1NJT05fVFlQRV9SRUNVUlJJTkcQAhIxCi1DSEFSR0VfUEVSTUlTU0lPTl9UWVBFX1BBWU1FTlRfTUVUSE9EX09OX0ZJTEUQAyqNCQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocRVJST1JfUkVBU09OX0lOVkFMSURfUkVRVUVTVBABEisKJ0VSUk9SX1JFQVNPTl9DSEVDS09VVF9TRVNTSU9OX05PVF9GT1VORBACEiIKHkVSUk9SX1JFQVNPTl9QQVlNRU5UX05PVF9GT1VORBADEiEKHUVSUk9SX1JFQVNPTl9DSEFSR0VfTk9UX0ZPVU5EEAQSLAooRVJST1JfUkVBU09OX0NIQVJHRV9QRVJNSVNTSU9OX05PVF9GT1VORBAFEiAKHEVSUk9SX1JFQVNPTl9BTU9VTlRfTUlTTUFUQ0gQBhIiCh5FUlJPUl9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBxIrCidFUlJPUl9SRUFTT05fQ0hFQ0tPVVRfU0VTU0lPTl9OT1RfUkVBRFkQCBIvCitFUlJPUl9SRUFTT05fU0VTU0lPTl9CT1VORF9UT19PVEhFUl9SRVFVRVNUEAkSJAogRVJST1JfUkVBU09OX0FNQVpPTl9QQVlfUkVKRUNURUQQChInCiNFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9VTkFWQUlMQUJMRRALEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRAMEicKI0VSUk9SX1JFQVNPTl9BTUFaT05fUEFZX0FVVEhfRkFJTEVEEA0SIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAOEh4KGkVSUk9SX1JFQVNPTl9TSFVUVElOR19ET1dOEA8SIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEBASGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQERImCiJFUlJPUl9SRUFTT05fQU1BWk9OX1BBWV9UTFNfRkFJTEVEEBISIgoeRVJST1JfUkVBU09OX01BTEZPUk1FRF9SRVFVRVNUEBMSIgoeRVJST1JfUkVBU09OX1JFUVVFU1RfVE9PX0xBUkdFEBQSLworRVJST1JfUkVBU09OX1RPT19NQU5ZX1NUUkVBTVNfT05fQ09OTkVDVElPThAVEiEKHUVSUk9SX1JFQVNPTl9UT09fTUFOWV9XQVRDSEVTEBYSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQFxImCiJFUlJPUl9SRUFTT05fQ0hBUkdFX05PVF9DQVBUVVJBQkxFEBgSKAokRVJST1JfUkVBU09OX0NBUFRVUkVfQU1PVU5UX0VYQ0VFREVEEBkSJgoiRVJST1JfUkVBU09OX0NIQVJHRV9OT1RfQ0FOQ0VMQUJMRRAaEiYKIkVSUk9SX1JFQVNPTl9DSEFSR0VfTk9UX1JFRlVOREFCTEUQGxInCiNFUlJPUl9SRUFTT05fUkVGVU5EX0FNT1VOVF9FWENFRURFRBAcEiEKHUVSUk9SX1JFQVNPTl9SRUZVTkRfTk9UX0ZPVU5EEB0yrggKGFBheW1lbnRDb21wbGV0aW9uU2VydmljZRJxChBDb21wbGV0ZUNoZWNrb3V0Ei0ucGF5bWVudGNvbXBsZXRpb24udjEuQ29tcGxldGVDaGVja291dFJlcXVlc3QaLi5wYXltZW50Y29tcGxldGlvbi52MS5Db21wbGV0ZUNoZWNrb3V0UmVzcG9uc2USXwoKR2V0UGF5bWVudBInLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldFBheW1lbnRSZXF1ZXN0GigucGF5bWVudGNvbXBsZXRpb24udjEuR2V0UGF5bWVudFJlc3BvbnNlEmcKDFdhdGNoUGF5bWVudBIpLnBheW1lbnRjb21wbGV0aW9uLnYxLldhdGNoUGF5bWVudFJlcXVlc3QaKi5wYXltZW50Y29tcGxldGlvbi52MS5XYXRjaFBheW1lbnRSZXNwb25zZTABElwKCUdldENoYXJnZRImLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldENoYXJnZVJlcXVlc3QaJy5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VSZXNwb25zZRJ6ChNHZXRDaGFyZ2VQZXJtaXNzaW9uEjAucGF5bWVudGNvbXBsZXRpb24udjEuR2V0Q2hhcmdlUGVybWlzc2lvblJlcXVlc3QaMS5wYXltZW50Y29tcGxldGlvbi52MS5HZXRDaGFyZ2VQZXJtaXNzaW9uUmVzcG9uc2USZQoMTGlzdFBheW1lbnRzEikucGF5bWVudGNvbXBsZXRpb24udjEuTGlzdFBheW1lbnRzUmVxdWVzdBoqLnBheW1lbnRjb21wbGV0aW9uLnYxLkxpc3RQYXltZW50c1Jlc3BvbnNlEmgKDUNhcHR1cmVDaGFyZ2USKi5wYXltZW50Y29tcGxldGlvbi52MS5DYXB0dXJlQ2hhcmdlUmVxdWVzdBorLnBheW1lbnRjb21wbGV0aW9uLnYxLkNhcHR1cmVDaGFyZ2VSZXNwb25zZRJlCgxDYW5jZWxDaGFyZ2USKS5wYXltZW50Y29tcGxldGlvbi52MS5DYW5jZWxDaGFyZ2VSZXF1ZXN0GioucGF5bWVudGNvbXBsZXRpb24udjEuQ2FuY2VsQ2hhcmdlUmVzcG9uc2USZQoMUmVmdW5kQ2hhcmdlEikucGF5bWVudGNvbXBsZXRpb24udjEuUmVmdW5kQ2hhcmdlUmVxdWVzdBoqLnBheW1lbnRjb21wbGV0aW9uLnYxLlJlZnVuZENoYXJnZVJlc3BvbnNlElwKCUdldFJlZnVuZBImLnBheW1lbnRjb21wbGV0aW9uLnYxLkdldFJlZnVuZFJlcXVlc3QaJy5wYXltZW50Y29tcGxldGlvbi52MS5HZXRSZWZ1bmRSZXNwb25zZUKAAgoYY29tLnBheW1lbnRjb21wbGV0aW9uLnYxQhZQYXltZW50Q29tcGxldGlvblByb3RvUAFaW2dpdGh1Yi5jb20vcGF5bWVudGNvbXBsZXRpb24vcGF5bWVudGNvbXBsZXRpb24vZ2VuL3BheW1lbnRjb21wbGV0aW9uL3YxO3BheW1lbnRjb21wbGV0aW9udjGiAgNQWFiqAhRQYXltZW50Y29tcGxldGlvbi5WMcoCFFBheW1lbnRjb21wbGV0aW9uXFYx4gIgUGF5bWVudGNvbXBsZXRpb25cVjFcR1BCTWV0YWRhdGHqAhVQYXltZW50Y29tcGxldGlvbjo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Money is an amount in one currency, exactly as Amazon Pay writes it: a
@@ -547,6 +547,202 @@ export const CancelChargeResponseSchema: GenMessage<CancelChargeResponse> = /*@_
   messageDesc(file_paymentcompletion_v1_payment_completion, 16);
 
 /**
+ * RefundChargeRequest asks for a refund of a Captured charge.
+ *
+ * @generated from message paymentcompletion.v1.RefundChargeRequest
+ */
+export type RefundChargeRequest = Message<"paymentcompletion.v1.RefundChargeRequest"> & {
+  /**
+   * The Amazon Pay charge to refund.
+   *
+   * @generated from field: string charge_id = 1;
+   */
+  chargeId: string;
+
+  /**
+   * The amount to refund, in the charge's currency.
+   *
+   * @generated from field: paymentcompletion.v1.Money refund_amount = 2;
+   */
+  refundAmount?: Money | undefined;
+
+  /**
+   * The storefront's key for this refund (for example its credit memo ID):
+   * repeat it on every retry of the same refund. Keys are scoped to the
+   * charge; 1 to 64 printable ASCII characters.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Optional text on the buyer's statement (at most 16 characters).
+   *
+   * @generated from field: string soft_descriptor = 4;
+   */
+  softDescriptor: string;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.RefundChargeRequest.
+ * Use `create(RefundChargeRequestSchema)` to create a new message.
+ */
+export const RefundChargeRequestSchema: GenMessage<RefundChargeRequest> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 17);
+
+/**
+ * RefundChargeResponse is the recorded result of a refund.
+ *
+ * @generated from message paymentcompletion.v1.RefundChargeResponse
+ */
+export type RefundChargeResponse = Message<"paymentcompletion.v1.RefundChargeResponse"> & {
+  /**
+   * The refund as Amazon Pay last answered. Unset while the outcome is
+   * OUTCOME_UNKNOWN.
+   *
+   * @generated from field: paymentcompletion.v1.Refund refund = 1;
+   */
+  refund?: Refund | undefined;
+
+  /**
+   * OUTCOME_PENDING: RefundInitiated, tracked by the service.
+   * OUTCOME_COMPLETED: Refunded. OUTCOME_DECLINED: Amazon Pay declined it
+   * (refund.reason_code). OUTCOME_UNKNOWN: the answer was lost; repeat the
+   * same call later.
+   *
+   * @generated from field: paymentcompletion.v1.Outcome outcome = 2;
+   */
+  outcome: Outcome;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.RefundChargeResponse.
+ * Use `create(RefundChargeResponseSchema)` to create a new message.
+ */
+export const RefundChargeResponseSchema: GenMessage<RefundChargeResponse> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 18);
+
+/**
+ * GetRefundRequest names a refund.
+ *
+ * @generated from message paymentcompletion.v1.GetRefundRequest
+ */
+export type GetRefundRequest = Message<"paymentcompletion.v1.GetRefundRequest"> & {
+  /**
+   * The Amazon Pay refund ID (Refund.refund_id).
+   *
+   * @generated from field: string refund_id = 1;
+   */
+  refundId: string;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.GetRefundRequest.
+ * Use `create(GetRefundRequestSchema)` to create a new message.
+ */
+export const GetRefundRequestSchema: GenMessage<GetRefundRequest> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 19);
+
+/**
+ * GetRefundResponse is the refund as Amazon Pay answers now.
+ *
+ * @generated from message paymentcompletion.v1.GetRefundResponse
+ */
+export type GetRefundResponse = Message<"paymentcompletion.v1.GetRefundResponse"> & {
+  /**
+   * The refund.
+   *
+   * @generated from field: paymentcompletion.v1.Refund refund = 1;
+   */
+  refund?: Refund | undefined;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.GetRefundResponse.
+ * Use `create(GetRefundResponseSchema)` to create a new message.
+ */
+export const GetRefundResponseSchema: GenMessage<GetRefundResponse> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 20);
+
+/**
+ * Refund is an Amazon Pay Refund.
+ *
+ * @generated from message paymentcompletion.v1.Refund
+ */
+export type Refund = Message<"paymentcompletion.v1.Refund"> & {
+  /**
+   * The Amazon Pay refund ID.
+   *
+   * @generated from field: string refund_id = 1;
+   */
+  refundId: string;
+
+  /**
+   * The charge refunded.
+   *
+   * @generated from field: string charge_id = 2;
+   */
+  chargeId: string;
+
+  /**
+   * The amount refunded (or being refunded).
+   *
+   * @generated from field: paymentcompletion.v1.Money refund_amount = 3;
+   */
+  refundAmount?: Money | undefined;
+
+  /**
+   * Where the refund stands; see RefundState.
+   *
+   * @generated from field: paymentcompletion.v1.RefundState state = 4;
+   */
+  state: RefundState;
+
+  /**
+   * Amazon Pay's reason for a Declined refund, verbatim (for example
+   * AmazonRejected, ProcessingFailure).
+   *
+   * @generated from field: string reason_code = 5;
+   */
+  reasonCode: string;
+
+  /**
+   * Amazon Pay's description of the reason.
+   *
+   * @generated from field: string reason_description = 6;
+   */
+  reasonDescription: string;
+
+  /**
+   * The text on the buyer's statement.
+   *
+   * @generated from field: string soft_descriptor = 7;
+   */
+  softDescriptor: string;
+
+  /**
+   * When Amazon Pay created the refund.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When the state last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp state_update_time = 9;
+   */
+  stateUpdateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message paymentcompletion.v1.Refund.
+ * Use `create(RefundSchema)` to create a new message.
+ */
+export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
+  messageDesc(file_paymentcompletion_v1_payment_completion, 21);
+
+/**
  * Payment is the service's record of one checkout session completed for one
  * storefront order.
  *
@@ -669,7 +865,8 @@ export type Payment = Message<"paymentcompletion.v1.Payment"> & {
   capturedAmount?: Money | undefined;
 
   /**
-   * What has been refunded. Unset while nothing is.
+   * What has been refunded: the service's refunds Amazon Pay answered
+   * Refunded. Unset while nothing is.
    *
    * @generated from field: paymentcompletion.v1.Money refunded_amount = 16;
    */
@@ -693,6 +890,14 @@ export type Payment = Message<"paymentcompletion.v1.Payment"> & {
    * @generated from field: repeated paymentcompletion.v1.Charge charges = 18;
    */
   charges: Charge[];
+
+  /**
+   * The payment's refunds as last recorded by the service (RefundCharge),
+   * oldest first. Filled like `charges`.
+   *
+   * @generated from field: repeated paymentcompletion.v1.Refund refunds = 19;
+   */
+  refunds: Refund[];
 };
 
 /**
@@ -700,7 +905,7 @@ export type Payment = Message<"paymentcompletion.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 17);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 22);
 
 /**
  * Charge is an Amazon Pay Charge as Amazon reports it.
@@ -820,7 +1025,7 @@ export type Charge = Message<"paymentcompletion.v1.Charge"> & {
  * Use `create(ChargeSchema)` to create a new message.
  */
 export const ChargeSchema: GenMessage<Charge> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 18);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 23);
 
 /**
  * StatusReason is one reason Amazon Pay gives for a charge permission state.
@@ -848,7 +1053,7 @@ export type StatusReason = Message<"paymentcompletion.v1.StatusReason"> & {
  * Use `create(StatusReasonSchema)` to create a new message.
  */
 export const StatusReasonSchema: GenMessage<StatusReason> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 19);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 24);
 
 /**
  * Buyer is the Amazon Pay buyer of a checkout. This is PII.
@@ -897,7 +1102,7 @@ export type Buyer = Message<"paymentcompletion.v1.Buyer"> & {
  * Use `create(BuyerSchema)` to create a new message.
  */
 export const BuyerSchema: GenMessage<Buyer> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 20);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 25);
 
 /**
  * Address is a postal address shared by Amazon Pay. This is PII.
@@ -988,7 +1193,7 @@ export type Address = Message<"paymentcompletion.v1.Address"> & {
  * Use `create(AddressSchema)` to create a new message.
  */
 export const AddressSchema: GenMessage<Address> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 21);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 26);
 
 /**
  * ChargePermissionLimits are the amounts a charge permission allows.
@@ -1016,7 +1221,7 @@ export type ChargePermissionLimits = Message<"paymentcompletion.v1.ChargePermiss
  * Use `create(ChargePermissionLimitsSchema)` to create a new message.
  */
 export const ChargePermissionLimitsSchema: GenMessage<ChargePermissionLimits> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 22);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 27);
 
 /**
  * ChargePermission is an Amazon Pay Charge Permission as Amazon reports it.
@@ -1136,7 +1341,7 @@ export type ChargePermission = Message<"paymentcompletion.v1.ChargePermission"> 
  * Use `create(ChargePermissionSchema)` to create a new message.
  */
 export const ChargePermissionSchema: GenMessage<ChargePermission> = /*@__PURE__*/
-  messageDesc(file_paymentcompletion_v1_payment_completion, 23);
+  messageDesc(file_paymentcompletion_v1_payment_completion, 28);
 
 /**
  * Outcome tells the storefront which page to show for a payment.
@@ -1208,6 +1413,48 @@ export const OutcomeSchema: GenEnum<Outcome> = /*@__PURE__*/
   enumDesc(file_paymentcompletion_v1_payment_completion, 0);
 
 /**
+ * RefundState is the state of an Amazon Pay Refund.
+ *
+ * @generated from enum paymentcompletion.v1.RefundState
+ */
+export enum RefundState {
+  /**
+   * Not known.
+   *
+   * @generated from enum value: REFUND_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Amazon Pay is processing the refund; wait for Refunded or Declined.
+   *
+   * @generated from enum value: REFUND_STATE_REFUND_INITIATED = 1;
+   */
+  REFUND_INITIATED = 1,
+
+  /**
+   * The money went back to the buyer.
+   *
+   * @generated from enum value: REFUND_STATE_REFUNDED = 2;
+   */
+  REFUNDED = 2,
+
+  /**
+   * Amazon Pay declined the refund (reason_code); refund another way or
+   * contact Amazon Pay.
+   *
+   * @generated from enum value: REFUND_STATE_DECLINED = 3;
+   */
+  DECLINED = 3,
+}
+
+/**
+ * Describes the enum paymentcompletion.v1.RefundState.
+ */
+export const RefundStateSchema: GenEnum<RefundState> = /*@__PURE__*/
+  enumDesc(file_paymentcompletion_v1_payment_completion, 1);
+
+/**
  * ChargeState is the state of an Amazon Pay Charge.
  *
  * @generated from enum paymentcompletion.v1.ChargeState
@@ -1267,7 +1514,7 @@ export enum ChargeState {
  * Describes the enum paymentcompletion.v1.ChargeState.
  */
 export const ChargeStateSchema: GenEnum<ChargeState> = /*@__PURE__*/
-  enumDesc(file_paymentcompletion_v1_payment_completion, 1);
+  enumDesc(file_paymentcompletion_v1_payment_completion, 2);
 
 /**
  * ChargePermissionState is the state of an Amazon Pay Charge Permission.
@@ -1309,7 +1556,7 @@ export enum ChargePermissionState {
  * Describes the enum paymentcompletion.v1.ChargePermissionState.
  */
 export const ChargePermissionStateSchema: GenEnum<ChargePermissionState> = /*@__PURE__*/
-  enumDesc(file_paymentcompletion_v1_payment_completion, 2);
+  enumDesc(file_paymentcompletion_v1_payment_completion, 3);
 
 /**
  * ChargePermissionType is the kind of an Amazon Pay Charge Permission.
@@ -1350,7 +1597,7 @@ export enum ChargePermissionType {
  * Describes the enum paymentcompletion.v1.ChargePermissionType.
  */
 export const ChargePermissionTypeSchema: GenEnum<ChargePermissionType> = /*@__PURE__*/
-  enumDesc(file_paymentcompletion_v1_payment_completion, 3);
+  enumDesc(file_paymentcompletion_v1_payment_completion, 4);
 
 /**
  * ErrorReason lists the `reason` values of the `google.rpc.ErrorInfo` detail
@@ -1608,13 +1855,38 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_CHARGE_NOT_CANCELABLE = 26;
    */
   CHARGE_NOT_CANCELABLE = 26,
+
+  /**
+   * FAILED_PRECONDITION: the charge cannot be refunded in its state
+   * (metadata `charge_state`): only a Captured charge can. Nothing was sent.
+   *
+   * @generated from enum value: ERROR_REASON_CHARGE_NOT_REFUNDABLE = 27;
+   */
+  CHARGE_NOT_REFUNDABLE = 27,
+
+  /**
+   * FAILED_PRECONDITION: with this refund the charge's refunds would exceed
+   * the captured amount plus Amazon's allowance (metadata
+   * `refundable_amount`, the most that may be refunded in all). Nothing was
+   * sent.
+   *
+   * @generated from enum value: ERROR_REASON_REFUND_AMOUNT_EXCEEDED = 28;
+   */
+  REFUND_AMOUNT_EXCEEDED = 28,
+
+  /**
+   * NOT_FOUND: Amazon Pay does not know the refund.
+   *
+   * @generated from enum value: ERROR_REASON_REFUND_NOT_FOUND = 29;
+   */
+  REFUND_NOT_FOUND = 29,
 }
 
 /**
  * Describes the enum paymentcompletion.v1.ErrorReason.
  */
 export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
-  enumDesc(file_paymentcompletion_v1_payment_completion, 4);
+  enumDesc(file_paymentcompletion_v1_payment_completion, 5);
 
 /**
  * PaymentCompletionService finishes Amazon Pay (Checkout v2) payments for a
@@ -1627,8 +1899,9 @@ export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
  *
  * Every method is safe to retry with the same request when it fails with
  * UNAVAILABLE or DEADLINE_EXCEEDED: completion is idempotent on
- * `checkout_session_id`, a capture on its charge and `idempotency_key`, a
- * cancellation on its charge, and the other methods only read. Errors carry a
+ * `checkout_session_id`, a capture or refund on its charge and
+ * `idempotency_key`, a cancellation on its charge, and the other methods
+ * only read. Errors carry a
  * `google.rpc.ErrorInfo` whose `reason` is an ErrorReason value name without
  * its `ERROR_REASON_` prefix, and whose `domain` is "paymentcompletion".
  * UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
@@ -1791,6 +2064,41 @@ export const PaymentCompletionService: GenService<{
     methodKind: "unary";
     input: typeof CancelChargeRequestSchema;
     output: typeof CancelChargeResponseSchema;
+  },
+  /**
+   * RefundCharge refunds (part of) a Captured charge exactly once per
+   * `idempotency_key` (for example the storefront's credit memo ID), with
+   * the guarantees of CaptureCharge: recorded before Amazon Pay is called, a
+   * repeat answered from the store, concurrent duplicates one upstream
+   * refund, the same key with other arguments `IDEMPOTENCY_KEY_REUSED`.
+   * Refunds are asynchronous at Amazon Pay: the answer is OUTCOME_PENDING
+   * (RefundInitiated), and the service tracks the refund until Amazon Pay
+   * answers Refunded (OUTCOME_COMPLETED) or Declined (OUTCOME_DECLINED); read
+   * it with GetRefund or GetPayment. A charge that is not Captured is
+   * FAILED_PRECONDITION `CHARGE_NOT_REFUNDABLE`; refunds above the captured
+   * amount plus Amazon's allowance (15% of it, at most 75 USD/EUR/GBP or
+   * 8400 JPY) `REFUND_AMOUNT_EXCEEDED`; another currency
+   * `CURRENCY_MISMATCH`; all with nothing sent. OUTCOME_UNKNOWN: the answer
+   * was lost; the service settles it in the background, repeat the same
+   * call later.
+   *
+   * @generated from rpc paymentcompletion.v1.PaymentCompletionService.RefundCharge
+   */
+  refundCharge: {
+    methodKind: "unary";
+    input: typeof RefundChargeRequestSchema;
+    output: typeof RefundChargeResponseSchema;
+  },
+  /**
+   * GetRefund reads a Refund live from Amazon Pay: its state, reason and
+   * amount. NOT_FOUND `REFUND_NOT_FOUND` when Amazon Pay does not know it.
+   *
+   * @generated from rpc paymentcompletion.v1.PaymentCompletionService.GetRefund
+   */
+  getRefund: {
+    methodKind: "unary";
+    input: typeof GetRefundRequestSchema;
+    output: typeof GetRefundResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_paymentcompletion_v1_payment_completion, 0);
