@@ -66,6 +66,9 @@ func ipnConfigFor(srv *simulator.Server) *ipn.Config {
 	return &ipn.Config{
 		Verifier:   ipn.VerifierConfig{ExtraHosts: []string{srv.Addr}, Roots: srv.CertPool},
 		MerchantID: "default",
+		// Every notification comes from one loopback address here; SNS
+		// sends from many.
+		Rate: 1000, Burst: 2000,
 	}
 }
 
