@@ -389,10 +389,13 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h hol
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.UpstreamTimeout)
 	defer cancel()
 	if signErr != nil {
-		// The caller ended while its request waited to be signed.
-		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonOverloaded,
-			"the call ended while its request to Amazon Pay waited to be signed; nothing was sent or recorded, retry the same call",
-			signErr, nil))
+		// The call's deadline passed (or it was canceled) while its request
+		// waited to be signed: nothing was sent. The attempt is withdrawn
+		// and the call ends as any call whose deadline passes, which the
+		// caller retries unchanged.
+		_, _ = s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
+			"the call ended while its request to Amazon Pay waited to be signed; nothing was sent", signErr, nil))
+		return payment.Payment{}, ctx.Err()
 	}
 	if pc.err != nil {
 		// Input the client refuses to send; nothing reached Amazon Pay.
