@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +25,8 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
 // newAmazonSimTLS serves the simulator as the server embeds it: over
@@ -321,4 +325,90 @@ func TestIPNLostNotificationSettlesByPolling(t *testing.T) {
 	if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
 		t.Fatalf("settled as %s, want COMPLETED", describe(last))
 	}
+}
+
+// TestIPNKilledAfterAcknowledgingLosesNothing kills the server (SIGKILL)
+// right after its receiver answered 2xx to the notification of a decided
+// authorization, while the Get Charge it triggered still hangs, then starts
+// it again: with the first poll an hour away, the payment still settles
+// within seconds, because the nudge was committed before the 2xx.
+func TestIPNKilledAfterAcknowledgingLosesNothing(t *testing.T) {
+	t.Parallel()
+	a, srv := newAmazonSimTLS(t, time.Second)
+	caFile := filepath.Join(t.TempDir(), "simulator-ca.pem")
+	if err := os.WriteFile(caFile, srv.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := a.serverEnv(t, sqliteURL(t))
+	ipnAddr := freeAddr(t)
+	for k, v := range map[string]string{
+		"AMAZON_PAY_CA_FILE": caFile, "IPN_ADDR": ipnAddr, "IPN_MERCHANT_ID": "default",
+		"IPN_CERT_HOSTS": srv.Addr, "IPN_CA_FILE": caFile, "IPN_RATE": "1000",
+		"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "TRACKER_LEASE": "2s",
+	} {
+		env[k] = v
+	}
+	p := startProc(t, env)
+	if _, err := a.sim.AddNotificationEndpoint("http://"+ipnAddr+ipn.Path, "", "2"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	id := a.newSession(t, ctx, sessionSpec{Amount: "14.00", CanHandlePending: true, Scenario: "PendingThenAuthorized"})
+	resp, err := p.Client.CompleteCheckout(ctx, &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "order-kill", ChargeAmount: usd("14.00")})
+	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_PENDING {
+		t.Fatalf("CompleteCheckout = %v, %v; want PENDING", resp, err)
+	}
+	chargeID := resp.GetPayment().GetChargeId()
+	// The read the notification triggers hangs, so the process dies with
+	// the payment unsettled.
+	a.fault(t, "GetCharge", "latency", 3, 30*time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for !chargeNotificationDelivered(t, a, chargeID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the charge's notification was not delivered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.kill()
+	if !storedPending(t, env["DATABASE_URL"], id) {
+		t.Fatal("the payment was settled before the kill; the test proves nothing")
+	}
+	a.clearFaults(t)
+
+	p = startProc(t, env)
+	seen := waitFinal(t, p.Client, id, 20*time.Second)
+	if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+		t.Fatalf("after the restart the payment is %s, want COMPLETED", describe(last))
+	}
+}
+
+// chargeNotificationDelivered reports whether the simulator has had a 2xx
+// for a notification of the charge.
+func chargeNotificationDelivered(t testing.TB, a *amazonSim, chargeID string) bool {
+	var out struct {
+		Notifications []struct{ ObjectID, State string } `json:"notifications"`
+	}
+	a.control(t, http.MethodGet, "/simulator/notifications", nil, &out)
+	for _, n := range out.Notifications {
+		if n.ObjectID == chargeID && n.State == "delivered" {
+			return true
+		}
+	}
+	return false
+}
+
+// storedPending reports whether the killed server left the payment
+// pending (it had not settled it yet).
+func storedPending(t testing.TB, databaseURL, id string) bool {
+	t.Helper()
+	st, err := storeopen.Open(t.Context(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Outcome == payment.Pending
 }
