@@ -235,3 +235,29 @@ func (c *Client) CreateRefund(ctx context.Context, req CreateRefundRequest, opts
 func (c *Client) GetRefund(ctx context.Context, refundID string, opts ...CallOption) (*Refund, CallInfo, error) {
 	return getObject[Refund](ctx, c, "GetRefund", "refunds", refundID, opts)
 }
+
+// CreateCharge authorizes a new charge on a Chargeable charge permission
+// (POST /charges, 201), and captures it at once with CaptureNow: for
+// Confirm checkouts, split shipments and re-authorizing. Amazon Pay
+// requires an idempotency key; pass one derived from your own charge with
+// WithIdempotencyKey (the default derives it from the permission and the
+// amount). A declined authorization answers 422 with the decline
+// (SoftDeclined, HardDeclined, ...) as the reason code and no charge ID.
+func (c *Client) CreateCharge(ctx context.Context, req CreateChargeRequest, opts ...CallOption) (*Charge, CallInfo, error) {
+	const op = "CreateCharge"
+	if req.ChargePermissionID == "" {
+		return nil, CallInfo{}, invalid(op, fmt.Errorf("chargePermissionId: %w", errEmptyID))
+	}
+	if err := req.ChargeAmount.Validate(); err != nil {
+		return nil, CallInfo{}, invalid(op, fmt.Errorf("chargeAmount: %w", err))
+	}
+	var out Charge
+	info, err := c.do(ctx, call{
+		op: op, method: http.MethodPost, resource: "/charges", body: req,
+		key: IdempotencyKey("charge", req.ChargePermissionID+" "+req.ChargeAmount.String()),
+	}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}

@@ -578,3 +578,12 @@ type CreateRefundRequest struct {
 	RefundAmount   Price  `json:"refundAmount"`
 	SoftDescriptor string `json:"softDescriptor,omitempty"`
 }
+
+// CreateChargeRequest is the body of Create Charge.
+type CreateChargeRequest struct {
+	ChargePermissionID            string `json:"chargePermissionId"`
+	ChargeAmount                  Price  `json:"chargeAmount"`
+	CaptureNow                    bool   `json:"captureNow,omitempty"`
+	SoftDescriptor                string `json:"softDescriptor,omitempty"`
+	CanHandlePendingAuthorization bool   `json:"canHandlePendingAuthorization,omitempty"`
+}

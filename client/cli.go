@@ -66,6 +66,10 @@ Commands:
                        (exit 0 captured, 10 capture in progress, 12 declined, 11 unknown: repeat it later)
   cancel             cancel a charge that is not captured   -id CHARGE_ID [-reason TEXT]
                        (exit 0 canceled, 11 unknown: repeat it later)
+  charge-create      authorize (-capture-now: and capture) a new charge on a charge permission,
+                     exactly once per key (Confirm checkouts, split shipments, re-authorizing)
+                       -permission ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-capture-now] [-soft-descriptor TEXT]
+                       (exit 0 authorized, 10 pending, 12 declined: reason_code SoftDeclined or HardDeclined)
   refund             refund (part of) a captured charge, exactly once per key
                        -id CHARGE_ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-soft-descriptor TEXT]
                        (exit 10 refund initiated: follow it with refund-get; 0 refunded, 12 declined, 11 unknown)
@@ -175,7 +179,8 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 	g.register(fs)
 	var (
 		session, order, amount, currency, total, id string
-		key, softDescriptor, reason                 string
+		key, softDescriptor, reason, permission     string
+		captureNow                                  bool
 		outcomes, since, until, pageToken           string
 		pageSize                                    int
 		cmd                                         command
@@ -196,6 +201,13 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		fs.StringVar(&id, "id", "", "Amazon Pay ID")
 	case "refund-get":
 		fs.StringVar(&id, "id", "", "refund ID")
+	case "charge-create":
+		fs.StringVar(&permission, "permission", "", "charge permission ID")
+		fs.StringVar(&amount, "amount", "", "amount to charge")
+		fs.StringVar(&currency, "currency", "", "currency code")
+		fs.StringVar(&key, "key", "", "idempotency key (e.g. the shipment ID)")
+		fs.BoolVar(&captureNow, "capture-now", false, "capture at once")
+		fs.StringVar(&softDescriptor, "soft-descriptor", "", "text on the buyer's statement")
 	case "capture", "refund":
 		fs.StringVar(&id, "id", "", "charge ID")
 		fs.StringVar(&amount, "amount", "", "amount to capture")
@@ -321,6 +333,34 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 				p.field("outcome", outcomeName(resp.GetOutcome()))
 				if r := resp.GetRefund(); r != nil {
 					p.refund(r)
+				}
+			}
+			return outcomeExit(resp.GetOutcome()), nil
+		}}
+	case "charge-create":
+		var missing []string
+		for _, f := range []struct{ name, v string }{{"-permission", permission}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
+			if f.v == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(missing) > 0 {
+			err = usageErr("charge-create: %s required", strings.Join(missing, ", "))
+		}
+		req := &pb.CreateChargeRequest{ChargePermissionId: permission, ChargeAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
+			CaptureNow: captureNow, IdempotencyKey: key, SoftDescriptor: softDescriptor}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.CreateCharge(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			if p.json {
+				p.jsonLine(resp, true)
+			} else {
+				p.field("outcome", outcomeName(resp.GetOutcome()))
+				p.field("reason_code", resp.GetReasonCode())
+				if ch := resp.GetCharge(); ch != nil {
+					p.charge(ch)
 				}
 			}
 			return outcomeExit(resp.GetOutcome()), nil

@@ -99,6 +99,11 @@ func TestRequests(t *testing.T) {
 			want: &pb.RefundChargeRequest{ChargeId: "S01-5105180-3221187-C056351", RefundAmount: &pb.Money{Amount: "5.00", CurrencyCode: "USD"}, IdempotencyKey: "cm-1"},
 		},
 		{
+			name: "charge_create",
+			args: []string{"charge-create", "-permission", "S01-5105180-3221187", "-amount", "10.00", "-currency", "usd", "-key", "shipment-2", "-capture-now"},
+			want: &pb.CreateChargeRequest{ChargePermissionId: "S01-5105180-3221187", ChargeAmount: &pb.Money{Amount: "10.00", CurrencyCode: "USD"}, CaptureNow: true, IdempotencyKey: "shipment-2"},
+		},
+		{
 			name: "refund_get",
 			args: []string{"refund-get", "-id", "S01-5105180-3221187-R000001"},
 			want: &pb.GetRefundRequest{RefundId: "S01-5105180-3221187-R000001"},
@@ -338,6 +343,15 @@ func (r *recorder) CaptureCharge(_ context.Context, req *pb.CaptureChargeRequest
 		State: pb.ChargeState_CHARGE_STATE_CAPTURED, CaptureAmount: req.GetCaptureAmount()}}, nil
 }
 
+func (r *recorder) CreateCharge(_ context.Context, req *pb.CreateChargeRequest) (*pb.CreateChargeResponse, error) {
+	r.record(req)
+	if req.GetChargePermissionId() == "P-soft" {
+		return &pb.CreateChargeResponse{Outcome: pb.Outcome_OUTCOME_DECLINED, ReasonCode: "SoftDeclined",
+			Charge: &pb.Charge{State: pb.ChargeState_CHARGE_STATE_DECLINED, ReasonCode: "SoftDeclined"}}, nil
+	}
+	return &pb.CreateChargeResponse{Outcome: pb.Outcome_OUTCOME_COMPLETED, Charge: &pb.Charge{ChargeId: "C2", State: pb.ChargeState_CHARGE_STATE_AUTHORIZED}}, nil
+}
+
 func (r *recorder) RefundCharge(_ context.Context, req *pb.RefundChargeRequest) (*pb.RefundChargeResponse, error) {
 	r.record(req)
 	return &pb.RefundChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Refund: &pb.Refund{RefundId: "R1", ChargeId: req.GetChargeId(),
@@ -484,6 +498,9 @@ func TestCLI(t *testing.T) {
 		{"capture_missing_key", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD"}, 2, nil, []string{"capture: -key required"}},
 		{"refund", []string{"refund", "-id", "C1", "-amount", "5.00", "-currency", "USD", "-key", "cm"}, 10,
 			[]string{"outcome:               PENDING", "state:                 REFUND_INITIATED", "refund_amount:         5.00 USD"}, nil},
+		{"charge_create", []string{"charge-create", "-permission", "P1", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 0, []string{"state:                 AUTHORIZED"}, nil},
+		{"charge_create_soft_declined", []string{"charge-create", "-permission", "P-soft", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 12,
+			[]string{"outcome:               DECLINED", "reason_code:           SoftDeclined"}, nil},
 		{"refund_get_refunded", []string{"refund-get", "-id", "R-done"}, 0, []string{"state:                 REFUNDED"}, nil},
 		{"refund_get_declined", []string{"refund-get", "-id", "R-declined"}, 12, []string{"reason_code:           AmazonRejected"}, nil},
 		{"refund_missing_amount", []string{"refund", "-id", "C1", "-currency", "USD", "-key", "k"}, 2, nil, []string{"refund: -amount required"}},

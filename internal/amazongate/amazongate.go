@@ -259,3 +259,14 @@ func (g *Gate) GetRefund(ctx context.Context, id string, opts ...amazonpay.CallO
 	rf, info, err := g.c.GetRefund(ctx, id, g.paced(opts)...)
 	return rf, info, g.throttled("GetRefund", err)
 }
+
+// CreateCharge implements chargeops.Amazon.
+func (g *Gate) CreateCharge(ctx context.Context, req amazonpay.CreateChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	ch, info, err := g.c.CreateCharge(ctx, req, g.paced(opts)...)
+	return ch, info, g.throttled("CreateCharge", err)
+}

@@ -40,6 +40,7 @@ type Amazon interface {
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CaptureCharge(ctx context.Context, chargeID string, req amazonpay.CaptureChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CancelCharge(ctx context.Context, chargeID string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	CreateCharge(ctx context.Context, req amazonpay.CreateChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CreateRefund(ctx context.Context, req amazonpay.CreateRefundRequest, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
 	GetRefund(ctx context.Context, refundID string, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
 }
@@ -56,7 +57,8 @@ const (
 // Reasons are the reasons of this package's errors that completion.Reasons
 // does not list.
 var Reasons = []string{ReasonIdempotencyKeyReused, ReasonChargeNotCapturable, ReasonCaptureAmountExceeded, ReasonChargeNotCancelable,
-	ReasonChargeNotRefundable, ReasonRefundAmountExceeded, ReasonRefundNotFound}
+	ReasonChargeNotRefundable, ReasonRefundAmountExceeded, ReasonRefundNotFound,
+	ReasonChargePermissionNotChargeable, ReasonChargeAmountExceeded, ReasonChargeCountExceeded}
 
 // Defaults of Config.
 const (
@@ -267,6 +269,19 @@ func (s *Service) Cancel(ctx context.Context, r CancelRequest) (Result, error) {
 // run answers op from the store if it is recorded, else checks the live
 // charge with precheck, records op and calls Amazon Pay.
 func (s *Service) run(ctx context.Context, op payment.Operation, precheck func(*amazonpay.Charge) error) (Result, error) {
+	return s.runOn(ctx, op, func(ctx context.Context) (string, error) {
+		ch, _, err := s.az.GetCharge(ctx, op.ObjectID)
+		if err != nil {
+			return "", readError(err)
+		}
+		return ch.ChargePermissionID, precheck(ch)
+	})
+}
+
+// runOn answers op from the store if it is recorded, else checks Amazon's
+// rules with check (which returns the charge permission the operation
+// belongs to), records op and calls Amazon Pay.
+func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(context.Context) (string, error)) (Result, error) {
 	for {
 		stored, err := s.st.GetOperation(ctx, op.ID)
 		switch {
@@ -279,15 +294,12 @@ func (s *Service) run(ctx context.Context, op payment.Operation, precheck func(*
 		case !errors.Is(err, store.ErrNotFound):
 			return Result{}, storeError(err)
 		}
-		ch, _, err := s.az.GetCharge(ctx, op.ObjectID)
+		cpid, err := check(ctx)
 		if err != nil {
-			return Result{}, readError(err)
-		}
-		if err := precheck(ch); err != nil {
 			return Result{}, err
 		}
 		now := s.cfg.Now().UTC()
-		op.ChargePermissionID = ch.ChargePermissionID
+		op.ChargePermissionID = cpid
 		op.State = payment.OpSending
 		op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now.Add(s.cfg.Lease)
 		owner := checks.Owner(s.cfg.Owner, "ops")
@@ -373,7 +385,7 @@ func resultOf(op payment.Operation) Result {
 	}
 	o := payment.Completed
 	switch ch.StatusDetails.State {
-	case payment.ChargeCaptureInitiated:
+	case payment.ChargeCaptureInitiated, payment.ChargeAuthorizationInitiated:
 		o = payment.Pending
 	case payment.ChargeDeclined:
 		o = payment.Declined
@@ -409,6 +421,8 @@ func (s *Service) send(ctx context.Context, op payment.Operation, owner string, 
 		ch, info, err = s.az.CancelCharge(ctx, op.ObjectID, amazonpay.CancelChargeRequest{CancellationReason: a.Reason})
 	case payment.OpRefund:
 		return s.sendRefund(ctx, op, owner, check, false)
+	case payment.OpCharge:
+		return s.sendCharge(ctx, op, owner, check, false)
 	default:
 		return Result{}, fmt.Errorf("chargeops: unknown operation kind %q", op.Kind)
 	}
@@ -539,7 +553,7 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 	}
 	u := payment.OpUpdate{State: payment.OpDone, Result: body, ReasonCode: ch.StatusDetails.ReasonCode,
 		ChargePermissionID: ch.ChargePermissionID, Time: now, Checked: check}
-	if op.Kind == payment.OpCapture && ch.StatusDetails.State == payment.ChargeCaptureInitiated {
+	if (op.Kind == payment.OpCapture || op.Kind == payment.OpCharge) && pendingCharge(ch.StatusDetails.State) {
 		u.State = payment.OpPending
 		u.NextCheckTime = now.Add(checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, 0, 0.1))
 	}

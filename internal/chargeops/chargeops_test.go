@@ -80,6 +80,13 @@ func newFixture(t *testing.T, open func(t *testing.T) opStore) *fixture {
 // Authorize and returns its session and charge IDs.
 func (f *fixture) authorized(t *testing.T, amount string) (sessionID, chargeID string) {
 	t.Helper()
+	done := f.completed(t, amount, "Authorize")
+	return done.CheckoutSessionID, done.ChargeID
+}
+
+// completed completes a checkout of amount USD with the payment intent.
+func (f *fixture) completed(t *testing.T, amount, intent string) *amazonpay.CheckoutSession {
+	t.Helper()
 	ctx := t.Context()
 	s, _, err := f.client.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
 		WebCheckoutDetails: amazonpay.WebCheckoutDetails{CheckoutReviewReturnURL: "https://shop.example/review"}, StoreID: "store"})
@@ -89,7 +96,7 @@ func (f *fixture) authorized(t *testing.T, amount string) (sessionID, chargeID s
 	price := amazonpay.Price{Amount: amount, CurrencyCode: "USD"}
 	if _, _, err := f.client.UpdateCheckoutSession(ctx, s.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
 		WebCheckoutDetails: &amazonpay.WebCheckoutDetails{CheckoutResultReturnURL: "https://shop.example/result"},
-		PaymentDetails:     &amazonpay.PaymentDetails{PaymentIntent: "Authorize", ChargeAmount: &price},
+		PaymentDetails:     &amazonpay.PaymentDetails{PaymentIntent: intent, ChargeAmount: &price},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,8 @@ func (f *fixture) authorized(t *testing.T, amount string) (sessionID, chargeID s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.CheckoutSessionID, done.ChargeID
+	done.CheckoutSessionID = s.CheckoutSessionID
+	return done
 }
 
 func (f *fixture) control(t *testing.T, path string, body any) {

@@ -47,7 +47,19 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 	}
 	// The latest recorded answer about each charge wins.
 	ops = slices.Clone(ops)
-	slices.SortStableFunc(ops, func(a, b payment.Operation) int { return a.UpdateTime.Compare(b.UpdateTime) })
+	// At one time, a charge's creation comes before what was done to it.
+	later := func(o payment.Operation) int {
+		if o.Kind == payment.OpCharge {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(ops, func(a, b payment.Operation) int {
+		if c := a.UpdateTime.Compare(b.UpdateTime); c != 0 {
+			return c
+		}
+		return later(a) - later(b)
+	})
 	var refunded []payment.Money
 	v := View{}
 	for _, op := range ops {

@@ -2,6 +2,7 @@ package chargeops
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
@@ -57,6 +58,10 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 		// key makes Amazon answer with the refund it created, or create
 		// it now.
 		res, err = s.sendRefund(uctx, op, owner, true, true)
+	case op.Kind == payment.OpCharge && op.State != payment.OpPending:
+		// Unknown, or left in flight: the same key makes Amazon answer
+		// with the charge it created, or create it now.
+		res, err = s.sendCharge(uctx, op, owner, true, true)
 	case op.State == payment.OpPending:
 		s.poll(uctx, op, owner)
 		return
@@ -73,8 +78,17 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 // poll reads an asynchronous capture's charge and records its final state,
 // or looks again later with backoff.
 func (s *Service) poll(ctx context.Context, op payment.Operation, owner string) {
-	ch, info, err := s.az.GetCharge(ctx, op.ObjectID)
-	if err == nil && ch.StatusDetails.State != payment.ChargeCaptureInitiated {
+	chargeID := op.ObjectID
+	if op.Kind == payment.OpCharge {
+		var prev amazonpay.Charge
+		if json.Unmarshal(op.Result, &prev) != nil || prev.ChargeID == "" {
+			s.log.ErrorContext(ctx, "pending charge without its ID", "operation_id", op.ID)
+			return
+		}
+		chargeID = prev.ChargeID
+	}
+	ch, info, err := s.az.GetCharge(ctx, chargeID)
+	if err == nil && !pendingCharge(ch.StatusDetails.State) {
 		if _, err := s.record(ctx, op, ch, true); err != nil {
 			s.log.WarnContext(ctx, "could not record a settled capture", "operation_id", op.ID, "error", err.Error())
 		}

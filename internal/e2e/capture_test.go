@@ -15,7 +15,11 @@ import (
 func completeOrder(t *testing.T, a *amazonSim, svc *service, order string, spec sessionSpec) *pb.Payment {
 	t.Helper()
 	id := a.newSession(t, t.Context(), spec)
-	resp, err := svc.Client.CompleteCheckout(t.Context(), &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: order, ChargeAmount: usd(spec.Amount)})
+	req := &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: order, ChargeAmount: usd(spec.Amount)}
+	if spec.Total != nil {
+		req.TotalOrderAmount = &pb.Money{Amount: spec.Total.Amount, CurrencyCode: spec.Total.CurrencyCode}
+	}
+	resp, err := svc.Client.CompleteCheckout(t.Context(), req)
 	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
 		t.Fatalf("complete %s: %v, %v", order, resp, err)
 	}

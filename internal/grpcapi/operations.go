@@ -14,8 +14,31 @@ type Operator interface {
 	Capture(ctx context.Context, r chargeops.CaptureRequest) (chargeops.Result, error)
 	Cancel(ctx context.Context, r chargeops.CancelRequest) (chargeops.Result, error)
 	Refund(ctx context.Context, r chargeops.RefundRequest) (chargeops.Result, error)
+	CreateCharge(ctx context.Context, r chargeops.ChargeRequest) (chargeops.Result, error)
 	GetRefund(ctx context.Context, refundID string) (*amazonpay.Refund, error)
 	ViewOf(ctx context.Context, p payment.Payment) (chargeops.View, error)
+}
+
+// CreateCharge implements the RPC.
+func (s *Server) CreateCharge(ctx context.Context, req *pb.CreateChargeRequest) (*pb.CreateChargeResponse, error) {
+	res, err := s.d.Operator.CreateCharge(ctx, chargeops.ChargeRequest{
+		ChargePermissionID: req.GetChargePermissionId(),
+		Amount:             moneyFromProto(req.GetChargeAmount()),
+		CaptureNow:         req.GetCaptureNow(),
+		IdempotencyKey:     req.GetIdempotencyKey(),
+		SoftDescriptor:     req.GetSoftDescriptor(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &pb.CreateChargeResponse{Outcome: outcomes[res.Outcome]}
+	if res.Charge != nil {
+		out.Charge = chargeToProto(res.Charge)
+		if res.Outcome == payment.Declined {
+			out.ReasonCode = res.Charge.StatusDetails.ReasonCode
+		}
+	}
+	return out, nil
 }
 
 // RefundCharge implements the RPC.

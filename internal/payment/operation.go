@@ -15,6 +15,7 @@ const (
 	OpCapture OpKind = "capture"
 	OpCancel  OpKind = "cancel"
 	OpRefund  OpKind = "refund"
+	OpCharge  OpKind = "charge"
 )
 
 // OpState is where an operation stands; like an Outcome it only moves

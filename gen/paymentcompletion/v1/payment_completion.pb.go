@@ -474,6 +474,16 @@ const (
 	ErrorReason_ERROR_REASON_REFUND_AMOUNT_EXCEEDED ErrorReason = 28
 	// NOT_FOUND: Amazon Pay does not know the refund.
 	ErrorReason_ERROR_REASON_REFUND_NOT_FOUND ErrorReason = 29
+	// FAILED_PRECONDITION: the charge permission takes no new charge in its
+	// state (metadata `charge_permission_state` and `reason_code`: closed,
+	// expired, payment method invalid). Nothing was sent.
+	ErrorReason_ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE ErrorReason = 30
+	// FAILED_PRECONDITION: the charge amount is above what the charge
+	// permission has left (metadata `amount_balance`). Nothing was charged.
+	ErrorReason_ERROR_REASON_CHARGE_AMOUNT_EXCEEDED ErrorReason = 31
+	// FAILED_PRECONDITION: the charge permission already has as many charges
+	// as Amazon Pay allows. Nothing was charged.
+	ErrorReason_ERROR_REASON_CHARGE_COUNT_EXCEEDED ErrorReason = 32
 )
 
 // Enum value maps for ErrorReason.
@@ -509,38 +519,44 @@ var (
 		27: "ERROR_REASON_CHARGE_NOT_REFUNDABLE",
 		28: "ERROR_REASON_REFUND_AMOUNT_EXCEEDED",
 		29: "ERROR_REASON_REFUND_NOT_FOUND",
+		30: "ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE",
+		31: "ERROR_REASON_CHARGE_AMOUNT_EXCEEDED",
+		32: "ERROR_REASON_CHARGE_COUNT_EXCEEDED",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":                    0,
-		"ERROR_REASON_INVALID_REQUEST":                1,
-		"ERROR_REASON_CHECKOUT_SESSION_NOT_FOUND":     2,
-		"ERROR_REASON_PAYMENT_NOT_FOUND":              3,
-		"ERROR_REASON_CHARGE_NOT_FOUND":               4,
-		"ERROR_REASON_CHARGE_PERMISSION_NOT_FOUND":    5,
-		"ERROR_REASON_AMOUNT_MISMATCH":                6,
-		"ERROR_REASON_CURRENCY_MISMATCH":              7,
-		"ERROR_REASON_CHECKOUT_SESSION_NOT_READY":     8,
-		"ERROR_REASON_SESSION_BOUND_TO_OTHER_REQUEST": 9,
-		"ERROR_REASON_AMAZON_PAY_REJECTED":            10,
-		"ERROR_REASON_AMAZON_PAY_UNAVAILABLE":         11,
-		"ERROR_REASON_STORE_UNAVAILABLE":              12,
-		"ERROR_REASON_AMAZON_PAY_AUTH_FAILED":         13,
-		"ERROR_REASON_UNAUTHENTICATED":                14,
-		"ERROR_REASON_SHUTTING_DOWN":                  15,
-		"ERROR_REASON_PERMISSION_DENIED":              16,
-		"ERROR_REASON_OVERLOADED":                     17,
-		"ERROR_REASON_AMAZON_PAY_TLS_FAILED":          18,
-		"ERROR_REASON_MALFORMED_REQUEST":              19,
-		"ERROR_REASON_REQUEST_TOO_LARGE":              20,
-		"ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION": 21,
-		"ERROR_REASON_TOO_MANY_WATCHES":               22,
-		"ERROR_REASON_IDEMPOTENCY_KEY_REUSED":         23,
-		"ERROR_REASON_CHARGE_NOT_CAPTURABLE":          24,
-		"ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED":        25,
-		"ERROR_REASON_CHARGE_NOT_CANCELABLE":          26,
-		"ERROR_REASON_CHARGE_NOT_REFUNDABLE":          27,
-		"ERROR_REASON_REFUND_AMOUNT_EXCEEDED":         28,
-		"ERROR_REASON_REFUND_NOT_FOUND":               29,
+		"ERROR_REASON_UNSPECIFIED":                      0,
+		"ERROR_REASON_INVALID_REQUEST":                  1,
+		"ERROR_REASON_CHECKOUT_SESSION_NOT_FOUND":       2,
+		"ERROR_REASON_PAYMENT_NOT_FOUND":                3,
+		"ERROR_REASON_CHARGE_NOT_FOUND":                 4,
+		"ERROR_REASON_CHARGE_PERMISSION_NOT_FOUND":      5,
+		"ERROR_REASON_AMOUNT_MISMATCH":                  6,
+		"ERROR_REASON_CURRENCY_MISMATCH":                7,
+		"ERROR_REASON_CHECKOUT_SESSION_NOT_READY":       8,
+		"ERROR_REASON_SESSION_BOUND_TO_OTHER_REQUEST":   9,
+		"ERROR_REASON_AMAZON_PAY_REJECTED":              10,
+		"ERROR_REASON_AMAZON_PAY_UNAVAILABLE":           11,
+		"ERROR_REASON_STORE_UNAVAILABLE":                12,
+		"ERROR_REASON_AMAZON_PAY_AUTH_FAILED":           13,
+		"ERROR_REASON_UNAUTHENTICATED":                  14,
+		"ERROR_REASON_SHUTTING_DOWN":                    15,
+		"ERROR_REASON_PERMISSION_DENIED":                16,
+		"ERROR_REASON_OVERLOADED":                       17,
+		"ERROR_REASON_AMAZON_PAY_TLS_FAILED":            18,
+		"ERROR_REASON_MALFORMED_REQUEST":                19,
+		"ERROR_REASON_REQUEST_TOO_LARGE":                20,
+		"ERROR_REASON_TOO_MANY_STREAMS_ON_CONNECTION":   21,
+		"ERROR_REASON_TOO_MANY_WATCHES":                 22,
+		"ERROR_REASON_IDEMPOTENCY_KEY_REUSED":           23,
+		"ERROR_REASON_CHARGE_NOT_CAPTURABLE":            24,
+		"ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED":          25,
+		"ERROR_REASON_CHARGE_NOT_CANCELABLE":            26,
+		"ERROR_REASON_CHARGE_NOT_REFUNDABLE":            27,
+		"ERROR_REASON_REFUND_AMOUNT_EXCEEDED":           28,
+		"ERROR_REASON_REFUND_NOT_FOUND":                 29,
+		"ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE": 30,
+		"ERROR_REASON_CHARGE_AMOUNT_EXCEEDED":           31,
+		"ERROR_REASON_CHARGE_COUNT_EXCEEDED":            32,
 	}
 )
 
@@ -1927,6 +1943,165 @@ func (x *Refund) GetStateUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// CreateChargeRequest asks for a new charge on a charge permission.
+type CreateChargeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge permission (Payment.charge_permission_id).
+	ChargePermissionId string `protobuf:"bytes,1,opt,name=charge_permission_id,json=chargePermissionId,proto3" json:"charge_permission_id,omitempty"`
+	// The amount to authorize, in the permission's currency.
+	ChargeAmount *Money `protobuf:"bytes,2,opt,name=charge_amount,json=chargeAmount,proto3" json:"charge_amount,omitempty"`
+	// Capture at once (the charge answers Captured) instead of authorizing
+	// only.
+	CaptureNow bool `protobuf:"varint,3,opt,name=capture_now,json=captureNow,proto3" json:"capture_now,omitempty"`
+	// The storefront's key for this charge (for example its shipment ID):
+	// repeat it on every retry. Keys are scoped to the charge permission; 1
+	// to 64 printable ASCII characters.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Optional text on the buyer's statement (at most 16 characters).
+	SoftDescriptor string `protobuf:"bytes,5,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateChargeRequest) Reset() {
+	*x = CreateChargeRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateChargeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateChargeRequest) ProtoMessage() {}
+
+func (x *CreateChargeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateChargeRequest.ProtoReflect.Descriptor instead.
+func (*CreateChargeRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateChargeRequest) GetChargePermissionId() string {
+	if x != nil {
+		return x.ChargePermissionId
+	}
+	return ""
+}
+
+func (x *CreateChargeRequest) GetChargeAmount() *Money {
+	if x != nil {
+		return x.ChargeAmount
+	}
+	return nil
+}
+
+func (x *CreateChargeRequest) GetCaptureNow() bool {
+	if x != nil {
+		return x.CaptureNow
+	}
+	return false
+}
+
+func (x *CreateChargeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *CreateChargeRequest) GetSoftDescriptor() string {
+	if x != nil {
+		return x.SoftDescriptor
+	}
+	return ""
+}
+
+// CreateChargeResponse is the recorded result of a new charge.
+type CreateChargeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge as Amazon Pay answered: Authorized, Captured,
+	// AuthorizationInitiated or CaptureInitiated (tracked). For a declined
+	// charge, its state Declined and reason_code (Amazon Pay does not return
+	// the declined charge's ID, so charge_id is empty). Unset while the
+	// outcome is OUTCOME_UNKNOWN.
+	Charge *Charge `protobuf:"bytes,1,opt,name=charge,proto3" json:"charge,omitempty"`
+	// OUTCOME_COMPLETED: authorized (or captured). OUTCOME_PENDING: Amazon Pay
+	// decides asynchronously; the service tracks it. OUTCOME_DECLINED: see
+	// reason_code. OUTCOME_UNKNOWN: the answer was lost; repeat the same call
+	// later.
+	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
+	// For OUTCOME_DECLINED: SoftDeclined (the buyer may fix the payment method
+	// and the charge be tried again with a new key), HardDeclined (ask for
+	// another way to pay), AmazonRejected, ProcessingFailure or
+	// TransactionTimedOut. Empty otherwise.
+	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateChargeResponse) Reset() {
+	*x = CreateChargeResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateChargeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateChargeResponse) ProtoMessage() {}
+
+func (x *CreateChargeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateChargeResponse.ProtoReflect.Descriptor instead.
+func (*CreateChargeResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CreateChargeResponse) GetCharge() *Charge {
+	if x != nil {
+		return x.Charge
+	}
+	return nil
+}
+
+func (x *CreateChargeResponse) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *CreateChargeResponse) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
 // Payment is the service's record of one checkout session completed for one
 // storefront order.
 type Payment struct {
@@ -1992,7 +2167,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2179,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[22]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2192,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{22}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Payment) GetCheckoutSessionId() string {
@@ -2193,7 +2368,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2205,7 +2380,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[23]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2218,7 +2393,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{23}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Charge) GetChargeId() string {
@@ -2339,7 +2514,7 @@ type StatusReason struct {
 
 func (x *StatusReason) Reset() {
 	*x = StatusReason{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2526,7 @@ func (x *StatusReason) String() string {
 func (*StatusReason) ProtoMessage() {}
 
 func (x *StatusReason) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2539,7 @@ func (x *StatusReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReason.ProtoReflect.Descriptor instead.
 func (*StatusReason) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{24}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatusReason) GetReasonCode() string {
@@ -2400,7 +2575,7 @@ type Buyer struct {
 
 func (x *Buyer) Reset() {
 	*x = Buyer{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2587,7 @@ func (x *Buyer) String() string {
 func (*Buyer) ProtoMessage() {}
 
 func (x *Buyer) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2600,7 @@ func (x *Buyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buyer.ProtoReflect.Descriptor instead.
 func (*Buyer) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{25}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Buyer) GetBuyerId() string {
@@ -2494,7 +2669,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2681,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2694,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{26}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Address) GetName() string {
@@ -2612,7 +2787,7 @@ type ChargePermissionLimits struct {
 
 func (x *ChargePermissionLimits) Reset() {
 	*x = ChargePermissionLimits{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +2799,7 @@ func (x *ChargePermissionLimits) String() string {
 func (*ChargePermissionLimits) ProtoMessage() {}
 
 func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +2812,7 @@ func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermissionLimits.ProtoReflect.Descriptor instead.
 func (*ChargePermissionLimits) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{27}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChargePermissionLimits) GetAmountLimit() *Money {
@@ -2694,7 +2869,7 @@ type ChargePermission struct {
 
 func (x *ChargePermission) Reset() {
 	*x = ChargePermission{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2706,7 +2881,7 @@ func (x *ChargePermission) String() string {
 func (*ChargePermission) ProtoMessage() {}
 
 func (x *ChargePermission) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2719,7 +2894,7 @@ func (x *ChargePermission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermission.ProtoReflect.Descriptor instead.
 func (*ChargePermission) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{28}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChargePermission) GetChargePermissionId() string {
@@ -2915,7 +3090,20 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x0fsoft_descriptor\x18\a \x01(\tR\x0esoftDescriptor\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12F\n" +
-	"\x11state_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fstateUpdateTime\"\xba\b\n" +
+	"\x11state_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fstateUpdateTime\"\xb4\x02\n" +
+	"\x13CreateChargeRequest\x12<\n" +
+	"\x14charge_permission_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x12chargePermissionId\x12H\n" +
+	"\rcharge_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\fchargeAmount\x12\x1f\n" +
+	"\vcapture_now\x18\x03 \x01(\bR\n" +
+	"captureNow\x12B\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
+	"\x0fsoft_descriptor\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\xa6\x01\n" +
+	"\x14CreateChargeResponse\x124\n" +
+	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"\xba\b\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -3037,7 +3225,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x8d\t\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x91\n" +
+	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12+\n" +
@@ -3069,7 +3258,10 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"ERROR_REASON_CHARGE_NOT_CANCELABLE\x10\x1a\x12&\n" +
 	"\"ERROR_REASON_CHARGE_NOT_REFUNDABLE\x10\x1b\x12'\n" +
 	"#ERROR_REASON_REFUND_AMOUNT_EXCEEDED\x10\x1c\x12!\n" +
-	"\x1dERROR_REASON_REFUND_NOT_FOUND\x10\x1d2\xae\b\n" +
+	"\x1dERROR_REASON_REFUND_NOT_FOUND\x10\x1d\x121\n" +
+	"-ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE\x10\x1e\x12'\n" +
+	"#ERROR_REASON_CHARGE_AMOUNT_EXCEEDED\x10\x1f\x12&\n" +
+	"\"ERROR_REASON_CHARGE_COUNT_EXCEEDED\x10 2\x95\t\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
@@ -3081,7 +3273,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\rCaptureCharge\x12*.paymentcompletion.v1.CaptureChargeRequest\x1a+.paymentcompletion.v1.CaptureChargeResponse\x12e\n" +
 	"\fCancelCharge\x12).paymentcompletion.v1.CancelChargeRequest\x1a*.paymentcompletion.v1.CancelChargeResponse\x12e\n" +
 	"\fRefundCharge\x12).paymentcompletion.v1.RefundChargeRequest\x1a*.paymentcompletion.v1.RefundChargeResponse\x12\\\n" +
-	"\tGetRefund\x12&.paymentcompletion.v1.GetRefundRequest\x1a'.paymentcompletion.v1.GetRefundResponseB\x80\x02\n" +
+	"\tGetRefund\x12&.paymentcompletion.v1.GetRefundRequest\x1a'.paymentcompletion.v1.GetRefundResponse\x12e\n" +
+	"\fCreateCharge\x12).paymentcompletion.v1.CreateChargeRequest\x1a*.paymentcompletion.v1.CreateChargeResponseB\x80\x02\n" +
 	"\x18com.paymentcompletion.v1B\x16PaymentCompletionProtoP\x01Z[github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1;paymentcompletionv1\xa2\x02\x03PXX\xaa\x02\x14Paymentcompletion.V1\xca\x02\x14Paymentcompletion\\V1\xe2\x02 Paymentcompletion\\V1\\GPBMetadata\xea\x02\x15Paymentcompletion::V1b\x06proto3"
 
 var (
@@ -3097,7 +3290,7 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 }
 
 var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(Outcome)(0),                        // 0: paymentcompletion.v1.Outcome
 	(RefundState)(0),                    // 1: paymentcompletion.v1.RefundState
@@ -3127,31 +3320,33 @@ var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(*GetRefundRequest)(nil),            // 25: paymentcompletion.v1.GetRefundRequest
 	(*GetRefundResponse)(nil),           // 26: paymentcompletion.v1.GetRefundResponse
 	(*Refund)(nil),                      // 27: paymentcompletion.v1.Refund
-	(*Payment)(nil),                     // 28: paymentcompletion.v1.Payment
-	(*Charge)(nil),                      // 29: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                // 30: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                       // 31: paymentcompletion.v1.Buyer
-	(*Address)(nil),                     // 32: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),      // 33: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),            // 34: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(*CreateChargeRequest)(nil),         // 28: paymentcompletion.v1.CreateChargeRequest
+	(*CreateChargeResponse)(nil),        // 29: paymentcompletion.v1.CreateChargeResponse
+	(*Payment)(nil),                     // 30: paymentcompletion.v1.Payment
+	(*Charge)(nil),                      // 31: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                // 32: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                       // 33: paymentcompletion.v1.Buyer
+	(*Address)(nil),                     // 34: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),      // 35: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),            // 36: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	6,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
 	6,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	28, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	28, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	28, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	29, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	34, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	30, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	30, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	30, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	31, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	36, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
-	35, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
-	35, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
-	28, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	37, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	37, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	30, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
 	6,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
-	29, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	31, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 13: paymentcompletion.v1.CaptureChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	29, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	31, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 15: paymentcompletion.v1.CancelChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
 	6,  // 16: paymentcompletion.v1.RefundChargeRequest.refund_amount:type_name -> paymentcompletion.v1.Money
 	27, // 17: paymentcompletion.v1.RefundChargeResponse.refund:type_name -> paymentcompletion.v1.Refund
@@ -3159,65 +3354,70 @@ var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	27, // 19: paymentcompletion.v1.GetRefundResponse.refund:type_name -> paymentcompletion.v1.Refund
 	6,  // 20: paymentcompletion.v1.Refund.refund_amount:type_name -> paymentcompletion.v1.Money
 	1,  // 21: paymentcompletion.v1.Refund.state:type_name -> paymentcompletion.v1.RefundState
-	35, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	35, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
-	0,  // 24: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	6,  // 25: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 26: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 27: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	35, // 28: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	35, // 29: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	35, // 30: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	35, // 31: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	6,  // 32: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 33: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 34: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
-	29, // 35: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
-	27, // 36: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
-	6,  // 37: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 38: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 39: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 40: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	35, // 41: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	35, // 42: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	35, // 43: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 44: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	6,  // 45: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	4,  // 46: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	3,  // 47: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	30, // 48: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	35, // 49: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	31, // 50: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	32, // 51: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	32, // 52: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	33, // 53: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	35, // 54: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	35, // 55: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 56: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	9,  // 57: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	11, // 58: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	13, // 59: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	15, // 60: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	17, // 61: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
-	19, // 62: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
-	21, // 63: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
-	23, // 64: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
-	25, // 65: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
-	8,  // 66: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	10, // 67: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	12, // 68: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	14, // 69: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	16, // 70: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	18, // 71: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
-	20, // 72: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
-	22, // 73: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
-	24, // 74: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
-	26, // 75: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
-	66, // [66:76] is the sub-list for method output_type
-	56, // [56:66] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	37, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	37, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
+	6,  // 24: paymentcompletion.v1.CreateChargeRequest.charge_amount:type_name -> paymentcompletion.v1.Money
+	31, // 25: paymentcompletion.v1.CreateChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	0,  // 26: paymentcompletion.v1.CreateChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
+	0,  // 27: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
+	6,  // 28: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 29: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 30: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	37, // 31: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	37, // 32: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	37, // 33: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	37, // 34: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	6,  // 35: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 36: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 37: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
+	31, // 38: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
+	27, // 39: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
+	6,  // 40: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 41: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 42: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 43: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	37, // 44: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	37, // 45: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	37, // 46: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 47: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	6,  // 48: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	4,  // 49: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	3,  // 50: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	32, // 51: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	37, // 52: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	33, // 53: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	34, // 54: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	34, // 55: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	35, // 56: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	37, // 57: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	37, // 58: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 59: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	9,  // 60: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	11, // 61: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	13, // 62: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	15, // 63: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	17, // 64: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	19, // 65: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
+	21, // 66: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
+	23, // 67: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
+	25, // 68: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
+	28, // 69: paymentcompletion.v1.PaymentCompletionService.CreateCharge:input_type -> paymentcompletion.v1.CreateChargeRequest
+	8,  // 70: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	10, // 71: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	12, // 72: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	14, // 73: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	16, // 74: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	18, // 75: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	20, // 76: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
+	22, // 77: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
+	24, // 78: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
+	26, // 79: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
+	29, // 80: paymentcompletion.v1.PaymentCompletionService.CreateCharge:output_type -> paymentcompletion.v1.CreateChargeResponse
+	70, // [70:81] is the sub-list for method output_type
+	59, // [59:70] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -3235,7 +3435,7 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	PaymentCompletionService_CancelCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CancelCharge"
 	PaymentCompletionService_RefundCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/RefundCharge"
 	PaymentCompletionService_GetRefund_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetRefund"
+	PaymentCompletionService_CreateCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CreateCharge"
 )
 
 // PaymentCompletionServiceClient is the client API for PaymentCompletionService service.
@@ -163,6 +164,22 @@ type PaymentCompletionServiceClient interface {
 	// GetRefund reads a Refund live from Amazon Pay: its state, reason and
 	// amount. NOT_FOUND `REFUND_NOT_FOUND` when Amazon Pay does not know it.
 	GetRefund(ctx context.Context, in *GetRefundRequest, opts ...grpc.CallOption) (*GetRefundResponse, error)
+	// CreateCharge authorizes a new charge on a Chargeable charge permission,
+	// and with `capture_now` captures it at once: for Confirm checkouts (no
+	// charge exists after the completion), split shipments (one charge per
+	// shipment, up to the order total the checkout was completed with), and
+	// re-authorizing after an authorization expired or was canceled. Exactly
+	// once per `idempotency_key`, with the guarantees of CaptureCharge. A
+	// declined authorization is an answer: OUTCOME_DECLINED with
+	// `reason_code` SoftDeclined (asking the buyer to update the payment
+	// method on Amazon Pay and trying again may help) or HardDeclined (it will
+	// not: ask for another way to pay). OUTCOME_PENDING: the authorization
+	// (or the capture) is asynchronous; the service tracks the charge. A
+	// permission that is not Chargeable is FAILED_PRECONDITION
+	// `CHARGE_PERMISSION_NOT_CHARGEABLE`, an amount above its balance
+	// `CHARGE_AMOUNT_EXCEEDED`, more charges than it takes
+	// `CHARGE_COUNT_EXCEEDED`, another currency `CURRENCY_MISMATCH`.
+	CreateCharge(ctx context.Context, in *CreateChargeRequest, opts ...grpc.CallOption) (*CreateChargeResponse, error)
 }
 
 type paymentCompletionServiceClient struct {
@@ -276,6 +293,16 @@ func (c *paymentCompletionServiceClient) GetRefund(ctx context.Context, in *GetR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetRefundResponse)
 	err := c.cc.Invoke(ctx, PaymentCompletionService_GetRefund_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentCompletionServiceClient) CreateCharge(ctx context.Context, in *CreateChargeRequest, opts ...grpc.CallOption) (*CreateChargeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateChargeResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_CreateCharge_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +441,22 @@ type PaymentCompletionServiceServer interface {
 	// GetRefund reads a Refund live from Amazon Pay: its state, reason and
 	// amount. NOT_FOUND `REFUND_NOT_FOUND` when Amazon Pay does not know it.
 	GetRefund(context.Context, *GetRefundRequest) (*GetRefundResponse, error)
+	// CreateCharge authorizes a new charge on a Chargeable charge permission,
+	// and with `capture_now` captures it at once: for Confirm checkouts (no
+	// charge exists after the completion), split shipments (one charge per
+	// shipment, up to the order total the checkout was completed with), and
+	// re-authorizing after an authorization expired or was canceled. Exactly
+	// once per `idempotency_key`, with the guarantees of CaptureCharge. A
+	// declined authorization is an answer: OUTCOME_DECLINED with
+	// `reason_code` SoftDeclined (asking the buyer to update the payment
+	// method on Amazon Pay and trying again may help) or HardDeclined (it will
+	// not: ask for another way to pay). OUTCOME_PENDING: the authorization
+	// (or the capture) is asynchronous; the service tracks the charge. A
+	// permission that is not Chargeable is FAILED_PRECONDITION
+	// `CHARGE_PERMISSION_NOT_CHARGEABLE`, an amount above its balance
+	// `CHARGE_AMOUNT_EXCEEDED`, more charges than it takes
+	// `CHARGE_COUNT_EXCEEDED`, another currency `CURRENCY_MISMATCH`.
+	CreateCharge(context.Context, *CreateChargeRequest) (*CreateChargeResponse, error)
 	mustEmbedUnimplementedPaymentCompletionServiceServer()
 }
 
@@ -453,6 +496,9 @@ func (UnimplementedPaymentCompletionServiceServer) RefundCharge(context.Context,
 }
 func (UnimplementedPaymentCompletionServiceServer) GetRefund(context.Context, *GetRefundRequest) (*GetRefundResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRefund not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) CreateCharge(context.Context, *CreateChargeRequest) (*CreateChargeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCharge not implemented")
 }
 func (UnimplementedPaymentCompletionServiceServer) mustEmbedUnimplementedPaymentCompletionServiceServer() {
 }
@@ -649,6 +695,24 @@ func _PaymentCompletionService_GetRefund_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentCompletionService_CreateCharge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateChargeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).CreateCharge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_CreateCharge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).CreateCharge(ctx, req.(*CreateChargeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentCompletionService_ServiceDesc is the grpc.ServiceDesc for PaymentCompletionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -691,6 +755,10 @@ var PaymentCompletionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRefund",
 			Handler:    _PaymentCompletionService_GetRefund_Handler,
+		},
+		{
+			MethodName: "CreateCharge",
+			Handler:    _PaymentCompletionService_CreateCharge_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
