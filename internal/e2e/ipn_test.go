@@ -26,6 +26,7 @@ import (
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
@@ -411,4 +412,31 @@ func storedPending(t testing.TB, databaseURL, id string) bool {
 		t.Fatal(err)
 	}
 	return got.Outcome == payment.Pending
+}
+
+// TestIPNReplicasSharePostgres: two replicas on one PostgreSQL database,
+// Amazon's notifications going only to the second; payments completed
+// through the first settle at once all the same (the nudge is in the
+// shared database), and the first's watchers see it.
+func TestIPNReplicasSharePostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	a, srv := newAmazonSimTLS(t, time.Second)
+	opts := serviceOptions{TrackerFirstPoll: time.Hour, DatabaseURL: dbURL, IPN: ipnConfigFor(srv)}
+	first := startService(t, a, opts)
+	second := startService(t, a, opts)
+	if _, err := a.sim.AddNotificationEndpoint(second.IPNURL, "", "2"); err != nil {
+		t.Fatal(err)
+	}
+	var watches []func() []*pb.Payment
+	for range 10 {
+		p := completePending(t, a, first, "PendingThenAuthorized")
+		watches = append(watches, startWatch(t, first.Client, p.GetCheckoutSessionId(), 20*time.Second))
+	}
+	for _, recv := range watches {
+		seen := recv()
+		if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+			t.Errorf("settled as %s, want COMPLETED", describe(last))
+		}
+	}
 }
