@@ -125,12 +125,23 @@ type Service struct {
 	az  Amazon
 	cfg Config
 	log *slog.Logger
+	// wake holds one pending Wake.
+	wake chan struct{}
 }
 
 // New returns a Service.
 func New(st store.Operations, az Amazon, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, az: az, cfg: cfg, log: cfg.Logger}
+	return &Service{st: st, az: az, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes Run look for due operations at once (a notification made
+// one due) rather than after its idle wait. It never blocks.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // CaptureRequest is one CaptureCharge call.

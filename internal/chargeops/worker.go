@@ -19,7 +19,7 @@ const batch = 50
 // to one replica at a time through the store, exactly as the reconciler
 // and the tracker lease payments.
 func (s *Service) Run(ctx context.Context) error {
-	return checks.Run(ctx, s.cfg.Idle, batch, s.CheckOnce, s.log, "operations pass failed")
+	return checks.RunWoken(ctx, s.cfg.Idle, batch, s.CheckOnce, s.wake, s.log, "operations pass failed")
 }
 
 // CheckOnce runs one pass over due operations and returns how many it

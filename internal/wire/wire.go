@@ -148,7 +148,10 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		func(ctx context.Context) error { return ops.Run(amazongate.Background(ctx)) })
 	if cfg.IPN != nil {
 		ic := *cfg.IPN
-		ic.Store, ic.Wake, ic.Logger = st, tr.Wake, cfg.Logger
+		// A notification may make a pending payment or an operation on
+		// a charge due: both workers look at once.
+		ic.Store, ic.Logger = st, cfg.Logger
+		ic.Wake = func() { tr.Wake(); ops.Wake() }
 		rc, err := ipn.New(ic)
 		if err != nil {
 			return nil, errors.Join(err, raw.Close())
