@@ -261,3 +261,25 @@ func (c *Client) CreateCharge(ctx context.Context, req CreateChargeRequest, opts
 	}
 	return &out, info, nil
 }
+
+// CloseChargePermission closes a charge permission
+// (DELETE /chargePermissions/{id}/close, with a JSON body): no new charge
+// can be created on it; with CancelPendingCharges its open authorizations
+// are canceled too. Closing a Closed permission fails with
+// InvalidChargePermissionStatus.
+func (c *Client) CloseChargePermission(ctx context.Context, chargePermissionID string, req CloseChargePermissionRequest, opts ...CallOption) (*ChargePermission, CallInfo, error) {
+	const op = "CloseChargePermission"
+	resource, err := objectPath("chargePermissions", chargePermissionID, "close")
+	if err != nil {
+		return nil, CallInfo{}, invalid(op, err)
+	}
+	if req.ClosureReason == "" {
+		return nil, CallInfo{}, invalid(op, errors.New("closureReason is required"))
+	}
+	var out ChargePermission
+	info, err := c.do(ctx, call{op: op, method: http.MethodDelete, resource: resource, body: req}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}

@@ -587,3 +587,9 @@ type CreateChargeRequest struct {
 	SoftDescriptor                string `json:"softDescriptor,omitempty"`
 	CanHandlePendingAuthorization bool   `json:"canHandlePendingAuthorization,omitempty"`
 }
+
+// CloseChargePermissionRequest is the body of Close Charge Permission.
+type CloseChargePermissionRequest struct {
+	ClosureReason        string `json:"closureReason"`
+	CancelPendingCharges bool   `json:"cancelPendingCharges,omitempty"`
+}

@@ -70,6 +70,8 @@ Commands:
                      exactly once per key (Confirm checkouts, split shipments, re-authorizing)
                        -permission ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-capture-now] [-soft-descriptor TEXT]
                        (exit 0 authorized, 10 pending, 12 declined: reason_code SoftDeclined or HardDeclined)
+  close              close a charge permission   -permission ID -reason TEXT [-cancel-pending-charges]
+                       (exit 0 closed, 11 unknown: repeat it later)
   refund             refund (part of) a captured charge, exactly once per key
                        -id CHARGE_ID -amount DECIMAL -currency CODE -key IDEMPOTENCY_KEY [-soft-descriptor TEXT]
                        (exit 10 refund initiated: follow it with refund-get; 0 refunded, 12 declined, 11 unknown)
@@ -180,7 +182,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 	var (
 		session, order, amount, currency, total, id string
 		key, softDescriptor, reason, permission     string
-		captureNow                                  bool
+		captureNow, cancelPending                   bool
 		outcomes, since, until, pageToken           string
 		pageSize                                    int
 		cmd                                         command
@@ -201,6 +203,10 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		fs.StringVar(&id, "id", "", "Amazon Pay ID")
 	case "refund-get":
 		fs.StringVar(&id, "id", "", "refund ID")
+	case "close":
+		fs.StringVar(&permission, "permission", "", "charge permission ID")
+		fs.StringVar(&reason, "reason", "", "closure reason")
+		fs.BoolVar(&cancelPending, "cancel-pending-charges", false, "also cancel charges not captured")
 	case "charge-create":
 		fs.StringVar(&permission, "permission", "", "charge permission ID")
 		fs.StringVar(&amount, "amount", "", "amount to charge")
@@ -333,6 +339,26 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 				p.field("outcome", outcomeName(resp.GetOutcome()))
 				if r := resp.GetRefund(); r != nil {
 					p.refund(r)
+				}
+			}
+			return outcomeExit(resp.GetOutcome()), nil
+		}}
+	case "close":
+		if permission == "" || reason == "" {
+			err = usageErr("close: -permission and -reason are required")
+		}
+		req := &pb.CloseChargePermissionRequest{ChargePermissionId: permission, ClosureReason: reason, CancelPendingCharges: cancelPending}
+		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
+			resp, err := c.CloseChargePermission(ctx, req)
+			if err != nil {
+				return 0, err
+			}
+			if p.json {
+				p.jsonLine(resp, true)
+			} else {
+				p.field("outcome", outcomeName(resp.GetOutcome()))
+				if cp := resp.GetChargePermission(); cp != nil {
+					p.chargePermission(cp)
 				}
 			}
 			return outcomeExit(resp.GetOutcome()), nil

@@ -104,6 +104,11 @@ func TestRequests(t *testing.T) {
 			want: &pb.CreateChargeRequest{ChargePermissionId: "S01-5105180-3221187", ChargeAmount: &pb.Money{Amount: "10.00", CurrencyCode: "USD"}, CaptureNow: true, IdempotencyKey: "shipment-2"},
 		},
 		{
+			name: "close",
+			args: []string{"close", "-permission", "S01-5105180-3221187", "-reason", "order canceled", "-cancel-pending-charges"},
+			want: &pb.CloseChargePermissionRequest{ChargePermissionId: "S01-5105180-3221187", ClosureReason: "order canceled", CancelPendingCharges: true},
+		},
+		{
 			name: "refund_get",
 			args: []string{"refund-get", "-id", "S01-5105180-3221187-R000001"},
 			want: &pb.GetRefundRequest{RefundId: "S01-5105180-3221187-R000001"},
@@ -352,6 +357,12 @@ func (r *recorder) CreateCharge(_ context.Context, req *pb.CreateChargeRequest) 
 	return &pb.CreateChargeResponse{Outcome: pb.Outcome_OUTCOME_COMPLETED, Charge: &pb.Charge{ChargeId: "C2", State: pb.ChargeState_CHARGE_STATE_AUTHORIZED}}, nil
 }
 
+func (r *recorder) CloseChargePermission(_ context.Context, req *pb.CloseChargePermissionRequest) (*pb.CloseChargePermissionResponse, error) {
+	r.record(req)
+	return &pb.CloseChargePermissionResponse{Outcome: pb.Outcome_OUTCOME_COMPLETED, ChargePermission: &pb.ChargePermission{
+		ChargePermissionId: req.GetChargePermissionId(), State: pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CLOSED}}, nil
+}
+
 func (r *recorder) RefundCharge(_ context.Context, req *pb.RefundChargeRequest) (*pb.RefundChargeResponse, error) {
 	r.record(req)
 	return &pb.RefundChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Refund: &pb.Refund{RefundId: "R1", ChargeId: req.GetChargeId(),
@@ -501,6 +512,8 @@ func TestCLI(t *testing.T) {
 		{"charge_create", []string{"charge-create", "-permission", "P1", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 0, []string{"state:                 AUTHORIZED"}, nil},
 		{"charge_create_soft_declined", []string{"charge-create", "-permission", "P-soft", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 12,
 			[]string{"outcome:               DECLINED", "reason_code:           SoftDeclined"}, nil},
+		{"close", []string{"close", "-permission", "P1", "-reason", "done"}, 0, []string{"outcome:               COMPLETED", "CLOSED"}, nil},
+		{"close_missing_reason", []string{"close", "-permission", "P1"}, 2, nil, []string{"close: -permission and -reason are required"}},
 		{"refund_get_refunded", []string{"refund-get", "-id", "R-done"}, 0, []string{"state:                 REFUNDED"}, nil},
 		{"refund_get_declined", []string{"refund-get", "-id", "R-declined"}, 12, []string{"reason_code:           AmazonRejected"}, nil},
 		{"refund_missing_amount", []string{"refund", "-id", "C1", "-currency", "USD", "-key", "k"}, 2, nil, []string{"refund: -amount required"}},

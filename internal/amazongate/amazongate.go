@@ -270,3 +270,14 @@ func (g *Gate) CreateCharge(ctx context.Context, req amazonpay.CreateChargeReque
 	ch, info, err := g.c.CreateCharge(ctx, req, g.paced(opts)...)
 	return ch, info, g.throttled("CreateCharge", err)
 }
+
+// CloseChargePermission implements chargeops.Amazon.
+func (g *Gate) CloseChargePermission(ctx context.Context, id string, req amazonpay.CloseChargePermissionRequest, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	cp, info, err := g.c.CloseChargePermission(ctx, id, req, g.paced(opts)...)
+	return cp, info, g.throttled("CloseChargePermission", err)
+}

@@ -40,6 +40,8 @@ type Amazon interface {
 	GetCharge(ctx context.Context, chargeID string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CaptureCharge(ctx context.Context, chargeID string, req amazonpay.CaptureChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CancelCharge(ctx context.Context, chargeID string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
+	GetChargePermission(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
+	CloseChargePermission(ctx context.Context, id string, req amazonpay.CloseChargePermissionRequest, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
 	CreateCharge(ctx context.Context, req amazonpay.CreateChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CreateRefund(ctx context.Context, req amazonpay.CreateRefundRequest, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
 	GetRefund(ctx context.Context, refundID string, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
@@ -58,7 +60,7 @@ const (
 // does not list.
 var Reasons = []string{ReasonIdempotencyKeyReused, ReasonChargeNotCapturable, ReasonCaptureAmountExceeded, ReasonChargeNotCancelable,
 	ReasonChargeNotRefundable, ReasonRefundAmountExceeded, ReasonRefundNotFound,
-	ReasonChargePermissionNotChargeable, ReasonChargeAmountExceeded, ReasonChargeCountExceeded}
+	ReasonChargePermissionNotChargeable, ReasonChargeAmountExceeded, ReasonChargeCountExceeded, ReasonChargePermissionClosed}
 
 // Defaults of Config.
 const (
@@ -165,6 +167,9 @@ type Result struct {
 	Charge *amazonpay.Charge
 	// Refund is Amazon Pay's refund (refunds); nil while unknown.
 	Refund *amazonpay.Refund
+	// ChargePermission is the closed permission (closures), without the
+	// buyer's details; nil while unknown.
+	ChargePermission *amazonpay.ChargePermission
 	// Outcome: Completed (captured, refunded), Pending (capture or refund
 	// in progress), Declined, Canceled, or Unknown.
 	Outcome payment.Outcome
@@ -340,7 +345,7 @@ func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(co
 
 // existing answers a call whose operation is already recorded.
 func (s *Service) existing(ctx context.Context, stored, asked payment.Operation) (Result, error) {
-	if stored.Kind != payment.OpCancel && stored.Request != asked.Request {
+	if stored.Kind != payment.OpCancel && stored.Kind != payment.OpClose && stored.Request != asked.Request {
 		return Result{}, completion.NewError(completion.KindFailedPrecondition, ReasonIdempotencyKeyReused,
 			"the idempotency key was already used for this "+string(stored.Kind)+" with other arguments; nothing was changed", nil, nil)
 	}
@@ -382,6 +387,13 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 func resultOf(op payment.Operation) Result {
 	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
 		return Result{Outcome: payment.Unknown}
+	}
+	if op.Kind == payment.OpClose {
+		var cp amazonpay.ChargePermission
+		if err := json.Unmarshal(op.Result, &cp); err != nil {
+			return Result{Outcome: payment.Unknown}
+		}
+		return Result{ChargePermission: &cp, Outcome: payment.Completed}
 	}
 	if op.Kind == payment.OpRefund {
 		var rf amazonpay.Refund
@@ -434,6 +446,8 @@ func (s *Service) send(ctx context.Context, op payment.Operation, owner string, 
 		return s.sendRefund(ctx, op, owner, check, false)
 	case payment.OpCharge:
 		return s.sendCharge(ctx, op, owner, check, false)
+	case payment.OpClose:
+		return s.sendClose(ctx, op, owner, check)
 	default:
 		return Result{}, fmt.Errorf("chargeops: unknown operation kind %q", op.Kind)
 	}

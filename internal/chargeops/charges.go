@@ -33,12 +33,6 @@ type chargeArgs struct {
 	SoftDescriptor string `json:"softDescriptor,omitempty"`
 }
 
-// PermissionReader reads a charge permission (the check before Create
-// Charge).
-type PermissionReader interface {
-	GetChargePermission(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
-}
-
 // CreateCharge authorizes (and with CaptureNow captures) a new charge on a
 // charge permission exactly once per idempotency key. A declined
 // authorization is a result (Outcome Declined, the charge's reason code
@@ -61,17 +55,9 @@ func (s *Service) CreateCharge(ctx context.Context, r ChargeRequest) (Result, er
 		ObjectID: r.ChargePermissionID, IdempotencyKey: r.IdempotencyKey, Request: string(args),
 	}
 	return s.runOn(ctx, op, func(ctx context.Context) (string, error) {
-		pr, ok := s.az.(PermissionReader)
-		if !ok {
-			return r.ChargePermissionID, nil // Amazon decides
-		}
-		cp, _, err := pr.GetChargePermission(ctx, r.ChargePermissionID)
+		cp, _, err := s.az.GetChargePermission(ctx, r.ChargePermissionID)
 		if err != nil {
-			if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
-				return "", completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
-					"Amazon Pay does not know the charge permission; nothing was sent", err, nil)
-			}
-			return "", readError(err)
+			return "", permissionReadError(err)
 		}
 		return r.ChargePermissionID, chargeable(cp, r.Amount)
 	})

@@ -66,6 +66,9 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 		if len(op.Result) == 0 || (op.State != payment.OpDone && op.State != payment.OpPending) {
 			continue
 		}
+		if op.Kind == payment.OpClose {
+			continue
+		}
 		if op.Kind == payment.OpRefund {
 			var rf amazonpay.Refund
 			if json.Unmarshal(op.Result, &rf) != nil || rf.RefundID == "" {

@@ -67,4 +67,29 @@ func TestCreateChargeEndToEnd(t *testing.T) {
 			t.Errorf("a charge in another currency: %v", code)
 		}
 	})
+
+	t.Run("cancel_and_close", func(t *testing.T) {
+		t.Parallel()
+		p := completeOrder(t, a, svc, "order-close", sessionSpec{Amount: "12.00", Scenario: "Authorized"})
+		req := &pb.CloseChargePermissionRequest{ChargePermissionId: p.GetChargePermissionId(), ClosureReason: "order canceled", CancelPendingCharges: true}
+		resp, err := svc.Client.CloseChargePermission(ctx, req)
+		if err != nil || resp.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED ||
+			resp.GetChargePermission().GetState() != pb.ChargePermissionState_CHARGE_PERMISSION_STATE_CLOSED || resp.GetChargePermission().GetBuyer() != nil {
+			t.Fatalf("CloseChargePermission = %v, %v; want Closed without buyer details", resp, err)
+		}
+		if again, err := svc.Client.CloseChargePermission(ctx, req); err != nil || again.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+			t.Errorf("repeat = %v, %v", again, err)
+		}
+		if n := a.calls(t, p.GetCheckoutSessionId())["CloseChargePermission"]; n != 1 {
+			t.Errorf("%d closures at Amazon, want 1", n)
+		}
+		_, err = svc.Client.CreateCharge(ctx, &pb.CreateChargeRequest{ChargePermissionId: p.GetChargePermissionId(), ChargeAmount: usd("1.00"), IdempotencyKey: "after-close"})
+		if code, reason, md, _ := errorInfo(t, err); code != codes.FailedPrecondition || reason != "CHARGE_PERMISSION_NOT_CHARGEABLE" || md["charge_permission_state"] != "Closed" {
+			t.Errorf("a charge on a closed permission: %v %s %v", code, reason, md)
+		}
+		_, err = svc.Client.CaptureCharge(ctx, &pb.CaptureChargeRequest{ChargeId: p.GetChargeId(), CaptureAmount: usd("12.00"), IdempotencyKey: "late"})
+		if code, reason, md, _ := errorInfo(t, err); code != codes.FailedPrecondition || reason != "CHARGE_NOT_CAPTURABLE" || md["charge_state"] != "Canceled" {
+			t.Errorf("capture after closing with cancel_pending_charges: %v %s %v", code, reason, md)
+		}
+	})
 }

@@ -15,6 +15,7 @@ type Operator interface {
 	Cancel(ctx context.Context, r chargeops.CancelRequest) (chargeops.Result, error)
 	Refund(ctx context.Context, r chargeops.RefundRequest) (chargeops.Result, error)
 	CreateCharge(ctx context.Context, r chargeops.ChargeRequest) (chargeops.Result, error)
+	Close(ctx context.Context, r chargeops.CloseRequest) (chargeops.Result, error)
 	GetRefund(ctx context.Context, refundID string) (*amazonpay.Refund, error)
 	ViewOf(ctx context.Context, p payment.Payment) (chargeops.View, error)
 }
@@ -37,6 +38,23 @@ func (s *Server) CreateCharge(ctx context.Context, req *pb.CreateChargeRequest) 
 		if res.Outcome == payment.Declined {
 			out.ReasonCode = res.Charge.StatusDetails.ReasonCode
 		}
+	}
+	return out, nil
+}
+
+// CloseChargePermission implements the RPC.
+func (s *Server) CloseChargePermission(ctx context.Context, req *pb.CloseChargePermissionRequest) (*pb.CloseChargePermissionResponse, error) {
+	res, err := s.d.Operator.Close(ctx, chargeops.CloseRequest{
+		ChargePermissionID:   req.GetChargePermissionId(),
+		Reason:               req.GetClosureReason(),
+		CancelPendingCharges: req.GetCancelPendingCharges(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &pb.CloseChargePermissionResponse{Outcome: outcomes[res.Outcome]}
+	if res.ChargePermission != nil {
+		out.ChargePermission = chargePermissionToProto(res.ChargePermission)
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ const (
 	OpCancel  OpKind = "cancel"
 	OpRefund  OpKind = "refund"
 	OpCharge  OpKind = "charge"
+	OpClose   OpKind = "close"
 )
 
 // OpState is where an operation stands; like an Outcome it only moves

@@ -484,6 +484,10 @@ const (
 	// FAILED_PRECONDITION: the charge permission already has as many charges
 	// as Amazon Pay allows. Nothing was charged.
 	ErrorReason_ERROR_REASON_CHARGE_COUNT_EXCEEDED ErrorReason = 32
+	// FAILED_PRECONDITION: the charge permission is already closed (metadata
+	// `charge_permission_state` and `reason_code`, for example MerchantClosed,
+	// AmazonClosed, Expired). Nothing was sent.
+	ErrorReason_ERROR_REASON_CHARGE_PERMISSION_CLOSED ErrorReason = 33
 )
 
 // Enum value maps for ErrorReason.
@@ -522,6 +526,7 @@ var (
 		30: "ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE",
 		31: "ERROR_REASON_CHARGE_AMOUNT_EXCEEDED",
 		32: "ERROR_REASON_CHARGE_COUNT_EXCEEDED",
+		33: "ERROR_REASON_CHARGE_PERMISSION_CLOSED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                      0,
@@ -557,6 +562,7 @@ var (
 		"ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE": 30,
 		"ERROR_REASON_CHARGE_AMOUNT_EXCEEDED":           31,
 		"ERROR_REASON_CHARGE_COUNT_EXCEEDED":            32,
+		"ERROR_REASON_CHARGE_PERMISSION_CLOSED":         33,
 	}
 )
 
@@ -2102,6 +2108,130 @@ func (x *CreateChargeResponse) GetReasonCode() string {
 	return ""
 }
 
+// CloseChargePermissionRequest asks for a charge permission to be closed.
+type CloseChargePermissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge permission (Payment.charge_permission_id).
+	ChargePermissionId string `protobuf:"bytes,1,opt,name=charge_permission_id,json=chargePermissionId,proto3" json:"charge_permission_id,omitempty"`
+	// Why (1 to 255 characters), shown by Amazon Pay as the reason
+	// description. A repeat with another reason returns the recorded closure.
+	ClosureReason string `protobuf:"bytes,2,opt,name=closure_reason,json=closureReason,proto3" json:"closure_reason,omitempty"`
+	// Also cancel the permission's charges that are not captured yet.
+	CancelPendingCharges bool `protobuf:"varint,3,opt,name=cancel_pending_charges,json=cancelPendingCharges,proto3" json:"cancel_pending_charges,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *CloseChargePermissionRequest) Reset() {
+	*x = CloseChargePermissionRequest{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseChargePermissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseChargePermissionRequest) ProtoMessage() {}
+
+func (x *CloseChargePermissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseChargePermissionRequest.ProtoReflect.Descriptor instead.
+func (*CloseChargePermissionRequest) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CloseChargePermissionRequest) GetChargePermissionId() string {
+	if x != nil {
+		return x.ChargePermissionId
+	}
+	return ""
+}
+
+func (x *CloseChargePermissionRequest) GetClosureReason() string {
+	if x != nil {
+		return x.ClosureReason
+	}
+	return ""
+}
+
+func (x *CloseChargePermissionRequest) GetCancelPendingCharges() bool {
+	if x != nil {
+		return x.CancelPendingCharges
+	}
+	return false
+}
+
+// CloseChargePermissionResponse is the recorded result of a closure.
+type CloseChargePermissionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The charge permission as Amazon Pay answered (state Closed), without the
+	// buyer's details and addresses, which the service does not keep: read
+	// them with GetChargePermission. Unset while the outcome is
+	// OUTCOME_UNKNOWN.
+	ChargePermission *ChargePermission `protobuf:"bytes,1,opt,name=charge_permission,json=chargePermission,proto3" json:"charge_permission,omitempty"`
+	// OUTCOME_COMPLETED: closed. OUTCOME_UNKNOWN: the answer was lost; the
+	// service finds out in the background, repeat the same call later.
+	Outcome       Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseChargePermissionResponse) Reset() {
+	*x = CloseChargePermissionResponse{}
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseChargePermissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseChargePermissionResponse) ProtoMessage() {}
+
+func (x *CloseChargePermissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseChargePermissionResponse.ProtoReflect.Descriptor instead.
+func (*CloseChargePermissionResponse) Descriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CloseChargePermissionResponse) GetChargePermission() *ChargePermission {
+	if x != nil {
+		return x.ChargePermission
+	}
+	return nil
+}
+
+func (x *CloseChargePermissionResponse) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
 // Payment is the service's record of one checkout session completed for one
 // storefront order.
 type Payment struct {
@@ -2167,7 +2297,7 @@ type Payment struct {
 
 func (x *Payment) Reset() {
 	*x = Payment{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2309,7 @@ func (x *Payment) String() string {
 func (*Payment) ProtoMessage() {}
 
 func (x *Payment) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[24]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2322,7 @@ func (x *Payment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payment.ProtoReflect.Descriptor instead.
 func (*Payment) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{24}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Payment) GetCheckoutSessionId() string {
@@ -2368,7 +2498,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2510,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[25]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2523,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{25}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Charge) GetChargeId() string {
@@ -2514,7 +2644,7 @@ type StatusReason struct {
 
 func (x *StatusReason) Reset() {
 	*x = StatusReason{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2656,7 @@ func (x *StatusReason) String() string {
 func (*StatusReason) ProtoMessage() {}
 
 func (x *StatusReason) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[26]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2669,7 @@ func (x *StatusReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReason.ProtoReflect.Descriptor instead.
 func (*StatusReason) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{26}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatusReason) GetReasonCode() string {
@@ -2575,7 +2705,7 @@ type Buyer struct {
 
 func (x *Buyer) Reset() {
 	*x = Buyer{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2717,7 @@ func (x *Buyer) String() string {
 func (*Buyer) ProtoMessage() {}
 
 func (x *Buyer) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[27]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2730,7 @@ func (x *Buyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buyer.ProtoReflect.Descriptor instead.
 func (*Buyer) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{27}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Buyer) GetBuyerId() string {
@@ -2669,7 +2799,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +2811,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[28]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +2824,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{28}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Address) GetName() string {
@@ -2787,7 +2917,7 @@ type ChargePermissionLimits struct {
 
 func (x *ChargePermissionLimits) Reset() {
 	*x = ChargePermissionLimits{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2799,7 +2929,7 @@ func (x *ChargePermissionLimits) String() string {
 func (*ChargePermissionLimits) ProtoMessage() {}
 
 func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[29]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2812,7 +2942,7 @@ func (x *ChargePermissionLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermissionLimits.ProtoReflect.Descriptor instead.
 func (*ChargePermissionLimits) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{29}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChargePermissionLimits) GetAmountLimit() *Money {
@@ -2869,7 +2999,7 @@ type ChargePermission struct {
 
 func (x *ChargePermission) Reset() {
 	*x = ChargePermission{}
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +3011,7 @@ func (x *ChargePermission) String() string {
 func (*ChargePermission) ProtoMessage() {}
 
 func (x *ChargePermission) ProtoReflect() protoreflect.Message {
-	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[30]
+	mi := &file_paymentcompletion_v1_payment_completion_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +3024,7 @@ func (x *ChargePermission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargePermission.ProtoReflect.Descriptor instead.
 func (*ChargePermission) Descriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{30}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ChargePermission) GetChargePermissionId() string {
@@ -3103,7 +3233,16 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\x12\x1f\n" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
-	"reasonCode\"\xba\b\n" +
+	"reasonCode\"\xc5\x01\n" +
+	"\x1cCloseChargePermissionRequest\x12<\n" +
+	"\x14charge_permission_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x12chargePermissionId\x121\n" +
+	"\x0eclosure_reason\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\rclosureReason\x124\n" +
+	"\x16cancel_pending_charges\x18\x03 \x01(\bR\x14cancelPendingCharges\"\xad\x01\n" +
+	"\x1dCloseChargePermissionResponse\x12S\n" +
+	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\x127\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xba\b\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -3225,7 +3364,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\"CHARGE_PERMISSION_TYPE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fCHARGE_PERMISSION_TYPE_ONE_TIME\x10\x01\x12$\n" +
 	" CHARGE_PERMISSION_TYPE_RECURRING\x10\x02\x121\n" +
-	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\x91\n" +
+	"-CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE\x10\x03*\xbc\n" +
 	"\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
@@ -3261,7 +3400,9 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1dERROR_REASON_REFUND_NOT_FOUND\x10\x1d\x121\n" +
 	"-ERROR_REASON_CHARGE_PERMISSION_NOT_CHARGEABLE\x10\x1e\x12'\n" +
 	"#ERROR_REASON_CHARGE_AMOUNT_EXCEEDED\x10\x1f\x12&\n" +
-	"\"ERROR_REASON_CHARGE_COUNT_EXCEEDED\x10 2\x95\t\n" +
+	"\"ERROR_REASON_CHARGE_COUNT_EXCEEDED\x10 \x12)\n" +
+	"%ERROR_REASON_CHARGE_PERMISSION_CLOSED\x10!2\x98\n" +
+	"\n" +
 	"\x18PaymentCompletionService\x12q\n" +
 	"\x10CompleteCheckout\x12-.paymentcompletion.v1.CompleteCheckoutRequest\x1a..paymentcompletion.v1.CompleteCheckoutResponse\x12_\n" +
 	"\n" +
@@ -3274,7 +3415,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\fCancelCharge\x12).paymentcompletion.v1.CancelChargeRequest\x1a*.paymentcompletion.v1.CancelChargeResponse\x12e\n" +
 	"\fRefundCharge\x12).paymentcompletion.v1.RefundChargeRequest\x1a*.paymentcompletion.v1.RefundChargeResponse\x12\\\n" +
 	"\tGetRefund\x12&.paymentcompletion.v1.GetRefundRequest\x1a'.paymentcompletion.v1.GetRefundResponse\x12e\n" +
-	"\fCreateCharge\x12).paymentcompletion.v1.CreateChargeRequest\x1a*.paymentcompletion.v1.CreateChargeResponseB\x80\x02\n" +
+	"\fCreateCharge\x12).paymentcompletion.v1.CreateChargeRequest\x1a*.paymentcompletion.v1.CreateChargeResponse\x12\x80\x01\n" +
+	"\x15CloseChargePermission\x122.paymentcompletion.v1.CloseChargePermissionRequest\x1a3.paymentcompletion.v1.CloseChargePermissionResponseB\x80\x02\n" +
 	"\x18com.paymentcompletion.v1B\x16PaymentCompletionProtoP\x01Z[github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1;paymentcompletionv1\xa2\x02\x03PXX\xaa\x02\x14Paymentcompletion.V1\xca\x02\x14Paymentcompletion\\V1\xe2\x02 Paymentcompletion\\V1\\GPBMetadata\xea\x02\x15Paymentcompletion::V1b\x06proto3"
 
 var (
@@ -3290,63 +3432,65 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 }
 
 var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
-	(Outcome)(0),                        // 0: paymentcompletion.v1.Outcome
-	(RefundState)(0),                    // 1: paymentcompletion.v1.RefundState
-	(ChargeState)(0),                    // 2: paymentcompletion.v1.ChargeState
-	(ChargePermissionState)(0),          // 3: paymentcompletion.v1.ChargePermissionState
-	(ChargePermissionType)(0),           // 4: paymentcompletion.v1.ChargePermissionType
-	(ErrorReason)(0),                    // 5: paymentcompletion.v1.ErrorReason
-	(*Money)(nil),                       // 6: paymentcompletion.v1.Money
-	(*CompleteCheckoutRequest)(nil),     // 7: paymentcompletion.v1.CompleteCheckoutRequest
-	(*CompleteCheckoutResponse)(nil),    // 8: paymentcompletion.v1.CompleteCheckoutResponse
-	(*GetPaymentRequest)(nil),           // 9: paymentcompletion.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),          // 10: paymentcompletion.v1.GetPaymentResponse
-	(*WatchPaymentRequest)(nil),         // 11: paymentcompletion.v1.WatchPaymentRequest
-	(*WatchPaymentResponse)(nil),        // 12: paymentcompletion.v1.WatchPaymentResponse
-	(*GetChargeRequest)(nil),            // 13: paymentcompletion.v1.GetChargeRequest
-	(*GetChargeResponse)(nil),           // 14: paymentcompletion.v1.GetChargeResponse
-	(*GetChargePermissionRequest)(nil),  // 15: paymentcompletion.v1.GetChargePermissionRequest
-	(*GetChargePermissionResponse)(nil), // 16: paymentcompletion.v1.GetChargePermissionResponse
-	(*ListPaymentsRequest)(nil),         // 17: paymentcompletion.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),        // 18: paymentcompletion.v1.ListPaymentsResponse
-	(*CaptureChargeRequest)(nil),        // 19: paymentcompletion.v1.CaptureChargeRequest
-	(*CaptureChargeResponse)(nil),       // 20: paymentcompletion.v1.CaptureChargeResponse
-	(*CancelChargeRequest)(nil),         // 21: paymentcompletion.v1.CancelChargeRequest
-	(*CancelChargeResponse)(nil),        // 22: paymentcompletion.v1.CancelChargeResponse
-	(*RefundChargeRequest)(nil),         // 23: paymentcompletion.v1.RefundChargeRequest
-	(*RefundChargeResponse)(nil),        // 24: paymentcompletion.v1.RefundChargeResponse
-	(*GetRefundRequest)(nil),            // 25: paymentcompletion.v1.GetRefundRequest
-	(*GetRefundResponse)(nil),           // 26: paymentcompletion.v1.GetRefundResponse
-	(*Refund)(nil),                      // 27: paymentcompletion.v1.Refund
-	(*CreateChargeRequest)(nil),         // 28: paymentcompletion.v1.CreateChargeRequest
-	(*CreateChargeResponse)(nil),        // 29: paymentcompletion.v1.CreateChargeResponse
-	(*Payment)(nil),                     // 30: paymentcompletion.v1.Payment
-	(*Charge)(nil),                      // 31: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                // 32: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                       // 33: paymentcompletion.v1.Buyer
-	(*Address)(nil),                     // 34: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),      // 35: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),            // 36: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
+	(Outcome)(0),                          // 0: paymentcompletion.v1.Outcome
+	(RefundState)(0),                      // 1: paymentcompletion.v1.RefundState
+	(ChargeState)(0),                      // 2: paymentcompletion.v1.ChargeState
+	(ChargePermissionState)(0),            // 3: paymentcompletion.v1.ChargePermissionState
+	(ChargePermissionType)(0),             // 4: paymentcompletion.v1.ChargePermissionType
+	(ErrorReason)(0),                      // 5: paymentcompletion.v1.ErrorReason
+	(*Money)(nil),                         // 6: paymentcompletion.v1.Money
+	(*CompleteCheckoutRequest)(nil),       // 7: paymentcompletion.v1.CompleteCheckoutRequest
+	(*CompleteCheckoutResponse)(nil),      // 8: paymentcompletion.v1.CompleteCheckoutResponse
+	(*GetPaymentRequest)(nil),             // 9: paymentcompletion.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),            // 10: paymentcompletion.v1.GetPaymentResponse
+	(*WatchPaymentRequest)(nil),           // 11: paymentcompletion.v1.WatchPaymentRequest
+	(*WatchPaymentResponse)(nil),          // 12: paymentcompletion.v1.WatchPaymentResponse
+	(*GetChargeRequest)(nil),              // 13: paymentcompletion.v1.GetChargeRequest
+	(*GetChargeResponse)(nil),             // 14: paymentcompletion.v1.GetChargeResponse
+	(*GetChargePermissionRequest)(nil),    // 15: paymentcompletion.v1.GetChargePermissionRequest
+	(*GetChargePermissionResponse)(nil),   // 16: paymentcompletion.v1.GetChargePermissionResponse
+	(*ListPaymentsRequest)(nil),           // 17: paymentcompletion.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),          // 18: paymentcompletion.v1.ListPaymentsResponse
+	(*CaptureChargeRequest)(nil),          // 19: paymentcompletion.v1.CaptureChargeRequest
+	(*CaptureChargeResponse)(nil),         // 20: paymentcompletion.v1.CaptureChargeResponse
+	(*CancelChargeRequest)(nil),           // 21: paymentcompletion.v1.CancelChargeRequest
+	(*CancelChargeResponse)(nil),          // 22: paymentcompletion.v1.CancelChargeResponse
+	(*RefundChargeRequest)(nil),           // 23: paymentcompletion.v1.RefundChargeRequest
+	(*RefundChargeResponse)(nil),          // 24: paymentcompletion.v1.RefundChargeResponse
+	(*GetRefundRequest)(nil),              // 25: paymentcompletion.v1.GetRefundRequest
+	(*GetRefundResponse)(nil),             // 26: paymentcompletion.v1.GetRefundResponse
+	(*Refund)(nil),                        // 27: paymentcompletion.v1.Refund
+	(*CreateChargeRequest)(nil),           // 28: paymentcompletion.v1.CreateChargeRequest
+	(*CreateChargeResponse)(nil),          // 29: paymentcompletion.v1.CreateChargeResponse
+	(*CloseChargePermissionRequest)(nil),  // 30: paymentcompletion.v1.CloseChargePermissionRequest
+	(*CloseChargePermissionResponse)(nil), // 31: paymentcompletion.v1.CloseChargePermissionResponse
+	(*Payment)(nil),                       // 32: paymentcompletion.v1.Payment
+	(*Charge)(nil),                        // 33: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                  // 34: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                         // 35: paymentcompletion.v1.Buyer
+	(*Address)(nil),                       // 36: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),        // 37: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),              // 38: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	6,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
 	6,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	30, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	30, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	30, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	31, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	36, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	32, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	32, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	32, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	33, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	38, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
-	37, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
-	37, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
-	30, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	39, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	39, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	32, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
 	6,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
-	31, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	33, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 13: paymentcompletion.v1.CaptureChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	31, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	33, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 15: paymentcompletion.v1.CancelChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
 	6,  // 16: paymentcompletion.v1.RefundChargeRequest.refund_amount:type_name -> paymentcompletion.v1.Money
 	27, // 17: paymentcompletion.v1.RefundChargeResponse.refund:type_name -> paymentcompletion.v1.Refund
@@ -3354,70 +3498,74 @@ var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
 	27, // 19: paymentcompletion.v1.GetRefundResponse.refund:type_name -> paymentcompletion.v1.Refund
 	6,  // 20: paymentcompletion.v1.Refund.refund_amount:type_name -> paymentcompletion.v1.Money
 	1,  // 21: paymentcompletion.v1.Refund.state:type_name -> paymentcompletion.v1.RefundState
-	37, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	37, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
+	39, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	39, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
 	6,  // 24: paymentcompletion.v1.CreateChargeRequest.charge_amount:type_name -> paymentcompletion.v1.Money
-	31, // 25: paymentcompletion.v1.CreateChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	33, // 25: paymentcompletion.v1.CreateChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 26: paymentcompletion.v1.CreateChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	0,  // 27: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	6,  // 28: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 29: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 30: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	37, // 31: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	37, // 32: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	37, // 33: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	37, // 34: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	6,  // 35: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 36: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 37: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
-	31, // 38: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
-	27, // 39: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
-	6,  // 40: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 41: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 42: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 43: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	37, // 44: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	37, // 45: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	37, // 46: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 47: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	6,  // 48: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	4,  // 49: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	3,  // 50: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	32, // 51: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	37, // 52: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	33, // 53: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	34, // 54: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	34, // 55: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	35, // 56: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	37, // 57: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	37, // 58: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 59: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	9,  // 60: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	11, // 61: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	13, // 62: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	15, // 63: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	17, // 64: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
-	19, // 65: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
-	21, // 66: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
-	23, // 67: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
-	25, // 68: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
-	28, // 69: paymentcompletion.v1.PaymentCompletionService.CreateCharge:input_type -> paymentcompletion.v1.CreateChargeRequest
-	8,  // 70: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	10, // 71: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	12, // 72: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	14, // 73: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	16, // 74: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	18, // 75: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
-	20, // 76: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
-	22, // 77: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
-	24, // 78: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
-	26, // 79: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
-	29, // 80: paymentcompletion.v1.PaymentCompletionService.CreateCharge:output_type -> paymentcompletion.v1.CreateChargeResponse
-	70, // [70:81] is the sub-list for method output_type
-	59, // [59:70] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	38, // 27: paymentcompletion.v1.CloseChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	0,  // 28: paymentcompletion.v1.CloseChargePermissionResponse.outcome:type_name -> paymentcompletion.v1.Outcome
+	0,  // 29: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
+	6,  // 30: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 31: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 32: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	39, // 33: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	39, // 34: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	39, // 35: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	39, // 36: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	6,  // 37: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 38: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 39: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
+	33, // 40: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
+	27, // 41: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
+	6,  // 42: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 43: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	6,  // 44: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	2,  // 45: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	39, // 46: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	39, // 47: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	39, // 48: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 49: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	6,  // 50: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	4,  // 51: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	3,  // 52: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	34, // 53: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	39, // 54: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	35, // 55: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	36, // 56: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	36, // 57: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	37, // 58: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	39, // 59: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	39, // 60: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 61: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	9,  // 62: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	11, // 63: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	13, // 64: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	15, // 65: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	17, // 66: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	19, // 67: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
+	21, // 68: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
+	23, // 69: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
+	25, // 70: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
+	28, // 71: paymentcompletion.v1.PaymentCompletionService.CreateCharge:input_type -> paymentcompletion.v1.CreateChargeRequest
+	30, // 72: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:input_type -> paymentcompletion.v1.CloseChargePermissionRequest
+	8,  // 73: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	10, // 74: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	12, // 75: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	14, // 76: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	16, // 77: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	18, // 78: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	20, // 79: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
+	22, // 80: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
+	24, // 81: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
+	26, // 82: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
+	29, // 83: paymentcompletion.v1.PaymentCompletionService.CreateCharge:output_type -> paymentcompletion.v1.CreateChargeResponse
+	31, // 84: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:output_type -> paymentcompletion.v1.CloseChargePermissionResponse
+	73, // [73:85] is the sub-list for method output_type
+	61, // [61:73] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -3435,7 +3583,7 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

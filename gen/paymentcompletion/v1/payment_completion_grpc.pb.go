@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PaymentCompletionService_CompleteCheckout_FullMethodName    = "/paymentcompletion.v1.PaymentCompletionService/CompleteCheckout"
-	PaymentCompletionService_GetPayment_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/GetPayment"
-	PaymentCompletionService_WatchPayment_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/WatchPayment"
-	PaymentCompletionService_GetCharge_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetCharge"
-	PaymentCompletionService_GetChargePermission_FullMethodName = "/paymentcompletion.v1.PaymentCompletionService/GetChargePermission"
-	PaymentCompletionService_ListPayments_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/ListPayments"
-	PaymentCompletionService_CaptureCharge_FullMethodName       = "/paymentcompletion.v1.PaymentCompletionService/CaptureCharge"
-	PaymentCompletionService_CancelCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CancelCharge"
-	PaymentCompletionService_RefundCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/RefundCharge"
-	PaymentCompletionService_GetRefund_FullMethodName           = "/paymentcompletion.v1.PaymentCompletionService/GetRefund"
-	PaymentCompletionService_CreateCharge_FullMethodName        = "/paymentcompletion.v1.PaymentCompletionService/CreateCharge"
+	PaymentCompletionService_CompleteCheckout_FullMethodName      = "/paymentcompletion.v1.PaymentCompletionService/CompleteCheckout"
+	PaymentCompletionService_GetPayment_FullMethodName            = "/paymentcompletion.v1.PaymentCompletionService/GetPayment"
+	PaymentCompletionService_WatchPayment_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/WatchPayment"
+	PaymentCompletionService_GetCharge_FullMethodName             = "/paymentcompletion.v1.PaymentCompletionService/GetCharge"
+	PaymentCompletionService_GetChargePermission_FullMethodName   = "/paymentcompletion.v1.PaymentCompletionService/GetChargePermission"
+	PaymentCompletionService_ListPayments_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/ListPayments"
+	PaymentCompletionService_CaptureCharge_FullMethodName         = "/paymentcompletion.v1.PaymentCompletionService/CaptureCharge"
+	PaymentCompletionService_CancelCharge_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/CancelCharge"
+	PaymentCompletionService_RefundCharge_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/RefundCharge"
+	PaymentCompletionService_GetRefund_FullMethodName             = "/paymentcompletion.v1.PaymentCompletionService/GetRefund"
+	PaymentCompletionService_CreateCharge_FullMethodName          = "/paymentcompletion.v1.PaymentCompletionService/CreateCharge"
+	PaymentCompletionService_CloseChargePermission_FullMethodName = "/paymentcompletion.v1.PaymentCompletionService/CloseChargePermission"
 )
 
 // PaymentCompletionServiceClient is the client API for PaymentCompletionService service.
@@ -180,6 +181,15 @@ type PaymentCompletionServiceClient interface {
 	// `CHARGE_AMOUNT_EXCEEDED`, more charges than it takes
 	// `CHARGE_COUNT_EXCEEDED`, another currency `CURRENCY_MISMATCH`.
 	CreateCharge(ctx context.Context, in *CreateChargeRequest, opts ...grpc.CallOption) (*CreateChargeResponse, error)
+	// CloseChargePermission closes a charge permission (a canceled order, or
+	// an order fully shipped): no charge can be created on it any more; with
+	// `cancel_pending_charges` its charges not yet captured are canceled too.
+	// Recorded before Amazon Pay is called, one upstream closure per
+	// permission however often or concurrently it is asked for (a repeat
+	// returns the recorded result), lost answers read back. An already closed
+	// permission is FAILED_PRECONDITION `CHARGE_PERMISSION_CLOSED`, nothing
+	// sent.
+	CloseChargePermission(ctx context.Context, in *CloseChargePermissionRequest, opts ...grpc.CallOption) (*CloseChargePermissionResponse, error)
 }
 
 type paymentCompletionServiceClient struct {
@@ -303,6 +313,16 @@ func (c *paymentCompletionServiceClient) CreateCharge(ctx context.Context, in *C
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateChargeResponse)
 	err := c.cc.Invoke(ctx, PaymentCompletionService_CreateCharge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *paymentCompletionServiceClient) CloseChargePermission(ctx context.Context, in *CloseChargePermissionRequest, opts ...grpc.CallOption) (*CloseChargePermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseChargePermissionResponse)
+	err := c.cc.Invoke(ctx, PaymentCompletionService_CloseChargePermission_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -457,6 +477,15 @@ type PaymentCompletionServiceServer interface {
 	// `CHARGE_AMOUNT_EXCEEDED`, more charges than it takes
 	// `CHARGE_COUNT_EXCEEDED`, another currency `CURRENCY_MISMATCH`.
 	CreateCharge(context.Context, *CreateChargeRequest) (*CreateChargeResponse, error)
+	// CloseChargePermission closes a charge permission (a canceled order, or
+	// an order fully shipped): no charge can be created on it any more; with
+	// `cancel_pending_charges` its charges not yet captured are canceled too.
+	// Recorded before Amazon Pay is called, one upstream closure per
+	// permission however often or concurrently it is asked for (a repeat
+	// returns the recorded result), lost answers read back. An already closed
+	// permission is FAILED_PRECONDITION `CHARGE_PERMISSION_CLOSED`, nothing
+	// sent.
+	CloseChargePermission(context.Context, *CloseChargePermissionRequest) (*CloseChargePermissionResponse, error)
 	mustEmbedUnimplementedPaymentCompletionServiceServer()
 }
 
@@ -499,6 +528,9 @@ func (UnimplementedPaymentCompletionServiceServer) GetRefund(context.Context, *G
 }
 func (UnimplementedPaymentCompletionServiceServer) CreateCharge(context.Context, *CreateChargeRequest) (*CreateChargeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCharge not implemented")
+}
+func (UnimplementedPaymentCompletionServiceServer) CloseChargePermission(context.Context, *CloseChargePermissionRequest) (*CloseChargePermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseChargePermission not implemented")
 }
 func (UnimplementedPaymentCompletionServiceServer) mustEmbedUnimplementedPaymentCompletionServiceServer() {
 }
@@ -713,6 +745,24 @@ func _PaymentCompletionService_CreateCharge_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentCompletionService_CloseChargePermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseChargePermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentCompletionServiceServer).CloseChargePermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentCompletionService_CloseChargePermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentCompletionServiceServer).CloseChargePermission(ctx, req.(*CloseChargePermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentCompletionService_ServiceDesc is the grpc.ServiceDesc for PaymentCompletionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -759,6 +809,10 @@ var PaymentCompletionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCharge",
 			Handler:    _PaymentCompletionService_CreateCharge_Handler,
+		},
+		{
+			MethodName: "CloseChargePermission",
+			Handler:    _PaymentCompletionService_CloseChargePermission_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

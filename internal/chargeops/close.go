@@ -1,0 +1,149 @@
+package chargeops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	"github.com/paymentcompletion/paymentcompletion/internal/completion"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+)
+
+// ReasonChargePermissionClosed: the permission is already closed.
+const ReasonChargePermissionClosed = "CHARGE_PERMISSION_CLOSED"
+
+// CloseRequest is one CloseChargePermission call.
+type CloseRequest struct {
+	ChargePermissionID   string
+	Reason               string
+	CancelPendingCharges bool
+}
+
+type closeArgs struct {
+	Reason               string `json:"reason"`
+	CancelPendingCharges bool   `json:"cancelPendingCharges,omitempty"`
+}
+
+// Close closes a charge permission once; repeats return the recorded
+// closure.
+func (s *Service) Close(ctx context.Context, r CloseRequest) (Result, error) {
+	switch {
+	case r.ChargePermissionID == "":
+		return Result{}, invalid("charge_permission_id", "required")
+	case r.Reason == "" || len(r.Reason) > 255:
+		return Result{}, invalid("closure_reason", "1 to 255 characters required")
+	}
+	args, _ := json.Marshal(closeArgs{Reason: r.Reason, CancelPendingCharges: r.CancelPendingCharges})
+	op := payment.Operation{
+		ID: OperationID(payment.OpClose, r.ChargePermissionID, ""), Kind: payment.OpClose,
+		ObjectID: r.ChargePermissionID, Request: string(args),
+	}
+	return s.runOn(ctx, op, func(ctx context.Context) (string, error) {
+		cp, _, err := s.az.GetChargePermission(ctx, r.ChargePermissionID)
+		if err != nil {
+			return "", permissionReadError(err)
+		}
+		if st := cp.StatusDetails.State; st == amazonpay.ChargePermissionStateClosed {
+			md := map[string]string{"charge_permission_state": st}
+			if len(cp.StatusDetails.Reasons) > 0 {
+				md["reason_code"] = cp.StatusDetails.Reasons[0].ReasonCode
+			}
+			return "", completion.NewError(completion.KindFailedPrecondition, ReasonChargePermissionClosed,
+				"the charge permission is already closed; nothing was sent", nil, md)
+		}
+		return r.ChargePermissionID, nil
+	})
+}
+
+func permissionReadError(err error) error {
+	if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
+		return completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
+			"Amazon Pay does not know the charge permission; nothing was sent", err, nil)
+	}
+	return readError(err)
+}
+
+// withoutBuyer keeps what the service records of a charge permission: its
+// state, limits and IDs, never the buyer's details or addresses.
+func withoutBuyer(cp *amazonpay.ChargePermission) *amazonpay.ChargePermission {
+	return &amazonpay.ChargePermission{
+		ChargePermissionID:   cp.ChargePermissionID,
+		ChargePermissionType: cp.ChargePermissionType,
+		Limits:               cp.Limits,
+		ReleaseEnvironment:   cp.ReleaseEnvironment,
+		MerchantMetadata:     cp.MerchantMetadata,
+		PresentmentCurrency:  cp.PresentmentCurrency,
+		StatusDetails:        cp.StatusDetails,
+		CreationTimestamp:    cp.CreationTimestamp,
+		ExpirationTimestamp:  cp.ExpirationTimestamp,
+	}
+}
+
+// sendClose calls Close Charge Permission for op.
+func (s *Service) sendClose(ctx context.Context, op payment.Operation, owner string, check bool) (Result, error) {
+	var a closeArgs
+	if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
+		return Result{}, fmt.Errorf("chargeops: stored close arguments: %w", err)
+	}
+	cp, info, err := s.az.CloseChargePermission(ctx, op.ObjectID, amazonpay.CloseChargePermissionRequest{
+		ClosureReason: a.Reason, CancelPendingCharges: a.CancelPendingCharges})
+	s.log.InfoContext(ctx, "amazon pay close charge permission", "object_id", op.ObjectID, "operation_id", op.ID,
+		"status", info.StatusCode, "amazon_request_id", info.RequestID, "attempts", info.Attempts, "error", errString(err))
+	if err == nil {
+		return s.recordClose(ctx, op, cp, check)
+	}
+	f := amazonpay.Classify(err)
+	md := map[string]string{"amazon_reason_code": f.ReasonCode}
+	switch {
+	case f.ReasonCode == "InvalidChargePermissionStatus":
+		// Closed meanwhile, perhaps by this operation's lost attempt.
+		return s.readBackClose(ctx, op, owner, check, err, f, false)
+	case f.Class == amazonpay.ClassNotFound:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
+			"Amazon Pay does not know the charge permission", err, md))
+	case f.Class == amazonpay.ClassState || f.Class == amazonpay.ClassRejected:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
+			"Amazon Pay rejected the closure: "+f.ReasonCode, err, md))
+	case f.Class == amazonpay.ClassAuthFailed:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
+			"Amazon Pay refused the service's credentials", err, md))
+	case f.Class == amazonpay.ClassTLSFailed || f.Class == amazonpay.ClassInvalidRequest:
+		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
+			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
+	}
+	if f.AfterChange() == amazonpay.StepNotApplied {
+		return s.withdraw(ctx, op, owner, unavailable(err, f))
+	}
+	return s.readBackClose(ctx, op, owner, check, err, f, false)
+}
+
+// readBackClose reads the permission after a failed or lost closure; as
+// readBack for charges.
+func (s *Service) readBackClose(ctx context.Context, op payment.Operation, owner string, check bool, cause error, f amazonpay.Failure, resend bool) (Result, error) {
+	cp, info, err := s.az.GetChargePermission(ctx, op.ObjectID)
+	if err != nil {
+		s.log.WarnContext(ctx, "charge permission unreadable after a closure; outcome unknown", "operation_id", op.ID,
+			"amazon_request_id", info.RequestID, "error", err.Error())
+		return s.markUnknown(ctx, op, owner, max(completion.RetryDelay(err), completion.RetryDelay(cause)))
+	}
+	if cp.StatusDetails.State == amazonpay.ChargePermissionStateClosed {
+		return s.recordClose(ctx, op, cp, check)
+	}
+	switch {
+	case resend:
+		return s.sendClose(ctx, op, owner, check)
+	case cause != nil && f.AfterReadBack(amazonpay.ReadBackNotApplied) == amazonpay.StepNotApplied:
+		return s.withdraw(ctx, op, owner, unavailable(cause, f))
+	default:
+		return s.markUnknown(ctx, op, owner, completion.RetryDelay(cause))
+	}
+}
+
+func (s *Service) recordClose(ctx context.Context, op payment.Operation, cp *amazonpay.ChargePermission, check bool) (Result, error) {
+	body, err := json.Marshal(withoutBuyer(cp))
+	if err != nil {
+		return Result{}, err
+	}
+	return s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
+}
