@@ -386,6 +386,16 @@ func TestReceiverMethodPathRateAndStore(t *testing.T) {
 		t.Errorf("another source: %d, want 200", rec.Code)
 	}
 
+	// With an allow-list of topics, another topic is refused.
+	pinned := newReceiver(t, s, st, func(c *ipn.Config) { c.Verifier.TopicArns = []string{"arn:aws:sns:us-east-1:1:other"} })
+	if code := post(pinned, body); code != http.StatusForbidden {
+		t.Errorf("topic not allowed: %d, want 403", code)
+	}
+	pinned = newReceiver(t, s, st, func(c *ipn.Config) { c.Verifier.TopicArns = []string{"arn:aws:sns:us-east-1:1:topic"} })
+	if code := post(pinned, body); code != http.StatusOK {
+		t.Errorf("allowed topic: %d, want 200", code)
+	}
+
 	// A store that cannot record the nudge asks SNS to deliver again.
 	down := &fakeStore{err: errors.New("store: unavailable")}
 	r = newReceiver(t, s, down, nil)

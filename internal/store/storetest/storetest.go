@@ -1183,6 +1183,24 @@ func (s *suite) testNudgeDuringLease(t *testing.T) {
 		t.Errorf("Reschedule after a claim that followed the nudge = next %v, %v; want %v", got.NextCheckTime, err, now.Add(time.Hour))
 	}
 
+	// A nudge during the lease of a check that records another unsettled
+	// outcome (a reconciliation finding the charge pending) schedules it
+	// at once too.
+	mustCreate(t, st, attempt("cs-nudge-unknown", "order-cs-nudge-unknown", base.Add(-time.Hour)), owner)
+	mustTransition(t, st, "cs-nudge-unknown", payment.Transition{
+		Outcome: payment.Unknown, ChargeID: "C-cs-nudge-unknown", NextCheckTime: base, Time: base.Add(-time.Hour),
+	})
+	if got, err := st.ClaimDue(ctx, []payment.Outcome{payment.Unknown}, base, 10, time.Minute, owner); err != nil || len(got) != 1 {
+		t.Fatalf("ClaimDue(unknown) = %v, %v", ids(got), err)
+	}
+	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-unknown"}, base.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("Nudge = %d, %v", n, err)
+	}
+	p0 := mustTransition(t, st, "cs-nudge-unknown", payment.Transition{Outcome: payment.Pending, NextCheckTime: now.Add(time.Hour), Time: now})
+	if !p0.NextCheckTime.Equal(now) {
+		t.Errorf("pending after a nudged reconciliation: next %v, want %v", p0.NextCheckTime, now)
+	}
+
 	// A nudge during the lease of a check that then settles the payment
 	// leaves nothing scheduled.
 	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "C-cs-nudge-settles"}, base.Add(10*time.Second)); err != nil || n != 1 {
