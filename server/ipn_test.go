@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
+)
+
+// TestEmbeddedSimulatorNotifiesTheServer runs the server as "go run
+// ./server" does, with no IPN setting, and the first poll of a pending
+// authorization an hour away: the simulator's notification, sent to the
+// receiver the server registered there, settles the payment within
+// seconds.
+func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
+		map[string]string{"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "SIMULATOR_PENDING_DELAY": "1s"})
+	defer func() { _ = stop() }()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"simulator_url":"([^"]+)"`).FindStringSubmatch(logs.String())
+	if m == nil || !regexp.MustCompile(`"msg":"serving Amazon Pay notifications"`).MatchString(logs.String()) {
+		t.Fatalf("no simulator_url or notification listener logged:\n%s", logs)
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(dir, "simulator", "simulator-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	key, err := embeddedsim.LoadOrCreateKey(embeddedsim.Dir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := amazonpay.New(amazonpay.Config{PublicKeyID: embeddedsim.KeyID, PrivateKey: key, Region: "na", Endpoint: m[1], RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	sess, _, err := az.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
+		WebCheckoutDetails: amazonpay.WebCheckoutDetails{CheckoutReviewReturnURL: "https://shop.example/review"},
+		StoreID:            "amzn1.application-oa2-client.server-test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := az.UpdateCheckoutSession(ctx, sess.CheckoutSessionID, amazonpay.UpdateCheckoutSessionRequest{
+		WebCheckoutDetails: &amazonpay.WebCheckoutDetails{CheckoutResultReturnURL: "https://shop.example/result"},
+		PaymentDetails: &amazonpay.PaymentDetails{
+			PaymentIntent: "Authorize", CanHandlePendingAuthorization: true,
+			ChargeAmount: &amazonpay.Price{Amount: "14.00", CurrencyCode: "USD"},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	r, err := hc.Post(m[1]+"/simulator/checkoutSessions/"+sess.CheckoutSessionID+"/buyer", "application/json",
+		bytes.NewReader([]byte(`{"scenario":"PendingThenAuthorized"}`)))
+	if err != nil || r.StatusCode >= 300 {
+		t.Fatalf("buyer: %v %v", r, err)
+	}
+	r.Body.Close()
+
+	c := pb.NewPaymentCompletionServiceClient(conn)
+	resp, err := c.CompleteCheckout(ctx, &pb.CompleteCheckoutRequest{
+		CheckoutSessionId: sess.CheckoutSessionID, OrderId: "order-ipn", ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"},
+	})
+	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_PENDING {
+		t.Fatalf("CompleteCheckout = %v, %v; want PENDING", resp, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	stream, err := c.WatchPayment(wctx, &pb.WatchPaymentRequest{CheckoutSessionId: sess.CheckoutSessionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *pb.Payment
+	for {
+		u, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		last = u.GetPayment()
+	}
+	if last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
+		t.Fatalf("watched payment ended as %v, want COMPLETED (by notification; the first poll is an hour away)\n%s", last, logs)
+	}
+}
