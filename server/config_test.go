@@ -211,6 +211,29 @@ func TestParseConfig(t *testing.T) {
 			}},
 		{name: "upstream_timeout_not_positive", env: map[string]string{"COMPLETION_UPSTREAM_TIMEOUT": "0s"}, wantErr: []string{"COMPLETION_UPSTREAM_TIMEOUT", "must be positive"}},
 		{name: "simulator_address", env: map[string]string{"SIMULATOR_ADDR": "127.0.0.1"}, wantErr: []string{"SIMULATOR_ADDR (-simulator-addr)"}},
+		{name: "ipn_embedded_default", check: func(t *testing.T, c Config) {
+			if got := c.IPNListenAddr(); got != DefaultEmbeddedIPNAddr {
+				t.Errorf("IPNListenAddr = %q, want %q with the embedded simulator", got, DefaultEmbeddedIPNAddr)
+			}
+		}},
+		{name: "ipn_off", env: map[string]string{"IPN_ADDR": "off"}, check: func(t *testing.T, c Config) {
+			if got := c.IPNListenAddr(); got != "" {
+				t.Errorf("IPNListenAddr = %q, want none", got)
+			}
+		}},
+		{name: "ipn_credentials_without_it", env: map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "LIVE-ABC", "AMAZON_PAY_PRIVATE_KEY_FILE": "/k.pem"},
+			check: func(t *testing.T, c Config) {
+				if got := c.IPNListenAddr(); got != "" {
+					t.Errorf("IPNListenAddr = %q, want none without IPN_ADDR", got)
+				}
+			}},
+		{name: "ipn_needs_merchant_with_credentials", env: map[string]string{"AMAZON_PAY_PUBLIC_KEY_ID": "LIVE-ABC", "AMAZON_PAY_PRIVATE_KEY_FILE": "/k.pem", "IPN_ADDR": "127.0.0.1:8444"},
+			wantErr: []string{"IPN_MERCHANT_ID (-ipn-merchant-id)", "required"}},
+		{name: "ipn_public_needs_tls", env: map[string]string{"IPN_ADDR": "0.0.0.0:8444"}, wantErr: []string{"IPN_ADDR (-ipn-addr)", "IPN_TLS_CERT_FILE"}},
+		{name: "ipn_tls_pair", env: map[string]string{"IPN_TLS_CERT_FILE": "/c.pem"}, wantErr: []string{"IPN_TLS_CERT_FILE", "go together"}},
+		{name: "ipn_bad_addr", env: map[string]string{"IPN_ADDR": "localhost"}, wantErr: []string{"IPN_ADDR (-ipn-addr)"}},
+		{name: "ipn_rate", env: map[string]string{"IPN_RATE": "0"}, wantErr: []string{"IPN_RATE", "positive"}},
+		{name: "ipn_max_age", env: map[string]string{"IPN_MAX_AGE": "0s"}, wantErr: []string{"IPN_MAX_AGE", "positive"}},
 		{name: "simulator_clock", env: map[string]string{"SIMULATOR_CLOCK": "fast"}, wantErr: []string{"SIMULATOR_CLOCK (-simulator-clock)", "real or manual"}},
 		{name: "simulator_throttle", args: []string{"-simulator-throttle", "always"}, wantErr: []string{"SIMULATOR_THROTTLE (-simulator-throttle)", "none, sandbox or live"}},
 		{name: "unknown_log_level", env: map[string]string{"LOG_LEVEL": "verbose"}, wantErr: []string{"LOG_LEVEL", "debug, info, warn or error"}},
