@@ -169,7 +169,7 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 		rc.refuse(ctx, w, http.StatusForbidden, "notification for another merchant", source, nil)
 		return
 	}
-	ref := store.ObjectRef{Type: store.ObjectType(n.ObjectType), ID: n.ObjectID}
+	ref := store.ObjectRef{Type: store.ObjectType(n.ObjectType), ID: n.ObjectID, ChargePermissionID: n.ChargePermissionID}
 	switch ref.Type {
 	case store.ObjectCharge, store.ObjectRefund, store.ObjectChargePermission:
 	default:

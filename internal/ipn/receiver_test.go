@@ -250,7 +250,7 @@ func TestReceiverAcceptsSignedNotifications(t *testing.T) {
 			t.Errorf("%s: status %d, want 200", typ, code)
 		}
 	}
-	if st.count() != 5 || st.nudges[0] != (store.ObjectRef{Type: store.ObjectCharge, ID: "S01-1-C1"}) ||
+	if st.count() != 5 || st.nudges[0] != (store.ObjectRef{Type: store.ObjectCharge, ID: "S01-1-C1", ChargePermissionID: "S01-1"}) ||
 		st.nudges[3].Type != store.ObjectChargePermission || st.nudges[4].Type != store.ObjectRefund {
 		t.Errorf("nudges = %v", st.nudges)
 	}

@@ -101,10 +101,10 @@ type Store interface {
 	// mark: the check it leads to reads Amazon after the nudge. Nothing
 	// else changes: Version stays and watchers are not told. It returns how
 	// many payments matched (0 for an object no payment tracks). A
-	// REFUND matches nothing until refunds are tracked. Stores that keep
-	// Operations also make the unsettled operations on a CHARGE (unknown,
-	// or a capture in progress) due at now when their lease is free, and
-	// count them. Once it returns
+	// REFUND matches no payment. Stores that keep Operations also make
+	// the unsettled operations on a CHARGE (unknown, or a capture in
+	// progress), and the unsettled refunds on a REFUND's charge permission,
+	// due at now when their lease is free, and count them. Once it returns
 	// without error the nudge is durable.
 	Nudge(ctx context.Context, ref ObjectRef, now time.Time) (int, error)
 
@@ -131,6 +131,11 @@ const (
 type ObjectRef struct {
 	Type ObjectType
 	ID   string
+	// ChargePermissionID is the notification's ChargePermissionId. A
+	// REFUND is matched by it: the unsettled refunds on that permission's
+	// charges are nudged, since a refund's own ID is only known from
+	// Amazon's answer.
+	ChargePermissionID string
 }
 
 // ListQuery selects the payments List returns.

@@ -257,12 +257,16 @@ func prefixed(p, columns string) string {
 // lease is free due at now. An operation leased right now is left to its
 // holder, whose check reads Amazon anyway.
 func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now time.Time) (int64, error) {
-	if ref.Type != store.ObjectCharge {
+	where, key := `object_id = $1`, ref.ID
+	switch {
+	case ref.Type == store.ObjectRefund && ref.ChargePermissionID != "":
+		where, key = `kind = 'refund' AND charge_permission_id = $1`, ref.ChargePermissionID
+	case ref.Type != store.ObjectCharge:
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE operations SET next_check_time = LEAST(next_check_time, $2)
-		WHERE object_id = $1 AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
-			AND (lease_owner = '' OR next_check_time <= $2)`, ref.ID, now)
+		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
+			AND (lease_owner = '' OR next_check_time <= $2)`, key, now)
 	if err != nil {
 		return 0, err
 	}

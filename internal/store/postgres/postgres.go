@@ -533,18 +533,22 @@ func nudgeSQL(col string) string {
 // Nudge implements store.Store; it is committed when it returns.
 func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error) {
 	col, err := sqlstore.NudgeColumn(ref, now)
-	if err != nil || col == "" {
+	if err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, nudgeSQL(col), ref.ID, now)
-	if err != nil {
-		return 0, wrap("nudge", err)
+	var n int64
+	if col != "" {
+		tag, err := s.pool.Exec(ctx, nudgeSQL(col), ref.ID, now)
+		if err != nil {
+			return 0, wrap("nudge", err)
+		}
+		n = tag.RowsAffected()
 	}
 	m, err := s.nudgeOperations(ctx, ref, now)
 	if err != nil {
 		return 0, wrap("nudge", err)
 	}
-	return int(tag.RowsAffected() + m), nil
+	return int(n + m), nil
 }
 
 // Ping implements store.Store.

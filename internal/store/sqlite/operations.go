@@ -287,13 +287,17 @@ func (s *Store) ExtendOperationLease(ctx context.Context, id, owner string, unti
 // lease is free due at now, in Nudge's transaction. An operation leased
 // right now is left to its holder, whose check reads Amazon anyway.
 func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now time.Time) (int64, error) {
-	if ref.Type != store.ObjectCharge {
+	where := `object_id = :id`
+	switch {
+	case ref.Type == store.ObjectRefund && ref.ChargePermissionID != "":
+		where = `kind = 'refund' AND charge_permission_id = :cp`
+	case ref.Type != store.ObjectCharge:
 		return 0, nil
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE operations SET next_check_time = min(next_check_time, :now)
-		WHERE object_id = :id AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
+		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
 			AND (lease_owner = '' OR next_check_time <= :now)`,
-		sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID))
+		sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID), sql.Named("cp", ref.ChargePermissionID))
 	if err != nil {
 		return 0, err
 	}

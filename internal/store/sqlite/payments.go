@@ -483,17 +483,20 @@ func nudgeSQL(col string) string {
 // it returns.
 func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error) {
 	col, err := sqlstore.NudgeColumn(ref, now)
-	if err != nil || col == "" {
+	if err != nil {
 		return 0, err
 	}
 	var n int64
 	err = s.inTx(ctx, "nudge", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, nudgeSQL(col), sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID))
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
+		n = 0 // fn may run again; see writeOp.fn.
+		if col != "" {
+			res, err := tx.ExecContext(ctx, nudgeSQL(col), sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID))
+			if err != nil {
+				return err
+			}
+			if n, err = res.RowsAffected(); err != nil {
+				return err
+			}
 		}
 		m, err := nudgeOperations(ctx, tx, ref, now)
 		n += m

@@ -82,6 +82,33 @@ func testOpNudge(t *testing.T, st OperationStore) {
 	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "S01-other"}, now); err != nil || n != 0 {
 		t.Errorf("Nudge of another charge = %d, %v; want 0", n, err)
 	}
+
+	// A REFUND notification names the refund, which only Amazon's answer
+	// told, and its charge permission: the unsettled refunds on that
+	// permission are nudged, nothing else.
+	refund := newOp("r1", "P02", opT0)
+	refund.Kind = payment.OpRefund
+	mustCreateOp(t, st, refund, "w1")
+	if _, _, err := st.AdvanceOperation(ctx, "r1", payment.OpUpdate{State: payment.OpPending, NextCheckTime: far, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Second)
+	for _, tt := range []struct {
+		ref  store.ObjectRef
+		want int
+	}{
+		{store.ObjectRef{Type: store.ObjectRefund, ID: "S01-0000000-0000000-R000001", ChargePermissionID: "P-other"}, 0},
+		{store.ObjectRef{Type: store.ObjectRefund, ID: "S01-0000000-0000000-R000001"}, 0},
+		{store.ObjectRef{Type: store.ObjectRefund, ID: "S01-0000000-0000000-R000001", ChargePermissionID: "P01"}, 0}, // captures, not refunds
+		{store.ObjectRef{Type: store.ObjectRefund, ID: "S01-0000000-0000000-R000001", ChargePermissionID: "P02"}, 1},
+	} {
+		if n, err := st.Nudge(ctx, tt.ref, later); err != nil || n != tt.want {
+			t.Errorf("Nudge(%+v) = %d, %v; want %d", tt.ref, n, err, tt.want)
+		}
+	}
+	if op, err := st.GetOperation(ctx, "r1"); err != nil || !op.NextCheckTime.Equal(later) {
+		t.Errorf("refund after nudge: next check %v, %v; want %v", op.NextCheckTime, err, later)
+	}
 }
 
 var opT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
