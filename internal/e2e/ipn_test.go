@@ -440,3 +440,20 @@ func TestIPNReplicasSharePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestIPNSettlesRefundsAtOnce: a refund Amazon decides later is settled
+// by its REFUND notification, although the service would first look at it
+// an hour later.
+func TestIPNSettlesRefundsAtOnce(t *testing.T) {
+	t.Parallel()
+	a, srv := newAmazonSimTLS(t, time.Second)
+	svc := startIPNService(t, a, srv)
+	p := completeOrder(t, a, svc, "order-ipn-refund", sessionSpec{Amount: "40.00", Intent: "AuthorizeWithCapture", Scenario: "Authorized"})
+	resp, err := svc.Client.RefundCharge(t.Context(), &pb.RefundChargeRequest{ChargeId: p.GetChargeId(), RefundAmount: usd("10.00"), IdempotencyKey: "cm-ipn"})
+	if err != nil || resp.GetRefund().GetState() != pb.RefundState_REFUND_STATE_REFUND_INITIATED {
+		t.Fatalf("RefundCharge = %v, %v; want RefundInitiated", resp, err)
+	}
+	start := time.Now()
+	waitRefund(t, svc, "order-ipn-refund", resp.GetRefund().GetRefundId(), pb.RefundState_REFUND_STATE_REFUNDED)
+	t.Logf("refund settled %v after the request (decided after 1s)", time.Since(start))
+}
