@@ -283,3 +283,20 @@ func (c *Client) CloseChargePermission(ctx context.Context, chargePermissionID s
 	}
 	return &out, info, nil
 }
+
+// UpdateChargePermission changes the fields set in req
+// (PATCH /chargePermissions/{id}), for example the merchantReferenceId
+// under which Seller Central and Amazon's reports show the order.
+func (c *Client) UpdateChargePermission(ctx context.Context, chargePermissionID string, req UpdateChargePermissionRequest, opts ...CallOption) (*ChargePermission, CallInfo, error) {
+	const op = "UpdateChargePermission"
+	resource, err := objectPath("chargePermissions", chargePermissionID, "")
+	if err != nil {
+		return nil, CallInfo{}, invalid(op, err)
+	}
+	var out ChargePermission
+	info, err := c.do(ctx, call{op: op, method: http.MethodPatch, resource: resource, body: req}, &out, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &out, info, nil
+}

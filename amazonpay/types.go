@@ -593,3 +593,8 @@ type CloseChargePermissionRequest struct {
 	ClosureReason        string `json:"closureReason"`
 	CancelPendingCharges bool   `json:"cancelPendingCharges,omitempty"`
 }
+
+// UpdateChargePermissionRequest is the body of Update Charge Permission.
+type UpdateChargePermissionRequest struct {
+	MerchantMetadata *MerchantMetadata `json:"merchantMetadata,omitempty"`
+}

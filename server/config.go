@@ -66,6 +66,12 @@ type Config struct {
 	// of the server. More are refused with RESOURCE_EXHAUSTED.
 	MaxStreamsPerConnection int
 	MaxWatches              int
+	// MerchantReference sets each completed order's ID as its charge
+	// permission's merchantReferenceId in the background.
+	MerchantReference bool
+	// AutoCapture captures each Authorized charge in full once its
+	// checkout completed.
+	AutoCapture bool
 	// HealthCheckInterval is how often the store is pinged (each ping may
 	// take as long) for the health status: NOT_SERVING while it fails.
 	HealthCheckInterval time.Duration
@@ -284,6 +290,10 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.HealthCheckInterval })},
 		{"max-streams-per-connection", "MAX_STREAMS_PER_CONNECTION", "n", "open streams (WatchPayment, health Watch) one connection may have; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_STREAMS_ON_CONNECTION)", "100",
 			positiveInt(func(c *Config) *int { return &c.MaxStreamsPerConnection })},
+		{"merchant-reference", "MERCHANT_REFERENCE", "bool", "after a completion, set the order ID as the charge permission's merchantReferenceId at Amazon Pay (in the background, retried)", "true",
+			boolean(func(c *Config) *bool { return &c.MerchantReference })},
+		{"auto-capture", "AUTO_CAPTURE", "bool", "capture each charge in full as soon as it is Authorized (for shops that ship at once)", "false",
+			boolean(func(c *Config) *bool { return &c.AutoCapture })},
 		{"max-watches", "MAX_WATCHES", "n", "WatchPayment streams the server serves at once; more are refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHES)", "10000",
 			positiveInt(func(c *Config) *int { return &c.MaxWatches })},
 		{"metrics-addr", "METRICS_ADDR", "host:port", "address of an HTTP listener serving Prometheus metrics at /metrics (no auth); empty serves none", "",
@@ -776,6 +786,8 @@ func (c Config) logAttrs() []any {
 		"health_check_interval", c.HealthCheckInterval.String(),
 		"max_streams_per_connection", c.MaxStreamsPerConnection,
 		"max_watches", c.MaxWatches,
+		"merchant_reference", c.MerchantReference,
+		"auto_capture", c.AutoCapture,
 		"metrics_addr", c.MetricsAddr,
 		"amazon_pay", mode,
 		"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,

@@ -61,6 +61,7 @@ func TestParseConfig(t *testing.T) {
 					HealthCheckInterval:       5 * time.Second,
 					MaxStreamsPerConnection:   100,
 					MaxWatches:                10000,
+					MerchantReference:         true,
 					AmazonPayMaxCalls:         512,
 					AmazonPayMaxQueued:        10000,
 					AmazonPayRateReplicas:     1,

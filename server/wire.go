@@ -19,6 +19,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
@@ -98,6 +99,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			Burst:       cfg.TrackerGetChargeBurst(),
 			Lease:       cfg.TrackerLease,
 		},
+		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture},
 		MaxCompletionsInFlight: cfg.MaxCompletionsInFlight,
 		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
 		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,

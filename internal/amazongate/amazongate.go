@@ -281,3 +281,14 @@ func (g *Gate) CloseChargePermission(ctx context.Context, id string, req amazonp
 	cp, info, err := g.c.CloseChargePermission(ctx, id, req, g.paced(opts)...)
 	return cp, info, g.throttled("CloseChargePermission", err)
 }
+
+// UpdateChargePermission implements chargeops.Amazon.
+func (g *Gate) UpdateChargePermission(ctx context.Context, id string, req amazonpay.UpdateChargePermissionRequest, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error) {
+	release, err := g.enter(ctx)
+	if err != nil {
+		return nil, amazonpay.CallInfo{}, err
+	}
+	defer release()
+	cp, info, err := g.c.UpdateChargePermission(ctx, id, req, g.paced(opts)...)
+	return cp, info, g.throttled("UpdateChargePermission", err)
+}

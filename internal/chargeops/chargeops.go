@@ -42,6 +42,7 @@ type Amazon interface {
 	CancelCharge(ctx context.Context, chargeID string, req amazonpay.CancelChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	GetChargePermission(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
 	CloseChargePermission(ctx context.Context, id string, req amazonpay.CloseChargePermissionRequest, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
+	UpdateChargePermission(ctx context.Context, id string, req amazonpay.UpdateChargePermissionRequest, opts ...amazonpay.CallOption) (*amazonpay.ChargePermission, amazonpay.CallInfo, error)
 	CreateCharge(ctx context.Context, req amazonpay.CreateChargeRequest, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error)
 	CreateRefund(ctx context.Context, req amazonpay.CreateRefundRequest, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
 	GetRefund(ctx context.Context, refundID string, opts ...amazonpay.CallOption) (*amazonpay.Refund, amazonpay.CallInfo, error)
@@ -92,8 +93,14 @@ type Config struct {
 	// (default 1s); WaitRecheck how often a duplicate waiting for an
 	// operation in flight re-reads it (default 100ms).
 	Idle, WaitRecheck time.Duration
-	Now               func() time.Time
-	Logger            *slog.Logger
+	// SetMerchantReference: after a completion, set the order ID as the
+	// charge permission's merchantReferenceId (see Follow).
+	SetMerchantReference bool
+	// AutoCapture: after a completion, capture an Authorized charge in
+	// full (see Follow).
+	AutoCapture bool
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -388,7 +395,7 @@ func resultOf(op payment.Operation) Result {
 	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
 		return Result{Outcome: payment.Unknown}
 	}
-	if op.Kind == payment.OpClose {
+	if op.Kind == payment.OpClose || op.Kind == payment.OpReference {
 		var cp amazonpay.ChargePermission
 		if err := json.Unmarshal(op.Result, &cp); err != nil {
 			return Result{Outcome: payment.Unknown}

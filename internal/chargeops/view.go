@@ -66,7 +66,7 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 		if len(op.Result) == 0 || (op.State != payment.OpDone && op.State != payment.OpPending) {
 			continue
 		}
-		if op.Kind == payment.OpClose {
+		if op.Kind == payment.OpClose || op.Kind == payment.OpReference {
 			continue
 		}
 		if op.Kind == payment.OpRefund {

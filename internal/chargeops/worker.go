@@ -62,6 +62,8 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 		// Unknown, or left in flight: the same key makes Amazon answer
 		// with the charge it created, or create it now.
 		res, err = s.sendCharge(uctx, op, owner, true, true)
+	case op.Kind == payment.OpReference:
+		res, err = s.settleReference(uctx, op, owner)
 	case op.Kind == payment.OpClose:
 		res, err = s.readBackClose(uctx, op, owner, true, nil, amazonpay.Failure{}, true)
 	case op.State == payment.OpPending:

@@ -24,6 +24,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
@@ -223,6 +224,9 @@ type serviceOptions struct {
 	// IPN, when set, serves the notification receiver on a port of its
 	// own (plain HTTP on loopback).
 	IPN *ipn.Config
+	// Operations tunes captures, refunds and what follows a completion
+	// (the merchant reference, automatic capture; both off by default).
+	Operations chargeops.Config
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -278,6 +282,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 			PendingFirstPoll:     o.TrackerFirstPoll,
 			WatchRecheck:         500 * time.Millisecond,
 		},
+		Operations:             o.Operations,
 		Tracker:                tracker.Config{Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond},
 		MaxCompletionsInFlight: o.MaxInFlight,
 		AmazonPayMaxCalls:      o.AmazonMaxCalls,

@@ -17,6 +17,9 @@ const (
 	OpRefund  OpKind = "refund"
 	OpCharge  OpKind = "charge"
 	OpClose   OpKind = "close"
+	// OpReference sets the order ID as the charge permission's
+	// merchantReferenceId after a completion.
+	OpReference OpKind = "reference"
 )
 
 // OpState is where an operation stands; like an Outcome it only moves

@@ -134,13 +134,17 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
 	cfg.Completion.InFlight = inFlight
 	s.CompletionsInFlight, s.AmazonPay = inFlight, az
-	svc := completion.New(st, az, hub, cfg.Completion)
-	tr := tracker.New(st, az, cfg.Tracker)
 	opStore, ok := raw.(store.Operations)
 	if !ok {
 		return nil, errors.Join(errors.New("DATABASE_URL: the store keeps no operations"), raw.Close())
 	}
 	ops := chargeops.New(opStore, az, operationsConfig(cfg))
+	// What follows a completion (the merchant reference, the automatic
+	// capture) is recorded when the completion, the reconciler or the
+	// tracker records a completed payment.
+	followed := ops.Follow(st)
+	svc := completion.New(followed, az, hub, cfg.Completion)
+	tr := tracker.New(followed, az, cfg.Tracker)
 	// Background work: its Amazon Pay calls yield to the buyers' calls.
 	s.Workers = append(s.Workers,
 		func(ctx context.Context) error { return svc.RunReconciler(amazongate.Background(ctx)) },
