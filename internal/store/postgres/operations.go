@@ -257,16 +257,20 @@ func prefixed(p, columns string) string {
 // lease is free due at now. An operation leased right now is left to its
 // holder, whose check reads Amazon anyway.
 func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now time.Time) (int64, error) {
-	where, key := `object_id = $1`, ref.ID
+	// A charge created on a permission (CreateCharge) is recorded under
+	// the permission: the notification's ChargePermissionId finds it.
+	where := `(object_id = $1 OR (kind = 'charge' AND object_id = $3 AND $3::text <> ''))`
 	switch {
 	case ref.Type == store.ObjectRefund && ref.ChargePermissionID != "":
-		where, key = `kind = 'refund' AND charge_permission_id = $1`, ref.ChargePermissionID
+		// $1 (the refund's ID, never empty) is named so every parameter
+		// has a type.
+		where = `kind = 'refund' AND charge_permission_id = $3 AND $1::text <> ''`
 	case ref.Type != store.ObjectCharge:
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE operations SET next_check_time = LEAST(next_check_time, $2)
 		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
-			AND (lease_owner = '' OR next_check_time <= $2)`, key, now)
+			AND (lease_owner = '' OR next_check_time <= $2)`, ref.ID, now, ref.ChargePermissionID)
 	if err != nil {
 		return 0, err
 	}

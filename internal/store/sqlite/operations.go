@@ -287,7 +287,9 @@ func (s *Store) ExtendOperationLease(ctx context.Context, id, owner string, unti
 // lease is free due at now, in Nudge's transaction. An operation leased
 // right now is left to its holder, whose check reads Amazon anyway.
 func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now time.Time) (int64, error) {
-	where := `object_id = :id`
+	// A charge created on a permission (CreateCharge) is recorded under
+	// the permission: the notification's ChargePermissionId finds it.
+	where := `(object_id = :id OR (kind = 'charge' AND object_id = :cp AND :cp <> ''))`
 	switch {
 	case ref.Type == store.ObjectRefund && ref.ChargePermissionID != "":
 		where = `kind = 'refund' AND charge_permission_id = :cp`

@@ -109,6 +109,22 @@ func testOpNudge(t *testing.T, st OperationStore) {
 	if op, err := st.GetOperation(ctx, "r1"); err != nil || !op.NextCheckTime.Equal(later) {
 		t.Errorf("refund after nudge: next check %v, %v; want %v", op.NextCheckTime, err, later)
 	}
+
+	// A charge created on a permission is recorded under the permission;
+	// the CHARGE notification's ChargePermissionId finds it.
+	created := newOp("c1", "P03", opT0)
+	created.Kind, created.ObjectID = payment.OpCharge, "P03"
+	mustCreateOp(t, st, created, "w1")
+	if _, _, err := st.AdvanceOperation(ctx, "c1", payment.OpUpdate{State: payment.OpPending, NextCheckTime: far, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	latest := later.Add(time.Second)
+	if n, err := st.Nudge(ctx, store.ObjectRef{Type: store.ObjectCharge, ID: "S01-new-charge", ChargePermissionID: "P03"}, latest); err != nil || n != 1 {
+		t.Errorf("Nudge of a created charge = %d, %v; want 1", n, err)
+	}
+	if op, err := st.GetOperation(ctx, "c1"); err != nil || !op.NextCheckTime.Equal(latest) {
+		t.Errorf("created charge after nudge: next check %v, %v; want %v", op.NextCheckTime, err, latest)
+	}
 }
 
 var opT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
