@@ -28,9 +28,11 @@ type referenceArgs struct {
 // Amazon Pay has applied them (a failure never undoes the completion):
 // the order ID as the charge permission's merchantReferenceId
 // (Config.SetMerchantReference) and, with Config.AutoCapture, the capture
-// of an Authorized charge in full. The operations are recorded right after
-// the completion's write, not in its transaction: a crash between the two
-// loses them (the completion itself is kept).
+// of an Authorized charge in full. They are recorded in the transaction
+// of the transition to completed (payment.Transition.Then), so a crash
+// keeps both or neither; with neither, the payment is still not completed
+// and the reconciler's completion records them. Their IDs are derived
+// from the object, so each is made once per payment.
 func (s *Service) Follow(st store.Store) store.Store {
 	if !s.cfg.SetMerchantReference && !s.cfg.AutoCapture {
 		return st
@@ -44,39 +46,38 @@ type following struct {
 }
 
 func (f following) Transition(ctx context.Context, id string, t payment.Transition) (payment.Payment, bool, error) {
+	if t.Outcome == payment.Completed && t.Then == nil {
+		t.Then = f.s.afterCompletion
+	}
 	p, changed, err := f.Store.Transition(ctx, id, t)
 	if err == nil && changed && p.Outcome == payment.Completed {
-		f.s.afterCompletion(context.WithoutCancel(ctx), p)
+		f.s.Wake()
 	}
 	return p, changed, err
 }
 
-// afterCompletion records the operations that follow p's completion.
-func (s *Service) afterCompletion(ctx context.Context, p payment.Payment) {
+// afterCompletion returns the operations that follow p's completion, due
+// at once: in flight with a lease that has already expired, so that the
+// worker reads the object back before it sends anything.
+func (s *Service) afterCompletion(p payment.Payment) []payment.Operation {
+	var ops []payment.Operation
 	if s.cfg.SetMerchantReference && p.ChargePermissionID != "" && p.OrderID != "" {
 		args, _ := json.Marshal(referenceArgs{MerchantReferenceID: p.OrderID})
-		s.due(ctx, payment.Operation{ID: OperationID(payment.OpReference, p.ChargePermissionID, ""), Kind: payment.OpReference,
+		ops = append(ops, payment.Operation{ID: OperationID(payment.OpReference, p.ChargePermissionID, ""), Kind: payment.OpReference,
 			ObjectID: p.ChargePermissionID, Request: string(args), ChargePermissionID: p.ChargePermissionID})
 	}
 	if s.cfg.AutoCapture && p.ChargeID != "" && p.ChargeState == payment.ChargeAuthorized {
 		args, _ := json.Marshal(captureArgs{Amount: p.ChargeAmount.Amount, Currency: p.ChargeAmount.CurrencyCode})
-		s.due(ctx, payment.Operation{ID: OperationID(payment.OpCapture, p.ChargeID, AutoCaptureKey), Kind: payment.OpCapture,
+		ops = append(ops, payment.Operation{ID: OperationID(payment.OpCapture, p.ChargeID, AutoCaptureKey), Kind: payment.OpCapture,
 			ObjectID: p.ChargeID, IdempotencyKey: AutoCaptureKey, Request: string(args), ChargePermissionID: p.ChargePermissionID})
 	}
-}
-
-// due records op for the worker, due at once: in flight with a lease that
-// has already expired, so that the worker reads the object back before it
-// sends anything.
-func (s *Service) due(ctx context.Context, op payment.Operation) {
 	now := s.cfg.Now().UTC()
-	op.State = payment.OpSending
-	op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now
-	if _, _, err := s.st.CreateOperation(ctx, op, checks.Owner(s.cfg.Owner, "follow")); err != nil {
-		s.log.WarnContext(ctx, "could not record the work after a completion", "kind", string(op.Kind), "object_id", op.ObjectID, "error", err.Error())
-		return
+	for i := range ops {
+		ops[i].State = payment.OpSending
+		ops[i].CreateTime, ops[i].UpdateTime, ops[i].NextCheckTime = now, now, now
+		ops[i].LeaseOwner = checks.Owner(s.cfg.Owner, "follow")
 	}
-	s.Wake()
+	return ops
 }
 
 // settleReference reads the permission and sets the merchantReferenceId if

@@ -129,6 +129,13 @@ type Transition struct {
 	// (a poll of a pending charge, a reconciliation), which CheckAttempts
 	// counts.
 	Checked bool
+	// Then, if set, gives the operations that must follow the transition,
+	// from the payment as the transition leaves it. The store records them
+	// (each as for CreateOperation, leased to its LeaseOwner; one whose ID
+	// exists is kept as it is) in the transaction of the transition, and
+	// only if the transition changes the payment, so a crash cannot keep
+	// the one without the other. It may be called more than once.
+	Then func(Payment) []Operation
 }
 
 // CanonicalCheckoutSessionID returns the one spelling of a checkout session

@@ -78,6 +78,24 @@ func (s *Store) CreateOperation(ctx context.Context, op payment.Operation, lease
 	return payment.Operation{}, false, errors.New("postgres: create operation: operation keeps appearing and disappearing")
 }
 
+// insertFollowing records ops in tx, the operations a Transition's Then
+// gave; one whose ID exists is kept.
+func insertFollowing(ctx context.Context, tx pgx.Tx, ops []payment.Operation) error {
+	for _, op := range ops {
+		if err := sqlstore.CheckCreateOperation(op, op.LeaseOwner); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO operations (`+opColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1)
+			ON CONFLICT (id) DO NOTHING`,
+			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
+			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, op.LeaseOwner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetOperation implements store.Operations.
 func (s *Store) GetOperation(ctx context.Context, id string) (payment.Operation, error) {
 	op, err := scanOperation(s.pool.QueryRow(ctx, getOpSQL, id))

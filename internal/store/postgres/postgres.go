@@ -321,9 +321,24 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 	if t.Checked {
 		checked = 1
 	}
-	stored, err := scanPayment(s.pool.QueryRow(ctx, transitionSQL,
-		checkoutSessionID, string(t.Outcome), t.ChargePermissionID, t.ChargeID,
-		t.ReasonCode, t.ChargeState, t.Time, settle, nullTime(t.NextCheckTime), t.Outcome.Rank(), checked))
+	args := []any{checkoutSessionID, string(t.Outcome), t.ChargePermissionID, t.ChargeID,
+		t.ReasonCode, t.ChargeState, t.Time, settle, nullTime(t.NextCheckTime), t.Outcome.Rank(), checked}
+	var (
+		stored payment.Payment
+		err    error
+	)
+	if t.Then == nil {
+		stored, err = scanPayment(s.pool.QueryRow(ctx, transitionSQL, args...))
+	} else {
+		// The operations that follow commit with the transition or not at all.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			if stored, err = scanPayment(tx.QueryRow(ctx, transitionSQL, args...)); err != nil {
+				return err
+			}
+			return insertFollowing(ctx, tx, t.Then(stored))
+		})
+	}
 	if err == nil {
 		return stored, true, nil
 	}

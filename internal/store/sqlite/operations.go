@@ -80,6 +80,27 @@ func (s *Store) CreateOperation(ctx context.Context, op payment.Operation, lease
 	return stored, created, nil
 }
 
+// insertFollowing records, in tx, the operations t.Then gives for the
+// payment p that t has just changed; one whose ID exists is kept.
+func insertFollowing(ctx context.Context, tx *sql.Tx, t payment.Transition, p payment.Payment) error {
+	if t.Then == nil {
+		return nil
+	}
+	for _, op := range t.Then(p) {
+		if err := sqlstore.CheckCreateOperation(op, op.LeaseOwner); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO operations (`+opColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, 0, ?, 1)
+			ON CONFLICT (id) DO NOTHING`,
+			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
+			string(op.State), micros(op.CreateTime), micros(op.UpdateTime), micros(op.NextCheckTime), op.LeaseOwner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetOperation implements store.Operations.
 func (s *Store) GetOperation(ctx context.Context, id string) (payment.Operation, error) {
 	op, err := scanOperation(s.read.QueryRowContext(ctx, getOpSQL, id))

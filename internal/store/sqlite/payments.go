@@ -247,7 +247,7 @@ func (s *Store) Transition(ctx context.Context, checkoutSessionID string, t paym
 			sql.Named("rank", t.Outcome.Rank())))
 		if err == nil {
 			changed = true
-			return nil
+			return insertFollowing(ctx, tx, t, stored)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err

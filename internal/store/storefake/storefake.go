@@ -163,9 +163,15 @@ func (f *Store) Transition(_ context.Context, id string, t payment.Transition) (
 	if f.nudged[id] && !p.NextCheckTime.IsZero() && p.NextCheckTime.After(t.Time) {
 		p.NextCheckTime = t.Time
 	}
-	delete(f.nudged, id)
 	p.Version++
 	p = normalize(p)
+	if t.Then != nil {
+		// Nothing may follow a transition that this store cannot keep.
+		if ops := t.Then(p); len(ops) > 0 {
+			return payment.Payment{}, false, fmt.Errorf("storefake: transition: %d operations to follow, and no operations kept", len(ops))
+		}
+	}
+	delete(f.nudged, id)
 	f.rows[id] = p
 	return p, true, nil
 }

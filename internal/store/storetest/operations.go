@@ -36,6 +36,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"delete", testOpDelete},
 		{"advance_only_forward", testOpAdvance},
 		{"claim_reschedule_extend", testOpClaim},
+		{"transition_then_commits_together", testOpTransitionThen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,5 +303,83 @@ func testOpClaim(t *testing.T, st OperationStore) {
 	}
 	if _, err := st.RescheduleOperation(ctx, "c3", "r3", now.Add(time.Minute), now); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("reschedule without the lease = %v, want ErrLeaseLost", err)
+	}
+}
+
+// testOpTransitionThen: the operations a Transition's Then gives are
+// recorded with the transition in one transaction: both or neither (an
+// operation the store refuses undoes the transition), only when the
+// transition changes the payment, and an existing one is kept.
+func testOpTransitionThen(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	ps, ok := st.(store.Store)
+	if !ok {
+		t.Fatalf("%T keeps operations but no payments", st)
+	}
+	mustCreate(t, ps, attempt("cs-then", "order-then", opT0), "w1")
+	var seen []payment.Payment
+	follow := func(ops ...payment.Operation) func(payment.Payment) []payment.Operation {
+		return func(p payment.Payment) []payment.Operation {
+			seen = append(seen, p)
+			return ops
+		}
+	}
+	ref := newOp("then-ref", "P-then", opT0)
+	ref.LeaseOwner = "follow"
+	bad := newOp("then-bad", "P-then", opT0)
+	bad.LeaseOwner = "" // CreateOperation refuses an operation with no lease owner
+
+	// A refused operation undoes the transition: the payment is as before
+	// and nothing is recorded.
+	tr := payment.Transition{Outcome: payment.Completed, ChargePermissionID: "P-then", ChargeID: "C-then", Time: opT0.Add(time.Second)}
+	tr.Then = follow(ref, bad)
+	if _, _, err := ps.Transition(ctx, "cs-then", tr); err == nil {
+		t.Fatal("Transition with a refused operation to follow succeeded")
+	}
+	if p, err := ps.Get(ctx, "cs-then"); err != nil || p.Outcome != payment.Completing {
+		t.Fatalf("after a refused follow-up: outcome %s, %v; want %s (rolled back)", p.Outcome, err, payment.Completing)
+	}
+	if _, err := st.GetOperation(ctx, "then-ref"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetOperation(then-ref) after the rollback = %v, want ErrNotFound", err)
+	}
+
+	// Accepted: both are recorded, and Then saw the payment as changed.
+	existing := newOp("then-existing", "P-then", opT0)
+	mustCreateOp(t, st, existing, "w9")
+	moved := existing
+	moved.Request, moved.LeaseOwner = "99.00 USD", "follow"
+	seen = nil
+	tr.Then = follow(ref, moved)
+	got := mustTransition(t, ps, "cs-then", tr)
+	if len(seen) == 0 || seen[len(seen)-1].Outcome != payment.Completed || seen[len(seen)-1].ChargeID != "C-then" || seen[len(seen)-1].OrderID != "order-then" {
+		t.Fatalf("Then saw %+v; want the completed payment", seen)
+	}
+	if got.Outcome != payment.Completed {
+		t.Fatalf("outcome %s, want %s", got.Outcome, payment.Completed)
+	}
+	op, err := st.GetOperation(ctx, "then-ref")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.State != payment.OpSending || op.LeaseOwner != "follow" || op.Kind != ref.Kind || op.ObjectID != ref.ObjectID ||
+		op.Request != ref.Request || op.ChargePermissionID != "P-then" || !op.NextCheckTime.Equal(ref.NextCheckTime) || op.Version != 1 {
+		t.Errorf("recorded %+v; want %+v leased to follow", op, ref)
+	}
+	if op, err := st.GetOperation(ctx, "then-existing"); err != nil || op.Request != existing.Request || op.LeaseOwner != "w9" {
+		t.Errorf("existing operation = %+v, %v; want it kept as it was", op, err)
+	}
+
+	// A transition that changes nothing records nothing.
+	seen = nil
+	again := payment.Transition{Outcome: payment.Completed, Time: opT0.Add(2 * time.Second)}
+	again.Then = follow(newOp("then-late", "P-then", opT0))
+	if _, changed, err := ps.Transition(ctx, "cs-then", again); err != nil || changed {
+		t.Fatalf("repeated Transition = changed %v, %v; want unchanged", changed, err)
+	}
+	if _, err := st.GetOperation(ctx, "then-late"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperation(then-late) after an unchanged transition = %v, want ErrNotFound", err)
+	}
+	if ops, err := st.ListOperations(ctx, "P-then"); err != nil || len(ops) != 2 {
+		t.Errorf("ListOperations = %d, %v; want 2", len(ops), err)
 	}
 }
