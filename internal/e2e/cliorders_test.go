@@ -125,8 +125,8 @@ func TestWholeOrdersThroughServerAndClient(t *testing.T) {
 		}
 		var got pb.Payment
 		if code := cli(t, srv, &got, "payment", "-order", "cli-auth"); code != 0 || got.GetCapturedAmount().GetAmount() != "28.00" ||
-			got.GetOutstandingAmount() != nil || len(got.GetCharges()) != 2 {
-			t.Errorf("payment: exit %d, captured %v outstanding %v charges %v; want 28.00, none, two", code, got.GetCapturedAmount(), got.GetOutstandingAmount(), got.GetCharges())
+			got.GetOutstandingAmount() != nil || len(got.GetCharges()) != 2 || got.GetChargeState() != pb.ChargeState_CHARGE_STATE_CAPTURED {
+			t.Errorf("payment: exit %d, captured %v outstanding %v charges %v charge_state %v; want 28.00, none, two, the completion's charge CAPTURED", code, got.GetCapturedAmount(), got.GetOutstandingAmount(), got.GetCharges(), got.GetChargeState())
 		}
 		calls := a.calls(t, id)
 		if calls["CaptureCharge"] != 1 || calls["CreateCharge"] != 1 || calls["CompleteCheckoutSession"] != 1 {

@@ -149,7 +149,13 @@ func (s *Server) paymentWithMoney(ctx context.Context, p payment.Payment) (*pb.P
 		return nil, err
 	}
 	for i := range v.Charges {
-		out.Charges = append(out.Charges, chargeToProto(&v.Charges[i]))
+		ch := chargeToProto(&v.Charges[i])
+		out.Charges = append(out.Charges, ch)
+		// charge_state is the last state learned, also from a capture or
+		// cancellation of the completion's charge made afterwards.
+		if ch.GetChargeId() == out.GetChargeId() && ch.GetState() != pb.ChargeState_CHARGE_STATE_UNSPECIFIED {
+			out.ChargeState = ch.GetState()
+		}
 	}
 	for i := range v.Refunds {
 		out.Refunds = append(out.Refunds, refundToProto(&v.Refunds[i]))
