@@ -62,6 +62,18 @@ func (s *server) CancelCharge(ctx context.Context, _ *pb.CancelChargeRequest) (*
 	return &pb.CancelChargeResponse{}, s.record(ctx)
 }
 
+func (s *server) RefundCharge(ctx context.Context, _ *pb.RefundChargeRequest) (*pb.RefundChargeResponse, error) {
+	return &pb.RefundChargeResponse{}, s.record(ctx)
+}
+
+func (s *server) CreateCharge(ctx context.Context, _ *pb.CreateChargeRequest) (*pb.CreateChargeResponse, error) {
+	return &pb.CreateChargeResponse{}, s.record(ctx)
+}
+
+func (s *server) CloseChargePermission(ctx context.Context, _ *pb.CloseChargePermissionRequest) (*pb.CloseChargePermissionResponse, error) {
+	return &pb.CloseChargePermissionResponse{}, s.record(ctx)
+}
+
 func (s *server) ListPayments(ctx context.Context, _ *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
 	return &pb.ListPaymentsResponse{}, s.record(ctx)
 }
@@ -123,6 +135,18 @@ func TestMethods(t *testing.T) {
 		}, 30 * time.Second, true},
 		{"CancelCharge", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
 			_, err := c.CancelCharge(ctx, &pb.CancelChargeRequest{})
+			return err
+		}, 30 * time.Second, true},
+		{"RefundCharge", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.RefundCharge(ctx, &pb.RefundChargeRequest{})
+			return err
+		}, 30 * time.Second, true},
+		{"CreateCharge", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.CreateCharge(ctx, &pb.CreateChargeRequest{})
+			return err
+		}, 30 * time.Second, true},
+		{"CloseChargePermission", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {
+			_, err := c.CloseChargePermission(ctx, &pb.CloseChargePermissionRequest{})
 			return err
 		}, 30 * time.Second, true},
 		{"ListPayments (service-wide entry)", func(ctx context.Context, c pb.PaymentCompletionServiceClient) error {

@@ -40,6 +40,12 @@ func TestRefunds(t *testing.T) {
 			if _, err := f.svc.Refund(ctx, other); reason(err) != chargeops.ReasonIdempotencyKeyReused {
 				t.Errorf("same key, other amount: %v", err)
 			}
+			// The refund in flight is unsettled: a watch of the payment
+			// goes on.
+			cpid := res.Refund.ChargeID[:19]
+			if v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: cpid, ChargeAmount: usd("20.00")}); err != nil || v.Unsettled != 1 {
+				t.Errorf("view with the refund initiated: %d unsettled, %v; want 1", v.Unsettled, err)
+			}
 			f.clock.Advance(2 * time.Minute) // the simulator settles; the first poll is due
 			if n, err := f.svc.CheckOnce(ctx); err != nil || n != 1 {
 				t.Fatalf("CheckOnce = %d, %v", n, err)
@@ -88,8 +94,8 @@ func TestRefunds(t *testing.T) {
 			// The payment's view: one charge captured 20.00, two refunds,
 			// 5.00 refunded.
 			v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: res.Refund.ChargeID[:19], ChargeAmount: usd("20.00")})
-			if err != nil || len(v.Refunds) != 2 || v.Refunded == nil || v.Refunded.Amount != "5.00" || v.Captured == nil || v.Captured.Amount != "20.00" {
-				t.Errorf("view = %+v, %v; want 2 refunds, 5.00 refunded, 20.00 captured", v, err)
+			if err != nil || len(v.Refunds) != 2 || v.Refunded == nil || v.Refunded.Amount != "5.00" || v.Captured == nil || v.Captured.Amount != "20.00" || v.Unsettled != 0 {
+				t.Errorf("view = %+v, %v; want 2 refunds, 5.00 refunded, 20.00 captured, nothing unsettled", v, err)
 			}
 		})
 	}

@@ -15,6 +15,10 @@ type View struct {
 	Charges                         []amazonpay.Charge
 	Refunds                         []amazonpay.Refund
 	Captured, Refunded, Outstanding *payment.Money
+	// Unsettled counts the operations shown here (charges, captures,
+	// cancellations, refunds) that are not done yet: their state can still
+	// change by itself (Amazon's answer, or a pending state settling).
+	Unsettled int
 }
 
 // ViewOf builds the view of p from the completion's charge and the results
@@ -63,6 +67,12 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 	var refunded []payment.Money
 	v := View{}
 	for _, op := range ops {
+		switch op.Kind {
+		case payment.OpCapture, payment.OpCancel, payment.OpRefund, payment.OpCharge:
+			if op.State != payment.OpDone {
+				v.Unsettled++
+			}
+		}
 		if len(op.Result) == 0 || (op.State != payment.OpDone && op.State != payment.OpPending) {
 			continue
 		}

@@ -722,14 +722,16 @@ func (s *Service) GetByOrder(ctx context.Context, orderID string) (payment.Payme
 }
 
 // Watch calls fn with the stored payment of a checkout session, then again
-// after each stored change, until fn returns false or fails, or ctx ends.
+// after each re-read (a stored change of the payment or of an operation on
+// its charge permission, or the periodic recheck; fn skips repeats), until
+// fn returns false or fails, or ctx ends.
 // fn's error is returned as is. Errors of the store end the watch with an
 // *Error: not found if nothing is stored for the session, the store being
 // unavailable otherwise (the caller watches again later).
 func (s *Service) Watch(ctx context.Context, checkoutSessionID string, fn func(payment.Payment) (more bool, err error)) error {
 	checkoutSessionID = payment.CanonicalCheckoutSessionID(checkoutSessionID)
 	var fnErr error
-	err := watch.Follow(ctx, s.hub, s.store, checkoutSessionID, s.cfg.WatchRecheck, func(p payment.Payment) (bool, error) {
+	err := watch.FollowAll(ctx, s.hub, s.store, checkoutSessionID, s.cfg.WatchRecheck, func(p payment.Payment) (bool, error) {
 		more, err := fn(p)
 		fnErr = err
 		return more, err

@@ -227,6 +227,9 @@ type serviceOptions struct {
 	// Operations tunes captures, refunds and what follows a completion
 	// (the merchant reference, automatic capture; both off by default).
 	Operations chargeops.Config
+	// WatchRecheck is how often a watch re-reads without a notification;
+	// default 500ms.
+	WatchRecheck time.Duration
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -248,6 +251,9 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	}
 	if o.InflightLease == 0 {
 		o.InflightLease = 30 * time.Second
+	}
+	if o.WatchRecheck == 0 {
+		o.WatchRecheck = 500 * time.Millisecond
 	}
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 10000
@@ -280,7 +286,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 			ReconcileMaxInterval: time.Second,
 			ReconcileIdle:        50 * time.Millisecond,
 			PendingFirstPoll:     o.TrackerFirstPoll,
-			WatchRecheck:         500 * time.Millisecond,
+			WatchRecheck:         o.WatchRecheck,
 		},
 		Operations:             o.Operations,
 		Tracker:                tracker.Config{Owner: "e2e", FirstPoll: o.TrackerFirstPoll, MaxInterval: time.Second, Rate: 50, Idle: 50 * time.Millisecond},

@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
@@ -109,19 +111,29 @@ func (s *Server) GetPayment(ctx context.Context, req *pb.GetPaymentRequest) (*pb
 	return &pb.GetPaymentResponse{Payment: out}, nil
 }
 
-// WatchPayment implements the RPC: the current payment first, then every
-// stored change, ending after a final outcome.
+// WatchPayment implements the RPC: the current payment first, then each
+// change of it or of its operations, ending once nothing on it can change
+// by itself (a final outcome and every operation settled).
 func (s *Server) WatchPayment(req *pb.WatchPaymentRequest, stream pb.PaymentCompletionService_WatchPaymentServer) error {
 	ctx := stream.Context()
+	var last *pb.Payment
 	err := s.d.Completer.Watch(ctx, req.GetCheckoutSessionId(), func(p payment.Payment) (bool, error) {
-		out, err := s.paymentWithMoney(ctx, p)
+		out, unsettled, err := s.paymentView(ctx, p)
 		if err != nil {
 			return false, err
 		}
+		more := !p.Outcome.Final() || unsettled > 0
+		// Watch re-reads on every notification and recheck; only what
+		// the caller can tell apart is sent. A view equal to the last one
+		// sent has been seen already, also when it is the final one.
+		if last != nil && proto.Equal(last, out) {
+			return more, nil
+		}
+		last = out
 		if err := stream.Send(&pb.WatchPaymentResponse{Payment: out}); err != nil {
 			return false, err
 		}
-		return !p.Outcome.Final(), nil
+		return more, nil
 	})
 	if err != nil {
 		return s.status(ctx, err)

@@ -140,13 +140,20 @@ func (s *Server) CancelCharge(ctx context.Context, req *pb.CancelChargeRequest) 
 // paymentWithMoney is paymentToProto with the payment's charges and
 // amounts.
 func (s *Server) paymentWithMoney(ctx context.Context, p payment.Payment) (*pb.Payment, error) {
+	out, _, err := s.paymentView(ctx, p)
+	return out, err
+}
+
+// paymentView is paymentWithMoney, and how many operations on the payment
+// are still unsettled.
+func (s *Server) paymentView(ctx context.Context, p payment.Payment) (*pb.Payment, int, error) {
 	out := paymentToProto(p)
 	if s.d.Operator == nil {
-		return out, nil
+		return out, 0, nil
 	}
 	v, err := s.d.Operator.ViewOf(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for i := range v.Charges {
 		ch := chargeToProto(&v.Charges[i])
@@ -169,5 +176,5 @@ func (s *Server) paymentWithMoney(ctx context.Context, p payment.Payment) (*pb.P
 	if v.Outstanding != nil {
 		out.OutstandingAmount = moneyToProto(*v.Outstanding)
 	}
-	return out, nil
+	return out, v.Unsettled, nil
 }

@@ -132,6 +132,68 @@ func (n *notifyingStore) Reschedule(ctx context.Context, id, owner string, next,
 // ClaimDue changes lease fields only; watchers are not told (nothing a
 // caller sees changed except the next check time).
 
+// ChargePermissionKey is the hub key under which changes of the operations
+// on a charge permission are published. Watchers of a payment subscribe to
+// it once the payment's charge permission is known. The "CP:" prefix keeps
+// it apart from every checkout session ID, which is stored in lower case
+// (payment.CanonicalCheckoutSessionID); PostgreSQL's operations trigger
+// announces the same key.
+func ChargePermissionKey(chargePermissionID string) string { return "CP:" + chargePermissionID }
+
+// WrapOperations returns a store.Operations that publishes to h after every
+// write that changed what a watcher of the operation's payment sees (an
+// operation recorded, advanced, rescheduled or deleted), under
+// ChargePermissionKey. Claims and lease extensions are not announced.
+func (h *Hub) WrapOperations(s store.Operations) store.Operations {
+	return &notifyingOperations{Operations: s, hub: h}
+}
+
+type notifyingOperations struct {
+	store.Operations
+	hub *Hub
+}
+
+func (n *notifyingOperations) publish(op payment.Operation) {
+	if op.ChargePermissionID != "" {
+		n.hub.Publish(ChargePermissionKey(op.ChargePermissionID))
+	}
+}
+
+func (n *notifyingOperations) CreateOperation(ctx context.Context, op payment.Operation, leaseOwner string) (payment.Operation, bool, error) {
+	got, created, err := n.Operations.CreateOperation(ctx, op, leaseOwner)
+	if err == nil && created {
+		n.publish(got)
+	}
+	return got, created, err
+}
+
+func (n *notifyingOperations) DeleteOperation(ctx context.Context, id, leaseOwner string) error {
+	// The operation is gone afterwards: read whose it is first. A failed
+	// read only costs the watchers their periodic re-read.
+	op, getErr := n.Operations.GetOperation(ctx, id)
+	err := n.Operations.DeleteOperation(ctx, id, leaseOwner)
+	if err == nil && getErr == nil {
+		n.publish(op)
+	}
+	return err
+}
+
+func (n *notifyingOperations) AdvanceOperation(ctx context.Context, id string, u payment.OpUpdate) (payment.Operation, bool, error) {
+	got, changed, err := n.Operations.AdvanceOperation(ctx, id, u)
+	if err == nil && changed {
+		n.publish(got)
+	}
+	return got, changed, err
+}
+
+func (n *notifyingOperations) RescheduleOperation(ctx context.Context, id, owner string, next, now time.Time) (payment.Operation, error) {
+	got, err := n.Operations.RescheduleOperation(ctx, id, owner, next, now)
+	if err == nil {
+		n.publish(got)
+	}
+	return got, err
+}
+
 // Follow calls fn with the stored payment of checkoutSessionID, then again
 // each time its Version changes, until fn returns false, fn fails, or ctx
 // ends (ctx.Err() is returned then). It re-reads on every notification from
@@ -139,8 +201,33 @@ func (n *notifyingStore) Reschedule(ctx context.Context, id, owner string, next,
 // every recheck. Any store error ends it and is returned as is
 // (store.ErrNotFound when nothing is stored for the session), as is fn's.
 func Follow(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string, recheck time.Duration, fn func(payment.Payment) (more bool, err error)) error {
+	return follow(ctx, h, s, checkoutSessionID, recheck, false, fn)
+}
+
+// FollowAll is Follow for callers that show more than the payment row (the
+// operations on its charge permission): fn is called after every re-read,
+// whether or not the payment's Version changed, and also re-reads on
+// notifications of its charge permission's operations. fn tells repeats
+// apart itself.
+func FollowAll(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string, recheck time.Duration, fn func(payment.Payment) (more bool, err error)) error {
+	return follow(ctx, h, s, checkoutSessionID, recheck, true, fn)
+}
+
+func follow(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string, recheck time.Duration, all bool, fn func(payment.Payment) (more bool, err error)) error {
 	changes, stop := h.Subscribe(checkoutSessionID)
 	defer stop()
+	// opChanges stays nil (never ready) until the charge permission is
+	// known.
+	var (
+		opChanges <-chan struct{}
+		stopOps   func()
+		cpKey     string
+	)
+	defer func() {
+		if cpKey != "" {
+			stopOps()
+		}
+	}()
 	ticker := time.NewTicker(recheck)
 	defer ticker.Stop()
 	var last int64 = -1
@@ -152,7 +239,13 @@ func Follow(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string
 			}
 			return err
 		}
-		if p.Version != last {
+		if all && cpKey == "" && p.ChargePermissionID != "" {
+			cpKey = ChargePermissionKey(p.ChargePermissionID)
+			opChanges, stopOps = h.Subscribe(cpKey)
+			// fn reads the operations after this, so no change of
+			// theirs falls between its read and the subscription.
+		}
+		if all || p.Version != last {
 			last = p.Version
 			more, err := fn(p)
 			if err != nil || !more {
@@ -163,6 +256,7 @@ func Follow(ctx context.Context, h *Hub, s store.Store, checkoutSessionID string
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changes:
+		case <-opChanges:
 		case <-ticker.C:
 		}
 	}

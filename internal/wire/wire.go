@@ -138,7 +138,9 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	if !ok {
 		return nil, errors.Join(errors.New("DATABASE_URL: the store keeps no operations"), raw.Close())
 	}
-	ops := chargeops.New(opStore, az, operationsConfig(cfg))
+	// Operation changes reach this process's watchers of the payment at
+	// once (other replicas' through the change feed).
+	ops := chargeops.New(hub.WrapOperations(opStore), az, operationsConfig(cfg))
 	// What follows a completion (the merchant reference, the automatic
 	// capture) is recorded when the completion, the reconciler or the
 	// tracker records a completed payment.

@@ -89,8 +89,15 @@ type PaymentCompletionServiceClient interface {
 	// has no payment for the key.
 	GetPayment(ctx context.Context, in *GetPaymentRequest, opts ...grpc.CallOption) (*GetPaymentResponse, error)
 	// WatchPayment streams a payment: first its current state, then every
-	// stored change, and the stream ends (status OK) once the outcome is final
-	// (completed, declined or canceled). Streams also end when the server shuts
+	// stored change of it or of its operations (captures, cancellations, new
+	// charges and refunds: recorded, settled or declined), each time the whole
+	// payment with its charges, refunds and amounts. The stream ends (status
+	// OK) once nothing on the payment can still change by itself: the outcome
+	// is final (completed, declined or canceled) and no operation on it is
+	// still unsettled (no capture in CaptureInitiated, no refund in
+	// RefundInitiated, no answer of Amazon Pay still awaited). An operation
+	// made after the end is not streamed: re-open the stream to follow it.
+	// Streams also end when the server shuts
 	// down, the connection is cut or the database cannot be reached
 	// (UNAVAILABLE STORE_UNAVAILABLE); re-open the stream (it resends the
 	// current state) rather than relying on one stream staying up for hours.
@@ -385,8 +392,15 @@ type PaymentCompletionServiceServer interface {
 	// has no payment for the key.
 	GetPayment(context.Context, *GetPaymentRequest) (*GetPaymentResponse, error)
 	// WatchPayment streams a payment: first its current state, then every
-	// stored change, and the stream ends (status OK) once the outcome is final
-	// (completed, declined or canceled). Streams also end when the server shuts
+	// stored change of it or of its operations (captures, cancellations, new
+	// charges and refunds: recorded, settled or declined), each time the whole
+	// payment with its charges, refunds and amounts. The stream ends (status
+	// OK) once nothing on the payment can still change by itself: the outcome
+	// is final (completed, declined or canceled) and no operation on it is
+	// still unsettled (no capture in CaptureInitiated, no refund in
+	// RefundInitiated, no answer of Amazon Pay still awaited). An operation
+	// made after the end is not streamed: re-open the stream to follow it.
+	// Streams also end when the server shuts
 	// down, the connection is cut or the database cannot be reached
 	// (UNAVAILABLE STORE_UNAVAILABLE); re-open the stream (it resends the
 	// current state) rather than relying on one stream staying up for hours.

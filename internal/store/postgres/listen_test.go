@@ -260,3 +260,73 @@ func TestUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestListenOperationChanges: every change of an operation a watcher of its
+// payment can see is announced under the charge permission's key; a claim
+// or a lease extension is not.
+func TestListenOperationChanges(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan string, 1024)
+	go func() {
+		_ = s.ListenChanges(ctx, func(id string) {
+			select {
+			case got <- id:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	waitListening(t, s)
+
+	cp := "S01-" + rand.Text()[:12]
+	key := "CP:" + cp
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	// b is on another charge permission, so its announcement tells
+	// whether a's claim was announced before it.
+	cp2 := cp + "-2"
+	key2 := "CP:" + cp2
+	op := func(id, cp string) payment.Operation {
+		return payment.Operation{
+			ID: id, Kind: payment.OpRefund, ObjectID: cp + "-C00001", IdempotencyKey: "k-" + id,
+			Request: "5.00 EUR", ChargePermissionID: cp, State: payment.OpSending,
+			CreateTime: now, UpdateTime: now, NextCheckTime: now.Add(time.Minute),
+		}
+	}
+	a, b := cp+"-a", cp+"-b"
+	if _, _, err := s.CreateOperation(ctx, op(a, cp), "w"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, key)
+	if _, _, err := s.AdvanceOperation(ctx, a, payment.OpUpdate{State: payment.OpPending, Result: []byte(`{"refundId":"R1"}`), NextCheckTime: now, Time: now}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, key)
+
+	// A claim and a lease extension only move the lease: b's creation,
+	// committed after them, comes before any announcement of a.
+	if claimed, err := s.ClaimDueOperations(ctx, []payment.OpState{payment.OpPending}, now, 10, time.Minute, "w"); err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimDueOperations = %d, %v; want 1", len(claimed), err)
+	}
+	if err := s.ExtendOperationLease(ctx, a, "w", now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateOperation(ctx, op(b, cp2), "w"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, key2, key)
+
+	if _, _, err := s.AdvanceOperation(ctx, a, payment.OpUpdate{State: payment.OpDone, Result: []byte(`{"refundId":"R1"}`), Time: now}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, key)
+	if err := s.DeleteOperation(ctx, b, "w"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, key2)
+}
