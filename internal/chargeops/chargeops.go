@@ -589,7 +589,12 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 		u.State = payment.OpPending
 		u.NextCheckTime = now.Add(checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, 0, 0.1))
 	}
-	return s.advance(ctx, op, u)
+	res, err := s.advance(ctx, op, u)
+	if err == nil && op.Kind == payment.OpCharge && ch.StatusDetails.State == payment.ChargeAuthorized {
+		// A new authorization: its expiry is read from Amazon.
+		s.watchExpiry(ctx, ch)
+	}
+	return res, err
 }
 
 // advance records u on op, retrying the store briefly; if it still fails

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
@@ -28,15 +29,14 @@ type referenceArgs struct {
 // Amazon Pay has applied them (a failure never undoes the completion):
 // the order ID as the charge permission's merchantReferenceId
 // (Config.SetMerchantReference) and, with Config.AutoCapture, the capture
-// of an Authorized charge in full. They are recorded in the transaction
-// of the transition to completed (payment.Transition.Then), so a crash
-// keeps both or neither; with neither, the payment is still not completed
-// and the reconciler's completion records them. Their IDs are derived
+// of an Authorized charge in full; otherwise, the read of an Authorized
+// charge after its authorization's expiry (see checkExpiry), due then.
+// They are recorded in the transaction of the transition to completed
+// (payment.Transition.Then), so a crash keeps all or none; with none, the
+// payment is still not completed and the reconciler's completion records
+// them. Their IDs are derived
 // from the object, so each is made once per payment.
 func (s *Service) Follow(st store.Store) store.Store {
-	if !s.cfg.SetMerchantReference && !s.cfg.AutoCapture {
-		return st
-	}
 	return following{Store: st, s: s}
 }
 
@@ -76,6 +76,11 @@ func (s *Service) afterCompletion(p payment.Payment) []payment.Operation {
 		ops[i].State = payment.OpSending
 		ops[i].CreateTime, ops[i].UpdateTime, ops[i].NextCheckTime = now, now, now
 		ops[i].LeaseOwner = checks.Owner(s.cfg.Owner, "follow")
+	}
+	if !s.cfg.AutoCapture && p.ChargeID != "" && p.ChargeState == payment.ChargeAuthorized {
+		// The payment does not keep the charge's expirationTimestamp:
+		// the first read reschedules to it.
+		ops = append(ops, s.expiryWatch(p.ChargeID, p.ChargePermissionID, time.Time{}))
 	}
 	return ops
 }

@@ -98,9 +98,16 @@ func TestFollowUpsSurviveACrash(t *testing.T) {
 			if n := f.calls(t, done.CheckoutSessionID, "UpdateChargePermission"); n != 1 {
 				t.Errorf("UpdateChargePermission called %d times, want 1", n)
 			}
+			// With the reference, the check of the Authorized charge after
+			// its authorization's expiry, due then.
 			ops, err := f.st.ListOperations(ctx, done.ChargePermissionID)
-			if err != nil || len(ops) != 1 || ops[0].Kind != payment.OpReference || ops[0].State != payment.OpDone {
-				t.Errorf("operations %+v, %v; want one reference, done", ops, err)
+			kinds := map[payment.OpKind]payment.Operation{}
+			for _, op := range ops {
+				kinds[op.Kind] = op
+			}
+			if err != nil || len(ops) != 2 || kinds[payment.OpReference].State != payment.OpDone ||
+				kinds[payment.OpExpiry].ObjectID != done.ChargeID || kinds[payment.OpExpiry].NextCheckTime.Before(now.Add(30*24*time.Hour)) {
+				t.Errorf("operations %+v, %v; want the reference done and the charge's expiry check due after 30 days", ops, err)
 			}
 		})
 	}

@@ -15,7 +15,8 @@ const batch = 50
 
 // Run settles operations until ctx ends, then returns nil: those whose
 // answer was lost (unknown), those left in flight by a process that died
-// (their lease expired), and asynchronous captures (pending), each leased
+// (their lease expired), asynchronous captures (pending), and Authorized
+// charges whose authorization has expired (read back once), each leased
 // to one replica at a time through the store, exactly as the reconciler
 // and the tracker lease payments.
 func (s *Service) Run(ctx context.Context) error {
@@ -50,6 +51,9 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 		err error
 	)
 	switch {
+	case op.Kind == payment.OpExpiry:
+		s.checkExpiry(uctx, op, owner)
+		return
 	case op.Kind == payment.OpRefund && op.State == payment.OpPending:
 		s.pollRefund(uctx, op, owner)
 		return

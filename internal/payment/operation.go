@@ -20,6 +20,10 @@ const (
 	// OpReference sets the order ID as the charge permission's
 	// merchantReferenceId after a completion.
 	OpReference OpKind = "reference"
+	// OpExpiry reads an Authorized charge back from Amazon Pay after its
+	// authorization's expiry (30 days) and records the state Amazon
+	// answers (Canceled with ExpiredUnused, or Captured elsewhere).
+	OpExpiry OpKind = "expiry"
 )
 
 // OpState is where an operation stands; like an Outcome it only moves

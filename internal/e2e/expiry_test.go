@@ -1,0 +1,47 @@
+package e2e_test
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
+	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator/simtest"
+	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
+)
+
+// TestExpiredAuthorizationEndToEnd: an Authorize checkout whose charge is
+// never captured shows Canceled with ExpiredUnused in GetPayment once the
+// authorization's 30 days have passed (the simulator's manual clock, and
+// the service's worker clock moved with it), read from Amazon with one Get
+// Charge.
+func TestExpiredAuthorizationEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := simtest.Start(t, simtest.Options{Simulator: simulator.Options{PendingDelay: time.Minute, ManualClock: true}})
+	a := &amazonSim{t: t, sim: s.Simulator, URL: s.URL, KeyID: simtest.KeyID, Key: simtest.Key()}
+	a.client = a.newClient(t, defaultSetupRetry, 5*time.Second)
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	svc := startService(t, a, serviceOptions{Operations: chargeops.Config{Now: now, Idle: 50 * time.Millisecond}})
+
+	p := completeOrder(t, a, svc, "order-expires", sessionSpec{Amount: "18.00", Scenario: "Authorized"})
+	if p.GetChargeState() != pb.ChargeState_CHARGE_STATE_AUTHORIZED {
+		t.Fatalf("after completion: charge %v, want AUTHORIZED", p.GetChargeState())
+	}
+	reads := a.calls(t, p.GetCheckoutSessionId())["GetCharge"]
+	d := 30*24*time.Hour + 10*time.Minute
+	a.control(t, http.MethodPost, "/simulator/clock", map[string]any{"advance": d.String()}, nil)
+	offset.Add(int64(d))
+
+	got := waitPayment(t, svc.Client, "order-expires", 20*time.Second, func(p *pb.Payment) bool {
+		return p.GetChargeState() == pb.ChargeState_CHARGE_STATE_CANCELED
+	})
+	if len(got.GetCharges()) != 1 || got.GetCharges()[0].GetReasonCode() != "ExpiredUnused" || got.GetOutstandingAmount() != nil {
+		t.Errorf("payment after the expiry = %v; want one charge Canceled with ExpiredUnused, nothing outstanding", got)
+	}
+	if n := a.calls(t, p.GetCheckoutSessionId())["GetCharge"] - reads; n != 1 {
+		t.Errorf("%d Get Charge calls after the expiry, want 1", n)
+	}
+}
