@@ -1,6 +1,9 @@
 package chargeops_test
 
 import (
+	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,5 +69,55 @@ func TestExpiredAuthorizationIsReadFromAmazon(t *testing.T) {
 				t.Errorf("CheckOnce after recording = %d, %v; want 0", n, err)
 			}
 		})
+	}
+}
+
+// stillAuthorized answers the first Get Charge of a charge Authorized,
+// as Amazon might shortly after the expiry, and then as the simulator.
+type stillAuthorized struct {
+	*amazonpay.Client
+	left atomic.Int32
+}
+
+func (c *stillAuthorized) GetCharge(ctx context.Context, id string, opts ...amazonpay.CallOption) (*amazonpay.Charge, amazonpay.CallInfo, error) {
+	ch, info, err := c.Client.GetCharge(ctx, id, opts...)
+	if err == nil && c.left.Add(-1) >= 0 {
+		ch.StatusDetails = amazonpay.StatusDetails{State: payment.ChargeAuthorized}
+	}
+	return ch, info, err
+}
+
+// TestExpiryCheckWhileStillAuthorized: a charge still answered Authorized
+// after its expiry is looked at again later, not guessed.
+func TestExpiryCheckWhileStillAuthorized(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, stores()["sqlite"])
+	ctx := t.Context()
+	az := &stillAuthorized{Client: f.client}
+	svc := chargeops.New(f.st, az, chargeops.Config{Now: f.clock.Now, Logger: quiet, PendingFirst: time.Minute, PendingMax: time.Hour})
+	done := f.completed(t, "10.00", "Confirm")
+	res, err := svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: done.ChargePermissionID, Amount: usd("10.00"), IdempotencyKey: "k"})
+	if err != nil || res.Charge.StatusDetails.State != payment.ChargeAuthorized {
+		t.Fatalf("CreateCharge = %+v, %v", res, err)
+	}
+	id := chargeops.OperationID(payment.OpExpiry, res.Charge.ChargeID, "")
+	f.clock.Advance(30*24*time.Hour + 10*time.Minute)
+	az.left.Store(1)
+	if n, err := svc.CheckOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("CheckOnce = %d, %v; want 1", n, err)
+	}
+	op, err := f.st.GetOperation(ctx, id)
+	if err != nil || op.State == payment.OpDone || !op.NextCheckTime.After(f.clock.Now()) || op.CheckAttempts != 1 {
+		t.Fatalf("after an Authorized answer: %+v, %v; want rescheduled, not recorded", op, err)
+	}
+	if n, err := svc.CheckOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("CheckOnce before the backoff = %d, %v; want 0", n, err)
+	}
+	f.clock.Advance(time.Hour)
+	if n, err := svc.CheckOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("CheckOnce after the backoff = %d, %v; want 1", n, err)
+	}
+	if op, err := f.st.GetOperation(ctx, id); err != nil || op.State != payment.OpDone || !strings.Contains(string(op.Result), amazonpay.ReasonExpiredUnused) {
+		t.Errorf("after Amazon's answer: %+v, %v; want done with ExpiredUnused", op, err)
 	}
 }
