@@ -589,12 +589,17 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 		u.State = payment.OpPending
 		u.NextCheckTime = now.Add(checks.Backoff(s.cfg.PendingFirst, s.cfg.PendingMax, 0, 0.1))
 	}
-	res, err := s.advance(ctx, op, u)
-	if err == nil && op.Kind == payment.OpCharge && ch.StatusDetails.State == payment.ChargeAuthorized {
-		// A new authorization: its expiry is read from Amazon.
-		s.watchExpiry(ctx, ch)
+	if op.Kind == payment.OpCharge && ch.StatusDetails.State == payment.ChargeAuthorized {
+		// A new authorization: its expiry is read from Amazon. Recorded
+		// first: if the process dies before the charge is, the worker
+		// learns the charge again and finds the check recorded.
+		if err := s.watchExpiry(ctx, ch); err != nil {
+			s.log.ErrorContext(ctx, "could not record the charge's expiry check; the worker will learn the charge again",
+				"operation_id", op.ID, "error", err.Error())
+			return Result{}, storeError(err)
+		}
 	}
-	return res, err
+	return s.advance(ctx, op, u)
 }
 
 // advance records u on op, retrying the store briefly; if it still fails

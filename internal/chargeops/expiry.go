@@ -39,11 +39,10 @@ func (s *Service) expiryWatch(chargeID, chargePermissionID string, expires time.
 
 // watchExpiry records the expiry check of a charge Amazon answered
 // Authorized; one already recorded is kept.
-func (s *Service) watchExpiry(ctx context.Context, ch *amazonpay.Charge) {
+func (s *Service) watchExpiry(ctx context.Context, ch *amazonpay.Charge) error {
 	op := s.expiryWatch(ch.ChargeID, ch.ChargePermissionID, ch.ExpirationTimestamp.Time)
-	if _, _, err := s.st.CreateOperation(ctx, op, op.LeaseOwner); err != nil {
-		s.log.WarnContext(ctx, "could not record the charge's expiry check", "charge_id", ch.ChargeID, "error", err.Error())
-	}
+	_, _, err := s.st.CreateOperation(ctx, op, op.LeaseOwner)
+	return err
 }
 
 // checkExpiry reads the charge and records the state Amazon answers once

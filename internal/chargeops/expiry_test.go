@@ -10,6 +10,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
 // TestExpiredAuthorizationIsReadFromAmazon: a charge Authorized by
@@ -119,5 +120,51 @@ func TestExpiryCheckWhileStillAuthorized(t *testing.T) {
 	}
 	if op, err := f.st.GetOperation(ctx, id); err != nil || op.State != payment.OpDone || !strings.Contains(string(op.Result), amazonpay.ReasonExpiredUnused) {
 		t.Errorf("after Amazon's answer: %+v, %v; want done with ExpiredUnused", op, err)
+	}
+}
+
+// noAdvance is an operations store whose process dies before it can
+// record an operation's result.
+type noAdvance struct{ store.Operations }
+
+func (noAdvance) AdvanceOperation(context.Context, string, payment.OpUpdate) (payment.Operation, bool, error) {
+	return payment.Operation{}, false, errCrash
+}
+
+// TestExpiryCheckSurvivesACrash: the expiry check of a new charge is
+// recorded before the charge, so a process that dies between Amazon's
+// answer and the charge's write loses neither.
+func TestExpiryCheckSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, stores()["sqlite"])
+	ctx := t.Context()
+	done := f.completed(t, "10.00", "Confirm")
+	dying := chargeops.New(noAdvance{f.st}, f.client, chargeops.Config{Now: f.clock.Now, Logger: quiet})
+	if _, err := dying.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: done.ChargePermissionID, Amount: usd("10.00"), IdempotencyKey: "k"}); err == nil {
+		t.Fatal("CreateCharge without a store to write its result succeeded")
+	}
+	var chargeID string
+	ops, err := f.st.ListOperations(ctx, done.ChargePermissionID)
+	for _, op := range ops {
+		if op.Kind == payment.OpExpiry {
+			chargeID = op.ObjectID
+		}
+	}
+	if err != nil || chargeID == "" {
+		t.Fatalf("operations after the crash %+v, %v; want the expiry check recorded", ops, err)
+	}
+	// The restarted process takes the charge over once its lease expires,
+	// and the check still comes after the expiry.
+	f.clock.Advance(chargeops.DefaultLease + time.Second)
+	if n, err := f.svc.CheckOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("CheckOnce after the restart = %d, %v; want the charge", n, err)
+	}
+	f.clock.Advance(30*24*time.Hour + 10*time.Minute)
+	if n, err := f.svc.CheckOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("CheckOnce after the expiry = %d, %v; want the expiry check", n, err)
+	}
+	v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: done.ChargePermissionID, ChargeAmount: usd("10.00")})
+	if err != nil || len(v.Charges) != 1 || v.Charges[0].ChargeID != chargeID || v.Charges[0].StatusDetails.ReasonCode != amazonpay.ReasonExpiredUnused {
+		t.Errorf("view = %+v, %v; want the charge Canceled with ExpiredUnused", v, err)
 	}
 }
