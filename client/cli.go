@@ -149,6 +149,24 @@ func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
+// flagValue is a command flag's name and the value it was given.
+type flagValue struct{ name, v string }
+
+// requireFlags is the usage error naming every required flag of cmd that
+// was left empty, or nil when all were given.
+func requireFlags(cmd string, flags ...flagValue) error {
+	var missing []string
+	for _, f := range flags {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return usageErr("%s: %s required", cmd, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // parseArgs reads the global flags, the command and its flags. It returns
 // flag.ErrHelp when help was asked for.
 func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, command, error) {
@@ -297,15 +315,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 			return exitCompleted, nil
 		}}
 	case "capture":
-		var missing []string
-		for _, f := range []struct{ name, v string }{{"-id", id}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
-			if f.v == "" {
-				missing = append(missing, f.name)
-			}
-		}
-		if len(missing) > 0 {
-			err = usageErr("capture: %s required", strings.Join(missing, ", "))
-		}
+		err = requireFlags("capture", flagValue{"-id", id}, flagValue{"-amount", amount}, flagValue{"-currency", currency}, flagValue{"-key", key})
 		req := &pb.CaptureChargeRequest{ChargeId: id, CaptureAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
 			IdempotencyKey: key, SoftDescriptor: softDescriptor}
 		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
@@ -317,15 +327,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 			return outcomeExit(resp.GetOutcome()), nil
 		}}
 	case "refund":
-		var missing []string
-		for _, f := range []struct{ name, v string }{{"-id", id}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
-			if f.v == "" {
-				missing = append(missing, f.name)
-			}
-		}
-		if len(missing) > 0 {
-			err = usageErr("refund: %s required", strings.Join(missing, ", "))
-		}
+		err = requireFlags("refund", flagValue{"-id", id}, flagValue{"-amount", amount}, flagValue{"-currency", currency}, flagValue{"-key", key})
 		req := &pb.RefundChargeRequest{ChargeId: id, RefundAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
 			IdempotencyKey: key, SoftDescriptor: softDescriptor}
 		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
@@ -364,15 +366,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 			return outcomeExit(resp.GetOutcome()), nil
 		}}
 	case "charge-create":
-		var missing []string
-		for _, f := range []struct{ name, v string }{{"-permission", permission}, {"-amount", amount}, {"-currency", currency}, {"-key", key}} {
-			if f.v == "" {
-				missing = append(missing, f.name)
-			}
-		}
-		if len(missing) > 0 {
-			err = usageErr("charge-create: %s required", strings.Join(missing, ", "))
-		}
+		err = requireFlags("charge-create", flagValue{"-permission", permission}, flagValue{"-amount", amount}, flagValue{"-currency", currency}, flagValue{"-key", key})
 		req := &pb.CreateChargeRequest{ChargePermissionId: permission, ChargeAmount: &pb.Money{Amount: amount, CurrencyCode: strings.ToUpper(currency)},
 			CaptureNow: captureNow, IdempotencyKey: key, SoftDescriptor: softDescriptor}
 		cmd = command{name: name, unary: true, call: func(ctx context.Context, c pb.PaymentCompletionServiceClient, p *printer) (int, error) {
@@ -454,14 +448,8 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 // checked here: the service validates formats and answers INVALID_ARGUMENT
 // with every problem listed.
 func completeRequest(session, order, amount, currency, total string) (*pb.CompleteCheckoutRequest, error) {
-	var missing []string
-	for _, f := range []struct{ name, v string }{{"-session", session}, {"-order", order}, {"-amount", amount}, {"-currency", currency}} {
-		if f.v == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, usageErr("complete: %s required", strings.Join(missing, ", "))
+	if err := requireFlags("complete", flagValue{"-session", session}, flagValue{"-order", order}, flagValue{"-amount", amount}, flagValue{"-currency", currency}); err != nil {
+		return nil, err
 	}
 	req := &pb.CompleteCheckoutRequest{
 		CheckoutSessionId: session,
