@@ -182,10 +182,10 @@ type Result struct {
 	Outcome payment.Outcome
 }
 
-// captureArgs and cancelArgs are the stored form of the arguments (the
+// amountArgs (capture, refund) and cancelArgs are the stored form of the arguments (the
 // Operation's Request): compared on repeats, and read by the worker to
 // send again.
-type captureArgs struct {
+type amountArgs struct {
 	Amount         string `json:"amount"`
 	Currency       string `json:"currency"`
 	SoftDescriptor string `json:"softDescriptor,omitempty"`
@@ -220,23 +220,33 @@ func validKey(k string) bool {
 
 // Capture captures a charge exactly once per idempotency key.
 func (s *Service) Capture(ctx context.Context, r CaptureRequest) (Result, error) {
-	switch {
-	case r.ChargeID == "":
-		return Result{}, invalid("charge_id", "required")
-	case !validKey(r.IdempotencyKey):
-		return Result{}, invalid("idempotency_key", "1 to 64 printable ASCII characters required")
-	case len(r.SoftDescriptor) > 16:
-		return Result{}, invalid("soft_descriptor", "at most 16 characters")
-	}
-	if err := r.Amount.Validate(); err != nil {
-		return Result{}, invalid("capture_amount", err.Error())
-	}
-	args, _ := json.Marshal(captureArgs{Amount: r.Amount.Amount, Currency: r.Amount.CurrencyCode, SoftDescriptor: r.SoftDescriptor})
-	op := payment.Operation{
-		ID: OperationID(payment.OpCapture, r.ChargeID, r.IdempotencyKey), Kind: payment.OpCapture,
-		ObjectID: r.ChargeID, IdempotencyKey: r.IdempotencyKey, Request: string(args),
+	op, err := moneyOperation(payment.OpCapture, "capture_amount", r.ChargeID, r.IdempotencyKey, r.SoftDescriptor, r.Amount)
+	if err != nil {
+		return Result{}, err
 	}
 	return s.run(ctx, op, func(ch *amazonpay.Charge) error { return capturable(ch, r.Amount) })
+}
+
+// moneyOperation checks a request that moves an amount on a charge
+// (capture, refund) and builds its operation; nothing is recorded or sent
+// when a field is invalid.
+func moneyOperation(kind payment.OpKind, amountField, chargeID, key, softDescriptor string, amount payment.Money) (payment.Operation, error) {
+	switch {
+	case chargeID == "":
+		return payment.Operation{}, invalid("charge_id", "required")
+	case !validKey(key):
+		return payment.Operation{}, invalid("idempotency_key", "1 to 64 printable ASCII characters required")
+	case len(softDescriptor) > 16:
+		return payment.Operation{}, invalid("soft_descriptor", "at most 16 characters")
+	}
+	if err := amount.Validate(); err != nil {
+		return payment.Operation{}, invalid(amountField, err.Error())
+	}
+	args, _ := json.Marshal(amountArgs{Amount: amount.Amount, Currency: amount.CurrencyCode, SoftDescriptor: softDescriptor})
+	return payment.Operation{
+		ID: OperationID(kind, chargeID, key), Kind: kind,
+		ObjectID: chargeID, IdempotencyKey: key, Request: string(args),
+	}, nil
 }
 
 // capturable applies Amazon's capture rules to the charge as read.
@@ -435,7 +445,7 @@ func (s *Service) send(ctx context.Context, op payment.Operation, owner string, 
 	)
 	switch op.Kind {
 	case payment.OpCapture:
-		var a captureArgs
+		var a amountArgs
 		if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
 			return Result{}, fmt.Errorf("chargeops: stored capture arguments: %w", err)
 		}

@@ -67,7 +67,7 @@ func (s *Service) afterCompletion(p payment.Payment) []payment.Operation {
 			ObjectID: p.ChargePermissionID, Request: string(args), ChargePermissionID: p.ChargePermissionID})
 	}
 	if s.cfg.AutoCapture && p.ChargeID != "" && p.ChargeState == payment.ChargeAuthorized {
-		args, _ := json.Marshal(captureArgs{Amount: p.ChargeAmount.Amount, Currency: p.ChargeAmount.CurrencyCode})
+		args, _ := json.Marshal(amountArgs{Amount: p.ChargeAmount.Amount, Currency: p.ChargeAmount.CurrencyCode})
 		ops = append(ops, payment.Operation{ID: OperationID(payment.OpCapture, p.ChargeID, AutoCaptureKey), Kind: payment.OpCapture,
 			ObjectID: p.ChargeID, IdempotencyKey: AutoCaptureKey, Request: string(args), ChargePermissionID: p.ChargePermissionID})
 	}

@@ -26,12 +26,6 @@ type RefundRequest struct {
 	SoftDescriptor string
 }
 
-type refundArgs struct {
-	Amount         string `json:"amount"`
-	Currency       string `json:"currency"`
-	SoftDescriptor string `json:"softDescriptor,omitempty"`
-}
-
 // overRefundCap is Amazon's cap on what may be refunded beyond the
 // captured amount, per currency (the smaller of 15% and this).
 var overRefundCap = map[string]string{"USD": "75.00", "EUR": "75.00", "GBP": "75.00", "JPY": "8400"}
@@ -39,21 +33,9 @@ var overRefundCap = map[string]string{"USD": "75.00", "EUR": "75.00", "GBP": "75
 // Refund refunds (part of) a captured charge exactly once per idempotency
 // key (for example the storefront's credit memo ID).
 func (s *Service) Refund(ctx context.Context, r RefundRequest) (Result, error) {
-	switch {
-	case r.ChargeID == "":
-		return Result{}, invalid("charge_id", "required")
-	case !validKey(r.IdempotencyKey):
-		return Result{}, invalid("idempotency_key", "1 to 64 printable ASCII characters required")
-	case len(r.SoftDescriptor) > 16:
-		return Result{}, invalid("soft_descriptor", "at most 16 characters")
-	}
-	if err := r.Amount.Validate(); err != nil {
-		return Result{}, invalid("refund_amount", err.Error())
-	}
-	args, _ := json.Marshal(refundArgs{Amount: r.Amount.Amount, Currency: r.Amount.CurrencyCode, SoftDescriptor: r.SoftDescriptor})
-	op := payment.Operation{
-		ID: OperationID(payment.OpRefund, r.ChargeID, r.IdempotencyKey), Kind: payment.OpRefund,
-		ObjectID: r.ChargeID, IdempotencyKey: r.IdempotencyKey, Request: string(args),
+	op, err := moneyOperation(payment.OpRefund, "refund_amount", r.ChargeID, r.IdempotencyKey, r.SoftDescriptor, r.Amount)
+	if err != nil {
+		return Result{}, err
 	}
 	return s.run(ctx, op, func(ch *amazonpay.Charge) error { return refundable(ch, r.Amount) })
 }
@@ -106,7 +88,7 @@ func refundable(ch *amazonpay.Charge, amount payment.Money) error {
 // settling an operation), so no failure proves it was not; Amazon answers
 // a repeat with the same key with the refund it created.
 func (s *Service) sendRefund(ctx context.Context, op payment.Operation, owner string, check, retry bool) (Result, error) {
-	var a refundArgs
+	var a amountArgs
 	if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
 		return Result{}, fmt.Errorf("chargeops: stored refund arguments: %w", err)
 	}
