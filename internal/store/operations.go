@@ -33,6 +33,13 @@ type Operations interface {
 	// ErrLeaseLost.
 	DeleteOperation(ctx context.Context, id, leaseOwner string) error
 
+	// BindOperation records the charge permission an operation in flight
+	// belongs to, learned by the check that runs after the operation is
+	// recorded (so that the database decides between duplicates before
+	// anything is read from Amazon Pay): of an operation still
+	// payment.OpSending and leased to leaseOwner; ErrLeaseLost otherwise.
+	BindOperation(ctx context.Context, id, leaseOwner, chargePermissionID string) error
+
 	// AdvanceOperation records u if u.State ranks above the stored state:
 	// state, the non-empty result, reason and charge permission, UpdateTime
 	// = u.Time, NextCheckTime = u.NextCheckTime, lease cleared,

@@ -167,6 +167,14 @@ func (n *notifyingOperations) CreateOperation(ctx context.Context, op payment.Op
 	return got, created, err
 }
 
+func (n *notifyingOperations) BindOperation(ctx context.Context, id, leaseOwner, chargePermissionID string) error {
+	err := n.Operations.BindOperation(ctx, id, leaseOwner, chargePermissionID)
+	if err == nil {
+		n.publish(payment.Operation{ChargePermissionID: chargePermissionID})
+	}
+	return err
+}
+
 func (n *notifyingOperations) DeleteOperation(ctx context.Context, id, leaseOwner string) error {
 	// The operation is gone afterwards: read whose it is first. A failed
 	// read only costs the watchers their periodic re-read.

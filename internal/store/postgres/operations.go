@@ -143,6 +143,22 @@ func (s *Store) DeleteOperation(ctx context.Context, id, leaseOwner string) erro
 	return nil
 }
 
+// BindOperation implements store.Operations.
+func (s *Store) BindOperation(ctx context.Context, id, leaseOwner, chargePermissionID string) error {
+	if leaseOwner == "" {
+		return fmt.Errorf("postgres: bind operation: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE operations SET charge_permission_id = $1 WHERE id = $2 AND state = $3 AND lease_owner = $4`,
+		chargePermissionID, id, string(payment.OpSending), leaseOwner)
+	if err != nil {
+		return wrap("bind operation", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: bind operation: %w", store.ErrLeaseLost)
+	}
+	return nil
+}
+
 var advanceOpSQL = `UPDATE operations SET
 		state = $1,
 		result = COALESCE($2, result),

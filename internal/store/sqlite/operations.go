@@ -152,6 +152,26 @@ func (s *Store) DeleteOperation(ctx context.Context, id, leaseOwner string) erro
 	})
 }
 
+// BindOperation implements store.Operations.
+func (s *Store) BindOperation(ctx context.Context, id, leaseOwner, chargePermissionID string) error {
+	if leaseOwner == "" {
+		return fmt.Errorf("sqlite: bind operation: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	return s.inTx(ctx, "bind operation", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE operations SET charge_permission_id = ? WHERE id = ? AND state = ? AND lease_owner = ?`,
+			chargePermissionID, id, string(payment.OpSending), leaseOwner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrLeaseLost
+		}
+		return nil
+	})
+}
+
 var advanceOpSQL = `UPDATE operations SET
 		state = :state,
 		result = CASE WHEN :result IS NOT NULL THEN :result ELSE result END,

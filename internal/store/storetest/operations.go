@@ -34,6 +34,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"create_get_list", testOpCreate},
 		{"create_concurrent_duplicates", testOpConcurrent},
 		{"delete", testOpDelete},
+		{"bind", testOpBind},
 		{"advance_only_forward", testOpAdvance},
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
@@ -204,6 +205,29 @@ func testOpConcurrent(t *testing.T, st OperationStore) {
 	wg.Wait()
 	if created != 1 || len(owners) != 1 {
 		t.Errorf("%d of %d concurrent duplicates created, seeing %d owners; want 1 and 1", created, n, len(owners))
+	}
+}
+
+func testOpBind(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	mustCreateOp(t, st, newOp("b1", "", opT0), "w1")
+	if err := st.BindOperation(ctx, "b1", "w2", "P01"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("BindOperation by another owner = %v, want ErrLeaseLost", err)
+	}
+	if err := st.BindOperation(ctx, "b1", "w1", "P01"); err != nil {
+		t.Fatalf("BindOperation: %v", err)
+	}
+	if list, err := st.ListOperations(ctx, "P01"); err != nil || len(list) != 1 || list[0].ID != "b1" || list[0].State != payment.OpSending || list[0].LeaseOwner != "w1" {
+		t.Errorf("ListOperations(P01) after bind = %+v, %v; want b1, still sending and leased to w1", list, err)
+	}
+	if _, _, err := st.AdvanceOperation(ctx, "b1", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: opT0.Add(time.Minute), Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BindOperation(ctx, "b1", "w1", "P02"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("BindOperation of an operation no longer sending = %v, want ErrLeaseLost", err)
+	}
+	if err := st.BindOperation(ctx, "nope", "w1", "P01"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("BindOperation of an unknown operation = %v, want ErrLeaseLost", err)
 	}
 }
 
