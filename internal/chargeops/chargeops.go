@@ -8,8 +8,10 @@
 //     Amazon, the others wait for its result; a repeat returns the stored
 //     result without calling Amazon again; the same key with other
 //     arguments is refused;
-//   - Amazon's rules are checked on a live read of the charge before
-//     anything is recorded or sent;
+//   - Amazon's rules are checked on a live read of the charge after the
+//     store decided between duplicates (only the call that recorded the
+//     operation reads and sends) and before anything is sent; a failed
+//     check withdraws the operation;
 //   - a failed change follows amazonpay.Failure.AfterChange/AfterReadBack:
 //     certainly not applied: withdrawn, the caller retries; may be applied:
 //     the charge is read back; unreadable: recorded as unknown and settled
@@ -299,8 +301,8 @@ func (s *Service) Cancel(ctx context.Context, r CancelRequest) (Result, error) {
 	})
 }
 
-// run answers op from the store if it is recorded, else checks the live
-// charge with precheck, records op and calls Amazon Pay.
+// run answers op from the store if it is recorded, else records op,
+// checks the live charge with precheck and calls Amazon Pay.
 func (s *Service) run(ctx context.Context, op payment.Operation, precheck func(*amazonpay.Charge) error) (Result, error) {
 	return s.runOn(ctx, op, func(ctx context.Context) (string, error) {
 		ch, _, err := s.az.GetCharge(ctx, op.ObjectID)
@@ -311,10 +313,14 @@ func (s *Service) run(ctx context.Context, op payment.Operation, precheck func(*
 	})
 }
 
-// runOn answers op from the store if it is recorded, else checks Amazon's
-// rules with check (which returns the charge permission the operation
-// belongs to), records op and calls Amazon Pay.
+// runOn answers op from the store if it is recorded, else records it and
+// then checks Amazon's rules with check (which returns the charge
+// permission the operation belongs to) and calls Amazon Pay. The database
+// decides first: of concurrent duplicates only the one whose record was
+// created reads Amazon and sends; the others wait for its answer, so none
+// of them judges the charge after a twin changed it.
 func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(context.Context) (string, error)) (Result, error) {
+	owner := checks.Owner(s.cfg.Owner, "ops")
 	for {
 		stored, err := s.st.GetOperation(ctx, op.ID)
 		switch {
@@ -327,15 +333,9 @@ func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(co
 		case !errors.Is(err, store.ErrNotFound):
 			return Result{}, storeError(err)
 		}
-		cpid, err := check(ctx)
-		if err != nil {
-			return Result{}, err
-		}
 		now := s.cfg.Now().UTC()
-		op.ChargePermissionID = cpid
 		op.State = payment.OpSending
 		op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now.Add(s.cfg.Lease)
-		owner := checks.Owner(s.cfg.Owner, "ops")
 		stored, created, err := s.st.CreateOperation(ctx, op, owner)
 		if err != nil {
 			return Result{}, storeError(err)
@@ -353,11 +353,32 @@ func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(co
 		wctx := context.WithoutCancel(ctx)
 		stop := checks.Keep(wctx, extender{s.st}, op.ID, owner, s.cfg.Lease, s.cfg.Now, s.log)
 		uctx, cancel := context.WithTimeout(wctx, s.cfg.UpstreamTimeout)
-		res, err := s.send(uctx, stored, owner, false)
+		res, err := s.checkAndSend(uctx, stored, owner, check)
 		cancel()
 		stop()
 		return res, err
 	}
+}
+
+// checkAndSend runs the check of op, recorded and leased to owner, and
+// sends it if the check passes; if it does not, or the charge permission
+// it learned cannot be recorded, op is withdrawn (nothing was sent) and
+// the waiting duplicates ask again.
+func (s *Service) checkAndSend(ctx context.Context, op payment.Operation, owner string, check func(context.Context) (string, error)) (Result, error) {
+	cpid, err := check(ctx)
+	if err == nil && cpid != "" {
+		if err = s.st.BindOperation(ctx, op.ID, owner, cpid); err != nil {
+			err = storeError(err)
+		}
+	}
+	if err != nil {
+		if derr := s.st.DeleteOperation(ctx, op.ID, owner); derr != nil {
+			s.log.WarnContext(ctx, "could not withdraw operation", "operation_id", op.ID, "error", derr.Error())
+		}
+		return Result{}, err
+	}
+	op.ChargePermissionID = cpid
+	return s.send(ctx, op, owner, false)
 }
 
 // existing answers a call whose operation is already recorded.

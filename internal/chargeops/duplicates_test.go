@@ -11,33 +11,53 @@ import (
 )
 
 // TestConcurrentDuplicatesReachAmazonOnce sends 20 concurrent duplicates of
-// each operation other than capture and refund (tested with their own
-// rules) while Amazon is slow, and counts the calls the simulator received.
+// each operation while Amazon is slow to answer both the check before the
+// operation (the read of its charge or charge permission) and the
+// operation, and counts the calls the simulator received: the database
+// decides between the duplicates before anything is read, so every
+// duplicate gets the first one's answer (none sees its twin's effect in
+// the check and answers that the charge cannot take it), and Amazon gets
+// one read and one change.
 func TestConcurrentDuplicatesReachAmazonOnce(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		amazon string // the simulator's operation name
+		read   string // the simulator's name of the check's read
 		intent string
 		call   func(ctx context.Context, svc *chargeops.Service, chargePermissionID, chargeID string) (payment.Outcome, error)
 		want   payment.Outcome
 	}{
 		{
-			name: "create_charge", amazon: "CreateCharge", intent: "Confirm", want: payment.Completed,
+			name: "capture_charge", amazon: "CaptureCharge", read: "GetCharge", intent: "Authorize", want: payment.Completed,
+			call: func(ctx context.Context, svc *chargeops.Service, _, charge string) (payment.Outcome, error) {
+				res, err := svc.Capture(ctx, chargeops.CaptureRequest{ChargeID: charge, Amount: usd("25.00"), IdempotencyKey: "shipment-1"})
+				return res.Outcome, err
+			},
+		},
+		{
+			name: "refund_charge", amazon: "CreateRefund", read: "GetCharge", intent: "AuthorizeWithCapture", want: payment.Pending,
+			call: func(ctx context.Context, svc *chargeops.Service, _, charge string) (payment.Outcome, error) {
+				res, err := svc.Refund(ctx, chargeops.RefundRequest{ChargeID: charge, Amount: usd("25.00"), IdempotencyKey: "credit-memo-1"})
+				return res.Outcome, err
+			},
+		},
+		{
+			name: "create_charge", amazon: "CreateCharge", read: "GetChargePermission", intent: "Confirm", want: payment.Completed,
 			call: func(ctx context.Context, svc *chargeops.Service, cp, _ string) (payment.Outcome, error) {
 				res, err := svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("25.00"), IdempotencyKey: "shipment-1"})
 				return res.Outcome, err
 			},
 		},
 		{
-			name: "cancel_charge", amazon: "CancelCharge", intent: "Authorize", want: payment.Canceled,
+			name: "cancel_charge", amazon: "CancelCharge", read: "GetCharge", intent: "Authorize", want: payment.Canceled,
 			call: func(ctx context.Context, svc *chargeops.Service, _, charge string) (payment.Outcome, error) {
 				res, err := svc.Cancel(ctx, chargeops.CancelRequest{ChargeID: charge, Reason: "out of stock"})
 				return res.Outcome, err
 			},
 		},
 		{
-			name: "close_charge_permission", amazon: "CloseChargePermission", intent: "Authorize", want: payment.Completed,
+			name: "close_charge_permission", amazon: "CloseChargePermission", read: "GetChargePermission", intent: "Authorize", want: payment.Completed,
 			call: func(ctx context.Context, svc *chargeops.Service, cp, _ string) (payment.Outcome, error) {
 				res, err := svc.Close(ctx, chargeops.CloseRequest{ChargePermissionID: cp, Reason: "order canceled", CancelPendingCharges: true})
 				return res.Outcome, err
@@ -49,8 +69,11 @@ func TestConcurrentDuplicatesReachAmazonOnce(t *testing.T) {
 				t.Parallel()
 				f := newFixture(t, open)
 				done := f.completed(t, "25.00", tc.intent)
-				// Slow the operation so that every duplicate arrives while
-				// it is in flight.
+				// Slow the first check more than the operation, so that
+				// every duplicate arrives while the first is checking or in
+				// flight, and a check made before the database decided
+				// would see the effect of a twin.
+				f.control(t, "/simulator/faults", map[string]any{"operation": tc.read, "kind": "latency", "latency": "700ms", "count": 1})
 				f.control(t, "/simulator/faults", map[string]any{"operation": tc.amazon, "kind": "latency", "latency": "300ms"})
 				var wg sync.WaitGroup
 				errs := make(chan error, 20)
@@ -70,8 +93,10 @@ func TestConcurrentDuplicatesReachAmazonOnce(t *testing.T) {
 						t.Errorf("duplicate: %v", err)
 					}
 				}
-				if n := f.calls(t, done.CheckoutSessionID, tc.amazon); n != 1 {
-					t.Errorf("20 concurrent duplicates made %d %s calls at Amazon, want 1", n, tc.amazon)
+				for _, op := range []string{tc.read, tc.amazon} {
+					if n := f.calls(t, done.CheckoutSessionID, op); n != 1 {
+						t.Errorf("20 concurrent duplicates made %d %s calls at Amazon, want 1", n, op)
+					}
 				}
 			})
 		}

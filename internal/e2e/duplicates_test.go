@@ -7,40 +7,70 @@ import (
 	"time"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 )
 
-// TestConcurrentDuplicatesEndToEnd sends 20 concurrent duplicates of Create
-// Charge, Cancel Charge and Close Charge Permission through the server and
-// the client library while Amazon is slow to answer the first, and counts
-// the calls the simulator received. Capture and refund have theirs in their
-// own tests.
+// TestConcurrentDuplicatesEndToEnd sends 20 concurrent duplicates of every
+// money operation through the server and the client library while Amazon
+// is slow to answer the first check's read (longer than the operation) and
+// the operation, and counts the calls the simulator received: every
+// duplicate gets the first one's answer (the database decides before the
+// check, so none sees its twin's effect) and Amazon gets one change.
 func TestConcurrentDuplicatesEndToEnd(t *testing.T) {
 	t.Parallel()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := serviceOptions{}
+			if db == "postgres" {
+				opts.DatabaseURL = pgtest.URL(t)
+			}
+			concurrentDuplicates(t, opts)
+		})
+	}
+}
+
+func concurrentDuplicates(t *testing.T, opts serviceOptions) {
 	a := newAmazonSim(t, time.Second)
-	svc := startService(t, a, serviceOptions{})
+	svc := startService(t, a, opts)
 	for _, tc := range []struct {
 		name   string
 		amazon string // the simulator's operation name
+		read   string // the simulator's name of the check's read
 		intent string
 		call   func(ctx context.Context, p *pb.Payment) (pb.Outcome, error)
 		want   pb.Outcome
 	}{
 		{
-			name: "create_charge", amazon: "CreateCharge", intent: "Confirm", want: pb.Outcome_OUTCOME_COMPLETED,
+			name: "capture_charge", amazon: "CaptureCharge", read: "GetCharge", intent: "Authorize", want: pb.Outcome_OUTCOME_COMPLETED,
+			call: func(ctx context.Context, p *pb.Payment) (pb.Outcome, error) {
+				resp, err := svc.Client.CaptureCharge(ctx, &pb.CaptureChargeRequest{ChargeId: p.GetChargeId(), CaptureAmount: usd("15.00"), IdempotencyKey: "ship-all"})
+				return resp.GetOutcome(), err
+			},
+		},
+		{
+			name: "refund_charge", amazon: "CreateRefund", read: "GetCharge", intent: "AuthorizeWithCapture", want: pb.Outcome_OUTCOME_PENDING,
+			call: func(ctx context.Context, p *pb.Payment) (pb.Outcome, error) {
+				resp, err := svc.Client.RefundCharge(ctx, &pb.RefundChargeRequest{ChargeId: p.GetChargeId(), RefundAmount: usd("15.00"), IdempotencyKey: "credit-memo-1"})
+				return resp.GetOutcome(), err
+			},
+		},
+		{
+			name: "create_charge", amazon: "CreateCharge", read: "GetChargePermission", intent: "Confirm", want: pb.Outcome_OUTCOME_COMPLETED,
 			call: func(ctx context.Context, p *pb.Payment) (pb.Outcome, error) {
 				resp, err := svc.Client.CreateCharge(ctx, &pb.CreateChargeRequest{ChargePermissionId: p.GetChargePermissionId(), ChargeAmount: usd("15.00"), IdempotencyKey: "ship-all"})
 				return resp.GetOutcome(), err
 			},
 		},
 		{
-			name: "cancel_charge", amazon: "CancelCharge", intent: "Authorize", want: pb.Outcome_OUTCOME_CANCELED,
+			name: "cancel_charge", amazon: "CancelCharge", read: "GetCharge", intent: "Authorize", want: pb.Outcome_OUTCOME_CANCELED,
 			call: func(ctx context.Context, p *pb.Payment) (pb.Outcome, error) {
 				resp, err := svc.Client.CancelCharge(ctx, &pb.CancelChargeRequest{ChargeId: p.GetChargeId(), CancellationReason: "out of stock"})
 				return resp.GetOutcome(), err
 			},
 		},
 		{
-			name: "close_charge_permission", amazon: "CloseChargePermission", intent: "Authorize", want: pb.Outcome_OUTCOME_COMPLETED,
+			name: "close_charge_permission", amazon: "CloseChargePermission", read: "GetChargePermission", intent: "Authorize", want: pb.Outcome_OUTCOME_COMPLETED,
 			call: func(ctx context.Context, p *pb.Payment) (pb.Outcome, error) {
 				resp, err := svc.Client.CloseChargePermission(ctx, &pb.CloseChargePermissionRequest{ChargePermissionId: p.GetChargePermissionId(), ClosureReason: "order canceled", CancelPendingCharges: true})
 				return resp.GetOutcome(), err
@@ -50,7 +80,10 @@ func TestConcurrentDuplicatesEndToEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := completeOrder(t, a, svc, "order-dups-"+tc.name, sessionSpec{Amount: "15.00", Intent: tc.intent, Scenario: "Authorized"})
-			// Each subtest slows its own operation only.
+			// Each subtest slows its own operation only, and the check's
+			// read more: a check made before the database decided would
+			// see a twin's effect.
+			a.fault(t, tc.read, "latency", 1, 700*time.Millisecond)
 			a.fault(t, tc.amazon, "latency", 1, 300*time.Millisecond)
 			var wg sync.WaitGroup
 			for range 20 {
