@@ -538,28 +538,67 @@ func unavailable(cause error, f amazonpay.Failure) *completion.Error {
 		"Amazon Pay could not be reached; nothing was recorded, retry the same call", cause, nil)
 }
 
-// applied reports what the charge as read shows about op: the change
-// (applied), the charge still waiting for it (notApplied), or neither.
-func applied(kind payment.OpKind, ch *amazonpay.Charge) amazonpay.ReadBack {
+// attribution is what a charge read back shows about an operation.
+type attribution int
+
+const (
+	// notApplied: the charge still waits for the operation.
+	notApplied attribution = iota
+	// appliedByOp: the charge shows the operation's own effect.
+	appliedByOp
+	// takenByOther: the charge shows another operation's effect (another
+	// capture, a closure's or Amazon's cancellation) or a state that can
+	// no longer take the operation: it was not applied and never will be.
+	takenByOther
+	// undecided: the charge moved on, and what it shows does not say by
+	// which operation (a capture of the same amount, one in progress, or
+	// one declined): only Amazon's answer to the operation's own key can.
+	undecided
+)
+
+// attribute reads the charge as read back for op. A capture is its own
+// only by Amazon's answer to its idempotency key (Amazon keeps one answer
+// per key and repeats it), since a charge does not show whose capture it
+// took (one per charge); a capture of another amount is certainly not
+// this one. A cancellation has no key, but the service makes at most one
+// per charge (its ID is the charge's), so a charge canceled by the
+// merchant is its; one canceled by a closure or an expiry is not.
+func attribute(op payment.Operation, ch *amazonpay.Charge) attribution {
 	st := ch.StatusDetails.State
-	switch kind {
+	switch op.Kind {
 	case payment.OpCapture:
 		switch st {
-		case payment.ChargeCaptured, payment.ChargeCaptureInitiated:
-			return amazonpay.ReadBackApplied
 		case payment.ChargeAuthorized:
-			return amazonpay.ReadBackNotApplied
+			return notApplied
+		case payment.ChargeCaptured, payment.ChargeCaptureInitiated, payment.ChargeDeclined:
+			var a amountArgs
+			if ch.CaptureAmount != nil && json.Unmarshal([]byte(op.Request), &a) == nil {
+				asked := payment.Money{Amount: a.Amount, CurrencyCode: a.Currency}
+				if c, ok := payment.Compare(money(ch.CaptureAmount), asked); !ok || c != 0 {
+					return takenByOther
+				}
+			}
+			return undecided
 		}
+		return takenByOther
 	case payment.OpCancel:
 		switch st {
-		case payment.ChargeCanceled:
-			return amazonpay.ReadBackApplied
 		case payment.ChargeAuthorized, payment.ChargeAuthorizationInitiated:
-			return amazonpay.ReadBackNotApplied
+			return notApplied
+		case payment.ChargeCanceled:
+			if ch.StatusDetails.ReasonCode == reasonMerchantCanceled {
+				return appliedByOp
+			}
 		}
+		return takenByOther
 	}
-	return -1
+	return undecided
 }
+
+// reasonMerchantCanceled is the reason code of a charge canceled by Cancel
+// Charge (a closure's cancellations carry ChargePermissionCanceled, an
+// expiry's ExpiredUnused).
+const reasonMerchantCanceled = "MerchantCanceled"
 
 // readBack reads the charge after a failed (or lost) call and records
 // what it shows. resend: the charge still waiting for the change may be
@@ -571,10 +610,16 @@ func (s *Service) readBack(ctx context.Context, op payment.Operation, owner stri
 			"amazon_request_id", info.RequestID, "error", err.Error(), "cause", errString(cause))
 		return s.markUnknown(ctx, op, owner, max(completion.RetryDelay(err), completion.RetryDelay(cause)))
 	}
-	switch applied(op.Kind, ch) {
-	case amazonpay.ReadBackApplied:
+	a := attribute(op, ch)
+	if a == undecided && f.Class == amazonpay.ClassState {
+		// Amazon refused this operation's own key: whatever the charge
+		// shows is another operation's.
+		a = takenByOther
+	}
+	switch a {
+	case appliedByOp:
 		return s.record(ctx, op, ch, check)
-	case amazonpay.ReadBackNotApplied:
+	case notApplied:
 		if resend {
 			return s.send(ctx, op, owner, check)
 		}
@@ -587,22 +632,50 @@ func (s *Service) readBack(ctx context.Context, op payment.Operation, owner stri
 			return s.withdraw(ctx, op, owner, unavailable(cause, f))
 		}
 		return s.markUnknown(ctx, op, owner, completion.RetryDelay(cause))
+	case undecided:
+		return s.proveCapture(ctx, op, owner, check, ch)
 	default:
-		if op.State == payment.OpSending && f.Class == amazonpay.ClassState {
-			// Nobody was told about the operation and the charge cannot
-			// take it: refuse, as the check before sending would have.
-			reason := ReasonChargeNotCapturable
-			if op.Kind == payment.OpCancel {
-				reason = ReasonChargeNotCancelable
-			}
-			st := ch.StatusDetails.State
-			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, reason,
-				"the charge is "+st+"; Amazon Pay refused the "+string(op.Kind), cause, map[string]string{"charge_state": st}))
-		}
-		// The charge went elsewhere (canceled, declined, expired): that is
-		// Amazon's final answer to the operation.
+		return s.withdraw(ctx, op, owner, notTaken(op.Kind, ch, cause))
+	}
+}
+
+// notTaken is the answer to an operation the charge cannot take (or took
+// from another operation): FAILED_PRECONDITION with the charge's state.
+func notTaken(kind payment.OpKind, ch *amazonpay.Charge, cause error) *completion.Error {
+	st := ch.StatusDetails.State
+	reason, what := ReasonChargeNotCapturable, "capture"
+	if kind == payment.OpCancel {
+		reason, what = ReasonChargeNotCancelable, "cancellation"
+	}
+	return completion.NewError(completion.KindFailedPrecondition, reason,
+		"the charge is "+st+", not by this "+what+"; nothing was changed by it", cause, map[string]string{"charge_state": st})
+}
+
+// proveCapture asks Amazon Pay with the capture's own idempotency key
+// whether the capture the charge shows is this operation's: Amazon repeats
+// its answer to a key that captured (the capture is this one's), and
+// refuses a key that did not with InvalidChargeStatus (the charge took
+// another capture: one per charge). The charge is not Authorized, so the
+// call cannot capture anything new. Any other failure leaves it unknown,
+// for the worker to ask again.
+func (s *Service) proveCapture(ctx context.Context, op payment.Operation, owner string, check bool, read *amazonpay.Charge) (Result, error) {
+	var a amountArgs
+	if err := json.Unmarshal([]byte(op.Request), &a); err != nil {
+		return Result{}, fmt.Errorf("chargeops: stored capture arguments: %w", err)
+	}
+	ch, info, err := s.az.CaptureCharge(ctx, op.ObjectID, amazonpay.CaptureChargeRequest{
+		CaptureAmount:  amazonpay.Price{Amount: a.Amount, CurrencyCode: a.Currency},
+		SoftDescriptor: a.SoftDescriptor,
+	}, amazonpay.WithIdempotencyKey(op.ID))
+	s.log.InfoContext(ctx, "amazon pay capture, asked again with its key to learn whose the charge's capture is",
+		"object_id", op.ObjectID, "operation_id", op.ID, "status", info.StatusCode, "amazon_request_id", info.RequestID, "error", errString(err))
+	if err == nil {
 		return s.record(ctx, op, ch, check)
 	}
+	if f := amazonpay.Classify(err); f.Class == amazonpay.ClassState {
+		return s.withdraw(ctx, op, owner, notTaken(op.Kind, read, err))
+	}
+	return s.markUnknown(ctx, op, owner, completion.RetryDelay(err))
 }
 
 // record stores Amazon's charge as op's result: pending while a capture is
