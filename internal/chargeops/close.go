@@ -44,16 +44,35 @@ func (s *Service) Close(ctx context.Context, r CloseRequest) (Result, error) {
 		if err != nil {
 			return "", permissionReadError(err)
 		}
-		if st := cp.StatusDetails.State; st == amazonpay.ChargePermissionStateClosed {
-			md := map[string]string{"charge_permission_state": st}
-			if len(cp.StatusDetails.Reasons) > 0 {
-				md["reason_code"] = cp.StatusDetails.Reasons[0].ReasonCode
-			}
-			return "", completion.NewError(completion.KindFailedPrecondition, ReasonChargePermissionClosed,
-				"the charge permission is already closed; nothing was sent", nil, md)
+		if cp.StatusDetails.State == amazonpay.ChargePermissionStateClosed {
+			return "", alreadyClosed(cp, nil)
 		}
 		return r.ChargePermissionID, nil
 	})
+}
+
+// alreadyClosed is the answer to a closure of a permission closed
+// otherwise: nothing was changed by it.
+func alreadyClosed(cp *amazonpay.ChargePermission, cause error) *completion.Error {
+	md := map[string]string{"charge_permission_state": cp.StatusDetails.State}
+	if len(cp.StatusDetails.Reasons) > 0 {
+		md["reason_code"] = cp.StatusDetails.Reasons[0].ReasonCode
+	}
+	return completion.NewError(completion.KindFailedPrecondition, ReasonChargePermissionClosed,
+		"the charge permission is already closed; nothing was changed", cause, md)
+}
+
+// closedByMerchant reports whether a Closed permission was closed by a
+// Close Charge Permission call: the service makes one per permission (its
+// ID is the permission's), so such a closure is the operation's. Amazon's
+// own closures (AmazonClosed, Expired, ...) are not.
+func closedByMerchant(cp *amazonpay.ChargePermission) bool {
+	for _, r := range cp.StatusDetails.Reasons {
+		if r.ReasonCode == "MerchantClosed" || r.ReasonCode == "MerchantCanceled" {
+			return true
+		}
+	}
+	return false
 }
 
 func permissionReadError(err error) error {
@@ -128,7 +147,13 @@ func (s *Service) readBackClose(ctx context.Context, op payment.Operation, owner
 		return s.markUnknown(ctx, op, owner, max(completion.RetryDelay(err), completion.RetryDelay(cause)))
 	}
 	if cp.StatusDetails.State == amazonpay.ChargePermissionStateClosed {
-		return s.recordClose(ctx, op, cp, check)
+		if closedByMerchant(cp) {
+			return s.recordClose(ctx, op, cp, check)
+		}
+		// Closed, but not by this closure (Amazon closed it after the
+		// order total was captured, it expired, the buyer closed it):
+		// that closure is not this operation's.
+		return s.withdraw(ctx, op, owner, alreadyClosed(cp, cause))
 	}
 	switch {
 	case resend:

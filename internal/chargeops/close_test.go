@@ -1,6 +1,7 @@
 package chargeops_test
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -59,4 +60,45 @@ func TestClose(t *testing.T) {
 
 func closeReq(reason string) amazonpay.CloseChargePermissionRequest {
 	return amazonpay.CloseChargePermissionRequest{ClosureReason: reason}
+}
+
+// TestCloseOfPermissionAmazonClosed: the check reads the permission
+// Chargeable, then Amazon closes it by itself (the order total captured)
+// before the closure arrives, which Amazon refuses. The permission read
+// back is Closed, but not by this closure: the answer is
+// CHARGE_PERMISSION_CLOSED, not a closure the service did not make.
+func TestCloseOfPermissionAmazonClosed(t *testing.T) {
+	t.Parallel()
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, open)
+			ctx := t.Context()
+			done := f.completed(t, "10.00", "Authorize")
+			// The check's read is applied at once, its answer held.
+			f.control(t, "/simulator/faults", map[string]any{"operation": "GetChargePermission", "kind": "slowResponse", "latency": "300ms", "count": 1})
+			type answer struct {
+				res chargeops.Result
+				err error
+			}
+			answers := make(chan answer, 1)
+			go func() {
+				res, err := f.svc.Close(ctx, chargeops.CloseRequest{ChargePermissionID: done.ChargePermissionID, Reason: "order canceled"})
+				answers <- answer{res, err}
+			}()
+			for f.calls(t, done.CheckoutSessionID, "GetChargePermission") == 0 {
+				runtime.Gosched()
+			}
+			if _, _, err := f.client.CaptureCharge(ctx, done.ChargeID, amazonpay.CaptureChargeRequest{CaptureAmount: amazonpay.Price{Amount: "10.00", CurrencyCode: "USD"}}); err != nil {
+				t.Fatal(err)
+			}
+			a := <-answers
+			if reason(a.err) != chargeops.ReasonChargePermissionClosed {
+				t.Fatalf("Close of a permission Amazon closed meanwhile = %+v, %v; want %s", a.res, a.err, chargeops.ReasonChargePermissionClosed)
+			}
+			if _, err := f.st.GetOperation(ctx, chargeops.OperationID(payment.OpClose, done.ChargePermissionID, "")); err == nil {
+				t.Error("the refused closure stays recorded")
+			}
+		})
+	}
 }
