@@ -53,10 +53,10 @@ type Amazon interface {
 // Error reasons of the operations, beyond completion's (the proto's
 // ErrorReason names without the prefix).
 const (
-	ReasonIdempotencyKeyReused  = "IDEMPOTENCY_KEY_REUSED"
-	ReasonChargeNotCapturable   = "CHARGE_NOT_CAPTURABLE"
-	ReasonCaptureAmountExceeded = "CAPTURE_AMOUNT_EXCEEDED"
-	ReasonChargeNotCancelable   = "CHARGE_NOT_CANCELABLE"
+	ReasonIdempotencyKeyReused  = completion.ReasonIdempotencyKeyReused
+	ReasonChargeNotCapturable   = completion.ReasonChargeNotCapturable
+	ReasonCaptureAmountExceeded = completion.ReasonCaptureAmountExceeded
+	ReasonChargeNotCancelable   = completion.ReasonChargeNotCancelable
 )
 
 // Reasons are the reasons of this package's errors that completion.Reasons
@@ -495,47 +495,26 @@ func (s *Service) send(ctx context.Context, op payment.Operation, owner string, 
 		return s.record(ctx, op, ch, check)
 	}
 	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch f.Class {
-	case amazonpay.ClassState:
-		// The charge moved on; it may have been this operation's earlier,
-		// lost attempt: read it back.
-		return s.readBack(ctx, op, owner, check, err, f, false)
-	case amazonpay.ClassRejected:
-		switch f.ReasonCode {
-		case amazonpay.CodeCurrencyMismatch:
-			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonCurrencyMismatch,
-				"the currency differs from the charge's", err, md))
-		case "TransactionAmountExceeded":
-			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonCaptureAmountExceeded,
-				"the amount is above what Amazon Pay allows on this charge", err, md))
-		}
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-			"Amazon Pay rejected the "+string(op.Kind)+": "+f.ReasonCode, err, md))
-	case amazonpay.ClassNotFound:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargeNotFound,
-			"Amazon Pay does not know the charge", err, md))
-	case amazonpay.ClassAuthFailed:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md))
-	case amazonpay.ClassTLSFailed, amazonpay.ClassInvalidRequest:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
-			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
+	call := completion.CallCapture
+	if op.Kind == payment.OpCancel {
+		call = completion.CallCancel
 	}
-	if f.AfterChange() == amazonpay.StepNotApplied {
-		return s.withdraw(ctx, op, owner, unavailable(err, f))
+	if d := completion.AmazonFailure(call, f, err); d.Step != completion.StepReadBack {
+		return s.withdraw(ctx, op, owner, d.Err)
 	}
+	// Applied or not, and by whom: the charge tells (readBack).
 	return s.readBack(ctx, op, owner, check, err, f, false)
 }
 
+// unavailable is the answer to a change that a read-back showed not
+// applied after a throttled answer: retry the same call.
 func unavailable(cause error, f amazonpay.Failure) *completion.Error {
-	if f.Class == amazonpay.ClassThrottled {
-		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-			"Amazon Pay is throttling the service (or unavailable) and applied nothing; nothing was recorded, retry the same call after the RetryInfo delay",
-			cause, map[string]string{"amazon_reason_code": f.ReasonCode})
+	if f.Class == amazonpay.ClassThrottled || f.Class == amazonpay.ClassNotSent {
+		return completion.AmazonFailure(completion.CallCapture, f, cause).Err
 	}
 	return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-		"Amazon Pay could not be reached; nothing was recorded, retry the same call", cause, nil)
+		"Amazon Pay is throttling the service (or unavailable) and applied nothing; nothing was recorded, retry the same call after the RetryInfo delay",
+		cause, map[string]string{"amazon_reason_code": f.ReasonCode})
 }
 
 // attribution is what a charge read back shows about an operation.
@@ -780,22 +759,10 @@ func (e extender) ExtendLease(ctx context.Context, id, owner string, until time.
 	return e.st.ExtendOperationLease(ctx, id, owner, until)
 }
 
+// readError is the answer to a failed read of a charge (the check before
+// an operation): nothing was recorded or sent.
 func readError(err error) error {
-	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch f.Class {
-	case amazonpay.ClassNotFound:
-		return completion.NewError(completion.KindNotFound, completion.ReasonChargeNotFound, "Amazon Pay does not know the charge; nothing was sent", err, md)
-	case amazonpay.ClassAuthFailed:
-		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed, "Amazon Pay refused the service's credentials", err, md)
-	case amazonpay.ClassTLSFailed:
-		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed, "the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil)
-	case amazonpay.ClassRejected, amazonpay.ClassState:
-		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected, "Amazon Pay rejected reading the charge: "+f.ReasonCode, err, md)
-	default:
-		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-			"Amazon Pay could not be read; nothing was recorded or sent, retry the same call", err, md)
-	}
+	return completion.AmazonReadError(completion.CallGetCharge, err)
 }
 
 func storeError(err error) error {

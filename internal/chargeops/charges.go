@@ -12,9 +12,9 @@ import (
 
 // Create Charge reasons.
 const (
-	ReasonChargePermissionNotChargeable = "CHARGE_PERMISSION_NOT_CHARGEABLE"
-	ReasonChargeAmountExceeded          = "CHARGE_AMOUNT_EXCEEDED"
-	ReasonChargeCountExceeded           = "CHARGE_COUNT_EXCEEDED"
+	ReasonChargePermissionNotChargeable = completion.ReasonChargePermissionNotChargeable
+	ReasonChargeAmountExceeded          = completion.ReasonChargeAmountExceeded
+	ReasonChargeCountExceeded           = completion.ReasonChargeCountExceeded
 )
 
 // ChargeRequest is one CreateCharge call.
@@ -90,11 +90,6 @@ func chargeable(cp *amazonpay.ChargePermission, amount payment.Money) error {
 	return nil
 }
 
-// declines are Create Charge's 422 reason codes that mean the charge was
-// created and declined (its ID is not returned).
-var declines = map[string]bool{"SoftDeclined": true, "HardDeclined": true, "AmazonRejected": true,
-	"TransactionTimedOut": true, "ProcessingFailure": true}
-
 // sendCharge calls Create Charge for op with its key; retry as in
 // sendRefund: the same key makes Amazon answer with what it did before.
 func (s *Service) sendCharge(ctx context.Context, op payment.Operation, owner string, check, retry bool) (Result, error) {
@@ -112,45 +107,18 @@ func (s *Service) sendCharge(ctx context.Context, op payment.Operation, owner st
 		return s.record(ctx, op, ch, check)
 	}
 	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	if declines[f.ReasonCode] {
+	switch d := completion.AmazonFailure(completion.CallCreateCharge, f, err); {
+	case d.Step == completion.StepDeclined:
 		// Amazon created the charge and declined it: a result.
 		declined := &amazonpay.Charge{ChargePermissionID: op.ObjectID,
 			ChargeAmount: &amazonpay.Price{Amount: a.Amount, CurrencyCode: a.Currency}}
 		declined.StatusDetails.State = payment.ChargeDeclined
 		declined.StatusDetails.ReasonCode = f.ReasonCode
 		return s.record(ctx, op, declined, check)
-	}
-	switch f.ReasonCode {
-	case "InvalidChargePermissionStatus":
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonChargePermissionNotChargeable,
-			"Amazon Pay refused a charge on the permission in its state", err, md))
-	case "TransactionAmountExceeded":
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonChargeAmountExceeded,
-			"the amount is above what the charge permission allows", err, md))
-	case "TransactionCountExceeded":
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonChargeCountExceeded,
-			"the charge permission takes no more charges", err, md))
-	case amazonpay.CodeCurrencyMismatch:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonCurrencyMismatch,
-			"the currency differs from the charge permission's", err, md))
-	}
-	switch f.Class {
-	case amazonpay.ClassState, amazonpay.ClassRejected:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-			"Amazon Pay rejected the charge: "+f.ReasonCode, err, md))
-	case amazonpay.ClassNotFound:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
-			"Amazon Pay does not know the charge permission", err, md))
-	case amazonpay.ClassAuthFailed:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md))
-	case amazonpay.ClassTLSFailed, amazonpay.ClassInvalidRequest:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
-			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
-	}
-	if !retry && f.AfterChange() == amazonpay.StepNotApplied {
-		return s.withdraw(ctx, op, owner, unavailable(err, f))
+	case d.Step == completion.StepRefused:
+		return s.withdraw(ctx, op, owner, d.Err)
+	case d.Step == completion.StepNotApplied && !retry:
+		return s.withdraw(ctx, op, owner, d.Err)
 	}
 	if !retry {
 		return s.sendCharge(ctx, op, owner, check, true)

@@ -11,7 +11,7 @@ import (
 )
 
 // ReasonChargePermissionClosed: the permission is already closed.
-const ReasonChargePermissionClosed = "CHARGE_PERMISSION_CLOSED"
+const ReasonChargePermissionClosed = completion.ReasonChargePermissionClosed
 
 // CloseRequest is one CloseChargePermission call.
 type CloseRequest struct {
@@ -75,12 +75,10 @@ func closedByMerchant(cp *amazonpay.ChargePermission) bool {
 	return false
 }
 
+// permissionReadError is the answer to a failed read of a charge
+// permission (the check before an operation).
 func permissionReadError(err error) error {
-	if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
-		return completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
-			"Amazon Pay does not know the charge permission; nothing was sent", err, nil)
-	}
-	return readError(err)
+	return completion.AmazonReadError(completion.CallGetChargePermission, err)
 }
 
 // withoutBuyer keeps what the service records of a charge permission: its
@@ -113,27 +111,10 @@ func (s *Service) sendClose(ctx context.Context, op payment.Operation, owner str
 		return s.recordClose(ctx, op, cp, check)
 	}
 	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch {
-	case f.ReasonCode == "InvalidChargePermissionStatus":
-		// Closed meanwhile, perhaps by this operation's lost attempt.
-		return s.readBackClose(ctx, op, owner, check, err, f, false)
-	case f.Class == amazonpay.ClassNotFound:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargePermissionNotFound,
-			"Amazon Pay does not know the charge permission", err, md))
-	case f.Class == amazonpay.ClassState || f.Class == amazonpay.ClassRejected:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-			"Amazon Pay rejected the closure: "+f.ReasonCode, err, md))
-	case f.Class == amazonpay.ClassAuthFailed:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md))
-	case f.Class == amazonpay.ClassTLSFailed || f.Class == amazonpay.ClassInvalidRequest:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
-			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
+	if d := completion.AmazonFailure(completion.CallClose, f, err); d.Step != completion.StepReadBack {
+		return s.withdraw(ctx, op, owner, d.Err)
 	}
-	if f.AfterChange() == amazonpay.StepNotApplied {
-		return s.withdraw(ctx, op, owner, unavailable(err, f))
-	}
+	// Applied, by this closure's lost attempt or not: the permission tells.
 	return s.readBackClose(ctx, op, owner, check, err, f, false)
 }
 

@@ -13,9 +13,9 @@ import (
 
 // Refund reasons.
 const (
-	ReasonChargeNotRefundable  = "CHARGE_NOT_REFUNDABLE"
-	ReasonRefundAmountExceeded = "REFUND_AMOUNT_EXCEEDED"
-	ReasonRefundNotFound       = "REFUND_NOT_FOUND"
+	ReasonChargeNotRefundable  = completion.ReasonChargeNotRefundable
+	ReasonRefundAmountExceeded = completion.ReasonRefundAmountExceeded
+	ReasonRefundNotFound       = completion.ReasonRefundNotFound
 )
 
 // RefundRequest is one RefundCharge call.
@@ -101,34 +101,11 @@ func (s *Service) sendRefund(ctx context.Context, op payment.Operation, owner st
 		return s.recordRefund(ctx, op, rf, check)
 	}
 	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch f.Class {
-	case amazonpay.ClassState:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonChargeNotRefundable,
-			"Amazon Pay refused to refund the charge in its state", err, md))
-	case amazonpay.ClassRejected:
-		switch f.ReasonCode {
-		case amazonpay.CodeCurrencyMismatch:
-			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonCurrencyMismatch,
-				"the currency differs from the charge's", err, md))
-		case "TransactionAmountExceeded":
-			return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, ReasonRefundAmountExceeded,
-				"the refunds would exceed what Amazon Pay allows on this charge", err, md))
-		}
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-			"Amazon Pay rejected the refund: "+f.ReasonCode, err, md))
-	case amazonpay.ClassNotFound:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindNotFound, completion.ReasonChargeNotFound,
-			"Amazon Pay does not know the charge", err, md))
-	case amazonpay.ClassAuthFailed:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md))
-	case amazonpay.ClassTLSFailed, amazonpay.ClassInvalidRequest:
-		return s.withdraw(ctx, op, owner, completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
-			"the request could not be sent to Amazon Pay; nothing was sent", err, nil))
-	}
-	if !retry && f.AfterChange() == amazonpay.StepNotApplied {
-		return s.withdraw(ctx, op, owner, unavailable(err, f))
+	switch d := completion.AmazonFailure(completion.CallRefund, f, err); {
+	case d.Step == completion.StepRefused:
+		return s.withdraw(ctx, op, owner, d.Err)
+	case d.Step == completion.StepNotApplied && !retry:
+		return s.withdraw(ctx, op, owner, d.Err)
 	}
 	if !retry {
 		// The refund has no object to read back before its ID is known:
@@ -190,10 +167,7 @@ func (s *Service) GetRefund(ctx context.Context, refundID string) (*amazonpay.Re
 	}
 	rf, _, err := s.az.GetRefund(ctx, refundID)
 	if err != nil {
-		if amazonpay.Classify(err).Class == amazonpay.ClassNotFound {
-			return nil, completion.NewError(completion.KindNotFound, ReasonRefundNotFound, "Amazon Pay does not know the refund", err, nil)
-		}
-		return nil, readError(err)
+		return nil, completion.AmazonReadError(completion.CallGetRefund, err)
 	}
 	return rf, nil
 }

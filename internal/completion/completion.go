@@ -416,52 +416,14 @@ func (s *Service) completeUpstream(ctx context.Context, p payment.Payment, h hol
 	}
 
 	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch f.Class {
-	case amazonpay.ClassState, amazonpay.ClassRejected:
-		switch f.ReasonCode {
-		case amazonpay.CodeCheckoutSessionCanceled:
-			return s.settleFromSession(uctx, p, h, settleOpts{})
-		case amazonpay.CodeInvalidCheckoutSessionStatus:
-			return s.settleFromSession(uctx, p, h, settleOpts{amazonSaidNotCompletable: true})
-		case amazonpay.CodeAmountMismatch:
-			return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonAmountMismatch,
-				"the amount differs from the amount set on the checkout session", err, md))
-		case amazonpay.CodeCurrencyMismatch:
-			return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonCurrencyMismatch,
-				"the currency differs from the checkout session's currency", err, md))
-		}
-		return s.withdraw(uctx, p, h, newError(KindFailedPrecondition, ReasonAmazonPayRejected,
-			"Amazon Pay rejected the completion: "+f.ReasonCode, err, md))
-	case amazonpay.ClassNotFound:
-		return s.withdraw(uctx, p, h, newError(KindNotFound, ReasonCheckoutSessionNotFound,
-			"Amazon Pay does not know the checkout session", err, md))
-	case amazonpay.ClassAuthFailed:
-		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md))
-	case amazonpay.ClassTLSFailed:
-		// Nothing was sent, and nothing will be until an operator fixes
-		// the trust settings: not a retryable outage.
-		return s.withdraw(uctx, p, h, newError(KindInternal, ReasonAmazonPayTLSFailed,
-			"the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil))
-	}
-	// The rule for a failed change (amazonpay.Failure.AfterChange).
-	switch f.AfterChange() {
-	case amazonpay.StepNotApplied:
-		if f.Class == amazonpay.ClassThrottled {
-			// Amazon refused the last attempt and no earlier one may have
-			// been applied.
-			return s.withdraw(uctx, p, h, throttledError(err, md))
-		}
-		// No attempt reached Amazon Pay: nothing happened there, so the
-		// caller may simply retry.
-		if RetryDelay(err) > 0 {
-			// Held back by the client-side rate limit (Amazon's quota).
-			return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
-				"the call to Amazon Pay was held back to stay within its request quota; nothing was sent or recorded, retry the same call after the RetryInfo delay", err, nil))
-		}
-		return s.withdraw(uctx, p, h, newError(KindUnavailable, ReasonAmazonPayUnavailable,
-			"Amazon Pay could not be reached; retry the same call", err, nil))
+	d := AmazonFailure(CallComplete, f, err)
+	switch {
+	case d.Step == StepRefused || d.Step == StepNotApplied:
+		return s.withdraw(uctx, p, h, d.Err)
+	case f.ReasonCode == amazonpay.CodeCheckoutSessionCanceled:
+		return s.settleFromSession(uctx, p, h, settleOpts{})
+	case f.ReasonCode == amazonpay.CodeInvalidCheckoutSessionStatus:
+		return s.settleFromSession(uctx, p, h, settleOpts{amazonSaidNotCompletable: true})
 	default:
 		// The request may have been applied: learn the truth from the
 		// session instead of guessing.

@@ -145,7 +145,7 @@ func (s *Server) WatchPayment(req *pb.WatchPaymentRequest, stream pb.PaymentComp
 func (s *Server) GetCharge(ctx context.Context, req *pb.GetChargeRequest) (*pb.GetChargeResponse, error) {
 	c, info, err := s.d.Amazon.GetCharge(ctx, req.GetChargeId())
 	if err != nil {
-		return nil, s.status(ctx, amazonReadError(err, completion.ReasonChargeNotFound, "Amazon Pay does not know the charge"))
+		return nil, s.status(ctx, amazonReadError(err, completion.CallGetCharge))
 	}
 	s.d.Logger.DebugContext(ctx, "amazon pay get charge", "charge_id", c.ChargeID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
 	return &pb.GetChargeResponse{Charge: chargeToProto(c)}, nil
@@ -156,7 +156,7 @@ func (s *Server) GetCharge(ctx context.Context, req *pb.GetChargeRequest) (*pb.G
 func (s *Server) GetChargePermission(ctx context.Context, req *pb.GetChargePermissionRequest) (*pb.GetChargePermissionResponse, error) {
 	cp, info, err := s.d.Amazon.GetChargePermission(ctx, req.GetChargePermissionId())
 	if err != nil {
-		return nil, s.status(ctx, amazonReadError(err, completion.ReasonChargePermissionNotFound, "Amazon Pay does not know the charge permission"))
+		return nil, s.status(ctx, amazonReadError(err, completion.CallGetChargePermission))
 	}
 	s.d.Logger.DebugContext(ctx, "amazon pay get charge permission", "charge_permission_id", cp.ChargePermissionID, "amazon_request_id", info.RequestID, "attempts", info.Attempts)
 	return &pb.GetChargePermissionResponse{ChargePermission: chargePermissionToProto(cp)}, nil

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
@@ -76,33 +75,8 @@ func (s *Server) status(ctx context.Context, err error) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-// amazonReadError classifies a failed read of an Amazon Pay object.
-func amazonReadError(err error, notFoundReason, notFoundMsg string) error {
-	f := amazonpay.Classify(err)
-	md := map[string]string{"amazon_reason_code": f.ReasonCode}
-	switch f.Class {
-	case amazonpay.ClassNotSent, amazonpay.ClassMayBeApplied:
-		if f.StatusCode == 0 {
-			return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-				"Amazon Pay could not be reached; retry the same call", err, nil)
-		}
-		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-			"Amazon Pay is unavailable or throttling; retry the same call", err, md)
-	case amazonpay.ClassThrottled:
-		return completion.NewError(completion.KindUnavailable, completion.ReasonAmazonPayUnavailable,
-			"Amazon Pay is unavailable or throttling; retry the same call", err, md)
-	case amazonpay.ClassNotFound:
-		return completion.NewError(completion.KindNotFound, notFoundReason, notFoundMsg, err, md)
-	case amazonpay.ClassAuthFailed:
-		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayAuthFailed,
-			"Amazon Pay refused the service's credentials", err, md)
-	case amazonpay.ClassTLSFailed:
-		return completion.NewError(completion.KindInternal, completion.ReasonAmazonPayTLSFailed,
-			"the service could not verify Amazon Pay's TLS certificate; nothing was sent", err, nil)
-	case amazonpay.ClassState, amazonpay.ClassRejected:
-		return completion.NewError(completion.KindFailedPrecondition, completion.ReasonAmazonPayRejected,
-			"Amazon Pay rejected the request: "+f.ReasonCode, err, md)
-	default:
-		return err
-	}
+// amazonReadError is the answer to a failed read of an Amazon Pay object,
+// by the one failure policy (completion.AmazonFailure).
+func amazonReadError(err error, call completion.Call) error {
+	return completion.AmazonReadError(call, err)
 }

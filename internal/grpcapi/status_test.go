@@ -133,7 +133,7 @@ func TestAmazonReadError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := s.status(t.Context(), amazonReadError(tt.err, completion.ReasonChargeNotFound, "Amazon Pay does not know the charge"))
+			err := s.status(t.Context(), amazonReadError(tt.err, completion.CallGetCharge))
 			code, info, _ := errorInfo(t, err)
 			if code != tt.wantCode || info.GetReason() != tt.wantReason || info.GetMetadata()["amazon_reason_code"] != tt.wantAmazon {
 				t.Errorf("status = %v %v, want %v reason %q amazon_reason_code %q", code, info, tt.wantCode, tt.wantReason, tt.wantAmazon)
@@ -156,7 +156,7 @@ func TestRetryInfo(t *testing.T) {
 		wantDelay time.Duration // 0: no RetryInfo
 	}{
 		{"throttled with Retry-After", amazonReadError(&amazonpay.Error{StatusCode: 429, ReasonCode: amazonpay.CodeTooManyRequests, Retryable: true, RetryAfter: 7 * time.Second},
-			completion.ReasonChargeNotFound, "x"), 7 * time.Second},
+			completion.CallGetCharge), 7 * time.Second},
 		{"throttled, wrapped", fmt.Errorf("complete: %w", unavailable(&amazonpay.Error{StatusCode: 503, Retryable: true, RetryAfter: 3 * time.Second})), 3 * time.Second},
 		{"throttled without Retry-After", unavailable(&amazonpay.Error{StatusCode: 429, Retryable: true}), rpcstatus.DefaultRetryDelay},
 		{"Amazon unreachable", unavailable(&amazonpay.TransportError{Err: errors.New("refused")}), rpcstatus.DefaultRetryDelay},
