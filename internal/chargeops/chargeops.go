@@ -444,16 +444,7 @@ func resultOf(op payment.Operation) Result {
 	if err := json.Unmarshal(op.Result, &ch); err != nil {
 		return Result{Outcome: payment.Unknown}
 	}
-	o := payment.Completed
-	switch ch.StatusDetails.State {
-	case payment.ChargeCaptureInitiated, payment.ChargeAuthorizationInitiated:
-		o = payment.Pending
-	case payment.ChargeDeclined:
-		o = payment.Declined
-	case payment.ChargeCanceled:
-		o = payment.Canceled
-	}
-	return Result{Charge: &ch, Outcome: o}
+	return Result{Charge: &ch, Outcome: chargeOutcome(op.Kind, ch.StatusDetails.State)}
 }
 
 // send makes the operation's call for op, leased to owner, and records

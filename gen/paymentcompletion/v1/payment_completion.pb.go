@@ -2045,8 +2045,11 @@ type CreateChargeResponse struct {
 	Charge *Charge `protobuf:"bytes,1,opt,name=charge,proto3" json:"charge,omitempty"`
 	// OUTCOME_COMPLETED: authorized (or captured). OUTCOME_PENDING: Amazon Pay
 	// decides asynchronously; the service tracks it. OUTCOME_DECLINED: see
-	// reason_code. OUTCOME_UNKNOWN: the answer was lost; repeat the same call
-	// later.
+	// reason_code. OUTCOME_CANCELED: the charge was canceled while its
+	// authorization was pending (CancelCharge, or CloseChargePermission with
+	// `cancel_pending_charges`; charge.reason_code says which); create another
+	// charge with a new key if the order still needs one. OUTCOME_UNKNOWN: the
+	// answer was lost; repeat the same call later.
 	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=paymentcompletion.v1.Outcome" json:"outcome,omitempty"`
 	// For OUTCOME_DECLINED: SoftDeclined (the buyer may fix the payment method
 	// and the charge be tried again with a new key), HardDeclined (ask for

@@ -814,8 +814,11 @@ export type CreateChargeResponse = Message<"paymentcompletion.v1.CreateChargeRes
   /**
    * OUTCOME_COMPLETED: authorized (or captured). OUTCOME_PENDING: Amazon Pay
    * decides asynchronously; the service tracks it. OUTCOME_DECLINED: see
-   * reason_code. OUTCOME_UNKNOWN: the answer was lost; repeat the same call
-   * later.
+   * reason_code. OUTCOME_CANCELED: the charge was canceled while its
+   * authorization was pending (CancelCharge, or CloseChargePermission with
+   * `cancel_pending_charges`; charge.reason_code says which); create another
+   * charge with a new key if the order still needs one. OUTCOME_UNKNOWN: the
+   * answer was lost; repeat the same call later.
    *
    * @generated from field: paymentcompletion.v1.Outcome outcome = 2;
    */
