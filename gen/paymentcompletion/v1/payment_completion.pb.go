@@ -453,8 +453,13 @@ const (
 	ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED ErrorReason = 23
 	// FAILED_PRECONDITION: the charge cannot be captured in its state (metadata
 	// `charge_state`): it is not Authorized (already captured, canceled,
-	// declined, expired, or a capture is in progress). Nothing was sent.
-	// Create a new charge (CreateCharge) to collect again.
+	// declined, expired, or a capture is in progress), or another capture of
+	// it (another key) won: Amazon Pay takes one capture per charge. This
+	// call captured nothing. With `charge_state` Captured or CaptureInitiated
+	// the money is collected by that other capture: do not collect it again.
+	// Only when the authorization is gone without a capture (Canceled,
+	// Declined) and the order still needs the money, create a new charge
+	// (CreateCharge).
 	ErrorReason_ERROR_REASON_CHARGE_NOT_CAPTURABLE ErrorReason = 24
 	// FAILED_PRECONDITION: the capture amount is above what the charge
 	// authorized (metadata `authorized_amount`). Nothing was captured; capture
@@ -462,7 +467,8 @@ const (
 	ErrorReason_ERROR_REASON_CAPTURE_AMOUNT_EXCEEDED ErrorReason = 25
 	// FAILED_PRECONDITION: the charge cannot be canceled in its state
 	// (metadata `charge_state`): only an Authorized or AuthorizationInitiated
-	// charge can. Nothing was sent.
+	// charge can; also a charge canceled otherwise (by a closure, or
+	// expired). This call canceled nothing.
 	ErrorReason_ERROR_REASON_CHARGE_NOT_CANCELABLE ErrorReason = 26
 	// FAILED_PRECONDITION: the charge cannot be refunded in its state
 	// (metadata `charge_state`): only a Captured charge can. Nothing was sent.
@@ -486,7 +492,8 @@ const (
 	ErrorReason_ERROR_REASON_CHARGE_COUNT_EXCEEDED ErrorReason = 32
 	// FAILED_PRECONDITION: the charge permission is already closed (metadata
 	// `charge_permission_state` and `reason_code`, for example MerchantClosed,
-	// AmazonClosed, Expired). Nothing was sent.
+	// AmazonClosed, Expired), also when Amazon Pay closed it meanwhile. This
+	// call closed nothing.
 	ErrorReason_ERROR_REASON_CHARGE_PERMISSION_CLOSED ErrorReason = 33
 )
 

@@ -136,7 +136,8 @@ type PaymentCompletionServiceClient interface {
 	// fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
 	// nothing. Amazon's rules are answered before anything is sent where the
 	// service can tell (it reads the charge first): a charge that is not
-	// Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+	// Authorized, or whose one capture another key made, is
+	// FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
 	// above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
 	// `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
 	// answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
@@ -150,8 +151,9 @@ type PaymentCompletionServiceClient interface {
 	// guarantees as CaptureCharge: recorded before Amazon Pay is called, one
 	// upstream cancellation per charge however often or concurrently it is
 	// asked for (a repeat returns the stored result), lost answers read back.
-	// A charge in another state is FAILED_PRECONDITION
-	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
+	// A charge in another state, or canceled otherwise (by a closure, or
+	// expired), is FAILED_PRECONDITION `CHARGE_NOT_CANCELABLE`: this call
+	// canceled nothing.
 	CancelCharge(ctx context.Context, in *CancelChargeRequest, opts ...grpc.CallOption) (*CancelChargeResponse, error)
 	// RefundCharge refunds (part of) a Captured charge exactly once per
 	// `idempotency_key` (for example the storefront's credit memo ID), with
@@ -439,7 +441,8 @@ type PaymentCompletionServiceServer interface {
 	// fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
 	// nothing. Amazon's rules are answered before anything is sent where the
 	// service can tell (it reads the charge first): a charge that is not
-	// Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+	// Authorized, or whose one capture another key made, is
+	// FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
 	// above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
 	// `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
 	// answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
@@ -453,8 +456,9 @@ type PaymentCompletionServiceServer interface {
 	// guarantees as CaptureCharge: recorded before Amazon Pay is called, one
 	// upstream cancellation per charge however often or concurrently it is
 	// asked for (a repeat returns the stored result), lost answers read back.
-	// A charge in another state is FAILED_PRECONDITION
-	// `CHARGE_NOT_CANCELABLE`, with nothing sent.
+	// A charge in another state, or canceled otherwise (by a closure, or
+	// expired), is FAILED_PRECONDITION `CHARGE_NOT_CANCELABLE`: this call
+	// canceled nothing.
 	CancelCharge(context.Context, *CancelChargeRequest) (*CancelChargeResponse, error)
 	// RefundCharge refunds (part of) a Captured charge exactly once per
 	// `idempotency_key` (for example the storefront's credit memo ID), with

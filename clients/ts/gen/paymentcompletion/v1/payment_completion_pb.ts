@@ -1999,8 +1999,13 @@ export enum ErrorReason {
   /**
    * FAILED_PRECONDITION: the charge cannot be captured in its state (metadata
    * `charge_state`): it is not Authorized (already captured, canceled,
-   * declined, expired, or a capture is in progress). Nothing was sent.
-   * Create a new charge (CreateCharge) to collect again.
+   * declined, expired, or a capture is in progress), or another capture of
+   * it (another key) won: Amazon Pay takes one capture per charge. This
+   * call captured nothing. With `charge_state` Captured or CaptureInitiated
+   * the money is collected by that other capture: do not collect it again.
+   * Only when the authorization is gone without a capture (Canceled,
+   * Declined) and the order still needs the money, create a new charge
+   * (CreateCharge).
    *
    * @generated from enum value: ERROR_REASON_CHARGE_NOT_CAPTURABLE = 24;
    */
@@ -2018,7 +2023,8 @@ export enum ErrorReason {
   /**
    * FAILED_PRECONDITION: the charge cannot be canceled in its state
    * (metadata `charge_state`): only an Authorized or AuthorizationInitiated
-   * charge can. Nothing was sent.
+   * charge can; also a charge canceled otherwise (by a closure, or
+   * expired). This call canceled nothing.
    *
    * @generated from enum value: ERROR_REASON_CHARGE_NOT_CANCELABLE = 26;
    */
@@ -2077,7 +2083,8 @@ export enum ErrorReason {
   /**
    * FAILED_PRECONDITION: the charge permission is already closed (metadata
    * `charge_permission_state` and `reason_code`, for example MerchantClosed,
-   * AmazonClosed, Expired). Nothing was sent.
+   * AmazonClosed, Expired), also when Amazon Pay closed it meanwhile. This
+   * call closed nothing.
    *
    * @generated from enum value: ERROR_REASON_CHARGE_PERMISSION_CLOSED = 33;
    */
@@ -2242,7 +2249,8 @@ export const PaymentCompletionService: GenService<{
    * fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
    * nothing. Amazon's rules are answered before anything is sent where the
    * service can tell (it reads the charge first): a charge that is not
-   * Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+   * Authorized, or whose one capture another key made, is
+   * FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
    * above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
    * `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
    * answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
@@ -2264,8 +2272,9 @@ export const PaymentCompletionService: GenService<{
    * guarantees as CaptureCharge: recorded before Amazon Pay is called, one
    * upstream cancellation per charge however often or concurrently it is
    * asked for (a repeat returns the stored result), lost answers read back.
-   * A charge in another state is FAILED_PRECONDITION
-   * `CHARGE_NOT_CANCELABLE`, with nothing sent.
+   * A charge in another state, or canceled otherwise (by a closure, or
+   * expired), is FAILED_PRECONDITION `CHARGE_NOT_CANCELABLE`: this call
+   * canceled nothing.
    *
    * @generated from rpc paymentcompletion.v1.PaymentCompletionService.CancelCharge
    */
