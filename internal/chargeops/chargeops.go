@@ -613,12 +613,12 @@ func (s *Service) readBack(ctx context.Context, op payment.Operation, owner stri
 // from another operation): FAILED_PRECONDITION with the charge's state.
 func notTaken(kind payment.OpKind, ch *amazonpay.Charge, cause error) *completion.Error {
 	st := ch.StatusDetails.State
-	reason, what := ReasonChargeNotCapturable, "capture"
+	reason, msg := ReasonChargeNotCapturable, "this capture was not applied: Amazon Pay takes one capture per charge, of an Authorized charge"
 	if kind == payment.OpCancel {
-		reason, what = ReasonChargeNotCancelable, "cancellation"
+		reason, msg = ReasonChargeNotCancelable, "this cancellation was not applied: only an Authorized or AuthorizationInitiated charge can be canceled"
 	}
 	return completion.NewError(completion.KindFailedPrecondition, reason,
-		"the charge is "+st+", not by this "+what+"; nothing was changed by it", cause, map[string]string{"charge_state": st})
+		"the charge is "+st+"; "+msg, cause, map[string]string{"charge_state": st})
 }
 
 // proveCapture asks Amazon Pay with the capture's own idempotency key
