@@ -366,6 +366,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 		return Result{}, completion.NewError(completion.KindFailedPrecondition, ReasonIdempotencyKeyReused,
 			"the idempotency key was already used for this "+string(stored.Kind)+" with other arguments; nothing was changed", nil, nil)
 	}
+	if e, failed := failureOf(stored); failed {
+		return Result{}, e
+	}
 	if stored.State != payment.OpSending {
 		return resultOf(stored), nil
 	}
@@ -395,6 +398,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 		case err != nil:
 			continue // the store may come back before the deadline
 		case cur.State != payment.OpSending:
+			if e, failed := failureOf(cur); failed {
+				return Result{}, e
+			}
 			return resultOf(cur), nil
 		}
 	}
@@ -404,6 +410,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 func resultOf(op payment.Operation) Result {
 	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
 		return Result{Outcome: payment.Unknown}
+	}
+	if _, failed := failureOf(op); failed {
+		return Result{Outcome: payment.Unknown} // answered as its error (failureOf)
 	}
 	if op.Kind == payment.OpClose || op.Kind == payment.OpReference {
 		var cp amazonpay.ChargePermission
@@ -638,9 +647,15 @@ func (s *Service) advance(ctx context.Context, op payment.Operation, u payment.O
 }
 
 // withdraw removes an operation nobody was told about, and returns e. An
-// operation a caller already saw as unknown stays, checked again later.
+// operation a caller already saw as unknown ends failed when e is Amazon's
+// refusal (see fail); otherwise it stays, checked again later.
 func (s *Service) withdraw(ctx context.Context, op payment.Operation, owner string, e *completion.Error) (Result, error) {
 	if op.State != payment.OpSending {
+		if refusal(e) {
+			// Sent again with its key: Amazon would have answered an
+			// applied change with its result, so the refusal is final.
+			return s.fail(ctx, op, e)
+		}
 		s.log.WarnContext(ctx, "amazon pay refused a check of an operation", "operation_id", op.ID, "reason", e.Reason)
 		_, _ = s.markUnknown(ctx, op, owner, completion.RetryDelay(e.Err))
 		return Result{}, e
@@ -671,11 +686,15 @@ func (s *Service) markUnknown(ctx context.Context, op payment.Operation, owner s
 }
 
 // Get returns an operation's recorded result; store.ErrNotFound (as a
-// not-found *completion.Error) when none.
+// not-found *completion.Error) when none; the refusal of one that ended
+// failed.
 func (s *Service) Get(ctx context.Context, id string) (Result, error) {
 	op, err := s.st.GetOperation(ctx, id)
 	if err != nil {
 		return Result{}, storeError(err)
+	}
+	if e, failed := failureOf(op); failed {
+		return Result{}, e
 	}
 	return resultOf(op), nil
 }
