@@ -273,7 +273,9 @@ func prefixed(p, columns string) string {
 
 // nudgeOperations makes the unsettled operations on ref (a charge) whose
 // lease is free due at now. An operation leased right now is left to its
-// holder, whose check reads Amazon anyway.
+// holder, whose check reads Amazon anyway. The charge's expiry watch is
+// made due whatever its lease (it only reads the charge); see the SQLite
+// store's.
 func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now time.Time) (int64, error) {
 	// A charge created on a permission (CreateCharge) is recorded under
 	// the permission: the notification's ChargePermissionId finds it.
@@ -287,8 +289,9 @@ func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now ti
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE operations SET next_check_time = LEAST(next_check_time, $2)
-		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
-			AND (lease_owner = '' OR next_check_time <= $2)`, ref.ID, now, ref.ChargePermissionID)
+		WHERE `+where+` AND next_check_time IS NOT NULL
+			AND ((state IN ('unknown', 'pending') AND (lease_owner = '' OR next_check_time <= $2))
+				OR (kind = 'expiry' AND state <> 'done'))`, ref.ID, now, ref.ChargePermissionID)
 	if err != nil {
 		return 0, err
 	}

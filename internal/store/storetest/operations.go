@@ -126,6 +126,35 @@ func testOpNudge(t *testing.T, st OperationStore) {
 	if op, err := st.GetOperation(ctx, "c1"); err != nil || !op.NextCheckTime.Equal(latest) {
 		t.Errorf("created charge after nudge: next check %v, %v; want %v", op.NextCheckTime, err, latest)
 	}
+
+	// A charge's expiry watch waits under its lease until the
+	// authorization expires; a CHARGE notification makes it due now (it
+	// only reads the charge), a CHARGE_PERMISSION one does not, and a
+	// done one stays done.
+	watch := newOp("e1", "P04", opT0)
+	watch.Kind, watch.ObjectID, watch.NextCheckTime = payment.OpExpiry, "S01-watched", opT0.Add(30*24*time.Hour)
+	mustCreateOp(t, st, watch, "expiry")
+	done := newOp("e2", "P04", opT0)
+	done.Kind, done.ObjectID = payment.OpExpiry, "S01-watched-done"
+	mustCreateOp(t, st, done, "expiry")
+	if _, _, err := st.AdvanceOperation(ctx, "e2", payment.OpUpdate{State: payment.OpDone, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ref  store.ObjectRef
+		want int
+	}{
+		{store.ObjectRef{Type: store.ObjectChargePermission, ID: "P04"}, 0},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "S01-watched-done", ChargePermissionID: "P04"}, 0},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "S01-watched", ChargePermissionID: "P04"}, 1},
+	} {
+		if n, err := st.Nudge(ctx, tt.ref, latest); err != nil || n != tt.want {
+			t.Errorf("Nudge(%+v) = %d, %v; want %d", tt.ref, n, err, tt.want)
+		}
+	}
+	if op, err := st.GetOperation(ctx, "e1"); err != nil || !op.NextCheckTime.Equal(latest) {
+		t.Errorf("expiry watch after nudge: next check %v, %v; want %v", op.NextCheckTime, err, latest)
+	}
 }
 
 var opT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
