@@ -618,7 +618,11 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 			return Result{}, storeError(err)
 		}
 	}
-	return s.advance(ctx, op, u)
+	res, err := s.advance(ctx, op, u)
+	if err == nil {
+		s.retireExpiry(ctx, op)
+	}
+	return res, err
 }
 
 // advance records u on op, retrying the store briefly; if it still fails
