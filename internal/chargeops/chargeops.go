@@ -73,6 +73,14 @@ const (
 	DefaultPendingMax      = 30 * time.Minute
 )
 
+// UnknownBudget is how long an operation's outcome may stay unknown
+// before an operator is told (the metric
+// paymentcompletion_operations_unknown_past_budget): Amazon Pay keeps an
+// idempotency key for 24 hours, so the worker's resends with the same key
+// are safe for that long only; a refund or new charge still unknown then
+// is no longer sent again (see check).
+const UnknownBudget = 24 * time.Hour
+
 // Config tunes the operations; zero values take the defaults.
 type Config struct {
 	// Owner names this replica in leases.

@@ -146,3 +146,37 @@ func TestRefusedChargeResendEndsFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestNoResendPastKeyLifetime: a refund still unknown after Amazon's
+// idempotency keys expire (UnknownBudget) is not sent again, since a
+// resend could refund twice; it stays unknown for an operator.
+func TestNoResendPastKeyLifetime(t *testing.T) {
+	t.Parallel()
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, open)
+			ctx := t.Context()
+			sess, charge := f.authorized(t, "20.00")
+			if _, err := f.svc.Capture(ctx, chargeops.CaptureRequest{ChargeID: charge, Amount: usd("20.00"), IdempotencyKey: "ship"}); err != nil {
+				t.Fatal(err)
+			}
+			// Amazon unreachable for longer than the budget.
+			f.fault(t, "CreateRefund", simulator.FaultReset, 1000)
+			if res, err := f.svc.Refund(ctx, chargeops.RefundRequest{ChargeID: charge, Amount: usd("5.00"), IdempotencyKey: "memo"}); err != nil || res.Outcome != payment.Unknown {
+				t.Fatalf("refund = %+v, %v; want unknown", res, err)
+			}
+			f.clock.Advance(chargeops.UnknownBudget + time.Minute)
+			f.clearFaults(t)
+			sent := f.calls(t, sess, "CreateRefund")
+			f.settle(t, time.Hour, 3)
+			if n := f.calls(t, sess, "CreateRefund"); n != sent {
+				t.Errorf("%d CreateRefund calls past the budget, want none", n-sent)
+			}
+			op, err := f.st.GetOperation(ctx, chargeops.OperationID(payment.OpRefund, charge, "memo"))
+			if err != nil || op.State != payment.OpUnknown {
+				t.Errorf("refund past the budget = %+v, %v; want unknown", op, err)
+			}
+		})
+	}
+}
