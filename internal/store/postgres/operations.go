@@ -297,3 +297,32 @@ func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now ti
 	}
 	return tag.RowsAffected(), nil
 }
+
+var _ store.UnknownOperationCounter = (*Store)(nil)
+
+// CountUnknownOperations implements store.UnknownOperationCounter; only
+// scheduled operations (the partial index on next_check_time) are read.
+func (s *Store) CountUnknownOperations(ctx context.Context, createdBefore time.Time) (map[payment.OpKind]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kind, count(*) FROM operations
+		WHERE next_check_time IS NOT NULL AND state IN ('sending', 'unknown') AND kind <> 'expiry' AND create_time < $1
+		GROUP BY kind`, createdBefore)
+	if err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	defer rows.Close()
+	out := map[payment.OpKind]int64{}
+	for rows.Next() {
+		var (
+			kind string
+			n    int64
+		)
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, wrap("count unknown operations", err)
+		}
+		out[payment.OpKind(kind)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	return out, nil
+}

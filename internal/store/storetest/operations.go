@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
@@ -37,6 +38,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"advance_only_forward", testOpAdvance},
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
+		{"count_unknown", testOpCountUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,8 +52,46 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 // operations, and whose Nudge reaches them.
 type OperationStore interface {
 	store.Operations
+	store.UnknownOperationCounter
 	Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error)
 	Close() error
+}
+
+// testOpCountUnknown: the operations not known yet, created before the
+// time, per kind; settled ones, later ones and expiry watches are not
+// counted.
+func testOpCountUnknown(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	old, recent := opT0, opT0.Add(2*time.Hour)
+	mk := func(id string, kind payment.OpKind, at time.Time, state payment.OpState) {
+		op := newOp(id, "P01", at)
+		op.Kind, op.ObjectID = kind, "S01-"+id
+		mustCreateOp(t, st, op, "w1")
+		if state == payment.OpSending {
+			return
+		}
+		u := payment.OpUpdate{State: state, Time: at, NextCheckTime: at.Add(time.Minute)}
+		if state == payment.OpDone {
+			u.NextCheckTime = time.Time{}
+		}
+		if _, _, err := st.AdvanceOperation(ctx, id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("u1", payment.OpRefund, old, payment.OpUnknown)
+	mk("u2", payment.OpRefund, old, payment.OpSending)
+	mk("u3", payment.OpCharge, old, payment.OpUnknown)
+	mk("u4", payment.OpRefund, recent, payment.OpUnknown) // not old enough
+	mk("u5", payment.OpCapture, old, payment.OpDone)
+	mk("u6", payment.OpCapture, old, payment.OpPending) // Amazon decides
+	mk("u7", payment.OpExpiry, old, payment.OpSending)  // a watch
+	got, err := st.CountUnknownOperations(ctx, opT0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[payment.OpKind]int64{payment.OpRefund: 2, payment.OpCharge: 1}, got); diff != "" {
+		t.Errorf("CountUnknownOperations (-want +got):\n%s", diff)
+	}
 }
 
 func testOpNudge(t *testing.T, st OperationStore) {
