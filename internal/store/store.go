@@ -156,6 +156,12 @@ type ListQuery struct {
 	After *ListPosition
 	// Limit is the most payments returned; it must be positive.
 	Limit int
+	// UnknownOperationsBefore, when set, keeps only payments with an
+	// operation on their charge permission whose outcome is not known yet
+	// (as UnknownOperationCounter counts them) and that was created before
+	// it: the operations past their reconciliation budget. Only stores
+	// that keep Operations support it; the others refuse it.
+	UnknownOperationsBefore time.Time
 }
 
 // ListPosition is a place in List's order, the key of one payment.

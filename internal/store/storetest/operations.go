@@ -39,6 +39,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
 		{"count_unknown", testOpCountUnknown},
+		{"list_unknown_operations", testOpListUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,5 +451,69 @@ func testOpTransitionThen(t *testing.T, st OperationStore) {
 	}
 	if ops, err := st.ListOperations(ctx, "P-then"); err != nil || len(ops) != 2 {
 		t.Errorf("ListOperations = %d, %v; want 2", len(ops), err)
+	}
+}
+
+// testOpListUnknown: List with UnknownOperationsBefore keeps the payments
+// whose charge permission has an operation not known yet and older than
+// the time; other filters and paging still apply.
+func testOpListUnknown(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	ps, ok := st.(store.Store)
+	if !ok {
+		t.Fatalf("%T keeps operations but no payments", st)
+	}
+	for i, cp := range []string{"P-stuck", "P-recent", "P-done", "P-none", "P-stuck2"} {
+		id := fmt.Sprintf("cs-attn-%d", i)
+		mustCreate(t, ps, attempt(id, "order-"+id, opT0.Add(time.Duration(i)*time.Second)), "w1")
+		if _, _, err := ps.Transition(ctx, id, payment.Transition{Outcome: payment.Completed, ChargePermissionID: cp,
+			ChargeID: cp + "-C", Time: opT0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, recent := opT0, opT0.Add(2*time.Hour)
+	mk := func(id, cp string, at time.Time, state payment.OpState) {
+		op := newOp(id, cp, at)
+		mustCreateOp(t, st, op, "w1")
+		if state == payment.OpSending {
+			return
+		}
+		u := payment.OpUpdate{State: state, Time: at, NextCheckTime: at.Add(time.Minute)}
+		if state == payment.OpDone {
+			u.NextCheckTime = time.Time{}
+		}
+		if _, _, err := st.AdvanceOperation(ctx, id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("a1", "P-stuck", old, payment.OpUnknown)
+	mk("a2", "P-stuck", old, payment.OpDone)
+	mk("a3", "P-recent", recent, payment.OpUnknown)
+	mk("a4", "P-done", old, payment.OpDone)
+	mk("a5", "P-stuck2", old, payment.OpSending)
+	watch := newOp("a6", "P-none", old)
+	watch.Kind = payment.OpExpiry
+	mustCreateOp(t, st, watch, "expiry")
+
+	before := opT0.Add(time.Hour)
+	got, err := ps.List(ctx, store.ListQuery{UnknownOperationsBefore: before, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"cs-attn-4", "cs-attn-0"}, ids(got)); diff != "" {
+		t.Errorf("List of payments with unknown operations (-want +got):\n%s", diff)
+	}
+	// Paged one at a time, with an outcome filter.
+	first, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, UnknownOperationsBefore: before, Limit: 1})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first page = %v, %v", ids(first), err)
+	}
+	next, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, UnknownOperationsBefore: before, Limit: 1,
+		After: &store.ListPosition{CreateTime: first[0].CreateTime, CheckoutSessionID: first[0].CheckoutSessionID}})
+	if err != nil || len(next) != 1 || next[0].CheckoutSessionID != "cs-attn-0" {
+		t.Errorf("second page = %v, %v; want cs-attn-0", ids(next), err)
+	}
+	if got, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Pending}, UnknownOperationsBefore: before, Limit: 10}); err != nil || len(got) != 0 {
+		t.Errorf("pending payments with unknown operations = %v, %v; want none", ids(got), err)
 	}
 }
