@@ -82,6 +82,11 @@ func (s *Service) retireExpiry(ctx context.Context, op payment.Operation) {
 		return
 	}
 	id := OperationID(payment.OpExpiry, op.ObjectID, "")
+	// A read first: a charge without a watch (under automatic capture)
+	// or one already retired costs no durable commit.
+	if w, err := s.st.GetOperation(ctx, id); err != nil || w.State == payment.OpDone {
+		return
+	}
 	if _, _, err := s.st.AdvanceOperation(ctx, id, payment.OpUpdate{State: payment.OpDone, Time: s.cfg.Now().UTC()}); err != nil &&
 		!errors.Is(err, store.ErrNotFound) {
 		// Harmless: the watch reads the charge once at its expiry.
