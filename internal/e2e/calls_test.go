@@ -252,6 +252,32 @@ func TestCallsWithNotifications(t *testing.T) {
 		}
 	})
 
+	t.Run("authorized_completion", func(t *testing.T) {
+		p := completeOrder(t, a, svc, "order-authorized", sessionSpec{Amount: "20.00", Scenario: "Authorized"})
+		waitSettled(t, svc.Client, p.GetCheckoutSessionId())
+		waitDelivered(t, a)
+		time.Sleep(500 * time.Millisecond) // as below: room for a call that should not be made
+		if diff := cmp.Diff(map[string]int{"CompleteCheckoutSession": 1}, serviceCalls(a.calls(t, p.GetCheckoutSessionId()))); diff != "" {
+			t.Errorf("Amazon Pay calls (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("close_canceling_pending_charges", func(t *testing.T) {
+		p := completeOrder(t, a, svc, "order-close", sessionSpec{Amount: "20.00", Scenario: "Authorized"})
+		if _, err := svc.Client.CloseChargePermission(ctx, &pb.CloseChargePermissionRequest{ChargePermissionId: p.GetChargePermissionId(),
+			ClosureReason: "order canceled", CancelPendingCharges: true}); err != nil {
+			t.Fatal(err)
+		}
+		waitSettled(t, svc.Client, p.GetCheckoutSessionId())
+		waitDelivered(t, a)
+		time.Sleep(500 * time.Millisecond) // as below: room for a call that should not be made
+		want := map[string]int{"CompleteCheckoutSession": 1, "GetChargePermission": 1, "CloseChargePermission": 1, "GetCharge": 1}
+		if diff := cmp.Diff(want, serviceCalls(a.calls(t, p.GetCheckoutSessionId()))); diff != "" {
+			t.Errorf("Amazon Pay calls (-want +got):\n%s", diff)
+		}
+		sameCharges(t, a, svc.Client, p.GetCheckoutSessionId())
+	})
+
 	t.Run("refund_notification_replayed", func(t *testing.T) {
 		id := a.newSession(t, ctx, sessionSpec{Amount: "30.00", Intent: "AuthorizeWithCapture", Scenario: "Authorized"})
 		resp, err := svc.Client.CompleteCheckout(ctx, &pb.CompleteCheckoutRequest{CheckoutSessionId: id, OrderId: "order-replay", ChargeAmount: usd("30.00")})

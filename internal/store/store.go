@@ -106,7 +106,8 @@ type Store interface {
 	// unsettled operations on a CHARGE (unknown, or a capture in
 	// progress), and the unsettled refunds on a REFUND's charge permission,
 	// due at now when their lease is free, and the CHARGE's expiry watch
-	// (kind expiry, not done) whatever its lease, and count them. Once it
+	// waiting for the expiry (kind expiry, sending) whatever its lease,
+	// and count them. Once it
 	// returns without error the nudge is durable.
 	Nudge(ctx context.Context, ref ObjectRef, now time.Time) (int, error)
 

@@ -291,7 +291,7 @@ func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now ti
 	tag, err := s.pool.Exec(ctx, `UPDATE operations SET next_check_time = LEAST(next_check_time, $2)
 		WHERE `+where+` AND next_check_time IS NOT NULL
 			AND ((state IN ('unknown', 'pending') AND (lease_owner = '' OR next_check_time <= $2))
-				OR (kind = 'expiry' AND state <> 'done'))`, ref.ID, now, ref.ChargePermissionID)
+				OR (kind = 'expiry' AND state = 'sending'))`, ref.ID, now, ref.ChargePermissionID)
 	if err != nil {
 		return 0, err
 	}

@@ -308,9 +308,10 @@ func (s *Store) ExtendOperationLease(ctx context.Context, id, owner string, unti
 // lease is free due at now, in Nudge's transaction. An operation leased
 // right now is left to its holder, whose check reads Amazon anyway. The
 // expiry watch of the charge (kind expiry, waiting under its lease until
-// the authorization's expiry) is made due whatever its lease: it only
+// the authorization's expiry) is made due whatever that lease: it only
 // reads the charge, so Amazon's own changes to it (a cancellation by a
-// closure, a capture elsewhere) reach the payment now.
+// closure, a capture elsewhere) reach the payment now. Once made due
+// (unknown) it is nudged like the others.
 func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now time.Time) (int64, error) {
 	// A charge created on a permission (CreateCharge) is recorded under
 	// the permission: the notification's ChargePermissionId finds it.
@@ -324,7 +325,7 @@ func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now t
 	res, err := tx.ExecContext(ctx, `UPDATE operations SET next_check_time = min(next_check_time, :now)
 		WHERE `+where+` AND next_check_time IS NOT NULL
 			AND ((state IN ('unknown', 'pending') AND (lease_owner = '' OR next_check_time <= :now))
-				OR (kind = 'expiry' AND state <> 'done'))`,
+				OR (kind = 'expiry' AND state = 'sending'))`,
 		sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID), sql.Named("cp", ref.ChargePermissionID))
 	if err != nil {
 		return 0, err
