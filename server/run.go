@@ -18,11 +18,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/logcontext"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracing"
 )
@@ -124,6 +126,9 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		opts.Metrics = obs.metrics.GRPC()
 		if obs.backlog != nil {
 			obs.metrics.WatchBacklog(obs.backlog, time.Now)
+		}
+		if c, ok := obs.backlog.(store.UnknownOperationCounter); ok {
+			obs.metrics.WatchOperationsPastBudget(c, chargeops.UnknownBudget, time.Now)
 		}
 	}
 	if callersFile != nil {

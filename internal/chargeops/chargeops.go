@@ -75,6 +75,14 @@ const (
 	DefaultPendingMax      = 30 * time.Minute
 )
 
+// UnknownBudget is how long an operation's outcome may stay unknown
+// before an operator is told (the metric
+// paymentcompletion_operations_unknown_past_budget): Amazon Pay keeps an
+// idempotency key for 24 hours, so the worker's resends with the same key
+// are safe for that long only; a refund or new charge still unknown then
+// is no longer sent again (see check).
+const UnknownBudget = 24 * time.Hour
+
 // Config tunes the operations; zero values take the defaults.
 type Config struct {
 	// Owner names this replica in leases.
@@ -387,6 +395,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 		return Result{}, completion.NewError(completion.KindFailedPrecondition, ReasonIdempotencyKeyReused,
 			"the idempotency key was already used for this "+string(stored.Kind)+" with other arguments; nothing was changed", nil, nil)
 	}
+	if e, failed := failureOf(stored); failed {
+		return Result{}, e
+	}
 	if stored.State != payment.OpSending {
 		return resultOf(stored), nil
 	}
@@ -416,6 +427,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 		case err != nil:
 			continue // the store may come back before the deadline
 		case cur.State != payment.OpSending:
+			if e, failed := failureOf(cur); failed {
+				return Result{}, e
+			}
 			return resultOf(cur), nil
 		}
 	}
@@ -425,6 +439,9 @@ func (s *Service) existing(ctx context.Context, stored, asked payment.Operation)
 func resultOf(op payment.Operation) Result {
 	if op.State == payment.OpSending || op.State == payment.OpUnknown || len(op.Result) == 0 {
 		return Result{Outcome: payment.Unknown}
+	}
+	if _, failed := failureOf(op); failed {
+		return Result{Outcome: payment.Unknown} // answered as its error (failureOf)
 	}
 	if op.Kind == payment.OpClose || op.Kind == payment.OpReference {
 		var cp amazonpay.ChargePermission
@@ -673,7 +690,11 @@ func (s *Service) record(ctx context.Context, op payment.Operation, ch *amazonpa
 			return Result{}, storeError(err)
 		}
 	}
-	return s.advance(ctx, op, u)
+	res, err := s.advance(ctx, op, u)
+	if err == nil {
+		s.retireExpiry(ctx, op)
+	}
+	return res, err
 }
 
 // advance records u on op, retrying the store briefly; if it still fails
@@ -702,9 +723,15 @@ func (s *Service) advance(ctx context.Context, op payment.Operation, u payment.O
 }
 
 // withdraw removes an operation nobody was told about, and returns e. An
-// operation a caller already saw as unknown stays, checked again later.
+// operation a caller already saw as unknown ends failed when e is Amazon's
+// refusal (see fail); otherwise it stays, checked again later.
 func (s *Service) withdraw(ctx context.Context, op payment.Operation, owner string, e *completion.Error) (Result, error) {
 	if op.State != payment.OpSending {
+		if refusal(e) {
+			// Sent again with its key: Amazon would have answered an
+			// applied change with its result, so the refusal is final.
+			return s.fail(ctx, op, e)
+		}
 		s.log.WarnContext(ctx, "amazon pay refused a check of an operation", "operation_id", op.ID, "reason", e.Reason)
 		_, _ = s.markUnknown(ctx, op, owner, completion.RetryDelay(e.Err))
 		return Result{}, e
@@ -735,11 +762,15 @@ func (s *Service) markUnknown(ctx context.Context, op payment.Operation, owner s
 }
 
 // Get returns an operation's recorded result; store.ErrNotFound (as a
-// not-found *completion.Error) when none.
+// not-found *completion.Error) when none; the refusal of one that ended
+// failed.
 func (s *Service) Get(ctx context.Context, id string) (Result, error) {
 	op, err := s.st.GetOperation(ctx, id)
 	if err != nil {
 		return Result{}, storeError(err)
+	}
+	if e, failed := failureOf(op); failed {
+		return Result{}, e
 	}
 	return resultOf(op), nil
 }

@@ -151,5 +151,12 @@ func (s *Service) recordClose(ctx context.Context, op payment.Operation, cp *ama
 	if err != nil {
 		return Result{}, err
 	}
-	return s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
+	res, err := s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
+	if err == nil && op.Kind == payment.OpClose {
+		var a closeArgs
+		if json.Unmarshal([]byte(op.Request), &a) == nil && a.CancelPendingCharges {
+			s.recheckCharges(ctx, op.ObjectID)
+		}
+	}
+	return res, err
 }

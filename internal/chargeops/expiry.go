@@ -2,12 +2,14 @@ package chargeops
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
 // Authorizations expire 30 days after they are made unless captured or
@@ -68,4 +70,50 @@ func (s *Service) checkExpiry(ctx context.Context, op payment.Operation, owner s
 	if _, err := s.st.RescheduleOperation(ctx, op.ID, owner, next, now); err != nil {
 		s.log.WarnContext(ctx, "could not reschedule an expiry check", "operation_id", op.ID, "error", err.Error())
 	}
+}
+
+// retireExpiry ends the expiry watch of the charge op captured or
+// canceled (or found final): Amazon's answer to op is the charge's last
+// change, and the capture's own polls follow one in progress, so the read
+// at the expiry would only find it as recorded. A charge without a watch
+// is left alone.
+func (s *Service) retireExpiry(ctx context.Context, op payment.Operation) {
+	if op.Kind != payment.OpCapture && op.Kind != payment.OpCancel {
+		return
+	}
+	id := OperationID(payment.OpExpiry, op.ObjectID, "")
+	// A read first: a charge without a watch (under automatic capture)
+	// or one already retired costs no durable commit.
+	if w, err := s.st.GetOperation(ctx, id); err != nil || w.State == payment.OpDone {
+		return
+	}
+	if _, _, err := s.st.AdvanceOperation(ctx, id, payment.OpUpdate{State: payment.OpDone, Time: s.cfg.Now().UTC()}); err != nil &&
+		!errors.Is(err, store.ErrNotFound) {
+		// Harmless: the watch reads the charge once at its expiry.
+		s.log.WarnContext(ctx, "could not retire an expiry watch", "operation_id", id, "error", err.Error())
+	}
+}
+
+// recheckCharges makes the expiry watches of a permission's charges due
+// now: Amazon canceled its open charges with the closure
+// (cancelPendingCharges), and only a read of each charge tells the
+// payment. Marked unknown (the charge's state is, until read), so that a
+// failed read is retried with backoff by the worker.
+func (s *Service) recheckCharges(ctx context.Context, chargePermissionID string) {
+	ops, err := s.st.ListOperations(ctx, chargePermissionID)
+	if err != nil {
+		s.log.WarnContext(ctx, "could not list the charges a closure canceled; their notifications or expiry checks will tell",
+			"charge_permission_id", chargePermissionID, "error", err.Error())
+		return
+	}
+	now := s.cfg.Now().UTC()
+	for _, op := range ops {
+		if op.Kind != payment.OpExpiry || op.State != payment.OpSending {
+			continue
+		}
+		if _, _, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: now, Time: now}); err != nil {
+			s.log.WarnContext(ctx, "could not make an expiry watch due", "operation_id", op.ID, "error", err.Error())
+		}
+	}
+	s.Wake()
 }

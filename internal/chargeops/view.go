@@ -17,7 +17,8 @@ type View struct {
 	Captured, Refunded, Outstanding *payment.Money
 	// Unsettled counts the operations shown here (charges, captures,
 	// cancellations, refunds) that are not done yet: their state can still
-	// change by itself (Amazon's answer, or a pending state settling).
+	// change by itself (Amazon's answer, or a pending state settling); and
+	// the charges a closure canceled that are not read back yet.
 	Unsettled int
 }
 
@@ -70,6 +71,12 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 		switch op.Kind {
 		case payment.OpCapture, payment.OpCancel, payment.OpRefund, payment.OpCharge:
 			if op.State != payment.OpDone {
+				v.Unsettled++
+			}
+		case payment.OpExpiry:
+			// Made due because Amazon changed the charge (a closure
+			// canceled it): the change is on its way to the payment.
+			if op.State == payment.OpUnknown {
 				v.Unsettled++
 			}
 		}

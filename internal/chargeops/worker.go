@@ -57,6 +57,18 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 	case op.Kind == payment.OpRefund && op.State == payment.OpPending:
 		s.pollRefund(uctx, op, owner)
 		return
+	case (op.Kind == payment.OpRefund || op.Kind == payment.OpCharge) && op.State != payment.OpPending &&
+		s.cfg.Now().Sub(op.CreateTime) > UnknownBudget:
+		// Amazon no longer knows the key: a resend could make a second
+		// refund or charge. Nothing reads either back without its ID; the
+		// operator is told (UnknownBudget) and decides.
+		s.log.ErrorContext(ctx, "operation unknown past its budget; not sent again, an operator must settle it",
+			"operation_id", op.ID, "kind", string(op.Kind), "object_id", op.ObjectID)
+		now := s.cfg.Now().UTC()
+		if _, err := s.st.RescheduleOperation(ctx, op.ID, owner, now.Add(s.cfg.MaxInterval), now); err != nil {
+			s.log.WarnContext(ctx, "could not reschedule an operation", "operation_id", op.ID, "error", err.Error())
+		}
+		return
 	case op.Kind == payment.OpRefund:
 		// Unknown, or left in flight by a process that died: the same
 		// key makes Amazon answer with the refund it created, or create

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,13 @@ func newCapture(t testing.TB) *capture {
 	}))
 	t.Cleanup(c.srv.Close)
 	return c
+}
+
+// all returns the bodies captured so far.
+func (c *capture) all() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.bodies)
 }
 
 func (c *capture) first(t testing.TB, within time.Duration) map[string]string {

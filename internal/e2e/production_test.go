@@ -113,6 +113,7 @@ func TestProductionSettings(t *testing.T) {
 		`paymentcompletion_store_operation_duration_seconds_count{operation="CreateAttempt"}`,
 		`paymentcompletion_payments_unsettled{outcome="pending"} 0`,
 		`paymentcompletion_tracker_lag_seconds 0`,
+		`paymentcompletion_operations_unknown_past_budget{kind="refund"} 0`,
 		// The limits at rest (the defaults): the completion answered, so
 		// its place is free.
 		`paymentcompletion_limit_in_use{limit="completions"} 0`,

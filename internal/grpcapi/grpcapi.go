@@ -6,11 +6,13 @@ package grpcapi
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/listing"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
@@ -178,6 +180,9 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 	}
 	if req.GetCreateTimeEnd() != nil {
 		q.CreatedBefore = req.GetCreateTimeEnd().AsTime()
+	}
+	if req.GetOperationsNeedAttention() {
+		q.UnknownOperationsBefore = time.Now().Add(-chargeops.UnknownBudget)
 	}
 	page, err := s.d.Lister.List(ctx, q)
 	if err != nil {

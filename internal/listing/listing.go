@@ -52,6 +52,11 @@ type Query struct {
 	PageSize int
 	// PageToken is a previous Page's NextPageToken, "" for the first page.
 	PageToken string
+	// UnknownOperationsBefore, when set, keeps the payments with an
+	// operation still unknown that was recorded before it (the
+	// operations past their budget; see store.ListQuery). Its presence,
+	// not the time, which moves from page to page, is part of the filter.
+	UnknownOperationsBefore time.Time
 }
 
 // Page is one page of a listing.
@@ -94,6 +99,8 @@ func (q Query) storeQuery() (store.ListQuery, error) {
 		CreatedFrom:   q.CreatedFrom,
 		CreatedBefore: q.CreatedBefore,
 		Limit:         q.PageSize,
+
+		UnknownOperationsBefore: q.UnknownOperationsBefore,
 	}
 	switch {
 	case q.PageSize < 0:
@@ -138,7 +145,11 @@ func (q Query) fingerprint() [8]byte {
 		}
 		return strconv.FormatInt(t.UnixMicro(), 10)
 	}
-	h := sha256.Sum256([]byte(tokenVersionName + "\x00" + strings.Join(names, ",") + "\x00" + micros(q.CreatedFrom) + "\x00" + micros(q.CreatedBefore)))
+	filter := tokenVersionName + "\x00" + strings.Join(names, ",") + "\x00" + micros(q.CreatedFrom) + "\x00" + micros(q.CreatedBefore)
+	if !q.UnknownOperationsBefore.IsZero() {
+		filter += "\x00operations-need-attention"
+	}
+	h := sha256.Sum256([]byte(filter))
 	return [8]byte(h[:8])
 }
 

@@ -185,6 +185,7 @@ func TestInvalid(t *testing.T) {
 		{"token_with_other_outcomes", withToken(listing.Query{Outcomes: []payment.Outcome{payment.Completed}}), "page_token"},
 		{"token_with_a_start", withToken(listing.Query{Outcomes: unknownOnly.Outcomes, CreatedFrom: base}), "page_token"},
 		{"token_with_an_end", withToken(listing.Query{Outcomes: unknownOnly.Outcomes, CreatedBefore: base.Add(time.Hour)}), "page_token"},
+		{"token_with_operations_filter", withToken(listing.Query{Outcomes: unknownOnly.Outcomes, UnknownOperationsBefore: base}), "page_token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

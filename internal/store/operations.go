@@ -63,3 +63,13 @@ type Operations interface {
 	// leased to owner and not done; ErrLeaseLost otherwise.
 	ExtendOperationLease(ctx context.Context, id, owner string, until time.Time) error
 }
+
+// UnknownOperationCounter counts the operations whose outcome is still
+// not known (payment.OpSending or payment.OpUnknown) and that were
+// created before a time, per kind; expiry watches (payment.OpExpiry),
+// which wait in flight by design, are left out, as are kinds with none.
+// Both stores implement it; the operator's signal of operations past
+// their reconciliation budget is read from it.
+type UnknownOperationCounter interface {
+	CountUnknownOperations(ctx context.Context, createdBefore time.Time) (map[payment.OpKind]int64, error)
+}

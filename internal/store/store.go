@@ -101,11 +101,14 @@ type Store interface {
 	// mark: the check it leads to reads Amazon after the nudge. Nothing
 	// else changes: Version stays and watchers are not told. It returns how
 	// many payments matched (0 for an object no payment tracks). A
-	// REFUND matches no payment. Stores that keep Operations also make
-	// the unsettled operations on a CHARGE (unknown, or a capture in
+	// REFUND or a CHARGE_PERMISSION matches no payment (a payment waits
+	// for its charge only). Stores that keep Operations also make the
+	// unsettled operations on a CHARGE (unknown, or a capture in
 	// progress), and the unsettled refunds on a REFUND's charge permission,
-	// due at now when their lease is free, and count them. Once it returns
-	// without error the nudge is durable.
+	// due at now when their lease is free, and the CHARGE's expiry watch
+	// waiting for the expiry (kind expiry, sending) whatever its lease,
+	// and count them. Once it
+	// returns without error the nudge is durable.
 	Nudge(ctx context.Context, ref ObjectRef, now time.Time) (int, error)
 
 	// Ping reports whether the database is reachable.
@@ -154,6 +157,12 @@ type ListQuery struct {
 	After *ListPosition
 	// Limit is the most payments returned; it must be positive.
 	Limit int
+	// UnknownOperationsBefore, when set, keeps only payments with an
+	// operation on their charge permission whose outcome is not known yet
+	// (as UnknownOperationCounter counts them) and that was created before
+	// it: the operations past their reconciliation budget. Only stores
+	// that keep Operations support it; the others refuse it.
+	UnknownOperationsBefore time.Time
 }
 
 // ListPosition is a place in List's order, the key of one payment.

@@ -1232,9 +1232,19 @@ type ListPaymentsRequest struct {
 	// The token is opaque and belongs to its filter: with other `outcomes` or
 	// creation times it is refused with INVALID_ARGUMENT
 	// (`INVALID_REQUEST`). `page_size` may change between pages.
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Lists only payments that need an operator: one of their money
+	// operations (capture, cancellation, refund, new charge, closure) has
+	// had an unknown outcome for longer than its reconciliation budget (24
+	// hours after it was recorded), which the metric
+	// paymentcompletion_operations_unknown_past_budget counts. The service
+	// no longer sends such a refund or new charge again (Amazon Pay keeps an
+	// idempotency key for 24 hours only): look the charge up in Seller
+	// Central and settle the order by hand. Combines with the other
+	// filters; part of the filter a page token belongs to.
+	OperationsNeedAttention bool `protobuf:"varint,6,opt,name=operations_need_attention,json=operationsNeedAttention,proto3" json:"operations_need_attention,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *ListPaymentsRequest) Reset() {
@@ -1300,6 +1310,13 @@ func (x *ListPaymentsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListPaymentsRequest) GetOperationsNeedAttention() bool {
+	if x != nil {
+		return x.OperationsNeedAttention
+	}
+	return false
 }
 
 // ListPaymentsResponse is one page of payments.
@@ -3177,14 +3194,15 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1aGetChargePermissionRequest\x12Z\n" +
 	"\x14charge_permission_id\x18\x01 \x01(\tB(\xbaH%r#2!^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}$R\x12chargePermissionId\"r\n" +
 	"\x1bGetChargePermissionResponse\x12S\n" +
-	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\"\x88\x04\n" +
+	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\"\xc4\x04\n" +
 	"\x13ListPaymentsRequest\x12L\n" +
 	"\boutcomes\x18\x01 \x03(\x0e2\x1d.paymentcompletion.v1.OutcomeB\x11\xbaH\x0e\x92\x01\v\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\boutcomes\x12F\n" +
 	"\x11create_time_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fcreateTimeStart\x12B\n" +
 	"\x0fcreate_time_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rcreateTimeEnd\x12$\n" +
 	"\tpage_size\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12:\n" +
+	"\x19operations_need_attention\x18\x06 \x01(\bR\x17operationsNeedAttention:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
 	"\x1flist_payments.create_time_range\x120create_time_start must be before create_time_end\x1ak!has(this.create_time_start) || !has(this.create_time_end) || this.create_time_start < this.create_time_end\"y\n" +
 	"\x14ListPaymentsResponse\x129\n" +
 	"\bpayments\x18\x01 \x03(\v2\x1d.paymentcompletion.v1.PaymentR\bpayments\x12&\n" +

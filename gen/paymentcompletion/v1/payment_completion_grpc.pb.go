@@ -56,6 +56,19 @@ const (
 // `retry_delay` before retrying. The error details are defined in
 // google/rpc/error_details.proto, shipped beside this file.
 //
+// Every money operation (CaptureCharge, CancelCharge, RefundCharge,
+// CreateCharge, CloseChargePermission) ends. One answered OUTCOME_UNKNOWN is
+// settled in the background by sending it again with the same Amazon Pay
+// idempotency key, so an already applied change is answered with its result.
+// When Amazon Pay refuses that resend (for example a refund the charge no
+// longer has room for, a charge on a permission closed meanwhile) the
+// operation ends failed, with nothing applied: it no longer counts as
+// unsettled (WatchPayment ends), and repeating the call answers the
+// refusal as the error the first call would have had (FAILED_PRECONDITION
+// or NOT_FOUND with the operation's ErrorReason and Amazon's reason in the
+// ErrorInfo metadata `amazon_reason_code`). Retry with a new
+// `idempotency_key` if the change is still wanted.
+//
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each
 // caller may call only the methods granted to it (PERMISSION_DENIED
@@ -360,6 +373,19 @@ func (c *paymentCompletionServiceClient) CloseChargePermission(ctx context.Conte
 // UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
 // `retry_delay` before retrying. The error details are defined in
 // google/rpc/error_details.proto, shipped beside this file.
+//
+// Every money operation (CaptureCharge, CancelCharge, RefundCharge,
+// CreateCharge, CloseChargePermission) ends. One answered OUTCOME_UNKNOWN is
+// settled in the background by sending it again with the same Amazon Pay
+// idempotency key, so an already applied change is answered with its result.
+// When Amazon Pay refuses that resend (for example a refund the charge no
+// longer has room for, a charge on a permission closed meanwhile) the
+// operation ends failed, with nothing applied: it no longer counts as
+// unsettled (WatchPayment ends), and repeating the call answers the
+// refusal as the error the first call would have had (FAILED_PRECONDITION
+// or NOT_FOUND with the operation's ErrorReason and Amazon's reason in the
+// ErrorInfo metadata `amazon_reason_code`). Retry with a new
+// `idempotency_key` if the change is still wanted.
 //
 // Metadata: send `authorization: Bearer <token>` (or connect with the client
 // certificate) of a caller the service knows when it requires callers; each

@@ -289,7 +289,9 @@ func prefixed(p, columns string) string {
 
 // nudgeOperations makes the unsettled operations on ref (a charge) whose
 // lease is free due at now. An operation leased right now is left to its
-// holder, whose check reads Amazon anyway.
+// holder, whose check reads Amazon anyway. The charge's expiry watch is
+// made due whatever its lease (it only reads the charge); see the SQLite
+// store's.
 func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now time.Time) (int64, error) {
 	// A charge created on a permission (CreateCharge) is recorded under
 	// the permission: the notification's ChargePermissionId finds it.
@@ -303,10 +305,40 @@ func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now ti
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE operations SET next_check_time = LEAST(next_check_time, $2)
-		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
-			AND (lease_owner = '' OR next_check_time <= $2)`, ref.ID, now, ref.ChargePermissionID)
+		WHERE `+where+` AND next_check_time IS NOT NULL
+			AND ((state IN ('unknown', 'pending') AND (lease_owner = '' OR next_check_time <= $2))
+				OR (kind = 'expiry' AND state = 'sending'))`, ref.ID, now, ref.ChargePermissionID)
 	if err != nil {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+var _ store.UnknownOperationCounter = (*Store)(nil)
+
+// CountUnknownOperations implements store.UnknownOperationCounter; only
+// scheduled operations (the partial index on next_check_time) are read.
+func (s *Store) CountUnknownOperations(ctx context.Context, createdBefore time.Time) (map[payment.OpKind]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kind, count(*) FROM operations
+		WHERE next_check_time IS NOT NULL AND state IN ('sending', 'unknown') AND kind <> 'expiry' AND create_time < $1
+		GROUP BY kind`, createdBefore)
+	if err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	defer rows.Close()
+	out := map[payment.OpKind]int64{}
+	for rows.Next() {
+		var (
+			kind string
+			n    int64
+		)
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, wrap("count unknown operations", err)
+		}
+		out[payment.OpKind(kind)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	return out, nil
 }

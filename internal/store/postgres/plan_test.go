@@ -64,7 +64,7 @@ func TestListPlan(t *testing.T) {
 				}
 				args := append([]any{ninf, inf, "", 50}, tt.outcomes...)
 				var plan string
-				if err := tx.QueryRow(t.Context(), "EXPLAIN (FORMAT JSON) "+listSQL(len(tt.outcomes)), args...).Scan(&plan); err != nil {
+				if err := tx.QueryRow(t.Context(), "EXPLAIN (FORMAT JSON) "+listSQL(len(tt.outcomes), false), args...).Scan(&plan); err != nil {
 					t.Fatalf("EXPLAIN: %v", err)
 				}
 				var root []struct{ Plan planNode }
@@ -151,7 +151,7 @@ func TestListReadsOnePage(t *testing.T) {
 				args = append(args, string(o))
 			}
 			var plan string
-			if err := s.pool.QueryRow(t.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+listSQL(len(tt.q.Outcomes)), args...).Scan(&plan); err != nil {
+			if err := s.pool.QueryRow(t.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+listSQL(len(tt.q.Outcomes), false), args...).Scan(&plan); err != nil {
 				t.Fatalf("EXPLAIN: %v", err)
 			}
 			var root []struct{ Plan planNode }

@@ -462,7 +462,12 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 // upper bound and stopping at the limit), merged in order. Parameters: $1
 // the start of the creation range, $2 and $3 its exclusive upper bound in
 // List's order (sqlstore.ListBound), $4 the limit, $5 ... the outcomes.
-func listSQL(n int) string {
+func listSQL(n int, unknownOps bool) string {
+	filter := ""
+	if unknownOps {
+		// The time follows the outcomes' parameters.
+		filter = " AND " + sqlstore.UnknownOperationsSQL(fmt.Sprintf("$%d", 5+n))
+	}
 	var b strings.Builder
 	for i := range n {
 		if i > 0 {
@@ -470,8 +475,8 @@ func listSQL(n int) string {
 		}
 		fmt.Fprintf(&b, `(SELECT %s FROM payments
 		WHERE outcome = $%d AND create_time >= $1
-			AND (create_time, checkout_session_id) < ($2, $3)
-		ORDER BY create_time DESC, checkout_session_id DESC LIMIT $4)`, columns, 5+i)
+			AND (create_time, checkout_session_id) < ($2, $3)%s
+		ORDER BY create_time DESC, checkout_session_id DESC LIMIT $4)`, columns, 5+i, filter)
 	}
 	if n == 1 {
 		return strings.TrimSuffix(strings.TrimPrefix(b.String(), "("), ")")
@@ -497,7 +502,11 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 	for _, o := range outcomes {
 		args = append(args, string(o))
 	}
-	rows, err := s.pool.Query(ctx, listSQL(len(outcomes)), args...)
+	unknownOps := !q.UnknownOperationsBefore.IsZero()
+	if unknownOps {
+		args = append(args, q.UnknownOperationsBefore)
+	}
+	rows, err := s.pool.Query(ctx, listSQL(len(outcomes), unknownOps), args...)
 	if err != nil {
 		return nil, wrap("list", err)
 	}

@@ -94,7 +94,7 @@ func TestListPlan(t *testing.T) {
 		for i := 1; i <= n; i++ {
 			args = append(args, sql.Named(fmt.Sprintf("o%d", i), "unknown"))
 		}
-		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+listSQL(n), args...)
+		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+listSQL(n, false), args...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -326,7 +326,12 @@ func (s *Store) ExtendOperationLease(ctx context.Context, id, owner string, unti
 
 // nudgeOperations makes the unsettled operations on ref (a charge) whose
 // lease is free due at now, in Nudge's transaction. An operation leased
-// right now is left to its holder, whose check reads Amazon anyway.
+// right now is left to its holder, whose check reads Amazon anyway. The
+// expiry watch of the charge (kind expiry, waiting under its lease until
+// the authorization's expiry) is made due whatever that lease: it only
+// reads the charge, so Amazon's own changes to it (a cancellation by a
+// closure, a capture elsewhere) reach the payment now. Once made due
+// (unknown) it is nudged like the others.
 func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now time.Time) (int64, error) {
 	// A charge created on a permission (CreateCharge) is recorded under
 	// the permission: the notification's ChargePermissionId finds it.
@@ -338,11 +343,41 @@ func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now t
 		return 0, nil
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE operations SET next_check_time = min(next_check_time, :now)
-		WHERE `+where+` AND state IN ('unknown', 'pending') AND next_check_time IS NOT NULL
-			AND (lease_owner = '' OR next_check_time <= :now)`,
+		WHERE `+where+` AND next_check_time IS NOT NULL
+			AND ((state IN ('unknown', 'pending') AND (lease_owner = '' OR next_check_time <= :now))
+				OR (kind = 'expiry' AND state = 'sending'))`,
 		sql.Named("now", now.UnixMicro()), sql.Named("id", ref.ID), sql.Named("cp", ref.ChargePermissionID))
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+var _ store.UnknownOperationCounter = (*Store)(nil)
+
+// CountUnknownOperations implements store.UnknownOperationCounter; only
+// scheduled operations (the partial index on next_check_time) are read.
+func (s *Store) CountUnknownOperations(ctx context.Context, createdBefore time.Time) (map[payment.OpKind]int64, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, count(*) FROM operations INDEXED BY operations_next_check_time
+		WHERE next_check_time IS NOT NULL AND state IN ('sending', 'unknown') AND kind <> 'expiry' AND create_time < ?
+		GROUP BY kind`, micros(createdBefore))
+	if err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	defer rows.Close()
+	out := map[payment.OpKind]int64{}
+	for rows.Next() {
+		var (
+			kind string
+			n    int64
+		)
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, wrap("count unknown operations", err)
+		}
+		out[payment.OpKind(kind)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("count unknown operations", err)
+	}
+	return out, nil
 }

@@ -388,12 +388,16 @@ func (s *Store) Reschedule(ctx context.Context, checkoutSessionID, owner string,
 // rows. Named parameters: :o1 ... :oN the outcomes, :from the start of the
 // creation range, :at and :id its exclusive upper bound in List's order
 // (sqlstore.ListBound), :limit.
-func listSQL(n int) string {
+func listSQL(n int, unknownOps bool) string {
+	filter := ""
+	if unknownOps {
+		filter = " AND " + sqlstore.UnknownOperationsSQL(":before")
+	}
 	sub := func(i int) string {
 		return fmt.Sprintf(`SELECT * FROM (SELECT %s FROM payments
 		WHERE outcome = :o%d AND create_time >= :from
-			AND create_time <= :at AND (create_time < :at OR checkout_session_id < :id)
-		ORDER BY create_time DESC, checkout_session_id DESC LIMIT :limit)`, columns, i)
+			AND create_time <= :at AND (create_time < :at OR checkout_session_id < :id)%s
+		ORDER BY create_time DESC, checkout_session_id DESC LIMIT :limit)`, columns, i, filter)
 	}
 	var b strings.Builder
 	for i := 1; i <= n; i++ {
@@ -425,7 +429,11 @@ func (s *Store) List(ctx context.Context, q store.ListQuery) ([]payment.Payment,
 	for i, o := range outcomes {
 		args = append(args, sql.Named(fmt.Sprintf("o%d", i+1), string(o)))
 	}
-	rows, err := s.read.QueryContext(ctx, listSQL(len(outcomes)), args...)
+	unknownOps := !q.UnknownOperationsBefore.IsZero()
+	if unknownOps {
+		args = append(args, sql.Named("before", micros(q.UnknownOperationsBefore)))
+	}
+	rows, err := s.read.QueryContext(ctx, listSQL(len(outcomes), unknownOps), args...)
 	if err != nil {
 		return nil, wrap("list", err)
 	}

@@ -75,6 +75,16 @@ func CheckClaimOperations(states []payment.OpState, lease time.Duration, owner s
 	return nil
 }
 
+// UnknownOperationsSQL is the condition on payments of
+// store.ListQuery.UnknownOperationsBefore, before being the placeholder of
+// that time; it reads the operations through their partial index on
+// next_check_time (only operations not done are in it).
+func UnknownOperationsSQL(before string) string {
+	return `charge_permission_id <> '' AND charge_permission_id IN (SELECT charge_permission_id FROM operations
+			WHERE next_check_time IS NOT NULL AND state IN ('sending', 'unknown') AND kind <> 'expiry'
+				AND create_time < ` + before + `)`
+}
+
 // OpStateNames returns the states as stored.
 func OpStateNames(states []payment.OpState) []string {
 	out := make([]string, len(states))

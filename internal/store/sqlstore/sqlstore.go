@@ -153,7 +153,7 @@ func CheckReschedule(owner string, next, now time.Time) error {
 
 // NudgeColumn checks a Nudge call and returns the payments column that
 // holds ref's ID; "" when no payment tracks objects of ref's type (then
-// the nudge matches nothing).
+// the nudge matches no payment): payments track their charge only.
 func NudgeColumn(ref store.ObjectRef, now time.Time) (string, error) {
 	if ref.ID == "" || now.IsZero() {
 		return "", errors.New("store: nudge: object ID and now must be set")
@@ -161,9 +161,10 @@ func NudgeColumn(ref store.ObjectRef, now time.Time) (string, error) {
 	switch ref.Type {
 	case store.ObjectCharge:
 		return "charge_id", nil
-	case store.ObjectChargePermission:
-		return "charge_permission_id", nil
-	case store.ObjectRefund:
+	case store.ObjectChargePermission, store.ObjectRefund:
+		// An unsettled payment waits for its charge, whose own CHARGE
+		// notification nudges it; a read on the permission's notice
+		// would find the charge unchanged (a wasted Get Charge).
 		return "", nil
 	}
 	return "", fmt.Errorf("store: nudge: unknown object type %q", ref.Type)

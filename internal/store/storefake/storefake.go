@@ -6,6 +6,7 @@ package storefake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -239,6 +240,9 @@ func (f *Store) List(_ context.Context, q store.ListQuery) ([]payment.Payment, e
 	outcomes, err := sqlstore.CheckList(q)
 	if err != nil {
 		return nil, err
+	}
+	if !q.UnknownOperationsBefore.IsZero() {
+		return nil, errors.New("storefake: list: keeps no operations to filter by")
 	}
 	var out []payment.Payment
 	for _, p := range f.rows {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
@@ -38,6 +39,8 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"advance_only_forward", testOpAdvance},
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
+		{"count_unknown", testOpCountUnknown},
+		{"list_unknown_operations", testOpListUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,8 +54,46 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 // operations, and whose Nudge reaches them.
 type OperationStore interface {
 	store.Operations
+	store.UnknownOperationCounter
 	Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (int, error)
 	Close() error
+}
+
+// testOpCountUnknown: the operations not known yet, created before the
+// time, per kind; settled ones, later ones and expiry watches are not
+// counted.
+func testOpCountUnknown(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	old, recent := opT0, opT0.Add(2*time.Hour)
+	mk := func(id string, kind payment.OpKind, at time.Time, state payment.OpState) {
+		op := newOp(id, "P01", at)
+		op.Kind, op.ObjectID = kind, "S01-"+id
+		mustCreateOp(t, st, op, "w1")
+		if state == payment.OpSending {
+			return
+		}
+		u := payment.OpUpdate{State: state, Time: at, NextCheckTime: at.Add(time.Minute)}
+		if state == payment.OpDone {
+			u.NextCheckTime = time.Time{}
+		}
+		if _, _, err := st.AdvanceOperation(ctx, id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("u1", payment.OpRefund, old, payment.OpUnknown)
+	mk("u2", payment.OpRefund, old, payment.OpSending)
+	mk("u3", payment.OpCharge, old, payment.OpUnknown)
+	mk("u4", payment.OpRefund, recent, payment.OpUnknown) // not old enough
+	mk("u5", payment.OpCapture, old, payment.OpDone)
+	mk("u6", payment.OpCapture, old, payment.OpPending) // Amazon decides
+	mk("u7", payment.OpExpiry, old, payment.OpSending)  // a watch
+	got, err := st.CountUnknownOperations(ctx, opT0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[payment.OpKind]int64{payment.OpRefund: 2, payment.OpCharge: 1}, got); diff != "" {
+		t.Errorf("CountUnknownOperations (-want +got):\n%s", diff)
+	}
 }
 
 func testOpNudge(t *testing.T, st OperationStore) {
@@ -126,6 +167,35 @@ func testOpNudge(t *testing.T, st OperationStore) {
 	}
 	if op, err := st.GetOperation(ctx, "c1"); err != nil || !op.NextCheckTime.Equal(latest) {
 		t.Errorf("created charge after nudge: next check %v, %v; want %v", op.NextCheckTime, err, latest)
+	}
+
+	// A charge's expiry watch waits under its lease until the
+	// authorization expires; a CHARGE notification makes it due now (it
+	// only reads the charge), a CHARGE_PERMISSION one does not, and a
+	// done one stays done.
+	watch := newOp("e1", "P04", opT0)
+	watch.Kind, watch.ObjectID, watch.NextCheckTime = payment.OpExpiry, "S01-watched", opT0.Add(30*24*time.Hour)
+	mustCreateOp(t, st, watch, "expiry")
+	done := newOp("e2", "P04", opT0)
+	done.Kind, done.ObjectID = payment.OpExpiry, "S01-watched-done"
+	mustCreateOp(t, st, done, "expiry")
+	if _, _, err := st.AdvanceOperation(ctx, "e2", payment.OpUpdate{State: payment.OpDone, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ref  store.ObjectRef
+		want int
+	}{
+		{store.ObjectRef{Type: store.ObjectChargePermission, ID: "P04"}, 0},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "S01-watched-done", ChargePermissionID: "P04"}, 0},
+		{store.ObjectRef{Type: store.ObjectCharge, ID: "S01-watched", ChargePermissionID: "P04"}, 1},
+	} {
+		if n, err := st.Nudge(ctx, tt.ref, latest); err != nil || n != tt.want {
+			t.Errorf("Nudge(%+v) = %d, %v; want %d", tt.ref, n, err, tt.want)
+		}
+	}
+	if op, err := st.GetOperation(ctx, "e1"); err != nil || !op.NextCheckTime.Equal(latest) {
+		t.Errorf("expiry watch after nudge: next check %v, %v; want %v", op.NextCheckTime, err, latest)
 	}
 }
 
@@ -405,5 +475,69 @@ func testOpTransitionThen(t *testing.T, st OperationStore) {
 	}
 	if ops, err := st.ListOperations(ctx, "P-then"); err != nil || len(ops) != 2 {
 		t.Errorf("ListOperations = %d, %v; want 2", len(ops), err)
+	}
+}
+
+// testOpListUnknown: List with UnknownOperationsBefore keeps the payments
+// whose charge permission has an operation not known yet and older than
+// the time; other filters and paging still apply.
+func testOpListUnknown(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	ps, ok := st.(store.Store)
+	if !ok {
+		t.Fatalf("%T keeps operations but no payments", st)
+	}
+	for i, cp := range []string{"P-stuck", "P-recent", "P-done", "P-none", "P-stuck2"} {
+		id := fmt.Sprintf("cs-attn-%d", i)
+		mustCreate(t, ps, attempt(id, "order-"+id, opT0.Add(time.Duration(i)*time.Second)), "w1")
+		if _, _, err := ps.Transition(ctx, id, payment.Transition{Outcome: payment.Completed, ChargePermissionID: cp,
+			ChargeID: cp + "-C", Time: opT0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, recent := opT0, opT0.Add(2*time.Hour)
+	mk := func(id, cp string, at time.Time, state payment.OpState) {
+		op := newOp(id, cp, at)
+		mustCreateOp(t, st, op, "w1")
+		if state == payment.OpSending {
+			return
+		}
+		u := payment.OpUpdate{State: state, Time: at, NextCheckTime: at.Add(time.Minute)}
+		if state == payment.OpDone {
+			u.NextCheckTime = time.Time{}
+		}
+		if _, _, err := st.AdvanceOperation(ctx, id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("a1", "P-stuck", old, payment.OpUnknown)
+	mk("a2", "P-stuck", old, payment.OpDone)
+	mk("a3", "P-recent", recent, payment.OpUnknown)
+	mk("a4", "P-done", old, payment.OpDone)
+	mk("a5", "P-stuck2", old, payment.OpSending)
+	watch := newOp("a6", "P-none", old)
+	watch.Kind = payment.OpExpiry
+	mustCreateOp(t, st, watch, "expiry")
+
+	before := opT0.Add(time.Hour)
+	got, err := ps.List(ctx, store.ListQuery{UnknownOperationsBefore: before, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"cs-attn-4", "cs-attn-0"}, ids(got)); diff != "" {
+		t.Errorf("List of payments with unknown operations (-want +got):\n%s", diff)
+	}
+	// Paged one at a time, with an outcome filter.
+	first, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, UnknownOperationsBefore: before, Limit: 1})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first page = %v, %v", ids(first), err)
+	}
+	next, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Completed}, UnknownOperationsBefore: before, Limit: 1,
+		After: &store.ListPosition{CreateTime: first[0].CreateTime, CheckoutSessionID: first[0].CheckoutSessionID}})
+	if err != nil || len(next) != 1 || next[0].CheckoutSessionID != "cs-attn-0" {
+		t.Errorf("second page = %v, %v; want cs-attn-0", ids(next), err)
+	}
+	if got, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Pending}, UnknownOperationsBefore: before, Limit: 10}); err != nil || len(got) != 0 {
+		t.Errorf("pending payments with unknown operations = %v, %v; want none", ids(got), err)
 	}
 }
