@@ -1212,9 +1212,11 @@ type ListPaymentsRequest struct {
 	// are shown as unknown).
 	Outcomes []Outcome `protobuf:"varint,1,rep,packed,name=outcomes,proto3,enum=paymentcompletion.v1.Outcome" json:"outcomes,omitempty"`
 	// Lists only payments created at or after this time. Unset: no lower
-	// bound.
+	// bound. A timestamp outside years 1 to 9999 is refused with
+	// INVALID_ARGUMENT.
 	CreateTimeStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time_start,json=createTimeStart,proto3" json:"create_time_start,omitempty"`
-	// Lists only payments created before this time. Unset: no upper bound.
+	// Lists only payments created before this time (years 1 to 9999). Unset:
+	// no upper bound.
 	// Leave it unset to see payments created while paging on the next
 	// listing, not this one.
 	CreateTimeEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time_end,json=createTimeEnd,proto3" json:"create_time_end,omitempty"`
@@ -1223,8 +1225,10 @@ type ListPaymentsRequest struct {
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page.
 	// The token is opaque and belongs to its filter: with other `outcomes` or
-	// creation times it is refused with INVALID_ARGUMENT
-	// (`INVALID_REQUEST`). `page_size` may change between pages.
+	// creation times, changed in any way, or after the service's Amazon Pay
+	// key changed, it is refused with INVALID_ARGUMENT (`INVALID_REQUEST`):
+	// start the listing again without a token. `page_size` may change
+	// between pages.
 	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -335,14 +335,16 @@ export type ListPaymentsRequest = Message<"paymentcompletion.v1.ListPaymentsRequ
 
   /**
    * Lists only payments created at or after this time. Unset: no lower
-   * bound.
+   * bound. A timestamp outside years 1 to 9999 is refused with
+   * INVALID_ARGUMENT.
    *
    * @generated from field: google.protobuf.Timestamp create_time_start = 2;
    */
   createTimeStart?: Timestamp | undefined;
 
   /**
-   * Lists only payments created before this time. Unset: no upper bound.
+   * Lists only payments created before this time (years 1 to 9999). Unset:
+   * no upper bound.
    * Leave it unset to see payments created while paging on the next
    * listing, not this one.
    *
@@ -361,8 +363,10 @@ export type ListPaymentsRequest = Message<"paymentcompletion.v1.ListPaymentsRequ
   /**
    * The `next_page_token` of the previous page; empty for the first page.
    * The token is opaque and belongs to its filter: with other `outcomes` or
-   * creation times it is refused with INVALID_ARGUMENT
-   * (`INVALID_REQUEST`). `page_size` may change between pages.
+   * creation times, changed in any way, or after the service's Amazon Pay
+   * key changed, it is refused with INVALID_ARGUMENT (`INVALID_REQUEST`):
+   * start the listing again without a token. `page_size` may change
+   * between pages.
    *
    * @generated from field: string page_token = 5;
    */
