@@ -337,9 +337,9 @@ func (r *recorder) ListPayments(_ context.Context, req *pb.ListPaymentsRequest) 
 func (r *recorder) CaptureCharge(_ context.Context, req *pb.CaptureChargeRequest) (*pb.CaptureChargeResponse, error) {
 	r.record(req)
 	switch req.GetChargeId() {
-	case "C-async":
-		return &pb.CaptureChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Charge: &pb.Charge{ChargeId: "C-async", State: pb.ChargeState_CHARGE_STATE_CAPTURE_INITIATED}}, nil
-	case "C-reused":
+	case "S01-0000001-0000001-C000002":
+		return &pb.CaptureChargeResponse{Outcome: pb.Outcome_OUTCOME_PENDING, Charge: &pb.Charge{ChargeId: "S01-0000001-0000001-C000002", State: pb.ChargeState_CHARGE_STATE_CAPTURE_INITIATED}}, nil
+	case "S01-0000001-0000001-C000003":
 		st, _ := status.New(codes.FailedPrecondition, "key reused").WithDetails(
 			&errdetails.ErrorInfo{Reason: "IDEMPOTENCY_KEY_REUSED", Domain: "paymentcompletion"})
 		return nil, st.Err()
@@ -350,7 +350,7 @@ func (r *recorder) CaptureCharge(_ context.Context, req *pb.CaptureChargeRequest
 
 func (r *recorder) CreateCharge(_ context.Context, req *pb.CreateChargeRequest) (*pb.CreateChargeResponse, error) {
 	r.record(req)
-	if req.GetChargePermissionId() == "P-soft" {
+	if req.GetChargePermissionId() == "S01-0000001-0000002" {
 		return &pb.CreateChargeResponse{Outcome: pb.Outcome_OUTCOME_DECLINED, ReasonCode: "SoftDeclined",
 			Charge: &pb.Charge{State: pb.ChargeState_CHARGE_STATE_DECLINED, ReasonCode: "SoftDeclined"}}, nil
 	}
@@ -371,15 +371,15 @@ func (r *recorder) RefundCharge(_ context.Context, req *pb.RefundChargeRequest) 
 
 func (r *recorder) GetRefund(_ context.Context, req *pb.GetRefundRequest) (*pb.GetRefundResponse, error) {
 	r.record(req)
-	if req.GetRefundId() == "R-declined" {
-		return &pb.GetRefundResponse{Refund: &pb.Refund{RefundId: "R-declined", State: pb.RefundState_REFUND_STATE_DECLINED, ReasonCode: "AmazonRejected"}}, nil
+	if req.GetRefundId() == "S01-0000001-0000001-R000002" {
+		return &pb.GetRefundResponse{Refund: &pb.Refund{RefundId: "S01-0000001-0000001-R000002", State: pb.RefundState_REFUND_STATE_DECLINED, ReasonCode: "AmazonRejected"}}, nil
 	}
 	return &pb.GetRefundResponse{Refund: &pb.Refund{RefundId: req.GetRefundId(), State: pb.RefundState_REFUND_STATE_REFUNDED}}, nil
 }
 
 func (r *recorder) CancelCharge(_ context.Context, req *pb.CancelChargeRequest) (*pb.CancelChargeResponse, error) {
 	r.record(req)
-	if req.GetChargeId() == "C-lost" {
+	if req.GetChargeId() == "S01-0000001-0000001-C000004" {
 		return &pb.CancelChargeResponse{Outcome: pb.Outcome_OUTCOME_UNKNOWN}, nil
 	}
 	return &pb.CancelChargeResponse{Outcome: pb.Outcome_OUTCOME_CANCELED, Charge: &pb.Charge{ChargeId: req.GetChargeId(), State: pb.ChargeState_CHARGE_STATE_CANCELED}}, nil
@@ -501,24 +501,24 @@ func TestCLI(t *testing.T) {
 		{"payment_not_found", []string{"payment", "-order", "missing"}, 4, nil, []string{"error: NOT_FOUND"}},
 		{"watch_until_final", []string{"watch", "-session", session}, 13, []string{"outcome=PENDING\noutcome=PENDING\noutcome=CANCELED\n"}, nil},
 		{"charge", []string{"charge", "-id", "S01-5105180-3221187-C056351"}, 0, []string{"state:                 AUTHORIZED"}, nil},
-		{"capture", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 0,
+		{"capture", []string{"capture", "-id", "S01-0000001-0000001-C000001", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 0,
 			[]string{"outcome:               COMPLETED", "state:                 CAPTURED", "capture_amount:        9.00 USD"}, nil},
-		{"capture_pending", []string{"capture", "-id", "C-async", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 10, []string{"PENDING"}, nil},
-		{"capture_key_reused", []string{"capture", "-id", "C-reused", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 5, nil,
+		{"capture_pending", []string{"capture", "-id", "S01-0000001-0000001-C000002", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 10, []string{"PENDING"}, nil},
+		{"capture_key_reused", []string{"capture", "-id", "S01-0000001-0000001-C000003", "-amount", "9.00", "-currency", "USD", "-key", "k"}, 5, nil,
 			[]string{"error: FAILED_PRECONDITION", "reason: IDEMPOTENCY_KEY_REUSED"}},
-		{"capture_missing_key", []string{"capture", "-id", "C1", "-amount", "9.00", "-currency", "USD"}, 2, nil, []string{"capture: -key required"}},
-		{"refund", []string{"refund", "-id", "C1", "-amount", "5.00", "-currency", "USD", "-key", "cm"}, 10,
+		{"capture_missing_key", []string{"capture", "-id", "S01-0000001-0000001-C000001", "-amount", "9.00", "-currency", "USD"}, 2, nil, []string{"capture: -key required"}},
+		{"refund", []string{"refund", "-id", "S01-0000001-0000001-C000001", "-amount", "5.00", "-currency", "USD", "-key", "cm"}, 10,
 			[]string{"outcome:               PENDING", "state:                 REFUND_INITIATED", "refund_amount:         5.00 USD"}, nil},
-		{"charge_create", []string{"charge-create", "-permission", "P1", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 0, []string{"state:                 AUTHORIZED"}, nil},
-		{"charge_create_soft_declined", []string{"charge-create", "-permission", "P-soft", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 12,
+		{"charge_create", []string{"charge-create", "-permission", "S01-0000001-0000001", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 0, []string{"state:                 AUTHORIZED"}, nil},
+		{"charge_create_soft_declined", []string{"charge-create", "-permission", "S01-0000001-0000002", "-amount", "10.00", "-currency", "USD", "-key", "k"}, 12,
 			[]string{"outcome:               DECLINED", "reason_code:           SoftDeclined"}, nil},
-		{"close", []string{"close", "-permission", "P1", "-reason", "done"}, 0, []string{"outcome:               COMPLETED", "CLOSED"}, nil},
-		{"close_missing_reason", []string{"close", "-permission", "P1"}, 2, nil, []string{"close: -permission and -reason are required"}},
-		{"refund_get_refunded", []string{"refund-get", "-id", "R-done"}, 0, []string{"state:                 REFUNDED"}, nil},
-		{"refund_get_declined", []string{"refund-get", "-id", "R-declined"}, 12, []string{"reason_code:           AmazonRejected"}, nil},
-		{"refund_missing_amount", []string{"refund", "-id", "C1", "-currency", "USD", "-key", "k"}, 2, nil, []string{"refund: -amount required"}},
-		{"cancel", []string{"cancel", "-id", "C1"}, 0, []string{"outcome:               CANCELED", "state:                 CANCELED"}, nil},
-		{"cancel_unknown", []string{"cancel", "-id", "C-lost"}, 11, []string{"outcome:               UNKNOWN"}, nil},
+		{"close", []string{"close", "-permission", "S01-0000001-0000001", "-reason", "done"}, 0, []string{"outcome:               COMPLETED", "CLOSED"}, nil},
+		{"close_missing_reason", []string{"close", "-permission", "S01-0000001-0000001"}, 2, nil, []string{"close: -permission and -reason are required"}},
+		{"refund_get_refunded", []string{"refund-get", "-id", "S01-0000001-0000001-R000001"}, 0, []string{"state:                 REFUNDED"}, nil},
+		{"refund_get_declined", []string{"refund-get", "-id", "S01-0000001-0000001-R000002"}, 12, []string{"reason_code:           AmazonRejected"}, nil},
+		{"refund_missing_amount", []string{"refund", "-id", "S01-0000001-0000001-C000001", "-currency", "USD", "-key", "k"}, 2, nil, []string{"refund: -amount required"}},
+		{"cancel", []string{"cancel", "-id", "S01-0000001-0000001-C000001"}, 0, []string{"outcome:               CANCELED", "state:                 CANCELED"}, nil},
+		{"cancel_unknown", []string{"cancel", "-id", "S01-0000001-0000001-C000004"}, 11, []string{"outcome:               UNKNOWN"}, nil},
 		{"charge_permission", []string{"charge-permission", "-id", "S01-5105180-3221187"}, 0, []string{"buyer:                 Jane Doe <jane@example.com>", "CHARGEABLE"}, nil},
 		{"list_every_page", []string{"list", "-outcome", "UNKNOWN,DECLINED", "-since", "24h"}, 0,
 			[]string{"2026-12-01T09:00:00Z UNKNOWN   " + session + " order-2 14.00 USD next_check_time=2026-12-01T09:01:00Z\n" +

@@ -102,10 +102,10 @@ type Config struct {
 	TrackerFirstPoll time.Duration
 	// TrackerMaxInterval caps the growing interval between polls.
 	TrackerMaxInterval time.Duration
-	// TrackerGetChargeRate, deprecated, caps the tracker's own Get Charge
-	// calls in requests per second (see TrackerGetChargeBurst); 0, the
-	// default, leaves them to the process's Get Charge limit
-	// (AmazonPayRateLimits), where they yield to calls a buyer waits on.
+	// TrackerGetChargeRate is deprecated and ignored (a warning is
+	// logged when set): the process's Get Charge limit
+	// (AmazonPayRateLimits) paces the tracker's calls. It is still
+	// accepted so that deployments setting it keep starting.
 	TrackerGetChargeRate float64
 
 	// AmazonPayRateLimits are per-operation limits of Amazon Pay calls
@@ -202,17 +202,6 @@ func list(v string) []string {
 		}
 	}
 	return out
-}
-
-// TrackerGetChargeBurst is the token-bucket burst of the tracker's Get
-// Charge limiter: the rate rounded up, at least 1. A burst of one second's
-// worth of calls lets a backlog start at once without exceeding the rate over
-// any longer window.
-func (c Config) TrackerGetChargeBurst() int {
-	if c.TrackerGetChargeRate == 0 {
-		return 0 // no cap of the tracker's own
-	}
-	return tracker.DefaultBurst(c.TrackerGetChargeRate)
 }
 
 // AmazonPayRates are the rate limits of the process's Amazon Pay calls.
@@ -331,7 +320,7 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.TrackerFirstPoll })},
 		{"tracker-max-interval", "TRACKER_MAX_INTERVAL", "duration", "longest interval between polls of a pending authorization", durationText(tracker.DefaultMaxInterval),
 			dur(func(c *Config) *time.Duration { return &c.TrackerMaxInterval })},
-		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "deprecated: a cap on the tracker's own Get Charge calls per second (burst: the rate rounded up); 0 leaves them to AMAZON_PAY_RATE_LIMITS' Get Charge limit, behind calls a buyer waits on", "0",
+		{"tracker-get-charge-rate", "TRACKER_GET_CHARGE_RATE", "per-second", "deprecated and ignored (a warning is logged when set): the tracker's Get Charge calls are paced by AMAZON_PAY_RATE_LIMITS' Get Charge limit", "0",
 			func(c *Config, v string) error {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil {
@@ -804,7 +793,6 @@ func (c Config) logAttrs() []any {
 		"tracker_first_poll", c.TrackerFirstPoll.String(),
 		"tracker_max_interval", c.TrackerMaxInterval.String(),
 		"tracker_get_charge_rate", c.TrackerGetChargeRate,
-		"tracker_get_charge_burst", c.TrackerGetChargeBurst(),
 		"reconcile_first_delay", c.ReconcileFirstDelay.String(),
 		"completion_inflight_lease", c.CompletionInflightLease.String(),
 		"tracker_lease", c.TrackerLease.String(),

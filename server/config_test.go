@@ -320,19 +320,6 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 }
 
-func TestTrackerGetChargeBurst(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		rate float64
-		want int
-	}{{0.1, 1}, {1, 1}, {2, 2}, {2.5, 3}, {20, 20}}
-	for _, tt := range tests {
-		if got := (Config{TrackerGetChargeRate: tt.rate}).TrackerGetChargeBurst(); got != tt.want {
-			t.Errorf("burst at %v/s = %d, want %d", tt.rate, got, tt.want)
-		}
-	}
-}
-
 func TestLogAttrsHideSecrets(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ url, want string }{

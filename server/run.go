@@ -170,9 +170,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	if mlis != nil {
 		logger.Info("serving metrics", "metrics_addr", mlis.Addr().String())
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", obs.metrics.Handler())
-		g.Go(func() error { return serveHTTP(gctx, mlis, mux, "metrics listener") })
+		g.Go(func() error { return serveMetrics(gctx, mlis, obs.metrics.Handler()) })
 	}
 	if d.ipnLis != nil {
 		logger.Info("serving Amazon Pay notifications", "ipn_addr", d.ipnLis.Addr().String(), "path", ipn.Path,
@@ -240,12 +238,42 @@ func serveDebug(ctx context.Context, lis net.Listener) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return serveHTTP(ctx, lis, mux, "debug listener")
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// A CPU profile or trace writes for as long as it was asked to
+		// record (30 s by default), and pprof refuses a duration that
+		// reaches the write timeout: leave room for a few minutes.
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    60 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+	}
+	return serveHTTP(ctx, lis, srv, "debug listener")
 }
 
-// serveHTTP serves h on lis until ctx ends.
-func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler, name string) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// serveMetrics serves h at /metrics on lis until ctx ends.
+func serveMetrics(ctx context.Context, lis net.Listener, h http.Handler) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// A scrape's slowest part, the backlog query, is bounded at 5 s.
+		WriteTimeout: 20 * time.Second,
+		// Longer than the usual scrape intervals (up to a minute), so a
+		// scraper keeps its connection between scrapes.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 16 << 10,
+	}
+	return serveHTTP(ctx, lis, srv, "metrics listener")
+}
+
+// serveHTTP serves srv on lis until ctx ends. Like the notifications
+// listener, srv has read, write and idle timeouts, so that a slow or idle
+// client cannot hold connections open.
+func serveHTTP(ctx context.Context, lis net.Listener, srv *http.Server, name string) error {
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
 	defer stop()
 	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -62,10 +62,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			d = nil
 		}
 	}()
-	if cfg.TrackerGetChargeRate > 0 {
-		logger.Warn("TRACKER_GET_CHARGE_RATE is deprecated: the tracker's Get Charge calls go through the process's Get Charge limit (AMAZON_PAY_RATE_LIMITS), behind calls a buyer waits on; the setting still caps the tracker's own calls",
-			"tracker_get_charge_rate", cfg.TrackerGetChargeRate)
-	}
+	warnDeprecated(cfg, logger)
 	if addr := cfg.IPNListenAddr(); addr != "" {
 		if d.ipnCfg, err = ipnConfig(cfg); err != nil {
 			return d, err
@@ -95,8 +92,6 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			Owner:       cfg.ReplicaID,
 			FirstPoll:   cfg.TrackerFirstPoll,
 			MaxInterval: cfg.TrackerMaxInterval,
-			Rate:        cfg.TrackerGetChargeRate,
-			Burst:       cfg.TrackerGetChargeBurst(),
 			Lease:       cfg.TrackerLease,
 		},
 		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture},
@@ -309,4 +304,13 @@ func (o *observability) store(raw store.Store) store.Store {
 		sobs = o.metrics
 	}
 	return storeobserve.Wrap(raw, o.tracer, sobs)
+}
+
+// warnDeprecated logs the settings still accepted, so that a deployment
+// setting them keeps starting, that no longer do anything.
+func warnDeprecated(cfg Config, logger *slog.Logger) {
+	if cfg.TrackerGetChargeRate > 0 {
+		logger.Warn("TRACKER_GET_CHARGE_RATE is deprecated and ignored: the tracker's Get Charge calls are paced by the process's Get Charge limit (AMAZON_PAY_RATE_LIMITS, e.g. GetCharge=2/2), behind calls a buyer waits on; remove the setting",
+			"tracker_get_charge_rate", cfg.TrackerGetChargeRate)
+	}
 }

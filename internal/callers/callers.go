@@ -25,6 +25,11 @@ import (
 // AllMethods in a caller's methods allows every method.
 const AllMethods = "*"
 
+// emptyTokenHash is the SHA-256 of the empty string: what
+// `printf %s "$TOKEN" | sha256sum` prints when TOKEN is unset. A callers
+// file holding it would let a call with an empty bearer token in.
+var emptyTokenHash = sha256.Sum256(nil)
+
 // Caller is one named caller and the methods it may call.
 type Caller struct {
 	// Name identifies the caller in logs and errors.
@@ -52,8 +57,12 @@ func (s *Set) Len() int { return len(s.callers) }
 
 // ByToken returns the caller whose token hash matches token. Every caller's
 // hash is compared, in constant time each, so the time taken does not tell
-// which caller, or how much of a hash, matched.
+// which caller, or how much of a hash, matched. An empty token matches no
+// caller, whatever the set holds.
 func (s *Set) ByToken(token string) (*Caller, bool) {
+	if token == "" {
+		return nil, false
+	}
 	sum := sha256.Sum256([]byte(token))
 	var found *Caller
 	for _, c := range s.callers {
@@ -139,9 +148,12 @@ func Parse(data []byte, known []string) (*Set, error) {
 		names[fc.Name] = true
 		if fc.TokenSHA256 != "" {
 			b, err := hex.DecodeString(fc.TokenSHA256)
-			if err != nil || len(b) != sha256.Size {
+			switch {
+			case err != nil || len(b) != sha256.Size:
 				fail("token_sha256 must be 64 hex digits (sha256sum of the token)")
-			} else {
+			case [sha256.Size]byte(b) == emptyTokenHash:
+				fail("token_sha256 is the hash of an empty token (was the token variable unset when it was hashed?)")
+			default:
 				copy(c.tokenHash[:], b)
 				c.hasToken = true
 				if other, dup := hashes[c.tokenHash]; dup {
@@ -150,7 +162,7 @@ func Parse(data []byte, known []string) (*Set, error) {
 				hashes[c.tokenHash] = fc.Name
 			}
 		}
-		if !c.hasToken && c.subject == "" && c.san == "" {
+		if fc.TokenSHA256 == "" && c.subject == "" && c.san == "" {
 			fail("needs token_sha256, client_cert_subject or client_cert_san")
 		}
 		if len(fc.Methods) == 0 {

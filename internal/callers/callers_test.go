@@ -66,6 +66,8 @@ func TestParseErrors(t *testing.T) {
 		{"same_name", `{"callers": [{"name": "a", "token_sha256": "` + hash("a") + `", "methods": ["*"]}, {"name": "a", "client_cert_subject": "CN=a", "methods": ["*"]}]}`, "used twice"},
 		{"same_token", `{"callers": [{"name": "a", "token_sha256": "` + hash("a") + `", "methods": ["*"]}, {"name": "b", "token_sha256": "` + strings.ToUpper(hash("a")) + `", "methods": ["*"]}]}`, `also "a"'s`},
 		{"short_hash", `{"callers": [{"name": "a", "token_sha256": "abcd", "methods": ["*"]}]}`, "64 hex digits"},
+		{"empty_token_hash", `{"callers": [{"name": "shop", "token_sha256": "` + hash("") + `", "methods": ["*"]}]}`, `callers[0] ("shop"): token_sha256 is the hash of an empty token`},
+		{"empty_token_hash_with_cert", `{"callers": [{"name": "a", "client_cert_subject": "CN=a", "methods": ["*"]}, {"name": "b", "token_sha256": "` + strings.ToUpper(hash("")) + `", "client_cert_subject": "CN=b", "methods": ["*"]}]}`, `callers[1] ("b"): token_sha256 is the hash of an empty token`},
 		{"no_identity", `{"callers": [{"name": "a", "methods": ["*"]}]}`, "needs token_sha256"},
 		{"no_methods", `{"callers": [{"name": "a", "client_cert_subject": "CN=a"}]}`, "methods is required"},
 		{"unknown_method", `{"callers": [{"name": "a", "client_cert_subject": "CN=a", "methods": ["CompleteCheckuot"]}]}`, `unknown method "CompleteCheckuot"`},
@@ -77,6 +79,20 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmptyTokenNeverMatches covers sets not read from a file (the single
+// AUTH_TOKEN_FILE caller): an empty token is nobody's, even where a caller's
+// hash is that of the empty string.
+func TestEmptyTokenNeverMatches(t *testing.T) {
+	t.Parallel()
+	set := callers.Union(callers.TokenCaller("empty", ""), callers.TokenCaller("real", "tok"))
+	if c, ok := set.ByToken(""); ok {
+		t.Errorf("ByToken(\"\") = %q, want no caller", c.Name)
+	}
+	if c, ok := set.ByToken("tok"); !ok || c.Name != "real" {
+		t.Errorf("ByToken(tok) = %v, %v; want real", c, ok)
 	}
 }
 

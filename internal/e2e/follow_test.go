@@ -1,11 +1,15 @@
 package e2e_test
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
 // TestAfterCompletion: with MERCHANT_REFERENCE and AUTO_CAPTURE on, the
@@ -16,9 +20,37 @@ import (
 func TestAfterCompletion(t *testing.T) {
 	t.Parallel()
 	a := newAmazonSim(t, time.Second)
-	on := startService(t, a, serviceOptions{Operations: chargeops.Config{SetMerchantReference: true, AutoCapture: true}})
-	off := startService(t, a, serviceOptions{})
+	onURL := "sqlite:" + filepath.Join(t.TempDir(), "on.db")
+	offURL := "sqlite:" + filepath.Join(t.TempDir(), "off.db")
+	on := startService(t, a, serviceOptions{DatabaseURL: onURL, Operations: chargeops.Config{SetMerchantReference: true, AutoCapture: true}})
+	off := startService(t, a, serviceOptions{DatabaseURL: offURL})
 	ctx := t.Context()
+	// recorded counts the captures and merchant-reference updates a
+	// service's database holds for a charge permission: what follows a
+	// completion is recorded with it.
+	recorded := func(t *testing.T, databaseURL, chargePermissionID string) int {
+		t.Helper()
+		st, err := storeopen.Open(ctx, databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		ops, ok := st.(store.Operations)
+		if !ok {
+			t.Fatal("the store keeps no operations")
+		}
+		list, err := ops.ListOperations(ctx, chargePermissionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, op := range list {
+			if op.Kind == payment.OpCapture || op.Kind == payment.OpReference {
+				n++
+			}
+		}
+		return n
+	}
 
 	follows := func(t *testing.T, svc *service, order string, spec sessionSpec) {
 		t.Helper()
@@ -28,6 +60,9 @@ func TestAfterCompletion(t *testing.T) {
 			t.Fatal(err)
 		}
 		cpid := resp.GetPayment().GetChargePermissionId()
+		if svc == on && resp.GetPayment().GetOutcome() == pb.Outcome_OUTCOME_COMPLETED && recorded(t, onURL, cpid) == 0 {
+			t.Error("nothing recorded to follow the completion")
+		}
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			got, err := svc.Client.GetPayment(ctx, &pb.GetPaymentRequest{Key: &pb.GetPaymentRequest_OrderId{OrderId: order}})
@@ -67,7 +102,11 @@ func TestAfterCompletion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(500 * time.Millisecond) // the workers' idle period is 50ms-1s; nothing is due
+		// Nothing recorded to follow the completion: nothing will be
+		// called for it.
+		if n := recorded(t, offURL, resp.GetPayment().GetChargePermissionId()); n != 0 {
+			t.Errorf("%d captures or updates recorded after a completion with follow-ups off, want none", n)
+		}
 		cp, err := off.Client.GetChargePermission(ctx, &pb.GetChargePermissionRequest{ChargePermissionId: resp.GetPayment().GetChargePermissionId()})
 		if err != nil || cp.GetChargePermission().GetMerchantReferenceId() != "order-e2e" {
 			t.Errorf("merchant reference %q, %v; want the session's own (order-e2e)", cp.GetChargePermission().GetMerchantReferenceId(), err)

@@ -230,6 +230,9 @@ type serviceOptions struct {
 	// WatchRecheck is how often a watch re-reads without a notification;
 	// default 500ms.
 	WatchRecheck time.Duration
+	// ObserveStore, when set, wraps the service's store (to see what the
+	// workers do).
+	ObserveStore func(store.Store) store.Store
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -296,6 +299,7 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 		AmazonPayRates:         rates,
 		Logger:                 logger,
 		IPN:                    o.IPN,
+		ObserveStore:           o.ObserveStore,
 	})
 	if err != nil {
 		t.Fatal(err)

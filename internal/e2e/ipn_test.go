@@ -241,7 +241,7 @@ func TestIPNForgedMessagesChangeNothing(t *testing.T) {
 	// The completion's change of the charge permission is announced: a
 	// genuine message, to tamper with.
 	genuine := cap.first(t, 10*time.Second)
-	time.Sleep(500 * time.Millisecond) // the service's copy is handled
+	waitQuiet(t, a, svc, id)
 	before := a.calls(t, id)["GetCharge"]
 	stored, err := svc.Store.Get(t.Context(), id)
 	if err != nil {
@@ -300,7 +300,9 @@ func TestIPNForgedMessagesChangeNothing(t *testing.T) {
 			t.Errorf("%s: status %d, want 4xx", tt.name, rec.Code)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the tracker looks every 50ms
+	// A forged message that nudged the payment (before its 4xx) would be
+	// polled now: wait for that to be over.
+	waitQuiet(t, a, svc, id)
 	if got := a.calls(t, id)["GetCharge"]; got != before {
 		t.Errorf("forged messages made %d Get Charge calls, want none", got-before)
 	}
@@ -388,6 +390,41 @@ func TestIPNKilledAfterAcknowledgingLosesNothing(t *testing.T) {
 	seen := waitFinal(t, p.Client, id, 20*time.Second)
 	if last := seen[len(seen)-1]; last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
 		t.Fatalf("after the restart the payment is %s, want COMPLETED", describe(last))
+	}
+}
+
+// waitQuiet waits until every notification the simulator sent the
+// service was acknowledged (the receiver records what it nudges before
+// answering) and the payment id is neither due nor leased: what the
+// notifications made due has been polled and rescheduled.
+func waitQuiet(t testing.TB, a *amazonSim, svc *service, id string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out struct {
+			Notifications []struct{ URL, State string } `json:"notifications"`
+		}
+		a.control(t, http.MethodGet, "/simulator/notifications", nil, &out)
+		sent, acked := 0, 0
+		for _, n := range out.Notifications {
+			if n.URL == svc.IPNURL {
+				sent++
+				if n.State == "delivered" {
+					acked++
+				}
+			}
+		}
+		p, err := svc.Store.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent > 0 && acked == sent && p.NextCheckTime.After(time.Now()) && p.LeaseOwner == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not quiet after 20s: %d of %d notifications acknowledged, next check %v, lease %q", acked, sent, p.NextCheckTime, p.LeaseOwner)
+		}
+		time.Sleep(5 * time.Millisecond) // paces the polling, asserts nothing
 	}
 }
 

@@ -88,6 +88,10 @@ func TestListPaymentsPagedAcrossInserts(t *testing.T) {
 		{"negative_page_size", &pb.ListPaymentsRequest{PageSize: -1}, "page_size"},
 		{"unspecified_outcome", &pb.ListPaymentsRequest{Outcomes: []pb.Outcome{pb.Outcome_OUTCOME_UNSPECIFIED}}, "outcomes[0]"},
 		{"empty_range", &pb.ListPaymentsRequest{CreateTimeStart: timestamppb.New(time.Unix(100, 0)), CreateTimeEnd: timestamppb.New(time.Unix(100, 0))}, ""},
+		{"start_after_year_9999", &pb.ListPaymentsRequest{CreateTimeStart: &timestamppb.Timestamp{Seconds: 1 << 62}}, "create_time_start"},
+		{"end_before_year_1", &pb.ListPaymentsRequest{CreateTimeEnd: &timestamppb.Timestamp{Seconds: -1 << 62}}, "create_time_end"},
+		{"end_negative_nanos", &pb.ListPaymentsRequest{CreateTimeEnd: &timestamppb.Timestamp{Seconds: 100, Nanos: -1}}, "create_time_end"},
+		{"tampered_token", &pb.ListPaymentsRequest{Outcomes: req.GetOutcomes(), CreateTimeStart: req.GetCreateTimeStart(), PageToken: tamper(firstToken)}, "page_token"},
 	}
 	for _, tt := range bad {
 		_, err := svc.Client.ListPayments(ctx, tt.req)
@@ -96,4 +100,16 @@ func TestListPaymentsPagedAcrossInserts(t *testing.T) {
 			t.Errorf("%s: %v %s fields %v; want INVALID_ARGUMENT INVALID_REQUEST on %q", tt.name, code, reason, fields, tt.field)
 		}
 	}
+}
+
+// tamper changes one character in the middle of a page token.
+func tamper(token string) string {
+	b := []byte(token)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
 }

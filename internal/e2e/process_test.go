@@ -121,7 +121,6 @@ func (a *amazonSim) serverEnv(t testing.TB, databaseURL string) map[string]strin
 		"RECONCILE_FIRST_DELAY":       "200ms",
 		"TRACKER_FIRST_POLL":          "300ms",
 		"TRACKER_MAX_INTERVAL":        "1s",
-		"TRACKER_GET_CHARGE_RATE":     "200",
 		"COMPLETION_INFLIGHT_LEASE":   "3s",
 		"COMPLETION_UPSTREAM_TIMEOUT": "2500ms",
 		"TRACKER_LEASE":               "3s",

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +11,8 @@ import (
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
+	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
 // TestCompleteThrottled checks what a caller gets when Amazon Pay throttles
@@ -108,7 +112,10 @@ func TestCompleteThrottled(t *testing.T) {
 func TestThrottlingAddsNoCalls(t *testing.T) {
 	t.Parallel()
 	a := newAmazonSim(t, time.Second)
-	svc := startService(t, a, serviceOptions{AmazonRates: &amazongate.Rates{}})
+	passes := make(chan struct{}, 1)
+	svc := startService(t, a, serviceOptions{AmazonRates: &amazongate.Rates{}, ObserveStore: func(st store.Store) store.Store {
+		return &reconcilerPasses{Store: st, passes: passes}
+	}})
 	ctx := t.Context()
 	id := a.newSession(t, ctx, sessionSpec{Amount: "25.00", Scenario: "Authorized"})
 	a.fault(t, "CompleteCheckoutSession", "http429", 50, 0)
@@ -121,9 +128,16 @@ func TestThrottlingAddsNoCalls(t *testing.T) {
 	if sent < 1 || sent > 3 {
 		t.Fatalf("%d Complete calls reached Amazon, want the client's attempts (at most 3)", sent)
 	}
-	// The reconciler runs every 50ms in this harness: give it time to add
-	// calls if it would.
-	time.Sleep(3 * time.Second)
+	// Two reconciler passes that start after the answer: the second began
+	// after the first ended, so whatever the first took on was called.
+	for range 2 {
+		drain(passes)
+		select {
+		case <-passes:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the reconciler made no pass in 20s")
+		}
+	}
 	if got := a.calls(t, id)["CompleteCheckoutSession"]; got != sent {
 		t.Fatalf("Complete reached Amazon %d more times with no caller", got-sent)
 	}
@@ -139,5 +153,30 @@ func TestThrottlingAddsNoCalls(t *testing.T) {
 	}
 	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
 		t.Fatalf("retry: %v %v", err, describe(resp.GetPayment()))
+	}
+}
+
+// reconcilerPasses signals each start of a reconciler pass (a claim of
+// completions due).
+type reconcilerPasses struct {
+	store.Store
+	passes chan struct{}
+}
+
+func (r *reconcilerPasses) ClaimDue(ctx context.Context, outcomes []payment.Outcome, now time.Time, limit int, lease time.Duration, owner string) ([]payment.Payment, error) {
+	if slices.Contains(outcomes, payment.Unknown) {
+		select {
+		case r.passes <- struct{}{}:
+		default:
+		}
+	}
+	return r.Store.ClaimDue(ctx, outcomes, now, limit, lease, owner)
+}
+
+// drain empties c of a signal sent before now.
+func drain(c chan struct{}) {
+	select {
+	case <-c:
+	default:
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
@@ -175,11 +176,24 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 		}
 		q.Outcomes = append(q.Outcomes, ds...)
 	}
-	if req.GetCreateTimeStart() != nil {
-		q.CreatedFrom = req.GetCreateTimeStart().AsTime()
-	}
-	if req.GetCreateTimeEnd() != nil {
-		q.CreatedBefore = req.GetCreateTimeEnd().AsTime()
+	for _, b := range []struct {
+		field string
+		ts    *timestamppb.Timestamp
+		to    *time.Time
+	}{
+		{"create_time_start", req.GetCreateTimeStart(), &q.CreatedFrom},
+		{"create_time_end", req.GetCreateTimeEnd(), &q.CreatedBefore},
+	} {
+		if b.ts == nil {
+			continue
+		}
+		// Outside years 1 to 9999 (or with nanos out of range) a
+		// timestamp is no time the store can compare.
+		if err := b.ts.CheckValid(); err != nil {
+			return nil, s.status(ctx, &completion.Error{Kind: completion.KindInvalid, Reason: completion.ReasonInvalidRequest,
+				Message: b.field + " is not a valid timestamp (years 1 to 9999, nanos 0 to 999999999)", Field: b.field, Err: err})
+		}
+		*b.to = b.ts.AsTime()
 	}
 	if req.GetOperationsNeedAttention() {
 		q.UnknownOperationsBefore = time.Now().Add(-chargeops.UnknownBudget)

@@ -107,6 +107,11 @@ func callerAuth(current func() *callers.Set) auth.AuthFunc {
 
 func identify(ctx context.Context, set *callers.Set) (*callers.Caller, error) {
 	if token, err := auth.AuthFromMD(ctx, "bearer"); err == nil {
+		if token == "" {
+			// "Bearer " with nothing after it: a client whose token
+			// variable was empty. It is nobody's token.
+			return nil, statusError(codes.Unauthenticated, "empty bearer token", pb.ErrorReason_ERROR_REASON_UNAUTHENTICATED)
+		}
 		if c, ok := set.ByToken(token); ok {
 			return c, nil
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
@@ -167,11 +168,15 @@ func TestAuth(t *testing.T) {
 		{"wrong", "Bearer nope", codes.Unauthenticated},
 		{"prefix_of_token", "Bearer s3cr3t", codes.Unauthenticated},
 		{"wrong_scheme", "Basic " + token, codes.Unauthenticated},
+		{"empty_token", "Bearer ", codes.Unauthenticated},
 		{"right", "Bearer " + token, codes.OK},
 		{"scheme_case_insensitive", "bearer " + token, codes.OK},
 	}
 	forEachTransport(t, func(t *testing.T, transport string) {
-		h := start(t, transport, newFakeService(), grpcserver.Options{AuthToken: token}, false)
+		// The set also holds a caller whose hash is that of the empty token
+		// (a callers file refuses one; this checks the call path as well).
+		empty := callers.TokenCaller("empty", "")
+		h := start(t, transport, newFakeService(), grpcserver.Options{AuthToken: token, Callers: func() *callers.Set { return empty }}, false)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()

@@ -7,6 +7,8 @@ package listing
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -36,10 +38,23 @@ type Store interface {
 // Service lists payments.
 type Service struct {
 	store Store
+	key   []byte
 }
 
-// New returns a Service reading st.
-func New(st Store) *Service { return &Service{store: st} }
+// New returns a Service reading st. key (at least 16 bytes) authenticates
+// its page tokens: every replica serving one database needs the same key,
+// so that a token issued by one is accepted by the others. An empty key is
+// replaced by a random one, for a single process.
+func New(st Store, key []byte) *Service {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
+	if len(key) < 16 {
+		panic("listing: page token key shorter than 16 bytes")
+	}
+	return &Service{store: st, key: key}
+}
 
 // Query is one ListPayments call.
 type Query struct {
@@ -70,7 +85,7 @@ type Page struct {
 // List returns the page of q. Errors are *completion.Error values
 // (KindInvalid for a bad query or token, KindUnavailable for the store).
 func (s *Service) List(ctx context.Context, q Query) (Page, error) {
-	sq, err := q.storeQuery()
+	sq, err := s.storeQuery(q)
 	if err != nil {
 		return Page{}, err
 	}
@@ -89,11 +104,11 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 	}
 	ps = ps[:size]
 	last := ps[len(ps)-1]
-	return Page{Payments: ps, NextPageToken: encodeToken(q.fingerprint(), last.CreateTime, last.CheckoutSessionID)}, nil
+	return Page{Payments: ps, NextPageToken: s.encodeToken(q.fingerprint(), last.CreateTime, last.CheckoutSessionID)}, nil
 }
 
 // storeQuery checks q and turns it into the store's query.
-func (q Query) storeQuery() (store.ListQuery, error) {
+func (s *Service) storeQuery(q Query) (store.ListQuery, error) {
 	sq := store.ListQuery{
 		Outcomes:      q.Outcomes,
 		CreatedFrom:   q.CreatedFrom,
@@ -119,7 +134,7 @@ func (q Query) storeQuery() (store.ListQuery, error) {
 		return sq, invalid("create_time_start", "create_time_start must be before create_time_end", nil)
 	}
 	if q.PageToken != "" {
-		pos, err := decodeToken(q.PageToken, q.fingerprint())
+		pos, err := s.decodeToken(q.PageToken, q.fingerprint())
 		if err != nil {
 			return sq, err
 		}
@@ -155,30 +170,48 @@ func (q Query) fingerprint() [8]byte {
 
 // Page tokens are unpadded base64url of: a version byte, the 8-byte filter
 // fingerprint, the position's creation time in Unix microseconds (8 bytes,
-// big-endian) and its checkout session ID. They are opaque to callers and
-// not secret: a forged token only moves the position within what the
-// caller may list anyway.
+// big-endian), its checkout session ID, and a MAC of all that (HMAC-SHA256
+// with the service's key, the first 16 bytes). They are opaque to callers:
+// a token changed in any byte, or made up, is refused before any part of
+// it is read.
 const (
-	tokenVersion     = 1
-	tokenVersionName = "listing-token-v1"
+	tokenVersion     = 2
+	tokenVersionName = "listing-token-v2"
 	tokenHeader      = 1 + 8 + 8
+	tokenMACSize     = 16
 	maxTokenID       = 256
 )
 
-func encodeToken(fp [8]byte, created time.Time, id string) string {
-	b := make([]byte, 0, tokenHeader+len(id))
+func (s *Service) encodeToken(fp [8]byte, created time.Time, id string) string {
+	b := make([]byte, 0, tokenHeader+len(id)+tokenMACSize)
 	b = append(b, tokenVersion)
 	b = append(b, fp[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(created.UnixMicro()))
 	b = append(b, id...)
+	b = append(b, s.mac(b)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeToken(token string, fp [8]byte) (store.ListPosition, error) {
+func (s *Service) mac(body []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write(body)
+	return m.Sum(nil)[:tokenMACSize]
+}
+
+func (s *Service) decodeToken(token string, fp [8]byte) (store.ListPosition, error) {
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) <= tokenHeader || len(b) > tokenHeader+maxTokenID || b[0] != tokenVersion {
-		return store.ListPosition{}, invalid("page_token", "page_token is not a token this service issued", err)
+	// Decoding skips line breaks and the unused bits of the last
+	// character: only the issued spelling of the bytes is the token.
+	if err == nil && base64.RawURLEncoding.EncodeToString(b) != token {
+		err = errors.New("not in its issued form")
 	}
+	if err != nil || len(b) <= tokenHeader+tokenMACSize || len(b) > tokenHeader+maxTokenID+tokenMACSize ||
+		!hmac.Equal(b[len(b)-tokenMACSize:], s.mac(b[:len(b)-tokenMACSize])) || b[0] != tokenVersion {
+		// Also a token of another key: a replica with another Amazon Pay
+		// key, or an earlier version of this service.
+		return store.ListPosition{}, invalid("page_token", "page_token is not a token this service issued; start the listing again without a token", err)
+	}
+	b = b[:len(b)-tokenMACSize]
 	if [8]byte(b[1:9]) != fp {
 		return store.ListPosition{}, invalid("page_token",
 			"page_token belongs to another filter; send the outcomes and creation times of the listing it came from, or start again without a token", nil)

@@ -1,7 +1,9 @@
 package listing_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -90,7 +92,7 @@ func listAll(t *testing.T, svc *listing.Service, q listing.Query, between func(p
 func TestPagesAcrossInserts(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, 20)
-	svc := listing.New(st)
+	svc := listing.New(st, nil)
 	var want []string
 	for i := 19; i >= 0; i-- {
 		want = append(want, fmt.Sprintf("cs-%03d", i))
@@ -107,7 +109,7 @@ func TestPagesAcrossInserts(t *testing.T) {
 func TestFilterAndPageSizes(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, 30)
-	svc := listing.New(st)
+	svc := listing.New(st, nil)
 	var unknown []string
 	for i := 29; i >= 0; i-- {
 		if i%3 == 0 {
@@ -148,7 +150,7 @@ func TestFilterAndPageSizes(t *testing.T) {
 func TestDefaultAndMaxPageSize(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, listing.MaxPageSize+2)
-	svc := listing.New(st)
+	svc := listing.New(st, nil)
 	for _, tt := range []struct{ size, want int }{{0, listing.DefaultPageSize}, {listing.MaxPageSize + 1, listing.MaxPageSize}, {7, 7}} {
 		p, err := svc.List(t.Context(), listing.Query{PageSize: tt.size})
 		if err != nil {
@@ -163,7 +165,7 @@ func TestDefaultAndMaxPageSize(t *testing.T) {
 func TestInvalid(t *testing.T) {
 	t.Parallel()
 	st := openStore(t, 10)
-	svc := listing.New(st)
+	svc := listing.New(st, nil)
 	unknownOnly := listing.Query{Outcomes: []payment.Outcome{payment.Unknown}, PageSize: 1}
 	first, err := svc.List(t.Context(), unknownOnly)
 	if err != nil || first.NextPageToken == "" {
@@ -222,35 +224,127 @@ func (f failingStore) List(context.Context, store.ListQuery) ([]payment.Payment,
 
 func TestStoreErrors(t *testing.T) {
 	t.Parallel()
-	_, err := listing.New(failingStore{fmt.Errorf("list: %w", store.ErrUnavailable)}).List(t.Context(), listing.Query{})
+	_, err := listing.New(failingStore{fmt.Errorf("list: %w", store.ErrUnavailable)}, nil).List(t.Context(), listing.Query{})
 	if e, ok := completion.AsError(err); !ok || e.Kind != completion.KindUnavailable || e.Reason != completion.ReasonStoreUnavailable {
 		t.Errorf("unreachable store: %v, want STORE_UNAVAILABLE", err)
 	}
-	_, err = listing.New(failingStore{context.DeadlineExceeded}).List(t.Context(), listing.Query{})
+	_, err = listing.New(failingStore{context.DeadlineExceeded}, nil).List(t.Context(), listing.Query{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("deadline: %v, want it returned as is", err)
 	}
 }
 
-// FuzzPageToken: no token, however malformed, makes List fail other than
-// with INVALID_REQUEST on page_token or reach the store with a position
-// other than one the service could have issued.
+// TestTamperedTokens changes every bit of a token in turn: each changed
+// token is refused, whichever part (version, filter, position, MAC) the
+// bit belongs to.
+func TestTamperedTokens(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, 10)
+	svc := listing.New(st, nil)
+	q := listing.Query{PageSize: 2}
+	first, err := svc.List(t.Context(), q)
+	if err != nil || first.NextPageToken == "" {
+		t.Fatalf("first page: token %q, %v", first.NextPageToken, err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(first.NextPageToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range raw {
+		for bit := range 8 {
+			b := bytes.Clone(raw)
+			b[i] ^= 1 << bit
+			q.PageToken = base64.RawURLEncoding.EncodeToString(b)
+			if p, err := svc.List(t.Context(), q); !isInvalidToken(err) {
+				t.Fatalf("byte %d bit %d changed: %v, %v; want INVALID_REQUEST on page_token", i, bit, ids(p.Payments), err)
+			}
+		}
+	}
+	for _, b := range [][]byte{raw[:len(raw)-1], append(bytes.Clone(raw), 0)} {
+		q.PageToken = base64.RawURLEncoding.EncodeToString(b)
+		if _, err := svc.List(t.Context(), q); !isInvalidToken(err) {
+			t.Errorf("token of %d bytes (issued %d): %v; want INVALID_REQUEST on page_token", len(b), len(raw), err)
+		}
+	}
+}
+
+// TestTokensAcrossReplicas: replicas sharing a database and a key continue
+// each other's listings; a service with another key refuses them.
+func TestTokensAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, 5)
+	key := bytes.Repeat([]byte{7}, 32)
+	a, b := listing.New(st, key), listing.New(st, bytes.Clone(key))
+	q := listing.Query{PageSize: 2}
+	var got []string
+	for i, svc := range []*listing.Service{a, b, a} {
+		p, err := svc.List(t.Context(), q)
+		if err != nil {
+			t.Fatalf("page %d: %v", i, err)
+		}
+		got = append(got, ids(p.Payments)...)
+		q.PageToken = p.NextPageToken
+	}
+	if want := []string{"cs-004", "cs-003", "cs-002", "cs-001", "cs-000"}; !slices.Equal(got, want) {
+		t.Errorf("listed %v across replicas, want %v", got, want)
+	}
+	p, err := a.List(t.Context(), listing.Query{PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := listing.New(st, bytes.Repeat([]byte{8}, 32))
+	if _, err := other.List(t.Context(), listing.Query{PageSize: 2, PageToken: p.NextPageToken}); !isInvalidToken(err) {
+		t.Errorf("token of another key: %v; want INVALID_REQUEST on page_token", err)
+	}
+}
+
+func isInvalidToken(err error) bool {
+	e, ok := completion.AsError(err)
+	return ok && e.Kind == completion.KindInvalid && e.Reason == completion.ReasonInvalidRequest && e.Field == "page_token"
+}
+
+// FuzzPageToken: no token but one the service issued is accepted, and no
+// token, however malformed, makes List fail other than with INVALID_REQUEST
+// on page_token.
 func FuzzPageToken(f *testing.F) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "p.db"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	svc := listing.New(st)
+	for i := range 3 {
+		created := base.Add(time.Duration(i) * time.Second)
+		p := payment.Payment{
+			CheckoutSessionID: fmt.Sprintf("cs-%03d", i), OrderID: fmt.Sprintf("order-%d", i),
+			ChargeAmount: payment.Money{Amount: "14.00", CurrencyCode: "USD"},
+			Outcome:      payment.Completing, CreateTime: created, UpdateTime: created, NextCheckTime: created.Add(time.Minute),
+		}
+		if _, _, err := st.CreateAttempt(context.Background(), p, "owner"); err != nil {
+			f.Fatal(err)
+		}
+	}
+	svc := listing.New(st, nil)
+	first, err := svc.List(context.Background(), listing.Query{PageSize: 2})
+	if err != nil || first.NextPageToken == "" {
+		f.Fatalf("first page: token %q, %v", first.NextPageToken, err)
+	}
+	issued := first.NextPageToken
+	f.Add(issued)
 	f.Add("")
 	f.Add("AQAAAAAAAAAAAAAAAAAAAABjcy0x")
 	f.Add("////")
+	f.Add(issued[:4] + "\n" + issued[4:])
+	f.Add(issued[:len(issued)-1] + string(issued[len(issued)-1]^1))
 	f.Fuzz(func(t *testing.T, token string) {
 		_, err := svc.List(context.Background(), listing.Query{PageToken: token, PageSize: 2})
-		if err == nil {
-			return
-		}
-		if e, ok := completion.AsError(err); !ok || e.Kind != completion.KindInvalid || e.Field != "page_token" {
+		switch {
+		case token == "" || token == issued:
+			if err != nil {
+				t.Fatalf("token %q: %v", token, err)
+			}
+		case err == nil:
+			t.Fatalf("token %q (not issued) accepted", token)
+		case !isInvalidToken(err):
 			t.Fatalf("token %q: %v", token, err)
 		}
 	})

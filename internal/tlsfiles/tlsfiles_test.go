@@ -1,7 +1,6 @@
 package tlsfiles_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles/tlstest"
 )
@@ -69,8 +69,8 @@ func TestRotation(t *testing.T) {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, dir, "test")
 	first := ca.Server(t, dir, "server", time.Now().Add(time.Hour))
-	var logs bytes.Buffer
-	src, err := tlsfiles.New(tlsfiles.Files{CertFile: first.CertFile, KeyFile: first.Key}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	logs := &logtest.Buffer{}
+	src, err := tlsfiles.New(tlsfiles.Files{CertFile: first.CertFile, KeyFile: first.Key}, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +89,17 @@ func TestRotation(t *testing.T) {
 	if err := os.WriteFile(first.Key, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond) // past the minimum check interval
+	// Handshakes look at the files (at most every minimum check
+	// interval): handshake until the source has looked at the new ones.
+	handshakeUntil(t, "the mismatched pair logged", func() bool {
+		got, err := served(t, addr, client)
+		if err != nil || got != first.Cert.SerialNumber.String() {
+			t.Fatalf("mismatched files: serial %s, %v; want the old %s", got, err, first.Cert.SerialNumber)
+		}
+		return strings.Contains(logs.String(), "TLS files invalid")
+	})
 	if got, err := served(t, addr, client); err != nil || got != first.Cert.SerialNumber.String() {
-		t.Fatalf("mismatched files: serial %s, %v; want the old %s", got, err, first.Cert.SerialNumber)
-	}
-	if !strings.Contains(logs.String(), "TLS files invalid") {
-		t.Errorf("no error logged for the mismatched pair: %s", logs.String())
+		t.Fatalf("mismatched files, checked: serial %s, %v; want the old %s", got, err, first.Cert.SerialNumber)
 	}
 
 	// Completing the rotation serves the new certificate, without restart.
@@ -102,12 +107,28 @@ func TestRotation(t *testing.T) {
 	if err := os.WriteFile(first.CertFile, cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond)
-	if got, err := served(t, addr, client); err != nil || got != second.Cert.SerialNumber.String() {
-		t.Fatalf("after rotation: serial %s, %v; want %s", got, err, second.Cert.SerialNumber)
-	}
+	handshakeUntil(t, "the new certificate served", func() bool {
+		got, err := served(t, addr, client)
+		if err != nil {
+			t.Fatalf("after rotation: %v", err)
+		}
+		return got == second.Cert.SerialNumber.String()
+	})
 	if !src.NotAfter().Equal(second.NotAfter) {
 		t.Errorf("NotAfter = %v, want %v", src.NotAfter(), second.NotAfter)
+	}
+}
+
+// handshakeUntil calls try, a handshake, until it reports true, for at
+// most 10 s: the files are looked at on handshakes, at most every 100 ms.
+func handshakeUntil(t *testing.T, what string, try func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !try() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // paces the polling, asserts nothing
 	}
 }
 

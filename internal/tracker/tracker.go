@@ -18,8 +18,6 @@ import (
 	"math"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
@@ -39,9 +37,8 @@ const (
 	DefaultLease       = 2 * time.Minute
 )
 
-// DefaultBurst is the burst of the Get Charge limiter when Config.Burst is
-// zero: the rate rounded up, at least 1. One second's worth of calls lets a
-// backlog start at once without exceeding the rate over any longer window.
+// DefaultBurst is Config.Burst when zero: the rate rounded up, at least 1
+// (the burst the gate's default token buckets allow).
 func DefaultBurst(rate float64) int { return max(1, int(math.Ceil(rate))) }
 
 // Config tunes the tracker. Zero values take the defaults (Default...).
@@ -53,9 +50,12 @@ type Config struct {
 	FirstPoll time.Duration
 	// MaxInterval caps the delay between polls.
 	MaxInterval time.Duration
-	// Rate is the Get Charge requests per second this replica may send
-	// (Amazon's live restore rate is 4/s per merchant account, shared by all
-	// replicas). Burst defaults to DefaultBurst(Rate).
+	// Rate and Burst are the Get Charge requests per second (and the
+	// burst) the Amazon Pay gate lets this replica send. They size a pass
+	// (what can be polled well within the lease) and pace nothing: the
+	// gate, which every Get Charge of the process goes through, does, so
+	// that the tracker's calls yield to calls a buyer waits on. Burst
+	// defaults to DefaultBurst(Rate).
 	Rate  float64
 	Burst int
 	// Lease is how long a claimed payment stays with this replica before
@@ -98,12 +98,11 @@ func (c *Config) defaults() {
 
 // Tracker polls pending payments until they settle.
 type Tracker struct {
-	store   store.Store
-	amazon  ChargeReader
-	cfg     Config
-	limiter *rate.Limiter
-	batch   int
-	log     *slog.Logger
+	store  store.Store
+	amazon ChargeReader
+	cfg    Config
+	batch  int
+	log    *slog.Logger
 	// wake holds one pending Wake.
 	wake chan struct{}
 }
@@ -116,13 +115,12 @@ func New(st store.Store, az ChargeReader, cfg Config) *Tracker {
 	batch := int(cfg.Rate*cfg.Lease.Seconds()/4) + cfg.Burst
 	batch = max(1, min(batch, 500))
 	return &Tracker{
-		store:   st,
-		amazon:  az,
-		cfg:     cfg,
-		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
-		batch:   batch,
-		log:     cfg.Logger,
-		wake:    make(chan struct{}, 1),
+		store:  st,
+		amazon: az,
+		cfg:    cfg,
+		batch:  batch,
+		log:    cfg.Logger,
+		wake:   make(chan struct{}, 1),
 	}
 }
 
@@ -151,7 +149,7 @@ func (t *Tracker) PollOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, p := range due {
-		if err := t.limiter.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
 			return len(due), nil // ctx ended; the leases expire
 		}
 		t.poll(ctx, p, owner)

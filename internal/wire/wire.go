@@ -164,7 +164,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.IPN = rc
 	}
-	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Operator: ops, Logger: cfg.Logger})
+	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st, pageTokenKey(client)), Operator: ops, Logger: cfg.Logger})
 	return s, nil
 }
 
@@ -199,3 +199,10 @@ func operationsConfig(cfg Config) chargeops.Config {
 	}
 	return o
 }
+
+// pageTokenKey is the key of ListPayments' page tokens, derived from the
+// Amazon Pay private key: every replica of one merchant holds it, so a
+// token issued by one replica is accepted by the others, and nothing else
+// has to be configured or stored. A new Amazon Pay key ends the listings
+// under way (their next page is refused, the caller starts again).
+func pageTokenKey(c *amazonpay.Client) []byte { return c.DeriveKey("ListPayments page tokens") }

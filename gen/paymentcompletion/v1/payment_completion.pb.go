@@ -1219,9 +1219,11 @@ type ListPaymentsRequest struct {
 	// are shown as unknown).
 	Outcomes []Outcome `protobuf:"varint,1,rep,packed,name=outcomes,proto3,enum=paymentcompletion.v1.Outcome" json:"outcomes,omitempty"`
 	// Lists only payments created at or after this time. Unset: no lower
-	// bound.
+	// bound. A timestamp outside years 1 to 9999 is refused with
+	// INVALID_ARGUMENT.
 	CreateTimeStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time_start,json=createTimeStart,proto3" json:"create_time_start,omitempty"`
-	// Lists only payments created before this time. Unset: no upper bound.
+	// Lists only payments created before this time (years 1 to 9999). Unset:
+	// no upper bound.
 	// Leave it unset to see payments created while paging on the next
 	// listing, not this one.
 	CreateTimeEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time_end,json=createTimeEnd,proto3" json:"create_time_end,omitempty"`
@@ -1230,8 +1232,10 @@ type ListPaymentsRequest struct {
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of the previous page; empty for the first page.
 	// The token is opaque and belongs to its filter: with other `outcomes` or
-	// creation times it is refused with INVALID_ARGUMENT
-	// (`INVALID_REQUEST`). `page_size` may change between pages.
+	// creation times, changed in any way, or after the service's Amazon Pay
+	// key changed, it is refused with INVALID_ARGUMENT (`INVALID_REQUEST`):
+	// start the listing again without a token. `page_size` may change
+	// between pages.
 	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Lists only payments that need an operator: one of their money
 	// operations (capture, cancellation, refund, new charge, closure) has
@@ -1389,7 +1393,9 @@ type CaptureChargeRequest struct {
 	// repeat it on every retry of the same capture. Keys are scoped to the
 	// charge; 1 to 64 printable ASCII characters.
 	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	// Optional text on the buyer's statement (at most 16 characters).
+	// Optional text on the buyer's statement, after Amazon's "AMZ*": at most
+	// 16 printable ASCII characters (Amazon Pay counts its 16 in characters
+	// and bytes; card statements print ASCII).
 	SoftDescriptor string `protobuf:"bytes,4,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -1639,7 +1645,9 @@ type RefundChargeRequest struct {
 	// repeat it on every retry of the same refund. Keys are scoped to the
 	// charge; 1 to 64 printable ASCII characters.
 	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	// Optional text on the buyer's statement (at most 16 characters).
+	// Optional text on the buyer's statement, after Amazon's "AMZ*": at most
+	// 16 printable ASCII characters (Amazon Pay counts its 16 in characters
+	// and bytes; card statements print ASCII).
 	SoftDescriptor string `protobuf:"bytes,4,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -1987,7 +1995,9 @@ type CreateChargeRequest struct {
 	// repeat it on every retry. Keys are scoped to the charge permission; 1
 	// to 64 printable ASCII characters.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	// Optional text on the buyer's statement (at most 16 characters).
+	// Optional text on the buyer's statement, after Amazon's "AMZ*": at most
+	// 16 printable ASCII characters (Amazon Pay counts its 16 in characters
+	// and bytes; card statements print ASCII).
 	SoftDescriptor string `protobuf:"bytes,5,opt,name=soft_descriptor,json=softDescriptor,proto3" json:"soft_descriptor,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -3206,35 +3216,31 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x1flist_payments.create_time_range\x120create_time_start must be before create_time_end\x1ak!has(this.create_time_start) || !has(this.create_time_end) || this.create_time_start < this.create_time_end\"y\n" +
 	"\x14ListPaymentsResponse\x129\n" +
 	"\bpayments\x18\x01 \x03(\v2\x1d.paymentcompletion.v1.PaymentR\bpayments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x02\n" +
-	"\x14CaptureChargeRequest\x12'\n" +
-	"\tcharge_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x12J\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb9\x02\n" +
+	"\x14CaptureChargeRequest\x12O\n" +
+	"\tcharge_id\x18\x01 \x01(\tB2\xbaH/r-2+^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}-C[0-9]{6}$R\bchargeId\x12J\n" +
 	"\x0ecapture_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\rcaptureAmount\x12B\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
-	"\x0fsoft_descriptor\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\x86\x01\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x12@\n" +
+	"\x0fsoft_descriptor\x18\x04 \x01(\tB\x17\xbaH\x14r\x12\x18\x102\x0e^[\\x20-\\x7e]*$R\x0esoftDescriptor\"\x86\x01\n" +
 	"\x15CaptureChargeResponse\x124\n" +
 	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"x\n" +
-	"\x13CancelChargeRequest\x12'\n" +
-	"\tcharge_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x128\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xa0\x01\n" +
+	"\x13CancelChargeRequest\x12O\n" +
+	"\tcharge_id\x18\x01 \x01(\tB2\xbaH/r-2+^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}-C[0-9]{6}$R\bchargeId\x128\n" +
 	"\x13cancellation_reason\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x12cancellationReason\"\x85\x01\n" +
 	"\x14CancelChargeResponse\x124\n" +
 	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xfe\x01\n" +
-	"\x13RefundChargeRequest\x12'\n" +
-	"\tcharge_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bchargeId\x12H\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xb6\x02\n" +
+	"\x13RefundChargeRequest\x12O\n" +
+	"\tcharge_id\x18\x01 \x01(\tB2\xbaH/r-2+^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}-C[0-9]{6}$R\bchargeId\x12H\n" +
 	"\rrefund_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\frefundAmount\x12B\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
-	"\x0fsoft_descriptor\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\x85\x01\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x12@\n" +
+	"\x0fsoft_descriptor\x18\x04 \x01(\tB\x17\xbaH\x14r\x12\x18\x102\x0e^[\\x20-\\x7e]*$R\x0esoftDescriptor\"\x85\x01\n" +
 	"\x14RefundChargeResponse\x124\n" +
 	"\x06refund\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.RefundR\x06refund\x127\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\";\n" +
-	"\x10GetRefundRequest\x12'\n" +
-	"\trefund_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\brefundId\"I\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"c\n" +
+	"\x10GetRefundRequest\x12O\n" +
+	"\trefund_id\x18\x01 \x01(\tB2\xbaH/r-2+^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}-R[0-9]{6}$R\brefundId\"I\n" +
 	"\x11GetRefundResponse\x124\n" +
 	"\x06refund\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.RefundR\x06refund\"\xbb\x03\n" +
 	"\x06Refund\x12\x1b\n" +
@@ -3248,23 +3254,21 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x0fsoft_descriptor\x18\a \x01(\tR\x0esoftDescriptor\x12;\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12F\n" +
-	"\x11state_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fstateUpdateTime\"\xb4\x02\n" +
-	"\x13CreateChargeRequest\x12<\n" +
-	"\x14charge_permission_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x12chargePermissionId\x12H\n" +
+	"\x11state_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0fstateUpdateTime\"\xe2\x02\n" +
+	"\x13CreateChargeRequest\x12Z\n" +
+	"\x14charge_permission_id\x18\x01 \x01(\tB(\xbaH%r#2!^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}$R\x12chargePermissionId\x12H\n" +
 	"\rcharge_amount\x18\x02 \x01(\v2\x1b.paymentcompletion.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\fchargeAmount\x12\x1f\n" +
 	"\vcapture_now\x18\x03 \x01(\bR\n" +
 	"captureNow\x12B\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x120\n" +
-	"\x0fsoft_descriptor\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x0esoftDescriptor\"\xa6\x01\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18@2\x0e^[\\x21-\\x7e]+$R\x0eidempotencyKey\x12@\n" +
+	"\x0fsoft_descriptor\x18\x05 \x01(\tB\x17\xbaH\x14r\x12\x18\x102\x0e^[\\x20-\\x7e]*$R\x0esoftDescriptor\"\xa6\x01\n" +
 	"\x14CreateChargeResponse\x124\n" +
 	"\x06charge\x18\x01 \x01(\v2\x1c.paymentcompletion.v1.ChargeR\x06charge\x127\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\x12\x1f\n" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
-	"reasonCode\"\xc5\x01\n" +
-	"\x1cCloseChargePermissionRequest\x12<\n" +
-	"\x14charge_permission_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x12chargePermissionId\x121\n" +
+	"reasonCode\"\xe3\x01\n" +
+	"\x1cCloseChargePermissionRequest\x12Z\n" +
+	"\x14charge_permission_id\x18\x01 \x01(\tB(\xbaH%r#2!^[A-Z][0-9]{2}-[0-9]{7}-[0-9]{7}$R\x12chargePermissionId\x121\n" +
 	"\x0eclosure_reason\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\rclosureReason\x124\n" +
 	"\x16cancel_pending_charges\x18\x03 \x01(\bR\x14cancelPendingCharges\"\xad\x01\n" +

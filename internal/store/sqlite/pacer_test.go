@@ -165,8 +165,12 @@ func TestWriterHoldsBatchWhileCPUBound(t *testing.T) {
 			// second as a safety net, should the second operation have
 			// arrived with the first).
 			steps := 0
+			batchStarted := make(chan struct{})
 			p.saturated = func() bool {
 				steps++
+				if steps == 1 {
+					close(batchStarted)
+				}
 				return cpuBound && p.joinedOps == 0 && steps < 1000
 			}
 			s, err := open(t.Context(), filepath.Join(t.TempDir(), "p.db"), options{every: checkpointEvery, restartFrames: restartFrames, pacer: p})
@@ -194,7 +198,7 @@ func TestWriterHoldsBatchWhileCPUBound(t *testing.T) {
 			if cpuBound {
 				// The first batch is held until the second operation joins.
 				wg.Go(func() { write("first") })
-				time.Sleep(5 * time.Millisecond)
+				<-batchStarted // the writer asks the pacer as the batch starts
 				wg.Go(func() { write("second") })
 			} else {
 				// The first commits at once; the second comes after.
