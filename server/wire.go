@@ -70,6 +70,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		if d.ipnCfg, err = ipnConfig(cfg); err != nil {
 			return d, err
 		}
+		if obs.metrics != nil {
+			d.ipnCfg.Metrics = obs.metrics
+		}
 		// Bound before Amazon Pay is set up, so the embedded simulator can
 		// be told the endpoint's address.
 		if d.ipnLis, err = net.Listen("tcp", addr); err != nil {

@@ -2,7 +2,7 @@
 // server's (go-grpc-middleware's Prometheus provider), the Go runtime's and
 // the process's, and the domain's, which it receives through the small
 // observer interfaces the domain packages define (completion.Metrics,
-// amazonpay.CallObserver, storeobserve.Observer) and reads from the store's
+// amazonpay.CallObserver, storeobserve.Observer, ipn.Metrics) and reads from the store's
 // backlog at scrape time. Labels hold only bounded sets (operations,
 // outcomes, reasons, HTTP statuses), never IDs.
 package metrics
@@ -37,6 +37,8 @@ type Metrics struct {
 	amazonRetries *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	ipnMessages   *prometheus.CounterVec
+	ipnNudge      prometheus.Histogram
 }
 
 // Build describes the running binary, exported as paymentcompletion_build_info.
@@ -76,6 +78,15 @@ func New(b Build) *Metrics {
 			Namespace: namespace, Name: "store_errors_total",
 			Help: "Store operations that failed (not counting not-found and lease-lost answers), by operation.",
 		}, []string{"operation"}),
+		ipnMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "ipn_notifications_total",
+			Help: "Messages posted to the Amazon Pay notification receiver, by result (accepted, refused) and reason (accepted: notification, unmatched, untracked_type, subscribed, unsubscribed; refused: rate, too_large, malformed, topic, age, signature, cert_host, cert, merchant, confirm_failed, store, unverified).",
+		}, []string{"result", "reason"}),
+		ipnNudge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "ipn_nudge_seconds",
+			Help:    "Time from a notification's receipt to its nudge being durable in the store (verification and a first certificate fetch included).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -86,7 +97,8 @@ func New(b Build) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.completions, m.amazonCalls, m.amazonLatency, m.amazonRetries, m.storeLatency, m.storeErrors, buildInfo,
+		m.grpc, m.completions, m.amazonCalls, m.amazonLatency, m.amazonRetries, m.storeLatency, m.storeErrors,
+		m.ipnMessages, m.ipnNudge, buildInfo,
 	)
 	return m
 }
@@ -147,6 +159,14 @@ func (m *Metrics) StoreOperation(op string, d time.Duration, err error) {
 		m.storeErrors.WithLabelValues(op).Inc()
 	}
 }
+
+// IPNMessage implements ipn.Metrics.
+func (m *Metrics) IPNMessage(result, reason string) {
+	m.ipnMessages.WithLabelValues(result, reason).Inc()
+}
+
+// IPNNudged implements ipn.Metrics.
+func (m *Metrics) IPNNudged(d time.Duration) { m.ipnNudge.Observe(d.Seconds()) }
 
 // WatchBacklog exports, from b at each scrape, the payments waiting in each
 // unsettled outcome, the age of the oldest, and how late the most overdue
