@@ -102,7 +102,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			Burst:       cfg.TrackerGetChargeBurst(),
 			Lease:       cfg.TrackerLease,
 		},
-		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture},
+		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture, Metrics: obs.operationMetrics()},
 		MaxCompletionsInFlight: cfg.MaxCompletionsInFlight,
 		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
 		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,
@@ -120,6 +120,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	if obs.metrics != nil {
 		obs.metrics.WatchLimit("completions", svc.CompletionsInFlight)
 		obs.metrics.WatchLimit("amazonpay_calls", svc.AmazonPay)
+		if obs.opsBacklog != nil {
+			obs.metrics.WatchOperations(obs.opsBacklog, time.Now)
+		}
 	}
 	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
@@ -288,6 +291,8 @@ type observability struct {
 	metrics *metrics.Metrics
 	// backlog is the store as opened, once wire has opened it.
 	backlog store.Backlogger
+	// opsBacklog is the same store's backlog of operations.
+	opsBacklog store.OperationsBacklogger
 }
 
 func (o *observability) amazonPay() amazonpay.CallObserver {
@@ -305,8 +310,16 @@ func (o *observability) completionMetrics() completion.Metrics {
 	return o.metrics
 }
 
+func (o *observability) operationMetrics() chargeops.Metrics {
+	if o.metrics == nil {
+		return nil
+	}
+	return o.metrics
+}
+
 func (o *observability) store(raw store.Store) store.Store {
 	o.backlog, _ = raw.(store.Backlogger)
+	o.opsBacklog, _ = raw.(store.OperationsBacklogger)
 	var sobs storeobserve.Observer
 	if o.metrics != nil {
 		sobs = o.metrics

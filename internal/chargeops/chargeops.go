@@ -101,6 +101,27 @@ type Config struct {
 	AutoCapture bool
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Metrics, when set, counts the outcomes recorded.
+	Metrics Metrics
+}
+
+// Metrics counts what is recorded of operations; metrics.Metrics is one.
+type Metrics interface {
+	// OperationRecorded counts an operation of kind reaching outcome:
+	// "unknown", "pending", "completed", "declined" or "canceled" (each
+	// once per operation at most, as states only move forward), or
+	// "withdrawn" (recorded, then removed: Amazon Pay refused it or
+	// certainly did not apply it).
+	OperationRecorded(kind payment.OpKind, outcome string)
+}
+
+// OutcomeWithdrawn is the outcome counted for a withdrawn operation.
+const OutcomeWithdrawn = "withdrawn"
+
+func (s *Service) recorded(kind payment.OpKind, outcome string) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.OperationRecorded(kind, outcome)
+	}
 }
 
 func (c *Config) defaults() {
@@ -619,11 +640,13 @@ func (s *Service) advance(ctx context.Context, op payment.Operation, u payment.O
 	for i := range 5 {
 		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, u)
 		if err == nil {
+			res := resultOf(stored)
 			if changed {
 				s.log.InfoContext(ctx, "operation recorded", "kind", string(op.Kind), "object_id", op.ObjectID,
 					"operation_id", op.ID, "state", string(stored.State))
+				s.recorded(op.Kind, string(res.Outcome))
 			}
-			return resultOf(stored), nil
+			return res, nil
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return Result{}, completion.NewError(completion.KindInternal, completion.ReasonPaymentNotFound, "the operation disappeared", err, nil)
@@ -647,6 +670,8 @@ func (s *Service) withdraw(ctx context.Context, op payment.Operation, owner stri
 	}
 	if err := s.st.DeleteOperation(ctx, op.ID, owner); err != nil {
 		s.log.WarnContext(ctx, "could not withdraw operation", "operation_id", op.ID, "error", err.Error())
+	} else {
+		s.recorded(op.Kind, OutcomeWithdrawn)
 	}
 	return Result{}, e
 }
@@ -657,9 +682,12 @@ func (s *Service) markUnknown(ctx context.Context, op payment.Operation, owner s
 	now := s.cfg.Now().UTC()
 	next := now.Add(max(checks.Backoff(s.cfg.FirstDelay, s.cfg.MaxInterval, op.CheckAttempts, 0.2), atLeast))
 	if op.State == payment.OpSending {
-		stored, _, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: next, Time: now})
+		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: next, Time: now})
 		if err != nil {
 			return Result{}, storeError(err)
+		}
+		if changed {
+			s.recorded(op.Kind, string(payment.Unknown))
 		}
 		return resultOf(stored), nil
 	}

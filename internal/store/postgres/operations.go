@@ -294,3 +294,31 @@ func (s *Store) nudgeOperations(ctx context.Context, ref store.ObjectRef, now ti
 	}
 	return tag.RowsAffected(), nil
 }
+
+// OperationsBacklog implements store.OperationsBacklogger. Operations not
+// done are the ones scheduled: the partial index holds those only.
+func (s *Store) OperationsBacklog(ctx context.Context) ([]store.OperationBacklog, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kind, state, count(*), min(create_time)
+		FROM operations WHERE next_check_time IS NOT NULL GROUP BY kind, state`)
+	if err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	defer rows.Close()
+	var out []store.OperationBacklog
+	for rows.Next() {
+		var (
+			b           store.OperationBacklog
+			kind, state string
+			create      time.Time
+		)
+		if err := rows.Scan(&kind, &state, &b.Count, &create); err != nil {
+			return nil, wrap("operations backlog", err)
+		}
+		b.Kind, b.State, b.OldestCreateTime = payment.OpKind(kind), payment.OpState(state), create.UTC()
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	return out, nil
+}

@@ -326,3 +326,32 @@ func nudgeOperations(ctx context.Context, tx *sql.Tx, ref store.ObjectRef, now t
 	}
 	return res.RowsAffected()
 }
+
+// OperationsBacklog implements store.OperationsBacklogger. Operations not
+// done are the ones scheduled: it reads the partial index of those only.
+func (s *Store) OperationsBacklog(ctx context.Context) ([]store.OperationBacklog, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, state, count(*), min(create_time)
+		FROM operations INDEXED BY operations_next_check_time
+		WHERE next_check_time IS NOT NULL GROUP BY kind, state`)
+	if err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	defer rows.Close()
+	var out []store.OperationBacklog
+	for rows.Next() {
+		var (
+			b           store.OperationBacklog
+			kind, state string
+			create      int64
+		)
+		if err := rows.Scan(&kind, &state, &b.Count, &create); err != nil {
+			return nil, wrap("operations backlog", err)
+		}
+		b.Kind, b.State, b.OldestCreateTime = payment.OpKind(kind), payment.OpState(state), fromMicros(create)
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	return out, nil
+}

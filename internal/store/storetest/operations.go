@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -37,6 +41,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"advance_only_forward", testOpAdvance},
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
+		{"backlog", testOpBacklog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,5 +386,49 @@ func testOpTransitionThen(t *testing.T, st OperationStore) {
 	}
 	if ops, err := st.ListOperations(ctx, "P-then"); err != nil || len(ops) != 2 {
 		t.Errorf("ListOperations = %d, %v; want 2", len(ops), err)
+	}
+}
+
+// testOpBacklog checks the monitoring counts of operations not done; every
+// store that keeps operations implements store.OperationsBacklogger.
+func testOpBacklog(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	b, ok := st.(store.OperationsBacklogger)
+	if !ok {
+		t.Fatalf("%T does not implement store.OperationsBacklogger", st)
+	}
+	if got, err := b.OperationsBacklog(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: OperationsBacklog = %+v, %v; want none", got, err)
+	}
+	far := opT0.Add(time.Hour)
+	mustCreateOp(t, st, newOp("b1", "P01", opT0), "w1")                  // capture, sending
+	mustCreateOp(t, st, newOp("b2", "P01", opT0.Add(time.Second)), "w1") // capture, unknown
+	mustCreateOp(t, st, newOp("b3", "P01", opT0.Add(2*time.Second)), "w1")
+	mustCreateOp(t, st, newOp("b4", "P01", opT0.Add(3*time.Second)), "w1") // capture, done: not counted
+	refund := newOp("b5", "P01", opT0.Add(4*time.Second))
+	refund.Kind = payment.OpRefund
+	mustCreateOp(t, st, refund, "w1")
+	for id, state := range map[string]payment.OpState{"b2": payment.OpUnknown, "b3": payment.OpUnknown, "b5": payment.OpPending} {
+		if _, _, err := st.AdvanceOperation(ctx, id, payment.OpUpdate{State: state, NextCheckTime: far, Time: opT0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := st.AdvanceOperation(ctx, "b4", payment.OpUpdate{State: payment.OpDone, Result: []byte("{}"), Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.OperationsBacklog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b store.OperationBacklog) int {
+		return strings.Compare(string(a.Kind)+"/"+string(a.State), string(b.Kind)+"/"+string(b.State))
+	})
+	want := []store.OperationBacklog{
+		{Kind: payment.OpCapture, State: payment.OpSending, Count: 1, OldestCreateTime: opT0},
+		{Kind: payment.OpCapture, State: payment.OpUnknown, Count: 2, OldestCreateTime: opT0.Add(time.Second)},
+		{Kind: payment.OpRefund, State: payment.OpPending, Count: 1, OldestCreateTime: opT0.Add(4 * time.Second)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OperationsBacklog (-want +got):\n%s", diff)
 	}
 }
