@@ -20,19 +20,23 @@ var _ store.Operations = (*Store)(nil)
 
 const opColumns = `id, kind, object_id, idempotency_key, request, charge_permission_id,
 	state, result, reason_code, create_time, update_time, next_check_time,
-	check_attempts, lease_owner, version`
+	check_attempts, lease_owner, version, trace_parent`
 
 func scanOperation(row pgx.Row) (payment.Operation, error) {
 	var (
 		op          payment.Operation
 		kind, state string
 		next        *time.Time
+		traceParent *string
 	)
 	err := row.Scan(&op.ID, &kind, &op.ObjectID, &op.IdempotencyKey, &op.Request, &op.ChargePermissionID,
 		&state, &op.Result, &op.ReasonCode, &op.CreateTime, &op.UpdateTime, &next,
-		&op.CheckAttempts, &op.LeaseOwner, &op.Version)
+		&op.CheckAttempts, &op.LeaseOwner, &op.Version, &traceParent)
 	if err != nil {
 		return payment.Operation{}, err
+	}
+	if traceParent != nil {
+		op.TraceParent = *traceParent
 	}
 	op.Kind = payment.OpKind(kind)
 	if op.State, err = payment.ParseOpState(state); err != nil {
@@ -57,10 +61,10 @@ func (s *Store) CreateOperation(ctx context.Context, op payment.Operation, lease
 	// the SELECT that reads it; then insert again.
 	for range 3 {
 		stored, err := scanOperation(s.pool.QueryRow(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1, $12)
 			ON CONFLICT (id) DO NOTHING RETURNING `+opColumns,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, leaseOwner))
+			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, leaseOwner, nullString(op.TraceParent)))
 		if err == nil {
 			return stored, true, nil
 		}
@@ -86,10 +90,10 @@ func insertFollowing(ctx context.Context, tx pgx.Tx, ops []payment.Operation) er
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1, $12)
 			ON CONFLICT (id) DO NOTHING`,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, op.LeaseOwner); err != nil {
+			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, op.LeaseOwner, nullString(op.TraceParent)); err != nil {
 			return err
 		}
 	}

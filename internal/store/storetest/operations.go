@@ -42,6 +42,7 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"claim_reschedule_extend", testOpClaim},
 		{"transition_then_commits_together", testOpTransitionThen},
 		{"backlog", testOpBacklog},
+		{"trace_parent_kept", testOpTraceParent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,5 +431,47 @@ func testOpBacklog(t *testing.T, st OperationStore) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("OperationsBacklog (-want +got):\n%s", diff)
+	}
+}
+
+// testOpTraceParent checks that an operation's trace context is kept as
+// given, whether it was created alone or to follow a transition.
+func testOpTraceParent(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	ps, ok := st.(store.Store)
+	if !ok {
+		t.Fatalf("%T keeps operations but no payments", st)
+	}
+	traced := newOp("tp1", "P01", opT0)
+	traced.TraceParent = traceParent
+	if got := mustCreateOp(t, st, traced, "w1"); got.TraceParent != traceParent {
+		t.Errorf("CreateOperation returned trace parent %q, want %q", got.TraceParent, traceParent)
+	}
+	if got := mustCreateOp(t, st, newOp("tp2", "P01", opT0), "w1"); got.TraceParent != "" {
+		t.Errorf("untraced operation: trace parent %q, want none", got.TraceParent)
+	}
+	mustCreate(t, ps, attempt("cs-tp", "order-tp", opT0), "w1")
+	follow := newOp("tp3", "P-tp", opT0)
+	follow.LeaseOwner, follow.TraceParent = "follow", traceParent
+	mustTransition(t, ps, "cs-tp", payment.Transition{Outcome: payment.Completed, Time: opT0,
+		Then: func(payment.Payment) []payment.Operation { return []payment.Operation{follow} }})
+	if _, _, err := st.AdvanceOperation(ctx, "tp1", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: opT0, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimDueOperations(ctx, []payment.OpState{payment.OpSending, payment.OpUnknown}, opT0.Add(time.Hour), 10, time.Minute, "w2")
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("ClaimDueOperations = %d, %v; want 3", len(claimed), err)
+	}
+	for _, op := range claimed {
+		want := traceParent
+		if op.ID == "tp2" {
+			want = ""
+		}
+		if op.TraceParent != want {
+			t.Errorf("claimed %s: trace parent %q, want %q", op.ID, op.TraceParent, want)
+		}
+	}
+	if got, _ := st.GetOperation(ctx, "tp3"); got.TraceParent != traceParent {
+		t.Errorf("operation following a transition: trace parent %q, want %q", got.TraceParent, traceParent)
 	}
 }
