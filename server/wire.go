@@ -110,6 +110,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		Logger:                 logger,
 		ObserveStore:           obs.store,
 		IPN:                    d.ipnCfg,
+		TracerProvider:         obs.tracer,
 	})
 	if err != nil {
 		return d, err

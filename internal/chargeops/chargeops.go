@@ -27,11 +27,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // Amazon is what the operations need from Amazon Pay; its errors are read
@@ -103,6 +106,10 @@ type Config struct {
 	Logger      *slog.Logger
 	// Metrics, when set, counts the outcomes recorded.
 	Metrics Metrics
+	// TracerProvider traces each check of the worker as a trace of its
+	// own linked to the call the operation comes from; nil: the global
+	// one.
+	TracerProvider trace.TracerProvider
 }
 
 // Metrics counts what is recorded of operations; metrics.Metrics is one.
@@ -354,6 +361,7 @@ func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(co
 		}
 		now := s.cfg.Now().UTC()
 		op.ChargePermissionID = cpid
+		op.TraceParent = tracelink.Parent(ctx)
 		op.State = payment.OpSending
 		op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now.Add(s.cfg.Lease)
 		owner := checks.Owner(s.cfg.Owner, "ops")

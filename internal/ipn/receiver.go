@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -110,6 +113,10 @@ type Config struct {
 	Now func() time.Time
 	// Metrics, when set, counts the messages.
 	Metrics Metrics
+	// TracerProvider traces each message (a trace of its own: SNS sends
+	// no trace context), so that its log lines carry a trace ID; nil: the
+	// global one.
+	TracerProvider trace.TracerProvider
 }
 
 // ipnMessage is the Amazon Pay notification inside a Notification's
@@ -128,6 +135,7 @@ type Receiver struct {
 	cfg      Config
 	verifier *Verifier
 	log      *slog.Logger
+	tracer   trace.Tracer
 
 	mu      sync.Mutex
 	sources map[string]*rate.Limiter
@@ -156,14 +164,17 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Verifier.Now == nil {
 		cfg.Verifier.Now = cfg.Now
 	}
-	return &Receiver{cfg: cfg, verifier: NewVerifier(cfg.Verifier), log: cfg.Logger, sources: map[string]*rate.Limiter{}}, nil
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Receiver{cfg: cfg, verifier: NewVerifier(cfg.Verifier), log: cfg.Logger, sources: map[string]*rate.Limiter{},
+		tracer: cfg.TracerProvider.Tracer("github.com/paymentcompletion/paymentcompletion")}, nil
 }
 
 // ServeHTTP implements http.Handler. Every refusal is a 4xx (SNS does not
 // retry those) logged without the body; only a store failure is a 5xx, so
 // that SNS delivers the message again.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	received := time.Now()
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
@@ -174,6 +185,8 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	ctx, span := rc.tracer.Start(r.Context(), "ipn message", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
 	source := sourceOf(r)
 	if !rc.allow(source) {
 		rc.refuse(ctx, w, http.StatusTooManyRequests, ReasonRate, "rate limited", source, nil)
@@ -206,7 +219,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default: // UnsubscribeConfirmation: nothing to do; polling continues.
 		rc.log.WarnContext(ctx, "ipn: unsubscribed from notifications; payments are still settled by polling",
 			"topic_arn", m.TopicArn, "message_id", m.MessageID)
-		rc.count(ResultAccepted, ReasonUnsubscribed)
+		rc.count(ctx, ResultAccepted, ReasonUnsubscribed)
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -227,7 +240,7 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 	default:
 		rc.log.InfoContext(ctx, "ipn: notification of an object type not tracked; ignored",
 			"object_type", n.ObjectType, "message_id", m.MessageID)
-		rc.count(ResultAccepted, ReasonUntrackedType)
+		rc.count(ctx, ResultAccepted, ReasonUntrackedType)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -240,7 +253,7 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 		// Not durable: SNS delivers it again after a 5xx.
 		rc.log.WarnContext(ctx, "ipn: could not record a notification; asking for redelivery",
 			"object_type", n.ObjectType, "object_id", n.ObjectID, "error", err.Error())
-		rc.count(ResultRefused, ReasonStore)
+		rc.count(ctx, ResultRefused, ReasonStore)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
@@ -251,7 +264,7 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 	if matched == 0 {
 		reason = ReasonUnmatched
 	}
-	rc.count(ResultAccepted, reason)
+	rc.count(ctx, ResultAccepted, reason)
 	if matched > 0 && rc.cfg.Wake != nil {
 		rc.cfg.Wake()
 	}
@@ -283,19 +296,19 @@ func (rc *Receiver) confirm(ctx context.Context, w http.ResponseWriter, m *Messa
 	}
 	if err != nil {
 		rc.log.WarnContext(ctx, "ipn: could not confirm the subscription", "topic_arn", m.TopicArn, "error", err.Error())
-		rc.count(ResultRefused, ReasonConfirmFailed)
+		rc.count(ctx, ResultRefused, ReasonConfirmFailed)
 		http.Error(w, "confirmation failed", http.StatusBadGateway)
 		return
 	}
 	rc.log.InfoContext(ctx, "ipn: subscription confirmed", "topic_arn", m.TopicArn)
-	rc.count(ResultAccepted, ReasonSubscribed)
+	rc.count(ctx, ResultAccepted, ReasonSubscribed)
 	w.WriteHeader(http.StatusOK)
 }
 
 // refuse answers a refused message, counted under label (a Reason
 // constant); the log names the reason, never the body.
 func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, status int, label, reason, source string, err error) {
-	rc.count(ResultRefused, label)
+	rc.count(ctx, ResultRefused, label)
 	attrs := []any{"status", status, "reason", reason, "refusal", label, "source", source}
 	if err != nil {
 		attrs = append(attrs, "error", err.Error())
@@ -304,7 +317,9 @@ func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, status in
 	http.Error(w, reason, status)
 }
 
-func (rc *Receiver) count(result, reason string) {
+func (rc *Receiver) count(ctx context.Context, result, reason string) {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("paymentcompletion.ipn.result", result),
+		attribute.String("paymentcompletion.ipn.reason", reason))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.IPNMessage(result, reason)
 	}
