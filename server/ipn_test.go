@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,9 +30,9 @@ import (
 func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
-		map[string]string{"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "SIMULATOR_PENDING_DELAY": "1s"})
+		map[string]string{"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "SIMULATOR_PENDING_DELAY": "1s", "METRICS_ADDR": metricsAddr})
 	defer func() { _ = stop() }()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -107,5 +108,38 @@ func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	}
 	if last.GetOutcome() != pb.Outcome_OUTCOME_COMPLETED {
 		t.Fatalf("watched payment ended as %v, want COMPLETED (by notification; the first poll is an hour away)\n%s", last, logs)
+	}
+
+	// The notification is counted and timed; the Authorized charge's
+	// expiry check waits among the operations.
+	mr, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mr.Body.Close()
+	body, _ := io.ReadAll(mr.Body)
+	for _, want := range []string{
+		`paymentcompletion_ipn_notifications_total{reason="notification",result="accepted"} `,
+		`paymentcompletion_ipn_nudge_seconds_count `,
+		`paymentcompletion_operations_backlog{kind="expiry",state="sending"} 1`,
+		`paymentcompletion_operations_oldest_unknown_seconds{kind="capture"} 0`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The poll the notification brought forward logs in a trace of its
+	// own.
+	settled := 0
+	for _, l := range logs.Lines(t) {
+		if l["msg"] == "pending payment settled" {
+			settled++
+			if l["trace_id"] == nil || l["span_id"] == nil {
+				t.Errorf("background log line without trace_id and span_id: %v", l)
+			}
+		}
+	}
+	if settled != 1 {
+		t.Errorf("%d \"pending payment settled\" log lines, want 1", settled)
 	}
 }

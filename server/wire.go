@@ -67,6 +67,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		if d.ipnCfg, err = ipnConfig(cfg); err != nil {
 			return d, err
 		}
+		if obs.metrics != nil {
+			d.ipnCfg.Metrics = obs.metrics
+		}
 		// Bound before Amazon Pay is set up, so the embedded simulator can
 		// be told the endpoint's address.
 		if d.ipnLis, err = net.Listen("tcp", addr); err != nil {
@@ -94,7 +97,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 			MaxInterval: cfg.TrackerMaxInterval,
 			Lease:       cfg.TrackerLease,
 		},
-		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture},
+		Operations:             chargeops.Config{SetMerchantReference: cfg.MerchantReference, AutoCapture: cfg.AutoCapture, Metrics: obs.operationMetrics()},
 		MaxCompletionsInFlight: cfg.MaxCompletionsInFlight,
 		AmazonPayMaxCalls:      cfg.AmazonPayMaxCalls,
 		AmazonPayMaxQueued:     cfg.AmazonPayMaxQueued,
@@ -102,6 +105,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		Logger:                 logger,
 		ObserveStore:           obs.store,
 		IPN:                    d.ipnCfg,
+		TracerProvider:         obs.tracer,
 	})
 	if err != nil {
 		return d, err
@@ -112,6 +116,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	if obs.metrics != nil {
 		obs.metrics.WatchLimit("completions", svc.CompletionsInFlight)
 		obs.metrics.WatchLimit("amazonpay_calls", svc.AmazonPay)
+		if obs.opsBacklog != nil {
+			obs.metrics.WatchOperations(obs.opsBacklog, time.Now)
+		}
 	}
 	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
@@ -280,6 +287,8 @@ type observability struct {
 	metrics *metrics.Metrics
 	// backlog is the store as opened, once wire has opened it.
 	backlog store.Backlogger
+	// opsBacklog is the same store's backlog of operations.
+	opsBacklog store.OperationsBacklogger
 }
 
 func (o *observability) amazonPay() amazonpay.CallObserver {
@@ -297,8 +306,16 @@ func (o *observability) completionMetrics() completion.Metrics {
 	return o.metrics
 }
 
+func (o *observability) operationMetrics() chargeops.Metrics {
+	if o.metrics == nil {
+		return nil
+	}
+	return o.metrics
+}
+
 func (o *observability) store(raw store.Store) store.Store {
 	o.backlog, _ = raw.(store.Backlogger)
+	o.opsBacklog, _ = raw.(store.OperationsBacklogger)
 	var sobs storeobserve.Observer
 	if o.metrics != nil {
 		sobs = o.metrics

@@ -29,11 +29,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // Amazon is what the operations need from Amazon Pay; its errors are read
@@ -111,6 +114,31 @@ type Config struct {
 	AutoCapture bool
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Metrics, when set, counts the outcomes recorded.
+	Metrics Metrics
+	// TracerProvider traces each check of the worker as a trace of its
+	// own linked to the call the operation comes from; nil: the global
+	// one.
+	TracerProvider trace.TracerProvider
+}
+
+// Metrics counts what is recorded of operations; metrics.Metrics is one.
+type Metrics interface {
+	// OperationRecorded counts an operation of kind reaching outcome:
+	// "unknown", "pending", "completed", "declined" or "canceled" (each
+	// once per operation at most, as states only move forward), or
+	// "withdrawn" (recorded, then removed: Amazon Pay refused it or
+	// certainly did not apply it).
+	OperationRecorded(kind payment.OpKind, outcome string)
+}
+
+// OutcomeWithdrawn is the outcome counted for a withdrawn operation.
+const OutcomeWithdrawn = "withdrawn"
+
+func (s *Service) recorded(kind payment.OpKind, outcome string) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.OperationRecorded(kind, outcome)
+	}
 }
 
 func (c *Config) defaults() {
@@ -342,6 +370,7 @@ func (s *Service) runOn(ctx context.Context, op payment.Operation, check func(co
 			return Result{}, storeError(err)
 		}
 		now := s.cfg.Now().UTC()
+		op.TraceParent = tracelink.Parent(ctx)
 		op.State = payment.OpSending
 		op.CreateTime, op.UpdateTime, op.NextCheckTime = now, now, now.Add(s.cfg.Lease)
 		stored, created, err := s.st.CreateOperation(ctx, op, owner)
@@ -704,11 +733,13 @@ func (s *Service) advance(ctx context.Context, op payment.Operation, u payment.O
 	for i := range 5 {
 		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, u)
 		if err == nil {
+			res := resultOf(stored)
 			if changed {
 				s.log.InfoContext(ctx, "operation recorded", "kind", string(op.Kind), "object_id", op.ObjectID,
 					"operation_id", op.ID, "state", string(stored.State))
+				s.recorded(op.Kind, string(res.Outcome))
 			}
-			return resultOf(stored), nil
+			return res, nil
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return Result{}, completion.NewError(completion.KindInternal, completion.ReasonPaymentNotFound, "the operation disappeared", err, nil)
@@ -738,6 +769,8 @@ func (s *Service) withdraw(ctx context.Context, op payment.Operation, owner stri
 	}
 	if err := s.st.DeleteOperation(ctx, op.ID, owner); err != nil {
 		s.log.WarnContext(ctx, "could not withdraw operation", "operation_id", op.ID, "error", err.Error())
+	} else {
+		s.recorded(op.Kind, OutcomeWithdrawn)
 	}
 	return Result{}, e
 }
@@ -748,9 +781,12 @@ func (s *Service) markUnknown(ctx context.Context, op payment.Operation, owner s
 	now := s.cfg.Now().UTC()
 	next := now.Add(max(checks.Backoff(s.cfg.FirstDelay, s.cfg.MaxInterval, op.CheckAttempts, 0.2), atLeast))
 	if op.State == payment.OpSending {
-		stored, _, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: next, Time: now})
+		stored, changed, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: next, Time: now})
 		if err != nil {
 			return Result{}, storeError(err)
+		}
+		if changed {
+			s.recorded(op.Kind, string(payment.Unknown))
 		}
 		return resultOf(stored), nil
 	}

@@ -2,7 +2,6 @@ package chargeops_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -12,16 +11,6 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
-
-func (f *fixture) clearFaults(t *testing.T) {
-	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete, f.sim.URL+"/simulator/faults", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-}
 
 // settle runs the worker until nothing is due, the clock moved on by step
 // before each pass, at most n passes.

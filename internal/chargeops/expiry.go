@@ -10,6 +10,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // Authorizations expire 30 days after they are made unless captured or
@@ -43,6 +44,7 @@ func (s *Service) expiryWatch(chargeID, chargePermissionID string, expires time.
 // Authorized; one already recorded is kept.
 func (s *Service) watchExpiry(ctx context.Context, ch *amazonpay.Charge) error {
 	op := s.expiryWatch(ch.ChargeID, ch.ChargePermissionID, ch.ExpirationTimestamp.Time)
+	op.TraceParent = tracelink.Parent(ctx)
 	_, _, err := s.st.CreateOperation(ctx, op, op.LeaseOwner)
 	return err
 }

@@ -82,6 +82,10 @@ func (s *Service) afterCompletion(p payment.Payment) []payment.Operation {
 		// the first read reschedules to it.
 		ops = append(ops, s.expiryWatch(p.ChargeID, p.ChargePermissionID, time.Time{}))
 	}
+	for i := range ops {
+		// Work on the payment: linked to the call that recorded it.
+		ops[i].TraceParent = p.TraceParent
+	}
 	return ops
 }
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 
+	otelattr "go.opentelemetry.io/otel/attribute"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // batch bounds one pass of the worker; the pass repeats at once while full.
@@ -36,7 +39,11 @@ func (s *Service) CheckOnce(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return len(due), nil // the leases expire by themselves
 		}
-		s.check(ctx, op, owner)
+		cctx, span := tracelink.Start(ctx, s.cfg.TracerProvider, "check operation", op.TraceParent,
+			otelattr.String("paymentcompletion.operation.kind", string(op.Kind)),
+			otelattr.String("paymentcompletion.operation.state", string(op.State)))
+		s.check(cctx, op, owner)
+		span.End()
 	}
 	return len(due), nil
 }

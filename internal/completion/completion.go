@@ -25,11 +25,14 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/overload"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 	"github.com/paymentcompletion/paymentcompletion/internal/watch"
 )
 
@@ -126,6 +129,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when set, is told the answer of every Complete call.
 	Metrics Metrics
+	// TracerProvider traces each reconciliation as a trace of its own
+	// linked to the call that recorded the payment; nil: the global one.
+	TracerProvider trace.TracerProvider
 }
 
 // Metrics receives the completion service's measurements, e.g. to export
@@ -255,6 +261,7 @@ func (s *Service) complete(ctx context.Context, req Request) (payment.Payment, e
 		CreateTime:        now,
 		UpdateTime:        now,
 		NextCheckTime:     now.Add(s.cfg.InflightLease),
+		TraceParent:       tracelink.Parent(ctx),
 	}
 	owner := s.leaseOwner()
 	// The Complete call is signed while the attempt is being recorded: the

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // reconcileBatch bounds one pass; the pass repeats at once while it is full.
@@ -36,7 +41,12 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 			// a restart) takes the rest.
 			return len(due), nil
 		}
-		s.reconcile(ctx, p, holder{owner: owner, check: true})
+		// A trace of its own, linked to the call that recorded the
+		// payment.
+		rctx, span := tracelink.Start(ctx, s.cfg.TracerProvider, "reconcile payment", p.TraceParent,
+			attribute.String("paymentcompletion.outcome", string(p.Outcome)))
+		s.reconcile(rctx, p, holder{owner: owner, check: true})
+		span.End()
 	}
 	return len(due), nil
 }
@@ -48,14 +58,17 @@ func (s *Service) reconcile(ctx context.Context, p payment.Payment, h holder) {
 	defer cancel()
 	got, err := s.settleFromSession(uctx, p, h, settleOpts{mayComplete: true})
 	var e *Error
+	span := trace.SpanFromContext(ctx)
 	switch {
 	case err == nil:
+		span.SetAttributes(attribute.String("paymentcompletion.outcome.to", string(got.Outcome)))
 		s.log.InfoContext(ctx, "reconciled payment", "checkout_session_id", p.CheckoutSessionID,
 			"from", string(p.Outcome), "to", string(got.Outcome), "check_attempts", got.CheckAttempts)
 	case errors.As(err, &e):
 		// A withdrawn attempt (nobody was told about it) or a rejection.
 		s.log.InfoContext(ctx, "reconciliation ended without an outcome", "checkout_session_id", p.CheckoutSessionID, "reason", e.Reason)
 	default:
+		span.SetStatus(codes.Error, "reconciliation failed")
 		s.log.WarnContext(ctx, "reconciliation failed", "checkout_session_id", p.CheckoutSessionID, "error", err.Error())
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -233,6 +234,11 @@ type serviceOptions struct {
 	// ObserveStore, when set, wraps the service's store (to see what the
 	// workers do).
 	ObserveStore func(store.Store) store.Store
+	// Tracer, when set, traces the calls (continuing the caller's W3C
+	// trace context) and the background work; Logger replaces the
+	// discarded log.
+	Tracer trace.TracerProvider
+	Logger *slog.Logger
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
@@ -273,6 +279,9 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if o.Logger != nil {
+		logger = o.Logger
+	}
 
 	az := a.newClient(t, amazonpay.RetryPolicy{
 		MaxAttempts: o.MaxAttempts, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxElapsed: 10 * time.Second,
@@ -300,12 +309,13 @@ func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
 		Logger:                 logger,
 		IPN:                    o.IPN,
 		ObserveStore:           o.ObserveStore,
+		TracerProvider:         o.Tracer,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	api, st := built.API, built.Store
-	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second})
+	gs, err := grpcserver.New(api, grpcserver.Options{Logger: logger, ShutdownGrace: 2 * time.Second, TracerProvider: o.Tracer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
@@ -34,6 +37,54 @@ const (
 	// maxSources bounds the per-source limiters kept.
 	maxSources = 10_000
 )
+
+// Results and reasons of Metrics.IPNMessage: a small fixed set, so that
+// they can label metrics.
+const (
+	ResultAccepted = "accepted"
+	ResultRefused  = "refused"
+
+	// Accepted: a notification recorded as a nudge of what tracks its
+	// object (ReasonUnmatched: nothing tracks it), one of an object type
+	// not tracked, a subscription confirmed, an unsubscription noted.
+	ReasonNotification  = "notification"
+	ReasonUnmatched     = "unmatched"
+	ReasonUntrackedType = "untracked_type"
+	ReasonSubscribed    = "subscribed"
+	ReasonUnsubscribed  = "unsubscribed"
+
+	// Refused: over the source's rate; body too large; not an SNS message
+	// or not an IPN; topic not allowed; Timestamp too old, in the future
+	// or unreadable; bad or unreadable signature; SigningCertURL (or
+	// SubscribeURL) not an allowed https URL; signing certificate not
+	// fetched or not trusted; another merchant's notification; the
+	// subscription could not be confirmed; the nudge could not be
+	// recorded (SNS delivers again); not verified for another cause.
+	ReasonRate          = "rate"
+	ReasonTooLarge      = "too_large"
+	ReasonMalformed     = "malformed"
+	ReasonTopic         = "topic"
+	ReasonAge           = "age"
+	ReasonSignature     = "signature"
+	ReasonCertHost      = "cert_host"
+	ReasonCert          = "cert"
+	ReasonMerchant      = "merchant"
+	ReasonConfirmFailed = "confirm_failed"
+	ReasonStore         = "store"
+	ReasonUnverified    = "unverified"
+)
+
+// Metrics is told what became of each message posted to the receiver
+// (not of requests to another path or with another method); metrics.Metrics
+// is one.
+type Metrics interface {
+	// IPNMessage counts a message: result is ResultAccepted or
+	// ResultRefused, reason one of the Reason constants.
+	IPNMessage(result, reason string)
+	// IPNNudged observes the time from a notification's receipt to its
+	// nudge being durable.
+	IPNNudged(d time.Duration)
+}
 
 // Nudger makes the payments tracking an object due now; store.Store is
 // one.
@@ -60,6 +111,12 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Metrics, when set, counts the messages.
+	Metrics Metrics
+	// TracerProvider traces each message (a trace of its own: SNS sends
+	// no trace context), so that its log lines carry a trace ID; nil: the
+	// global one.
+	TracerProvider trace.TracerProvider
 }
 
 // ipnMessage is the Amazon Pay notification inside a Notification's
@@ -78,6 +135,7 @@ type Receiver struct {
 	cfg      Config
 	verifier *Verifier
 	log      *slog.Logger
+	tracer   trace.Tracer
 
 	mu      sync.Mutex
 	sources map[string]*rate.Limiter
@@ -106,14 +164,18 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Verifier.Now == nil {
 		cfg.Verifier.Now = cfg.Now
 	}
-	return &Receiver{cfg: cfg, verifier: NewVerifier(cfg.Verifier), log: cfg.Logger, sources: map[string]*rate.Limiter{}}, nil
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Receiver{cfg: cfg, verifier: NewVerifier(cfg.Verifier), log: cfg.Logger, sources: map[string]*rate.Limiter{},
+		tracer: cfg.TracerProvider.Tracer("github.com/paymentcompletion/paymentcompletion")}, nil
 }
 
 // ServeHTTP implements http.Handler. Every refusal is a 4xx (SNS does not
 // retry those) logged without the body; only a store failure is a 5xx, so
 // that SNS delivers the message again.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	received := time.Now()
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
 		return
@@ -123,50 +185,53 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	ctx, span := rc.tracer.Start(r.Context(), "ipn message", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
 	source := sourceOf(r)
 	if !rc.allow(source) {
-		rc.refuse(ctx, w, http.StatusTooManyRequests, "rate limited", source, nil)
+		rc.refuse(ctx, w, http.StatusTooManyRequests, ReasonRate, "rate limited", source, nil)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.cfg.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			rc.refuse(ctx, w, http.StatusRequestEntityTooLarge, "body too large", source, nil)
+			rc.refuse(ctx, w, http.StatusRequestEntityTooLarge, ReasonTooLarge, "body too large", source, nil)
 			return
 		}
-		rc.refuse(ctx, w, http.StatusBadRequest, "body unreadable", source, err)
+		rc.refuse(ctx, w, http.StatusBadRequest, ReasonMalformed, "body unreadable", source, err)
 		return
 	}
 	m, err := Parse(body)
 	if err != nil {
-		rc.refuse(ctx, w, http.StatusBadRequest, "not an SNS message", source, err)
+		rc.refuse(ctx, w, http.StatusBadRequest, ReasonMalformed, "not an SNS message", source, err)
 		return
 	}
 	if err := rc.verifier.Verify(ctx, m); err != nil {
-		rc.refuse(ctx, w, http.StatusForbidden, "message not verified", source, err)
+		rc.refuse(ctx, w, http.StatusForbidden, RefusalReason(err), "message not verified", source, err)
 		return
 	}
 	switch m.Type {
 	case TypeNotification:
-		rc.notification(ctx, w, m, source)
+		rc.notification(ctx, w, m, source, received)
 	case TypeSubscriptionConfirmation:
 		rc.confirm(ctx, w, m, source)
 	default: // UnsubscribeConfirmation: nothing to do; polling continues.
 		rc.log.WarnContext(ctx, "ipn: unsubscribed from notifications; payments are still settled by polling",
 			"topic_arn", m.TopicArn, "message_id", m.MessageID)
+		rc.count(ctx, ResultAccepted, ReasonUnsubscribed)
 		w.WriteHeader(http.StatusOK)
 	}
 }
 
-func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *Message, source string) {
+func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *Message, source string, received time.Time) {
 	var n ipnMessage
 	if err := json.Unmarshal([]byte(m.Message), &n); err != nil {
-		rc.refuse(ctx, w, http.StatusBadRequest, "notification's Message is not an IPN", source, err)
+		rc.refuse(ctx, w, http.StatusBadRequest, ReasonMalformed, "notification's Message is not an IPN", source, err)
 		return
 	}
 	if n.MerchantID != rc.cfg.MerchantID {
-		rc.refuse(ctx, w, http.StatusForbidden, "notification for another merchant", source, nil)
+		rc.refuse(ctx, w, http.StatusForbidden, ReasonMerchant, "notification for another merchant", source, nil)
 		return
 	}
 	ref := store.ObjectRef{Type: store.ObjectType(n.ObjectType), ID: n.ObjectID, ChargePermissionID: n.ChargePermissionID}
@@ -175,11 +240,12 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 	default:
 		rc.log.InfoContext(ctx, "ipn: notification of an object type not tracked; ignored",
 			"object_type", n.ObjectType, "message_id", m.MessageID)
+		rc.count(ctx, ResultAccepted, ReasonUntrackedType)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	if ref.ID == "" {
-		rc.refuse(ctx, w, http.StatusBadRequest, "notification without ObjectId", source, nil)
+		rc.refuse(ctx, w, http.StatusBadRequest, ReasonMalformed, "notification without ObjectId", source, nil)
 		return
 	}
 	matched, err := rc.cfg.Store.Nudge(ctx, ref, rc.cfg.Now().UTC())
@@ -187,9 +253,18 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 		// Not durable: SNS delivers it again after a 5xx.
 		rc.log.WarnContext(ctx, "ipn: could not record a notification; asking for redelivery",
 			"object_type", n.ObjectType, "object_id", n.ObjectID, "error", err.Error())
+		rc.count(ctx, ResultRefused, ReasonStore)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
+	if rc.cfg.Metrics != nil {
+		rc.cfg.Metrics.IPNNudged(time.Since(received))
+	}
+	reason := ReasonNotification
+	if matched == 0 {
+		reason = ReasonUnmatched
+	}
+	rc.count(ctx, ResultAccepted, reason)
 	if matched > 0 && rc.cfg.Wake != nil {
 		rc.cfg.Wake()
 	}
@@ -203,7 +278,7 @@ func (rc *Receiver) notification(ctx context.Context, w http.ResponseWriter, m *
 func (rc *Receiver) confirm(ctx context.Context, w http.ResponseWriter, m *Message, source string) {
 	u, err := rc.verifier.AllowedURL(m.SubscribeURL)
 	if err != nil {
-		rc.refuse(ctx, w, http.StatusForbidden, "SubscribeURL not allowed", source, err)
+		rc.refuse(ctx, w, http.StatusForbidden, RefusalReason(err), "SubscribeURL not allowed", source, err)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -221,22 +296,33 @@ func (rc *Receiver) confirm(ctx context.Context, w http.ResponseWriter, m *Messa
 	}
 	if err != nil {
 		rc.log.WarnContext(ctx, "ipn: could not confirm the subscription", "topic_arn", m.TopicArn, "error", err.Error())
+		rc.count(ctx, ResultRefused, ReasonConfirmFailed)
 		http.Error(w, "confirmation failed", http.StatusBadGateway)
 		return
 	}
 	rc.log.InfoContext(ctx, "ipn: subscription confirmed", "topic_arn", m.TopicArn)
+	rc.count(ctx, ResultAccepted, ReasonSubscribed)
 	w.WriteHeader(http.StatusOK)
 }
 
-// refuse answers a refused message; the log names the reason, never the
-// body.
-func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, status int, reason, source string, err error) {
-	attrs := []any{"status", status, "reason", reason, "source", source}
+// refuse answers a refused message, counted under label (a Reason
+// constant); the log names the reason, never the body.
+func (rc *Receiver) refuse(ctx context.Context, w http.ResponseWriter, status int, label, reason, source string, err error) {
+	rc.count(ctx, ResultRefused, label)
+	attrs := []any{"status", status, "reason", reason, "refusal", label, "source", source}
 	if err != nil {
 		attrs = append(attrs, "error", err.Error())
 	}
 	rc.log.WarnContext(ctx, "ipn: message refused", attrs...)
 	http.Error(w, reason, status)
+}
+
+func (rc *Receiver) count(ctx context.Context, result, reason string) {
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("paymentcompletion.ipn.result", result),
+		attribute.String("paymentcompletion.ipn.reason", reason))
+	if rc.cfg.Metrics != nil {
+		rc.cfg.Metrics.IPNMessage(result, reason)
+	}
 }
 
 // allow takes a token of source's limiter.

@@ -16,18 +16,23 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
+	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 )
 
@@ -224,12 +229,51 @@ func post(r http.Handler, body []byte) int {
 	return rec.Code
 }
 
+// series renders the series of the metric name in reg, sorted, as
+// `name{label="value",...} value` (histograms: their sample count).
+func series(t *testing.T, reg prometheus.Gatherer, name string) []string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"=\""+l.GetValue()+"\"")
+			}
+			v := m.GetCounter().GetValue()
+			if h := m.GetHistogram(); h != nil {
+				v = float64(h.GetSampleCount())
+			}
+			out = append(out, fmt.Sprintf("%s{%s} %g", name, strings.Join(labels, ","), v))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantCounted checks the receiver's counts of messages, all of them.
+func wantCounted(t *testing.T, m *metrics.Metrics, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	if got := series(t, m.Registry(), "paymentcompletion_ipn_notifications_total"); !slices.Equal(got, want) {
+		t.Errorf("ipn_notifications_total:\n got %q\nwant %q", got, want)
+	}
+}
+
 func TestReceiverAcceptsSignedNotifications(t *testing.T) {
 	t.Parallel()
 	s := newSNS(t)
 	st := &fakeStore{match: 1}
 	woken := 0
-	r := newReceiver(t, s, st, func(c *ipn.Config) { c.Wake = func() { woken++ } })
+	m := metrics.New(metrics.Build{})
+	r := newReceiver(t, s, st, func(c *ipn.Config) { c.Wake = func() { woken++ }; c.Metrics = m })
 	now := time.Now()
 	for _, v := range []string{"1", "2"} {
 		e := notification(s, now)
@@ -271,6 +315,14 @@ func TestReceiverAcceptsSignedNotifications(t *testing.T) {
 	if code := post(r, sign(e, trusted.key).body()); code != http.StatusOK {
 		t.Errorf("unknown object type: status %d, want 200", code)
 	}
+	wantCounted(t, m,
+		`paymentcompletion_ipn_notifications_total{reason="notification",result="accepted"} 5`,
+		`paymentcompletion_ipn_notifications_total{reason="unmatched",result="accepted"} 1`,
+		`paymentcompletion_ipn_notifications_total{reason="untracked_type",result="accepted"} 1`)
+	// Every recorded nudge, matched or not, is timed.
+	if got := series(t, m.Registry(), "paymentcompletion_ipn_nudge_seconds"); !slices.Equal(got, []string{"paymentcompletion_ipn_nudge_seconds{} 6"}) {
+		t.Errorf("ipn_nudge_seconds observations: %q, want 6", got)
+	}
 }
 
 func TestReceiverRefuses(t *testing.T) {
@@ -299,43 +351,46 @@ func TestReceiverRefuses(t *testing.T) {
 		name    string
 		body    []byte
 		want    int
-		fetches bool // whether the receiver may fetch the trusted certificate
+		reason  string // the refusal's reason label
+		fetches bool   // whether the receiver may fetch the trusted certificate
 	}{
-		{"bad signature", tampered.body(), 403, true},
-		{"signed by another key", sign(valid(), otherKey).body(), 403, true},
-		{"certificate not issued by a trusted CA", sign(with("SigningCertURL", s.srv.URL+"/untrusted.pem"), untrusted.key).body(), 403, true},
-		{"certificate on a foreign host", sign(with("SigningCertURL", "https://evil.example/cert.pem"), trusted.key).body(), 403, false},
-		{"certificate over http", sign(with("SigningCertURL", strings.Replace(s.srv.URL, "https:", "http:", 1)+"/trusted.pem"), trusted.key).body(), 403, false},
-		{"host suffix trick", sign(with("SigningCertURL", "https://sns.us-east-1.amazonaws.com.evil.example/cert.pem"), trusted.key).body(), 403, false},
-		{"user info trick", sign(with("SigningCertURL", "https://"+s.host()+"@evil.example/trusted.pem"), trusted.key).body(), 403, false},
-		{"host in the path", sign(with("SigningCertURL", "https://evil.example/"+s.host()+"/trusted.pem"), trusted.key).body(), 403, false},
-		{"path traversal", sign(with("SigningCertURL", s.srv.URL+"/x/../trusted.pem"), trusted.key).body(), 403, false},
-		{"encoded path", sign(with("SigningCertURL", s.srv.URL+"/%2e%2e/trusted.pem"), trusted.key).body(), 403, false},
-		{"query", sign(with("SigningCertURL", s.srv.URL+"/trusted.pem?x=1"), trusted.key).body(), 403, false},
-		{"not a certificate path", sign(with("SigningCertURL", s.srv.URL+"/confirm"), trusted.key).body(), 403, false},
-		{"replayed old message", sign(with("Timestamp", now.Add(-2*time.Hour).UTC().Format(time.RFC3339)), trusted.key).body(), 403, false},
-		{"timestamp in the future", sign(with("Timestamp", now.Add(time.Hour).UTC().Format(time.RFC3339)), trusted.key).body(), 403, false},
-		{"unknown signature version", sign(with("SignatureVersion", "3"), trusted.key).body(), 403, false},
-		{"wrong merchant", sign(with("Message", ipnBody("OTHER", "CHARGE", "S01-1-C1")), trusted.key).body(), 403, true},
-		{"message not an IPN", sign(with("Message", "not json"), trusted.key).body(), 400, true},
-		{"truncated body", full[:len(full)/2], 400, false},
-		{"oversized body", sign(huge, trusted.key).body(), 413, false},
-		{"not JSON", []byte("Type=Notification"), 400, false},
-		{"JSON not an object", []byte(`["Notification"]`), 400, false},
-		{"trailing data", append(append([]byte{}, full...), []byte(`{}`)...), 400, false},
-		{"unknown type", sign(with("Type", "Telegram"), trusted.key).body(), 400, false},
-		{"missing signature", func() []byte { e := valid(); return e.body() }(), 400, false},
-		{"subscribe URL on a foreign host", sign(subscription("https://evil.example/confirm"), trusted.key).body(), 403, true},
-		{"subscribe URL over http", sign(subscription(strings.Replace(s.srv.URL, "https:", "http:", 1)+"/confirm"), trusted.key).body(), 403, true},
+		{"bad signature", tampered.body(), 403, "signature", true},
+		{"signed by another key", sign(valid(), otherKey).body(), 403, "signature", true},
+		{"certificate not issued by a trusted CA", sign(with("SigningCertURL", s.srv.URL+"/untrusted.pem"), untrusted.key).body(), 403, "cert", true},
+		{"certificate on a foreign host", sign(with("SigningCertURL", "https://evil.example/cert.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"certificate over http", sign(with("SigningCertURL", strings.Replace(s.srv.URL, "https:", "http:", 1)+"/trusted.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"host suffix trick", sign(with("SigningCertURL", "https://sns.us-east-1.amazonaws.com.evil.example/cert.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"user info trick", sign(with("SigningCertURL", "https://"+s.host()+"@evil.example/trusted.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"host in the path", sign(with("SigningCertURL", "https://evil.example/"+s.host()+"/trusted.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"path traversal", sign(with("SigningCertURL", s.srv.URL+"/x/../trusted.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"encoded path", sign(with("SigningCertURL", s.srv.URL+"/%2e%2e/trusted.pem"), trusted.key).body(), 403, "cert_host", false},
+		{"query", sign(with("SigningCertURL", s.srv.URL+"/trusted.pem?x=1"), trusted.key).body(), 403, "cert_host", false},
+		{"not a certificate path", sign(with("SigningCertURL", s.srv.URL+"/confirm"), trusted.key).body(), 403, "cert_host", false},
+		{"replayed old message", sign(with("Timestamp", now.Add(-2*time.Hour).UTC().Format(time.RFC3339)), trusted.key).body(), 403, "age", false},
+		{"timestamp in the future", sign(with("Timestamp", now.Add(time.Hour).UTC().Format(time.RFC3339)), trusted.key).body(), 403, "age", false},
+		{"unknown signature version", sign(with("SignatureVersion", "3"), trusted.key).body(), 403, "signature", false},
+		{"wrong merchant", sign(with("Message", ipnBody("OTHER", "CHARGE", "S01-1-C1")), trusted.key).body(), 403, "merchant", true},
+		{"message not an IPN", sign(with("Message", "not json"), trusted.key).body(), 400, "malformed", true},
+		{"truncated body", full[:len(full)/2], 400, "malformed", false},
+		{"oversized body", sign(huge, trusted.key).body(), 413, "too_large", false},
+		{"not JSON", []byte("Type=Notification"), 400, "malformed", false},
+		{"JSON not an object", []byte(`["Notification"]`), 400, "malformed", false},
+		{"trailing data", append(append([]byte{}, full...), []byte(`{}`)...), 400, "malformed", false},
+		{"unknown type", sign(with("Type", "Telegram"), trusted.key).body(), 400, "malformed", false},
+		{"missing signature", func() []byte { e := valid(); return e.body() }(), 400, "malformed", false},
+		{"subscribe URL on a foreign host", sign(subscription("https://evil.example/confirm"), trusted.key).body(), 403, "cert_host", true},
+		{"subscribe URL over http", sign(subscription(strings.Replace(s.srv.URL, "https:", "http:", 1)+"/confirm"), trusted.key).body(), 403, "cert_host", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &fakeStore{match: 1}
-			r := newReceiver(t, s, st, nil)
+			m := metrics.New(metrics.Build{})
+			r := newReceiver(t, s, st, func(c *ipn.Config) { c.Metrics = m })
 			before := s.fetches.Load()
 			if code := post(r, tt.body); code != tt.want {
 				t.Errorf("status %d, want %d", code, tt.want)
 			}
+			wantCounted(t, m, `paymentcompletion_ipn_notifications_total{reason="`+tt.reason+`",result="refused"} 1`)
 			if st.count() != 0 {
 				t.Errorf("refused message nudged %v", st.nudges)
 			}
@@ -349,17 +404,20 @@ func TestReceiverRefuses(t *testing.T) {
 	}
 
 	// An allowed SubscribeURL is fetched, once.
-	r := newReceiver(t, s, &fakeStore{}, nil)
+	m := metrics.New(metrics.Build{})
+	r := newReceiver(t, s, &fakeStore{}, func(c *ipn.Config) { c.Metrics = m })
 	if code := post(r, sign(subscription(s.srv.URL+"/confirm"), trusted.key).body()); code != 200 || s.confirms.Load() != 1 {
 		t.Errorf("subscription confirmation: status %d, %d fetches; want 200, 1", code, s.confirms.Load())
 	}
+	wantCounted(t, m, `paymentcompletion_ipn_notifications_total{reason="subscribed",result="accepted"} 1`)
 }
 
 func TestReceiverMethodPathRateAndStore(t *testing.T) {
 	t.Parallel()
 	s := newSNS(t)
 	st := &fakeStore{match: 1}
-	r := newReceiver(t, s, st, func(c *ipn.Config) { c.Rate, c.Burst = 0.001, 2 })
+	m := metrics.New(metrics.Build{})
+	r := newReceiver(t, s, st, func(c *ipn.Config) { c.Rate, c.Burst, c.Metrics = 0.001, 2, m })
 	body := sign(notification(s, time.Now()), trusted.key).body()
 	for _, tt := range []struct {
 		method, path string
@@ -385,12 +443,18 @@ func TestReceiverMethodPathRateAndStore(t *testing.T) {
 	if rec.Code != 200 {
 		t.Errorf("another source: %d, want 200", rec.Code)
 	}
+	// The wrong method and path are not messages: not counted.
+	wantCounted(t, m,
+		`paymentcompletion_ipn_notifications_total{reason="notification",result="accepted"} 3`,
+		`paymentcompletion_ipn_notifications_total{reason="rate",result="refused"} 1`)
 
 	// With an allow-list of topics, another topic is refused.
-	pinned := newReceiver(t, s, st, func(c *ipn.Config) { c.Verifier.TopicArns = []string{"arn:aws:sns:us-east-1:1:other"} })
+	m = metrics.New(metrics.Build{})
+	pinned := newReceiver(t, s, st, func(c *ipn.Config) { c.Verifier.TopicArns = []string{"arn:aws:sns:us-east-1:1:other"}; c.Metrics = m })
 	if code := post(pinned, body); code != http.StatusForbidden {
 		t.Errorf("topic not allowed: %d, want 403", code)
 	}
+	wantCounted(t, m, `paymentcompletion_ipn_notifications_total{reason="topic",result="refused"} 1`)
 	pinned = newReceiver(t, s, st, func(c *ipn.Config) { c.Verifier.TopicArns = []string{"arn:aws:sns:us-east-1:1:topic"} })
 	if code := post(pinned, body); code != http.StatusOK {
 		t.Errorf("allowed topic: %d, want 200", code)
@@ -398,9 +462,14 @@ func TestReceiverMethodPathRateAndStore(t *testing.T) {
 
 	// A store that cannot record the nudge asks SNS to deliver again.
 	down := &fakeStore{err: errors.New("store: unavailable")}
-	r = newReceiver(t, s, down, nil)
+	m = metrics.New(metrics.Build{})
+	r = newReceiver(t, s, down, func(c *ipn.Config) { c.Metrics = m })
 	if code := post(r, body); code != http.StatusServiceUnavailable {
 		t.Errorf("store down: %d, want 503", code)
+	}
+	wantCounted(t, m, `paymentcompletion_ipn_notifications_total{reason="store",result="refused"} 1`)
+	if got := series(t, m.Registry(), "paymentcompletion_ipn_nudge_seconds"); !slices.Equal(got, []string{"paymentcompletion_ipn_nudge_seconds{} 0"}) {
+		t.Errorf("a nudge not recorded was timed: %q", got)
 	}
 }
 

@@ -63,6 +63,26 @@ var ErrMalformed = errors.New("ipn: malformed message")
 // ErrUnverified wraps every reason a well-formed message is not trusted.
 var ErrUnverified = errors.New("ipn: message not verified")
 
+// unverifiedError is why a message is not trusted: one of the Reason
+// constants (for metrics) and a description (for the log).
+type unverifiedError struct{ reason, msg string }
+
+func unverified(reason, msg string) error { return &unverifiedError{reason: reason, msg: msg} }
+
+func (e *unverifiedError) Error() string { return ErrUnverified.Error() + ": " + e.msg }
+func (e *unverifiedError) Unwrap() error { return ErrUnverified }
+
+// RefusalReason is the Reason constant of an error of Verify or
+// AllowedURL: ReasonUnverified for one that names none (the caller gave
+// up while the certificate was fetched).
+func RefusalReason(err error) string {
+	var u *unverifiedError
+	if errors.As(err, &u) {
+		return u.reason
+	}
+	return ReasonUnverified
+}
+
 // Parse reads an SNS message and checks that it has every field its type
 // is signed over. It does not verify it.
 func Parse(body []byte) (*Message, error) {
@@ -229,14 +249,14 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 func (v *Verifier) AllowedURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: URL does not parse", ErrUnverified)
+		return nil, unverified(ReasonCertHost, "URL does not parse")
 	}
 	if u.Scheme != "https" || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: URL is not a plain https URL", ErrUnverified)
+		return nil, unverified(ReasonCertHost, "URL is not a plain https URL")
 	}
 	host := strings.ToLower(u.Host)
 	if !v.hosts[host] && !snsHost.MatchString(host) {
-		return nil, fmt.Errorf("%w: host %q is not allowed", ErrUnverified, host)
+		return nil, unverified(ReasonCertHost, fmt.Sprintf("host %q is not allowed", host))
 	}
 	return u, nil
 }
@@ -246,18 +266,18 @@ func (v *Verifier) AllowedURL(raw string) (*url.URL, error) {
 // and a valid signature of the version named over m's canonical string.
 func (v *Verifier) Verify(ctx context.Context, m *Message) error {
 	if len(v.topics) > 0 && !v.topics[m.TopicArn] {
-		return fmt.Errorf("%w: topic not allowed", ErrUnverified)
+		return unverified(ReasonTopic, "topic not allowed")
 	}
 	at, err := time.Parse(time.RFC3339Nano, m.Timestamp)
 	if err != nil {
-		return fmt.Errorf("%w: Timestamp does not parse", ErrUnverified)
+		return unverified(ReasonAge, "Timestamp does not parse")
 	}
 	now := v.cfg.Now()
 	if now.Sub(at) > v.cfg.MaxAge {
-		return fmt.Errorf("%w: message older than %s", ErrUnverified, v.cfg.MaxAge)
+		return unverified(ReasonAge, "message older than "+v.cfg.MaxAge.String())
 	}
 	if at.Sub(now) > min(v.cfg.MaxAge, 5*time.Minute) {
-		return fmt.Errorf("%w: Timestamp in the future", ErrUnverified)
+		return unverified(ReasonAge, "Timestamp in the future")
 	}
 	var hash crypto.Hash
 	switch m.SignatureVersion {
@@ -266,18 +286,18 @@ func (v *Verifier) Verify(ctx context.Context, m *Message) error {
 	case "2":
 		hash = crypto.SHA256
 	default:
-		return fmt.Errorf("%w: unknown SignatureVersion", ErrUnverified)
+		return unverified(ReasonSignature, "unknown SignatureVersion")
 	}
 	sig, err := base64.StdEncoding.DecodeString(m.Signature)
 	if err != nil || len(sig) == 0 {
-		return fmt.Errorf("%w: Signature is not base64", ErrUnverified)
+		return unverified(ReasonSignature, "Signature is not base64")
 	}
 	u, err := v.AllowedURL(m.SigningCertURL)
 	if err != nil {
 		return err
 	}
 	if !certPath.MatchString(u.EscapedPath()) || u.RawQuery != "" {
-		return fmt.Errorf("%w: SigningCertURL path is not a certificate's", ErrUnverified)
+		return unverified(ReasonCertHost, "SigningCertURL path is not a certificate's")
 	}
 	key, err := v.signingKey(ctx, u.String())
 	if err != nil {
@@ -293,7 +313,7 @@ func (v *Verifier) Verify(ctx context.Context, m *Message) error {
 		digest = s[:]
 	}
 	if err := rsa.VerifyPKCS1v15(key, hash, digest, sig); err != nil {
-		return fmt.Errorf("%w: bad signature", ErrUnverified)
+		return unverified(ReasonSignature, "bad signature")
 	}
 	return nil
 }
@@ -357,19 +377,19 @@ func (v *Verifier) signingKey(ctx context.Context, certURL string) (*rsa.PublicK
 func (v *Verifier) fetchCert(ctx context.Context, certURL string) (*rsa.PublicKey, time.Time, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, certURL, nil)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: signing certificate: %v", ErrUnverified, err)
+		return nil, time.Time{}, unverified(ReasonCert, "signing certificate: "+err.Error())
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: fetch signing certificate: %v", ErrUnverified, err)
+		return nil, time.Time{}, unverified(ReasonCert, "fetch signing certificate: "+err.Error())
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, time.Time{}, fmt.Errorf("%w: fetch signing certificate: status %d", ErrUnverified, resp.StatusCode)
+		return nil, time.Time{}, unverified(ReasonCert, fmt.Sprintf("fetch signing certificate: status %d", resp.StatusCode))
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxCertBytes+1))
 	if err != nil || len(b) > maxCertBytes {
-		return nil, time.Time{}, fmt.Errorf("%w: signing certificate unreadable or too large", ErrUnverified)
+		return nil, time.Time{}, unverified(ReasonCert, "signing certificate unreadable or too large")
 	}
 	var certs []*x509.Certificate
 	for rest := b; ; {
@@ -383,12 +403,12 @@ func (v *Verifier) fetchCert(ctx context.Context, certURL string) (*rsa.PublicKe
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("%w: signing certificate does not parse", ErrUnverified)
+			return nil, time.Time{}, unverified(ReasonCert, "signing certificate does not parse")
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, time.Time{}, fmt.Errorf("%w: no certificate at SigningCertURL", ErrUnverified)
+		return nil, time.Time{}, unverified(ReasonCert, "no certificate at SigningCertURL")
 	}
 	leaf := certs[0]
 	inter := x509.NewCertPool()
@@ -399,11 +419,11 @@ func (v *Verifier) fetchCert(ctx context.Context, certURL string) (*rsa.PublicKe
 		Roots: v.cfg.Roots, Intermediates: inter, CurrentTime: v.cfg.Now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}); err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: signing certificate not trusted: %v", ErrUnverified, err)
+		return nil, time.Time{}, unverified(ReasonCert, "signing certificate not trusted: "+err.Error())
 	}
 	key, ok := leaf.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return nil, time.Time{}, fmt.Errorf("%w: signing certificate has no RSA key", ErrUnverified)
+		return nil, time.Time{}, unverified(ReasonCert, "signing certificate has no RSA key")
 	}
 	return key, leaf.NotAfter, nil
 }

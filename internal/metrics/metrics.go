@@ -2,7 +2,8 @@
 // server's (go-grpc-middleware's Prometheus provider), the Go runtime's and
 // the process's, and the domain's, which it receives through the small
 // observer interfaces the domain packages define (completion.Metrics,
-// amazonpay.CallObserver, storeobserve.Observer) and reads from the store's
+// amazonpay.CallObserver, storeobserve.Observer, ipn.Metrics,
+// chargeops.Metrics) and reads from the store's
 // backlog at scrape time. Labels hold only bounded sets (operations,
 // outcomes, reasons, HTTP statuses), never IDs.
 package metrics
@@ -10,6 +11,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,6 +39,9 @@ type Metrics struct {
 	amazonRetries *prometheus.CounterVec
 	storeLatency  *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	ipnMessages   *prometheus.CounterVec
+	ipnNudge      prometheus.Histogram
+	operations    *prometheus.CounterVec
 }
 
 // Build describes the running binary, exported as paymentcompletion_build_info.
@@ -76,6 +81,19 @@ func New(b Build) *Metrics {
 			Namespace: namespace, Name: "store_errors_total",
 			Help: "Store operations that failed (not counting not-found and lease-lost answers), by operation.",
 		}, []string{"operation"}),
+		ipnMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "ipn_notifications_total",
+			Help: "Messages posted to the Amazon Pay notification receiver, by result (accepted, refused) and reason (accepted: notification, unmatched, untracked_type, subscribed, unsubscribed; refused: rate, too_large, malformed, topic, age, signature, cert_host, cert, merchant, confirm_failed, store, unverified).",
+		}, []string{"result", "reason"}),
+		ipnNudge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "ipn_nudge_seconds",
+			Help:    "Time from a notification's receipt to its nudge being durable in the store (verification and a first certificate fetch included).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "operations_total",
+			Help: "Money operations (capture, cancel, refund, charge, close, reference, expiry) by kind and the outcome recorded: unknown, pending, completed, declined or canceled (an operation counts once per outcome it reaches), or withdrawn (Amazon Pay refused it or certainly did not apply it).",
+		}, []string{"kind", "outcome"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -86,7 +104,8 @@ func New(b Build) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.completions, m.amazonCalls, m.amazonLatency, m.amazonRetries, m.storeLatency, m.storeErrors, buildInfo,
+		m.grpc, m.completions, m.amazonCalls, m.amazonLatency, m.amazonRetries, m.storeLatency, m.storeErrors,
+		m.ipnMessages, m.ipnNudge, m.operations, buildInfo,
 	)
 	return m
 }
@@ -146,6 +165,25 @@ func (m *Metrics) StoreOperation(op string, d time.Duration, err error) {
 	if storeobserve.Failed(err) {
 		m.storeErrors.WithLabelValues(op).Inc()
 	}
+}
+
+// IPNMessage implements ipn.Metrics.
+func (m *Metrics) IPNMessage(result, reason string) {
+	m.ipnMessages.WithLabelValues(result, reason).Inc()
+}
+
+// IPNNudged implements ipn.Metrics.
+func (m *Metrics) IPNNudged(d time.Duration) { m.ipnNudge.Observe(d.Seconds()) }
+
+// OperationRecorded implements chargeops.Metrics.
+func (m *Metrics) OperationRecorded(kind payment.OpKind, outcome string) {
+	m.operations.WithLabelValues(string(kind), outcome).Inc()
+}
+
+// WatchOperations exports, from b at each scrape, the operations not done
+// by kind and state, and the age of the oldest unknown one of each kind.
+func (m *Metrics) WatchOperations(b store.OperationsBacklogger, now func() time.Time) {
+	m.reg.MustRegister(&opsCollector{b: b, now: now})
 }
 
 // WatchBacklog exports, from b at each scrape, the payments waiting in each
@@ -239,4 +277,65 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descTrackerLag, prometheus.GaugeValue, lag(payment.Pending))
 	ch <- prometheus.MustNewConstMetric(descReconcilerLag, prometheus.GaugeValue, lag(payment.Unknown))
+}
+
+var (
+	descOpsBacklog = prometheus.NewDesc(namespace+"_operations_backlog",
+		"Money operations not done, by kind and state: sending (in flight, or left by a process that died), unknown (Amazon's answer lost; the worker finds out), pending (Amazon finishes it asynchronously; the worker polls).",
+		[]string{"kind", "state"}, nil)
+	descOpsOldestUnknown = prometheus.NewDesc(namespace+"_operations_oldest_unknown_seconds",
+		"Age of the oldest money operation of each kind whose outcome is unknown (0: none).", []string{"kind"}, nil)
+)
+
+// opKinds and opStates are the series always exported, so that alerts see
+// zeros rather than no data.
+var (
+	opKinds  = []payment.OpKind{payment.OpCapture, payment.OpCancel, payment.OpRefund, payment.OpCharge, payment.OpClose, payment.OpReference, payment.OpExpiry}
+	opStates = []payment.OpState{payment.OpSending, payment.OpUnknown, payment.OpPending}
+)
+
+type opsCollector struct {
+	b   store.OperationsBacklogger
+	now func() time.Time
+}
+
+func (c *opsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descOpsBacklog
+	ch <- descOpsOldestUnknown
+}
+
+func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), backlogScrapeTimeout)
+	defer cancel()
+	rows, err := c.b.OperationsBacklog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descOpsBacklog, err)
+		return
+	}
+	now := c.now()
+	type key struct {
+		kind  payment.OpKind
+		state payment.OpState
+	}
+	by := map[key]store.OperationBacklog{}
+	kinds := slices.Clone(opKinds)
+	for _, r := range rows {
+		if !slices.Contains(opStates, r.State) {
+			continue
+		}
+		by[key{r.Kind, r.State}] = r
+		if !slices.Contains(kinds, r.Kind) {
+			kinds = append(kinds, r.Kind) // a kind this build does not list
+		}
+	}
+	for _, k := range kinds {
+		for _, st := range opStates {
+			ch <- prometheus.MustNewConstMetric(descOpsBacklog, prometheus.GaugeValue, float64(by[key{k, st}].Count), string(k), string(st))
+		}
+		age := 0.0
+		if r := by[key{k, payment.OpUnknown}]; r.Count > 0 {
+			age = max(0, now.Sub(r.OldestCreateTime).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(descOpsOldestUnknown, prometheus.GaugeValue, age, string(k))
+	}
 }

@@ -141,3 +141,53 @@ paymentcompletion_limit_queue_size{limit="completions"} 0
 		t.Error(err)
 	}
 }
+
+type opsBacklog struct {
+	rows []store.OperationBacklog
+	err  error
+}
+
+func (b opsBacklog) OperationsBacklog(context.Context) ([]store.OperationBacklog, error) {
+	return b.rows, b.err
+}
+
+// TestOperationsBacklog: every kind and state is exported (zeros
+// included, so alerts see no gaps), the oldest unknown's age per kind, and
+// an unreadable store leaves the series out of the scrape only.
+func TestOperationsBacklog(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m := metrics.New(metrics.Build{})
+	m.WatchOperations(opsBacklog{rows: []store.OperationBacklog{
+		{Kind: payment.OpRefund, State: payment.OpUnknown, Count: 2, OldestCreateTime: now.Add(-90 * time.Second)},
+		{Kind: payment.OpCapture, State: payment.OpPending, Count: 4, OldestCreateTime: now.Add(-time.Hour)},
+	}}, func() time.Time { return now })
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`paymentcompletion_operations_backlog{kind="refund",state="unknown"} 2`,
+		`paymentcompletion_operations_backlog{kind="capture",state="pending"} 4`,
+		`paymentcompletion_operations_backlog{kind="capture",state="unknown"} 0`,
+		`paymentcompletion_operations_backlog{kind="expiry",state="sending"} 0`,
+		`paymentcompletion_operations_oldest_unknown_seconds{kind="refund"} 90`,
+		`paymentcompletion_operations_oldest_unknown_seconds{kind="capture"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if n := strings.Count(body, "\npaymentcompletion_operations_backlog{"); n != 7*3 {
+		t.Errorf("%d backlog series, want 21 (7 kinds, 3 states)", n)
+	}
+
+	failing := metrics.New(metrics.Build{})
+	failing.WatchOperations(opsBacklog{err: store.ErrUnavailable}, time.Now)
+	failing.OperationRecorded(payment.OpCapture, "completed")
+	rec = httptest.NewRecorder()
+	failing.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body = rec.Body.String()
+	if !strings.Contains(body, `paymentcompletion_operations_total{kind="capture",outcome="completed"} 1`) || strings.Contains(body, "paymentcompletion_operations_backlog{") {
+		t.Errorf("scrape with a failing store: want the counters and no backlog\n%s", body)
+	}
+}

@@ -98,6 +98,11 @@ type Operation struct {
 	CheckAttempts int
 	LeaseOwner    string
 	Version       int64
+	// TraceParent is the W3C traceparent of the call the operation comes
+	// from (for the work following a completion, the payment's); "" when
+	// not traced. Background work on it is linked to that trace. Set at
+	// creation only.
+	TraceParent string
 }
 
 // OpUpdate is a learned state to record on an operation.

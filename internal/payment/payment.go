@@ -97,6 +97,10 @@ type Payment struct {
 	// Version increases by one on every stored change; watchers use it to
 	// tell a change from a repeat.
 	Version int64
+	// TraceParent is the W3C traceparent of the call that recorded the
+	// attempt ("" when it was not traced), kept so that background work
+	// on the payment can be linked to that trace. Set at creation only.
+	TraceParent string
 }
 
 // SameRequest reports whether q asks for the same completion as p: same

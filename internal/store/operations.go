@@ -73,3 +73,21 @@ type Operations interface {
 type UnknownOperationCounter interface {
 	CountUnknownOperations(ctx context.Context, createdBefore time.Time) (map[payment.OpKind]int64, error)
 }
+
+// OperationBacklog is how many operations of one kind wait in one state
+// below done (sending, unknown, pending), for monitoring.
+type OperationBacklog struct {
+	Kind  payment.OpKind
+	State payment.OpState
+	// Count is the number of operations of Kind in State.
+	Count int64
+	// OldestCreateTime is the creation time of the oldest of them.
+	OldestCreateTime time.Time
+}
+
+// OperationsBacklogger reports the backlog of operations: one row per kind
+// and state that has operations not done; the cost grows with those only,
+// not with the operations stored.
+type OperationsBacklogger interface {
+	OperationsBacklog(ctx context.Context) ([]OperationBacklog, error)
+}

@@ -18,10 +18,13 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/internal/checks"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/tracelink"
 )
 
 // ChargeReader reads a Charge from Amazon Pay.
@@ -67,6 +70,9 @@ type Config struct {
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// TracerProvider traces each poll as a trace of its own linked to the
+	// call that recorded the payment; nil: the global one.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) defaults() {
@@ -152,7 +158,9 @@ func (t *Tracker) PollOnce(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return len(due), nil // ctx ended; the leases expire
 		}
-		t.poll(ctx, p, owner)
+		pctx, span := tracelink.Start(ctx, t.cfg.TracerProvider, "poll pending payment", p.TraceParent)
+		t.poll(pctx, p, owner)
+		span.End()
 	}
 	return len(due), nil
 }

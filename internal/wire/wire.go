@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/amazongate"
@@ -63,6 +65,10 @@ type Config struct {
 	// Wake and Logger. It is read after AmazonPay returns, so that an
 	// embedded simulator can add its host and CA to it.
 	IPN *ipn.Config
+	// TracerProvider traces the background work (reconciliations, polls,
+	// operation checks, notifications), each unit as a trace of its own
+	// linked to the call that recorded it; nil: the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Service is the assembled service.
@@ -132,6 +138,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	cfg.Completion.Logger, cfg.Tracker.Logger = cfg.Logger, cfg.Logger
+	cfg.Completion.TracerProvider, cfg.Tracker.TracerProvider = cfg.TracerProvider, cfg.TracerProvider
 	cfg.Completion.InFlight = inFlight
 	s.CompletionsInFlight, s.AmazonPay = inFlight, az
 	opStore, ok := raw.(store.Operations)
@@ -156,7 +163,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		ic := *cfg.IPN
 		// A notification may make a pending payment or an operation on
 		// a charge due: both workers look at once.
-		ic.Store, ic.Logger = st, cfg.Logger
+		ic.Store, ic.Logger, ic.TracerProvider = st, cfg.Logger, cfg.TracerProvider
 		ic.Wake = func() { tr.Wake(); ops.Wake() }
 		rc, err := ipn.New(ic)
 		if err != nil {
@@ -173,6 +180,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 func operationsConfig(cfg Config) chargeops.Config {
 	o := cfg.Operations
 	o.Logger = cfg.Logger
+	o.TracerProvider = cfg.TracerProvider
 	if o.Owner == "" {
 		o.Owner = cfg.Completion.Owner
 	}

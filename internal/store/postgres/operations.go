@@ -20,19 +20,23 @@ var _ store.Operations = (*Store)(nil)
 
 const opColumns = `id, kind, object_id, idempotency_key, request, charge_permission_id,
 	state, result, reason_code, create_time, update_time, next_check_time,
-	check_attempts, lease_owner, version`
+	check_attempts, lease_owner, version, trace_parent`
 
 func scanOperation(row pgx.Row) (payment.Operation, error) {
 	var (
 		op          payment.Operation
 		kind, state string
 		next        *time.Time
+		traceParent *string
 	)
 	err := row.Scan(&op.ID, &kind, &op.ObjectID, &op.IdempotencyKey, &op.Request, &op.ChargePermissionID,
 		&state, &op.Result, &op.ReasonCode, &op.CreateTime, &op.UpdateTime, &next,
-		&op.CheckAttempts, &op.LeaseOwner, &op.Version)
+		&op.CheckAttempts, &op.LeaseOwner, &op.Version, &traceParent)
 	if err != nil {
 		return payment.Operation{}, err
+	}
+	if traceParent != nil {
+		op.TraceParent = *traceParent
 	}
 	op.Kind = payment.OpKind(kind)
 	if op.State, err = payment.ParseOpState(state); err != nil {
@@ -57,10 +61,10 @@ func (s *Store) CreateOperation(ctx context.Context, op payment.Operation, lease
 	// the SELECT that reads it; then insert again.
 	for range 3 {
 		stored, err := scanOperation(s.pool.QueryRow(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1, $12)
 			ON CONFLICT (id) DO NOTHING RETURNING `+opColumns,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, leaseOwner))
+			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, leaseOwner, nullString(op.TraceParent)))
 		if err == nil {
 			return stored, true, nil
 		}
@@ -86,10 +90,10 @@ func insertFollowing(ctx context.Context, tx pgx.Tx, ops []payment.Operation) er
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, '', $8, $9, $10, 0, $11, 1, $12)
 			ON CONFLICT (id) DO NOTHING`,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, op.LeaseOwner); err != nil {
+			string(op.State), op.CreateTime, op.UpdateTime, op.NextCheckTime, op.LeaseOwner, nullString(op.TraceParent)); err != nil {
 			return err
 		}
 	}
@@ -339,6 +343,34 @@ func (s *Store) CountUnknownOperations(ctx context.Context, createdBefore time.T
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("count unknown operations", err)
+	}
+	return out, nil
+}
+
+// OperationsBacklog implements store.OperationsBacklogger. Operations not
+// done are the ones scheduled: the partial index holds those only.
+func (s *Store) OperationsBacklog(ctx context.Context) ([]store.OperationBacklog, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kind, state, count(*), min(create_time)
+		FROM operations WHERE next_check_time IS NOT NULL GROUP BY kind, state`)
+	if err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	defer rows.Close()
+	var out []store.OperationBacklog
+	for rows.Next() {
+		var (
+			b           store.OperationBacklog
+			kind, state string
+			create      time.Time
+		)
+		if err := rows.Scan(&kind, &state, &b.Count, &create); err != nil {
+			return nil, wrap("operations backlog", err)
+		}
+		b.Kind, b.State, b.OldestCreateTime = payment.OpKind(kind), payment.OpState(state), create.UTC()
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("operations backlog", err)
 	}
 	return out, nil
 }

@@ -126,7 +126,7 @@ var columnNames = []string{
 	"checkout_session_id", "order_id", "charge_amount", "charge_currency",
 	"total_amount", "total_currency", "outcome", "charge_permission_id", "charge_id",
 	"reason_code", "charge_state", "create_time", "update_time", "settle_time",
-	"next_check_time", "check_attempts", "lease_owner", "version",
+	"next_check_time", "check_attempts", "lease_owner", "version", "trace_parent",
 }
 
 // columns lists the payments columns in the order scanPayment reads them.
@@ -139,13 +139,17 @@ func scanPayment(row pgx.Row) (payment.Payment, error) {
 		totalAmt, totalCur *string
 		outcome            string
 		settle, next       *time.Time
+		traceParent        *string
 	)
 	err := row.Scan(&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
 		&totalAmt, &totalCur, &outcome, &p.ChargePermissionID, &p.ChargeID,
 		&p.ReasonCode, &p.ChargeState, &p.CreateTime, &p.UpdateTime, &settle,
-		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version)
+		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version, &traceParent)
 	if err != nil {
 		return payment.Payment{}, err
+	}
+	if traceParent != nil {
+		p.TraceParent = *traceParent
 	}
 	if totalAmt != nil && totalCur != nil {
 		p.TotalOrderAmount = &payment.Money{Amount: *totalAmt, CurrencyCode: *totalCur}
@@ -164,6 +168,14 @@ func scanPayment(row pgx.Row) (payment.Payment, error) {
 	return p, nil
 }
 
+// nullString stores "" as NULL.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // nullTime converts t for storage; the zero time is stored as NULL.
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -178,8 +190,8 @@ var createSQL = `INSERT INTO payments (
 		checkout_session_id, order_id, charge_amount, charge_currency,
 		total_amount, total_currency, outcome, charge_permission_id, charge_id,
 		reason_code, charge_state, create_time, update_time, settle_time,
-		next_check_time, check_attempts, lease_owner, version)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, 0, $15, 1)
+		next_check_time, check_attempts, lease_owner, version, trace_parent)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, 0, $15, 1, $16)
 	ON CONFLICT (checkout_session_id) DO NOTHING
 	RETURNING ` + columns
 
@@ -201,7 +213,7 @@ func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner
 			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
 			totalAmt, totalCur, string(p.Outcome), p.ChargePermissionID, p.ChargeID,
 			p.ReasonCode, p.ChargeState, p.CreateTime, p.UpdateTime,
-			p.NextCheckTime, leaseOwner))
+			p.NextCheckTime, leaseOwner, nullString(p.TraceParent)))
 		if err == nil {
 			return stored, true, nil
 		}

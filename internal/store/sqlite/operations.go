@@ -19,7 +19,7 @@ var _ store.Operations = (*Store)(nil)
 
 const opColumns = `id, kind, object_id, idempotency_key, request, charge_permission_id,
 	state, result, reason_code, create_time, update_time, next_check_time,
-	check_attempts, lease_owner, version`
+	check_attempts, lease_owner, version, trace_parent`
 
 func scanOperation(row scanner) (payment.Operation, error) {
 	var (
@@ -27,13 +27,15 @@ func scanOperation(row scanner) (payment.Operation, error) {
 		kind, state    string
 		create, update int64
 		next           sql.NullInt64
+		traceParent    sql.NullString
 	)
 	err := row.Scan(&op.ID, &kind, &op.ObjectID, &op.IdempotencyKey, &op.Request, &op.ChargePermissionID,
 		&state, &op.Result, &op.ReasonCode, &create, &update, &next,
-		&op.CheckAttempts, &op.LeaseOwner, &op.Version)
+		&op.CheckAttempts, &op.LeaseOwner, &op.Version, &traceParent)
 	if err != nil {
 		return payment.Operation{}, err
 	}
+	op.TraceParent = traceParent.String
 	op.Kind = payment.OpKind(kind)
 	if op.State, err = payment.ParseOpState(state); err != nil {
 		return payment.Operation{}, err
@@ -60,10 +62,10 @@ func (s *Store) CreateOperation(ctx context.Context, op payment.Operation, lease
 		created = false // fn may run again; see writeOp.fn.
 		var err error
 		stored, err = scanOperation(tx.QueryRowContext(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, 0, ?, 1)
+			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, 0, ?, 1, ?)
 			ON CONFLICT (id) DO NOTHING RETURNING `+opColumns,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), micros(op.CreateTime), micros(op.UpdateTime), micros(op.NextCheckTime), leaseOwner))
+			string(op.State), micros(op.CreateTime), micros(op.UpdateTime), micros(op.NextCheckTime), leaseOwner, nullString(op.TraceParent)))
 		if err == nil {
 			created = true
 			return nil
@@ -91,10 +93,10 @@ func insertFollowing(ctx context.Context, tx *sql.Tx, t payment.Transition, p pa
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO operations (`+opColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, 0, ?, 1)
+			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, 0, ?, 1, ?)
 			ON CONFLICT (id) DO NOTHING`,
 			op.ID, string(op.Kind), op.ObjectID, op.IdempotencyKey, op.Request, op.ChargePermissionID,
-			string(op.State), micros(op.CreateTime), micros(op.UpdateTime), micros(op.NextCheckTime), op.LeaseOwner); err != nil {
+			string(op.State), micros(op.CreateTime), micros(op.UpdateTime), micros(op.NextCheckTime), op.LeaseOwner, nullString(op.TraceParent)); err != nil {
 			return err
 		}
 	}
@@ -378,6 +380,35 @@ func (s *Store) CountUnknownOperations(ctx context.Context, createdBefore time.T
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("count unknown operations", err)
+	}
+	return out, nil
+}
+
+// OperationsBacklog implements store.OperationsBacklogger. Operations not
+// done are the ones scheduled: it reads the partial index of those only.
+func (s *Store) OperationsBacklog(ctx context.Context) ([]store.OperationBacklog, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT kind, state, count(*), min(create_time)
+		FROM operations INDEXED BY operations_next_check_time
+		WHERE next_check_time IS NOT NULL GROUP BY kind, state`)
+	if err != nil {
+		return nil, wrap("operations backlog", err)
+	}
+	defer rows.Close()
+	var out []store.OperationBacklog
+	for rows.Next() {
+		var (
+			b           store.OperationBacklog
+			kind, state string
+			create      int64
+		)
+		if err := rows.Scan(&kind, &state, &b.Count, &create); err != nil {
+			return nil, wrap("operations backlog", err)
+		}
+		b.Kind, b.State, b.OldestCreateTime = payment.OpKind(kind), payment.OpState(state), fromMicros(create)
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("operations backlog", err)
 	}
 	return out, nil
 }

@@ -23,7 +23,7 @@ import (
 const columns = `checkout_session_id, order_id, charge_amount, charge_currency,
 	total_amount, total_currency, outcome, charge_permission_id, charge_id,
 	reason_code, charge_state, create_time, update_time, settle_time,
-	next_check_time, check_attempts, lease_owner, version`
+	next_check_time, check_attempts, lease_owner, version, trace_parent`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -34,14 +34,16 @@ func scanPayment(row scanner) (payment.Payment, error) {
 		outcome            string
 		create, update     int64
 		settle, next       sql.NullInt64
+		traceParent        sql.NullString
 	)
 	err := row.Scan(&p.CheckoutSessionID, &p.OrderID, &p.ChargeAmount.Amount, &p.ChargeAmount.CurrencyCode,
 		&totalAmt, &totalCur, &outcome, &p.ChargePermissionID, &p.ChargeID,
 		&p.ReasonCode, &p.ChargeState, &create, &update, &settle,
-		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version)
+		&next, &p.CheckAttempts, &p.LeaseOwner, &p.Version, &traceParent)
 	if err != nil {
 		return payment.Payment{}, err
 	}
+	p.TraceParent = traceParent.String
 	if totalAmt.Valid {
 		p.TotalOrderAmount = &payment.Money{Amount: totalAmt.String, CurrencyCode: totalCur.String}
 	}
@@ -82,8 +84,8 @@ const createSQL = `INSERT INTO payments (
 		checkout_session_id, order_id, charge_amount, charge_currency,
 		total_amount, total_currency, outcome, charge_permission_id, charge_id,
 		reason_code, charge_state, create_time, update_time, settle_time,
-		next_check_time, check_attempts, lease_owner, version)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 1)
+		next_check_time, check_attempts, lease_owner, version, trace_parent)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 1, ?)
 	ON CONFLICT (checkout_session_id) DO NOTHING
 	RETURNING ` + columns
 
@@ -110,7 +112,7 @@ func (s *Store) CreateAttempt(ctx context.Context, p payment.Payment, leaseOwner
 			p.CheckoutSessionID, p.OrderID, p.ChargeAmount.Amount, p.ChargeAmount.CurrencyCode,
 			totalAmt, totalCur, string(p.Outcome), p.ChargePermissionID, p.ChargeID,
 			p.ReasonCode, p.ChargeState, micros(p.CreateTime), micros(p.UpdateTime),
-			micros(p.NextCheckTime), leaseOwner))
+			micros(p.NextCheckTime), leaseOwner, nullString(p.TraceParent)))
 		if err == nil {
 			created = true
 			return nil
@@ -511,6 +513,14 @@ func (s *Store) Nudge(ctx context.Context, ref store.ObjectRef, now time.Time) (
 		return err
 	})
 	return int(n), err
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // checkedCount is what a transition adds to check_attempts.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,8 @@ func RunOperations(t *testing.T, open func(t *testing.T) OperationStore) {
 		{"transition_then_commits_together", testOpTransitionThen},
 		{"count_unknown", testOpCountUnknown},
 		{"list_unknown_operations", testOpListUnknown},
+		{"backlog", testOpBacklog},
+		{"trace_parent_kept", testOpTraceParent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,5 +543,91 @@ func testOpListUnknown(t *testing.T, st OperationStore) {
 	}
 	if got, err := ps.List(ctx, store.ListQuery{Outcomes: []payment.Outcome{payment.Pending}, UnknownOperationsBefore: before, Limit: 10}); err != nil || len(got) != 0 {
 		t.Errorf("pending payments with unknown operations = %v, %v; want none", ids(got), err)
+	}
+}
+
+// testOpBacklog checks the monitoring counts of operations not done; every
+// store that keeps operations implements store.OperationsBacklogger.
+func testOpBacklog(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	b, ok := st.(store.OperationsBacklogger)
+	if !ok {
+		t.Fatalf("%T does not implement store.OperationsBacklogger", st)
+	}
+	if got, err := b.OperationsBacklog(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: OperationsBacklog = %+v, %v; want none", got, err)
+	}
+	far := opT0.Add(time.Hour)
+	mustCreateOp(t, st, newOp("b1", "P01", opT0), "w1")                  // capture, sending
+	mustCreateOp(t, st, newOp("b2", "P01", opT0.Add(time.Second)), "w1") // capture, unknown
+	mustCreateOp(t, st, newOp("b3", "P01", opT0.Add(2*time.Second)), "w1")
+	mustCreateOp(t, st, newOp("b4", "P01", opT0.Add(3*time.Second)), "w1") // capture, done: not counted
+	refund := newOp("b5", "P01", opT0.Add(4*time.Second))
+	refund.Kind = payment.OpRefund
+	mustCreateOp(t, st, refund, "w1")
+	for id, state := range map[string]payment.OpState{"b2": payment.OpUnknown, "b3": payment.OpUnknown, "b5": payment.OpPending} {
+		if _, _, err := st.AdvanceOperation(ctx, id, payment.OpUpdate{State: state, NextCheckTime: far, Time: opT0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := st.AdvanceOperation(ctx, "b4", payment.OpUpdate{State: payment.OpDone, Result: []byte("{}"), Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.OperationsBacklog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b store.OperationBacklog) int {
+		return strings.Compare(string(a.Kind)+"/"+string(a.State), string(b.Kind)+"/"+string(b.State))
+	})
+	want := []store.OperationBacklog{
+		{Kind: payment.OpCapture, State: payment.OpSending, Count: 1, OldestCreateTime: opT0},
+		{Kind: payment.OpCapture, State: payment.OpUnknown, Count: 2, OldestCreateTime: opT0.Add(time.Second)},
+		{Kind: payment.OpRefund, State: payment.OpPending, Count: 1, OldestCreateTime: opT0.Add(4 * time.Second)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OperationsBacklog (-want +got):\n%s", diff)
+	}
+}
+
+// testOpTraceParent checks that an operation's trace context is kept as
+// given, whether it was created alone or to follow a transition.
+func testOpTraceParent(t *testing.T, st OperationStore) {
+	ctx := t.Context()
+	ps, ok := st.(store.Store)
+	if !ok {
+		t.Fatalf("%T keeps operations but no payments", st)
+	}
+	traced := newOp("tp1", "P01", opT0)
+	traced.TraceParent = traceParent
+	if got := mustCreateOp(t, st, traced, "w1"); got.TraceParent != traceParent {
+		t.Errorf("CreateOperation returned trace parent %q, want %q", got.TraceParent, traceParent)
+	}
+	if got := mustCreateOp(t, st, newOp("tp2", "P01", opT0), "w1"); got.TraceParent != "" {
+		t.Errorf("untraced operation: trace parent %q, want none", got.TraceParent)
+	}
+	mustCreate(t, ps, attempt("cs-tp", "order-tp", opT0), "w1")
+	follow := newOp("tp3", "P-tp", opT0)
+	follow.LeaseOwner, follow.TraceParent = "follow", traceParent
+	mustTransition(t, ps, "cs-tp", payment.Transition{Outcome: payment.Completed, Time: opT0,
+		Then: func(payment.Payment) []payment.Operation { return []payment.Operation{follow} }})
+	if _, _, err := st.AdvanceOperation(ctx, "tp1", payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: opT0, Time: opT0}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimDueOperations(ctx, []payment.OpState{payment.OpSending, payment.OpUnknown}, opT0.Add(time.Hour), 10, time.Minute, "w2")
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("ClaimDueOperations = %d, %v; want 3", len(claimed), err)
+	}
+	for _, op := range claimed {
+		want := traceParent
+		if op.ID == "tp2" {
+			want = ""
+		}
+		if op.TraceParent != want {
+			t.Errorf("claimed %s: trace parent %q, want %q", op.ID, op.TraceParent, want)
+		}
+	}
+	if got, _ := st.GetOperation(ctx, "tp3"); got.TraceParent != traceParent {
+		t.Errorf("operation following a transition: trace parent %q, want %q", got.TraceParent, traceParent)
 	}
 }

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"backlog", s.testBacklog},
 		{"nudge", s.testNudge},
 		{"nudge_during_lease", s.testNudgeDuringLease},
+		{"trace_parent_kept", s.testTraceParent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1211,5 +1212,49 @@ func (s *suite) testNudgeDuringLease(t *testing.T) {
 	p := mustTransition(t, st, "cs-nudge-settles", payment.Transition{Outcome: payment.Completed, Time: now, Checked: true})
 	if !p.NextCheckTime.IsZero() || p.LeaseOwner != "" {
 		t.Errorf("settled after a nudge: next %v owner %q; want none", p.NextCheckTime, p.LeaseOwner)
+	}
+}
+
+// traceParent is a W3C traceparent as the service records one.
+const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+// testTraceParent checks that the trace context a payment was recorded
+// with is kept, as given, through every later change; and that a payment
+// recorded without one reads back without one.
+func (s *suite) testTraceParent(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	traced := attempt("cs-traced", "order-traced", base)
+	traced.TraceParent = traceParent
+	if got := mustCreate(t, st, traced, owner); got.TraceParent != traceParent {
+		t.Errorf("CreateAttempt returned trace parent %q, want %q", got.TraceParent, traceParent)
+	}
+	if got := mustCreate(t, st, attempt("cs-untraced", "order-untraced", base), owner); got.TraceParent != "" {
+		t.Errorf("untraced attempt: trace parent %q, want none", got.TraceParent)
+	}
+	// A duplicate from another trace finds the first one's.
+	dup := traced
+	dup.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if got, created, err := st.CreateAttempt(ctx, dup, "worker-b"); err != nil || created || got.TraceParent != traceParent {
+		t.Errorf("duplicate CreateAttempt = %q, created %v, %v; want the first trace parent", got.TraceParent, created, err)
+	}
+	mustTransition(t, st, "cs-traced", payment.Transition{Outcome: payment.Unknown, NextCheckTime: base.Add(time.Second), Time: base})
+	claimed, err := st.ClaimDue(ctx, []payment.Outcome{payment.Unknown}, base.Add(time.Minute), 10, time.Minute, owner)
+	if err != nil || len(claimed) != 1 || claimed[0].TraceParent != traceParent {
+		t.Fatalf("ClaimDue = %+v, %v; want cs-traced with its trace parent", claimed, err)
+	}
+	if got, err := st.Reschedule(ctx, "cs-traced", owner, base.Add(2*time.Minute), base.Add(time.Minute)); err != nil || got.TraceParent != traceParent {
+		t.Errorf("Reschedule = %q, %v; want the trace parent kept", got.TraceParent, err)
+	}
+	got := mustTransition(t, st, "cs-traced", payment.Transition{Outcome: payment.Completed, Time: base.Add(3 * time.Minute)})
+	if got.TraceParent != traceParent {
+		t.Errorf("after Transition: trace parent %q, want %q", got.TraceParent, traceParent)
+	}
+	if got := mustGet(t, st, "cs-traced"); got.TraceParent != traceParent {
+		t.Errorf("Get: trace parent %q, want %q", got.TraceParent, traceParent)
+	}
+	page, err := st.List(ctx, store.ListQuery{Limit: 10})
+	if err != nil || len(page) != 2 || page[0].TraceParent+page[1].TraceParent != traceParent {
+		t.Errorf("List = %+v, %v; want the traced payment's trace parent only", page, err)
 	}
 }
