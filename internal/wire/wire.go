@@ -63,6 +63,8 @@ type Config struct {
 	// Wake and Logger. It is read after AmazonPay returns, so that an
 	// embedded simulator can add its host and CA to it.
 	IPN *ipn.Config
+	// Mode is the Amazon Pay environment every answered Payment names.
+	Mode pb.AmazonPayMode
 }
 
 // Service is the assembled service.
@@ -164,7 +166,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.IPN = rc
 	}
-	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Operator: ops, Logger: cfg.Logger})
+	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st), Operator: ops, Logger: cfg.Logger, Mode: cfg.Mode})
 	return s, nil
 }
 
