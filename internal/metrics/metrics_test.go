@@ -141,3 +141,18 @@ paymentcompletion_limit_queue_size{limit="completions"} 0
 		t.Error(err)
 	}
 }
+
+// TestBuildInfoNamesMode: build_info carries the Amazon Pay mode, so an
+// alert can find a replica that does not run live.
+func TestBuildInfoNamesMode(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{Version: "v1.2.3", Commit: "abc", GoVersion: "go1.26", Mode: "sandbox"})
+	want := `
+# HELP paymentcompletion_build_info Always 1; the labels name the running build.
+# TYPE paymentcompletion_build_info gauge
+paymentcompletion_build_info{commit="abc",go_version="go1.26",mode="sandbox",version="v1.2.3"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "paymentcompletion_build_info"); err != nil {
+		t.Error(err)
+	}
+}
