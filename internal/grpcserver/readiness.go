@@ -29,7 +29,7 @@ func (s *Server) FollowReadiness(ctx context.Context, check func(context.Context
 		}
 		if ok := err == nil; ok != serving {
 			serving = ok
-			s.SetServing(ok)
+			s.setReady(ok, "database unreachable")
 			if ok {
 				s.logger.Info("store reachable again: health SERVING")
 			} else {
