@@ -65,6 +65,9 @@ type Config struct {
 	IPN *ipn.Config
 	// Mode is the Amazon Pay environment every answered Payment names.
 	Mode pb.AmazonPayMode
+	// NoMigrate opens the store without applying migrations, refusing a
+	// schema that is behind (storeopen.OpenExisting).
+	NoMigrate bool
 }
 
 // Service is the assembled service.
@@ -97,7 +100,11 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	raw, err := storeopen.Open(ctx, cfg.DatabaseURL)
+	open := storeopen.Open
+	if cfg.NoMigrate {
+		open = storeopen.OpenExisting
+	}
+	raw, err := open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
