@@ -43,6 +43,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	logger := newLogger(logw, cfg.LogLevel)
 	build := currentBuild()
 	logger.Info("starting", append(build.logAttrs(), cfg.logAttrs()...)...)
+	mode := cfg.Mode()
 
 	// Teardown in reverse order of construction, whatever happens below.
 	var closers []func() error
@@ -94,7 +95,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	})
 	obs := &observability{tracer: tp}
 	if cfg.MetricsAddr != "" {
-		obs.metrics = metrics.New(metrics.Build(build))
+		obs.metrics = metrics.New(metrics.Build{Version: build.Version, Commit: build.Commit, GoVersion: build.GoVersion, Mode: mode})
 	}
 	logger.Info("tracing", "exporter", tp.Exporter)
 
@@ -108,12 +109,17 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	closers = append(closers, d.closers...)
 	svc := d.service
 
+	// Probes tell what they talk to: a storefront's operator can see a
+	// replica that runs on the simulator or the sandbox.
+	healthDetails := map[string]string{healthModeKey: mode}
 	opts := grpcserver.Options{
 		Logger:             logger,
 		AuthToken:          token,
 		TLS:                tlsConfig,
 		DefaultCallTimeout: cfg.DefaultCallTimeout,
 		ShutdownGrace:      cfg.ShutdownGrace,
+		DrainDelay:         cfg.ShutdownDrainDelay,
+		HealthDetails:      healthDetails,
 		TracerProvider:     tp,
 		Propagator:         tracing.Propagator,
 
@@ -158,7 +164,15 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, lis) })
+	// The metrics listener (and its probes) outlives the gRPC server's
+	// drain, so /readyz answers 503 rather than refusing connections
+	// while load balancers take this replica out.
+	grpcDone, grpcStopped := context.WithCancel(context.WithoutCancel(ctx))
+	defer grpcStopped()
+	g.Go(func() error {
+		defer grpcStopped()
+		return srv.Serve(gctx, lis)
+	})
 	if dlis != nil {
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
 		g.Go(func() error { return serveDebug(gctx, dlis) })
@@ -167,7 +181,10 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		logger.Info("serving metrics", "metrics_addr", mlis.Addr().String())
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", obs.metrics.Handler())
-		g.Go(func() error { return serveHTTP(gctx, mlis, mux, "metrics listener") })
+		probes := srv.ProbeHandler(healthDetails)
+		mux.Handle("GET /livez", probes)
+		mux.Handle("GET /readyz", probes)
+		g.Go(func() error { return serveHTTP(grpcDone, mlis, mux, "metrics listener") })
 	}
 	if d.ipnLis != nil {
 		logger.Info("serving Amazon Pay notifications", "ipn_addr", d.ipnLis.Addr().String(), "path", ipn.Path,
@@ -188,7 +205,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		srv.FollowReadiness(gctx, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
 		return nil
 	})
-	logger.Info("serving", "addr", lis.Addr().String())
+	logger.Info("serving", "addr", lis.Addr().String(), "amazon_pay_mode", mode)
 
 	if err := g.Wait(); err != nil {
 		return err
@@ -221,6 +238,10 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 		},
 	})))
 }
+
+// healthModeKey is the health answers' header metadata, and the /readyz
+// and /livez JSON field, naming the Amazon Pay mode.
+const healthModeKey = "amazon-pay-mode"
 
 // callersReloadInterval is how often the callers file is checked for
 // changes.

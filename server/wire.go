@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracing"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -107,7 +109,12 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		Logger:                 logger,
 		ObserveStore:           obs.store,
 		IPN:                    d.ipnCfg,
+		Mode:                   pbMode[cfg.Mode()],
+		NoMigrate:              !cfg.MigrateAtStart,
 	})
+	if errors.Is(err, sqlstore.ErrSchemaBehind) {
+		return d, fmt.Errorf("MIGRATE_AT_START (-migrate-at-start) is false and %w: run \"server migrate up\" with the same DATABASE_URL first", err)
+	}
 	if err != nil {
 		return d, err
 	}
@@ -120,6 +127,13 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	}
 	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
+}
+
+// pbMode is Config.Mode as the API answers it on every Payment.
+var pbMode = map[string]pb.AmazonPayMode{
+	ModeSimulator: pb.AmazonPayMode_AMAZON_PAY_MODE_SIMULATOR,
+	ModeSandbox:   pb.AmazonPayMode_AMAZON_PAY_MODE_SANDBOX,
+	ModeLive:      pb.AmazonPayMode_AMAZON_PAY_MODE_LIVE,
 }
 
 // ipnConfig is the notification receiver's configuration from the
@@ -210,7 +224,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		if err != nil {
 			return nil, err
 		}
-		logger.Info("using Amazon Pay", "base_url", c.BaseURL(), "region", c.Region(), "public_key_id", cfg.AmazonPay.PublicKeyID)
+		logger.Info("using Amazon Pay", "amazon_pay_mode", cfg.Mode(), "base_url", c.BaseURL(), "region", c.Region(), "public_key_id", cfg.AmazonPay.PublicKeyID)
 		return c, nil
 	}
 
@@ -268,7 +282,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		return nil, err
 	}
 	logger.Warn("no Amazon Pay credentials configured: running against the embedded Amazon Pay simulator, no real payment is made",
-		"simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
+		"amazon_pay_mode", ModeSimulator, "simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
 		"public_key_id", embeddedsim.KeyID, "state_dir", dir)
 	return c, nil
 }
