@@ -42,8 +42,10 @@ MIGRATE_AT_START=false "$server" >"$work/out" 2>&1 || status=$?
 [[ "$status" -eq 1 ]] && grep -q 'server migrate up' "$work/out" ||
 	fail "MIGRATE_AT_START=false on a new database: exit $status: $(cat "$work/out")"
 
-"$server" migrate up | grep -q '^applied 0001_payments.sql' || fail "migrate up applied nothing"
-"$server" migrate status | grep -q 'schema current' || fail "migrate status after up is not current"
+"$server" migrate up >"$work/out" || fail "migrate up: $(cat "$work/out")"
+grep -q '^applied 0001_payments.sql' "$work/out" || fail "migrate up applied nothing: $(cat "$work/out")"
+"$server" migrate status >"$work/out" || fail "migrate status after up: $(cat "$work/out")"
+grep -q 'schema current' "$work/out" || fail "migrate status after up is not current"
 echo "runtime: migrate status, up and MIGRATE_AT_START=false as documented"
 
 status=0
