@@ -31,12 +31,13 @@ import (
 // tears everything down in reverse order. Logs go to logw as JSON lines.
 //
 // Every listener is open before anything is served. What runs until
-// shutdown (the gRPC server, the debug listener, the reconciler, the
-// pending-authorization tracker and, with PostgreSQL, the change feed)
-// runs in one errgroup tied to ctx: when ctx ends, or any of them fails,
-// all are asked to stop, and run waits for every one of them before it
-// closes what was built (the embedded simulator, the store, the data
-// directory's lock), in reverse order.
+// shutdown (the gRPC server, the debug, metrics and notification
+// listeners, the reconciler, the pending-authorization tracker and, with
+// PostgreSQL, the change feed) runs in one errgroup: when ctx ends, or any
+// of them fails, the gRPC server drains and stops, then all the others are
+// asked to stop, and run waits for every one of them before it closes what
+// was built (the embedded simulator, the store, the data directory's
+// lock), in reverse order.
 func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	// Every line written with a call's context names its request ID,
 	// caller and trace.
@@ -163,19 +164,25 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		}
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	// The metrics listener (and its probes) outlives the gRPC server's
-	// drain, so /readyz answers 503 rather than refusing connections
-	// while load balancers take this replica out.
-	grpcDone, grpcStopped := context.WithCancel(context.WithoutCancel(ctx))
+	// failed ends when anything run below fails; shutdown starts when ctx
+	// ends (SIGTERM) or that happens. Everything but the gRPC server runs
+	// until the gRPC server has stopped (done), so that during the drain
+	// delay the replica works in full: workers, notifications, and the
+	// metrics listener, whose /readyz answers 503 rather than refusing
+	// connections while load balancers take this replica out.
+	g, failed := errgroup.WithContext(context.WithoutCancel(ctx))
+	shutdown, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	defer context.AfterFunc(failed, stopServing)()
+	done, grpcStopped := context.WithCancel(context.WithoutCancel(ctx))
 	defer grpcStopped()
 	g.Go(func() error {
 		defer grpcStopped()
-		return srv.Serve(gctx, lis)
+		return srv.Serve(shutdown, lis)
 	})
 	if dlis != nil {
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
-		g.Go(func() error { return serveDebug(gctx, dlis) })
+		g.Go(func() error { return serveDebug(done, dlis) })
 	}
 	if mlis != nil {
 		logger.Info("serving metrics", "metrics_addr", mlis.Addr().String())
@@ -184,25 +191,25 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		probes := srv.ProbeHandler(healthDetails)
 		mux.Handle("GET /livez", probes)
 		mux.Handle("GET /readyz", probes)
-		g.Go(func() error { return serveHTTP(grpcDone, mlis, mux, "metrics listener") })
+		g.Go(func() error { return serveHTTP(done, mlis, mux, "metrics listener") })
 	}
 	if d.ipnLis != nil {
 		logger.Info("serving Amazon Pay notifications", "ipn_addr", d.ipnLis.Addr().String(), "path", ipn.Path,
 			"tls", cfg.IPNTLSCertFile != "")
-		g.Go(func() error { return ipn.Serve(gctx, d.ipnLis, d.ipn, cfg.IPNTLSCertFile, cfg.IPNTLSKeyFile) })
+		g.Go(func() error { return ipn.Serve(done, d.ipnLis, d.ipn, cfg.IPNTLSCertFile, cfg.IPNTLSKeyFile) })
 	}
 	if callersFile != nil {
-		g.Go(func() error { return callersFile.Watch(gctx, callersReloadInterval) })
+		g.Go(func() error { return callersFile.Watch(done, callersReloadInterval) })
 	}
 	for _, w := range d.workers {
-		g.Go(func() error { return w(gctx) })
+		g.Go(func() error { return w(done) })
 	}
 
 	// Every dependency above is ready: let load balancers route here, for
 	// as long as the store answers.
 	srv.SetServing(true)
 	g.Go(func() error {
-		srv.FollowReadiness(gctx, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
+		srv.FollowReadiness(done, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
 		return nil
 	})
 	logger.Info("serving", "addr", lis.Addr().String(), "amazon_pay_mode", mode)
