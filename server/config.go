@@ -716,8 +716,11 @@ func printUsage(w io.Writer, all []setting) {
 Runs the paymentcompletion gRPC service. Every setting is a flag and an
 environment variable; a flag on the command line wins over the environment,
 which wins over the default. Empty environment variables count as unset.
-Without Amazon Pay credentials the service runs its embedded simulator.
--version prints the version, commit and Go version. Tracing follows the
+Without Amazon Pay credentials the service runs its embedded simulator,
+only where nothing says production (see -embedded-simulator).
+-version prints the version, commit and Go version. "server migrate
+up|status" applies or lists the database migrations; "server healthcheck
+[readiness|liveness]" exits 0 when the server beside it is SERVING. Tracing follows the
 standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*).
 
 `)

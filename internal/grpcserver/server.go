@@ -333,9 +333,10 @@ func (s *Server) Live() bool {
 }
 
 // Serve accepts connections on lis until ctx ends, then shuts down:
-// health turns NOT_SERVING, open server streams are ended with UNAVAILABLE
-// (reason SHUTTING_DOWN), in-flight calls get ShutdownGrace to finish, and
-// then every remaining connection is closed. Serve returns nil after such a
+// readiness turns NOT_SERVING while everything is still served for
+// DrainDelay, then liveness turns NOT_SERVING too, open server streams are
+// ended with UNAVAILABLE (reason SHUTTING_DOWN), in-flight calls get
+// ShutdownGrace to finish, and then every remaining connection is closed. Serve returns nil after such a
 // shutdown, or the error that stopped serving early. A Server serves once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	err := errors.New("grpcserver: Serve called twice")
