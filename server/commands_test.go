@@ -139,3 +139,19 @@ func TestHealthcheckCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalAddr(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		":50051":          "127.0.0.1:50051",
+		"0.0.0.0:50051":   "127.0.0.1:50051",
+		"[::]:50051":      "[::1]:50051",
+		"10.0.0.7:50051":  "10.0.0.7:50051",
+		"127.0.0.1:9090":  "127.0.0.1:9090",
+		"localhost:50051": "localhost:50051",
+	} {
+		if got := localAddr(in); got != want {
+			t.Errorf("localAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
