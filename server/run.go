@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/amazonauth"
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
@@ -94,7 +95,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		defer cancel()
 		return tp.Shutdown(sctx)
 	})
-	obs := &observability{tracer: tp}
+	obs := &observability{tracer: tp, creds: &amazonauth.Watch{}}
 	if cfg.MetricsAddr != "" {
 		obs.metrics = metrics.New(metrics.Build{Version: build.Version, Commit: build.Commit, GoVersion: build.GoVersion, Mode: mode})
 	}
@@ -205,11 +206,22 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		g.Go(func() error { return w(done) })
 	}
 
-	// Every dependency above is ready: let load balancers route here, for
-	// as long as the store answers.
-	srv.SetServing(true)
+	// Every dependency above is built: let load balancers route here once
+	// the store answers and Amazon Pay accepts the credentials, and for as
+	// long as both hold.
+	obs.creds.Probe = amazonauth.ProbeWith(d.amazon)
+	ready := func(ctx context.Context) error {
+		if err := d.ready(ctx); err != nil {
+			return grpcserver.NotReady("database unreachable", err)
+		}
+		if err := obs.creds.Check(ctx); err != nil {
+			return grpcserver.NotReady("amazon pay credentials rejected", err)
+		}
+		return nil
+	}
+	srv.CheckReadiness(shutdown, ready, cfg.HealthCheckInterval)
 	g.Go(func() error {
-		srv.FollowReadiness(done, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
+		srv.FollowReadiness(done, ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
 		return nil
 	})
 	logger.Info("serving", "addr", lis.Addr().String(), "amazon_pay_mode", mode)

@@ -20,6 +20,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazonauth"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
@@ -38,7 +39,9 @@ import (
 type deps struct {
 	service pb.PaymentCompletionServiceServer
 	// ready reports whether the store can be reached (health follows it).
-	ready   func(ctx context.Context) error
+	ready func(ctx context.Context) error
+	// amazon is the Amazon Pay client (the credentials' probe uses it).
+	amazon  *amazonpay.Client
 	workers []func(ctx context.Context) error
 	closers []func() error
 	// ipnLis and ipn are the notification listener and its handler (nil
@@ -83,7 +86,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	svc, err := appwire.Build(ctx, appwire.Config{
 		DatabaseURL: cfg.DatabaseURL,
 		AmazonPay: func(ctx context.Context) (*amazonpay.Client, error) {
-			return amazonPay(ctx, cfg, logger, obs.amazonPay(), d)
+			c, err := amazonPay(ctx, cfg, logger, obs.amazonPay(), d)
+			d.amazon = c
+			return c, err
 		},
 		Completion: completion.Config{
 			Owner:               cfg.ReplicaID,
@@ -297,12 +302,18 @@ const embeddedMerchantID = "default"
 type observability struct {
 	tracer  trace.TracerProvider
 	metrics *metrics.Metrics
+	// creds follows whether Amazon Pay accepts the credentials
+	// (readiness).
+	creds *amazonauth.Watch
 	// backlog is the store as opened, once wire has opened it.
 	backlog store.Backlogger
 }
 
 func (o *observability) amazonPay() amazonpay.CallObserver {
 	obs := []amazonpay.CallObserver{tracing.NewAmazonPay(o.tracer)}
+	if o.creds != nil {
+		obs = append(obs, o.creds)
+	}
 	if o.metrics != nil {
 		obs = append(obs, o.metrics)
 	}

@@ -2,8 +2,12 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,6 +27,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
+	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles/tlstest"
 )
@@ -336,5 +341,79 @@ func TestExplicitSimulatorShowsMode(t *testing.T) {
 	if code, body := probeHTTP(t, metricsAddr, "/readyz"); code != http.StatusOK || body["amazon-pay-mode"] != "simulator" {
 		t.Errorf("/readyz: %d %v, want 200 with amazon-pay-mode simulator", code, body)
 	}
+	p.stop(t, 20*time.Second)
+}
+
+// TestReadinessFollowsAmazonPayCredentials: a server whose key Amazon Pay
+// does not know (403 InvalidRequestSignature) serves but is not ready,
+// /readyz naming the reason, while liveness is SERVING; once the key is
+// registered (an operator fixed the account), readiness turns SERVING by
+// itself.
+func TestReadinessFollowsAmazonPayCredentials(t *testing.T) {
+	t.Parallel()
+	a := newAmazonSim(t, time.Second)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "new-key.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const keyID = "SANDBOX-E2ENOTYETREGISTEREDKEY01"
+	env := a.serverEnv(t, sqliteURL(t))
+	metricsAddr := freeAddr(t)
+	env["AMAZON_PAY_PUBLIC_KEY_ID"], env["AMAZON_PAY_PRIVATE_KEY_FILE"] = keyID, keyFile
+	env["METRICS_ADDR"], env["HEALTH_CHECK_INTERVAL"] = metricsAddr, "200ms"
+
+	cmd := exec.Command(serverBinary(t))
+	addr := freeAddr(t)
+	cmd.Env = append(os.Environ(), "LISTEN_ADDR="+addr)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{t: t, cmd: cmd, Addr: addr, out: &logtest.Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("server output:\n%s", p.output())
+		}
+	})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	p.conn = conn
+
+	eventually(t, 60*time.Second, "live and not ready for the rejected key", func() bool {
+		resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "liveness"})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return false
+		}
+		code, body := probeHTTP(t, metricsAddr, "/readyz")
+		return code == http.StatusServiceUnavailable && body["reason"] == "amazon pay credentials rejected"
+	})
+	if st, _ := healthOf(t, p, ""); st != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("readiness %v with rejected credentials, want NOT_SERVING", st)
+	}
+
+	if err := a.sim.RegisterPublicKey(keyID, &key.PublicKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "ready once the key is registered", func() bool {
+		st, _ := healthOf(t, p, "")
+		code, _ := probeHTTP(t, metricsAddr, "/readyz")
+		return st == healthpb.HealthCheckResponse_SERVING && code == http.StatusOK
+	})
 	p.stop(t, 20*time.Second)
 }
