@@ -56,6 +56,17 @@ type Config struct {
 	DefaultCallTimeout time.Duration
 	// ShutdownGrace bounds graceful shutdown.
 	ShutdownGrace time.Duration
+	// ShutdownDrainDelay is how long, after SIGTERM, readiness says
+	// NOT_SERVING while the listener still accepts and serves calls, so
+	// load balancers stop routing here before anything is refused.
+	ShutdownDrainDelay time.Duration
+	// EmbeddedSimulator is "auto", "true" or "false": whether the
+	// embedded simulator may stand in for missing Amazon Pay credentials
+	// (see UseSimulator and checkSimulator).
+	EmbeddedSimulator string
+	// MigrateAtStart applies pending schema migrations at start; false
+	// refuses to start on a schema that is behind ("server migrate up").
+	MigrateAtStart bool
 	// DebugAddr is where an HTTP listener serves the Go runtime's profiles
 	// (/debug/pprof/); "" (the default) serves none. Profiles reveal no
 	// request data, but the listener has no authentication: keep it on
@@ -224,10 +235,81 @@ func durationText(d time.Duration) string {
 }
 
 // UseSimulator reports whether the service talks to its embedded Amazon Pay
-// simulator because no credentials are configured.
+// simulator because no credentials are configured (Validate refuses that
+// where it is not allowed: checkSimulator).
 func (c Config) UseSimulator() bool {
-	return c.AmazonPay.PublicKeyID == "" && c.AmazonPay.PrivateKeyFile == ""
+	return c.AmazonPay.PublicKeyID == "" && c.AmazonPay.PrivateKeyFile == "" && c.EmbeddedSimulator != "false"
 }
+
+// productionSigns names the settings that say this is no developer's
+// laptop: an address others can reach, PostgreSQL, TLS, a callers file.
+// Each one is an environment where a silent stand-in for Amazon Pay would
+// confirm orders nobody paid for.
+func (c Config) productionSigns() []string {
+	var signs []string
+	if checkHostPort(c.ListenAddr) == nil && !loopback(c.ListenAddr) {
+		signs = append(signs, fmt.Sprintf("LISTEN_ADDR %q is not loopback", c.ListenAddr))
+	}
+	if kind, _, err := storeopen.Parse(c.DatabaseURL); err == nil && kind == storeopen.Postgres {
+		signs = append(signs, "DATABASE_URL is PostgreSQL")
+	}
+	if c.TLSCertFile != "" {
+		signs = append(signs, "TLS_CERT_FILE is set")
+	}
+	if c.AuthCallersFile != "" {
+		signs = append(signs, "AUTH_CALLERS_FILE is set")
+	}
+	return signs
+}
+
+// checkSimulator refuses the embedded simulator where it must not run:
+// EMBEDDED_SIMULATOR=false always, and by default ("auto") wherever a
+// production sign is present. The error names the missing credentials
+// settings.
+func (c Config) checkSimulator() error {
+	noCreds := c.AmazonPay.PublicKeyID == "" && c.AmazonPay.PrivateKeyFile == ""
+	missing := fmt.Sprintf("%s (-amazon-pay-public-key-id) and %s (-amazon-pay-private-key-file)", amazonpay.EnvPublicKeyID, amazonpay.EnvPrivateKeyFile)
+	switch {
+	case !noCreds && c.EmbeddedSimulator == "true":
+		return fmt.Errorf("EMBEDDED_SIMULATOR (-embedded-simulator): true, but Amazon Pay credentials are set (%s): unset EMBEDDED_SIMULATOR or the credentials", amazonpay.EnvPublicKeyID)
+	case !noCreds:
+		return nil
+	case c.EmbeddedSimulator == "false":
+		return fmt.Errorf("%s: no Amazon Pay credentials, and EMBEDDED_SIMULATOR=false refuses the embedded simulator: set both", missing)
+	case c.EmbeddedSimulator == "true":
+		return nil
+	}
+	if signs := c.productionSigns(); len(signs) > 0 {
+		return fmt.Errorf("%s: no Amazon Pay credentials, and this looks like production (%s): set both, or EMBEDDED_SIMULATOR=true (-embedded-simulator) to run the embedded simulator anyway, where no payment is real", missing, strings.Join(signs, ", "))
+	}
+	return nil
+}
+
+// Mode is the Amazon Pay environment the service runs against:
+// "simulator" (embedded), "sandbox" or "live". A LIVE-/SANDBOX- key ID
+// chooses its environment itself, as Amazon does; a legacy key ID follows
+// AMAZON_PAY_SANDBOX.
+func (c Config) Mode() string {
+	id := strings.ToUpper(c.AmazonPay.PublicKeyID)
+	switch {
+	case c.UseSimulator():
+		return ModeSimulator
+	case strings.HasPrefix(id, "SANDBOX"):
+		return ModeSandbox
+	case amazonpay.IsEnvironmentSpecificKeyID(id):
+		return ModeLive
+	case c.AmazonPay.Sandbox:
+		return ModeSandbox
+	}
+	return ModeLive
+}
+
+// The values of Mode, as logged, in metrics and in /readyz.
+const (
+	ModeSimulator = "simulator"
+	ModeSandbox   = "sandbox"
+	ModeLive      = "live"
+)
 
 // setting describes one configuration value: its flag, its environment
 // twin, and how to parse it into the Config.
@@ -273,6 +355,19 @@ func settings() []setting {
 			dur(func(c *Config) *time.Duration { return &c.DefaultCallTimeout })},
 		{"shutdown-grace", "SHUTDOWN_GRACE", "duration", "time in-flight calls get to finish at shutdown", "15s",
 			dur(func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+		{"shutdown-drain-delay", "SHUTDOWN_DRAIN_DELAY", "duration", "after SIGTERM, how long readiness is NOT_SERVING while calls are still accepted, before the grace starts", "<5s; 0s on a loopback listen-addr>",
+			dur(func(c *Config) *time.Duration { return &c.ShutdownDrainDelay })},
+		{"embedded-simulator", "EMBEDDED_SIMULATOR", "auto|true|false", "run the embedded Amazon Pay simulator without credentials: auto only where nothing says production (loopback, SQLite, no TLS, no callers file); true anyway; false never", "auto",
+			func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "auto", "true", "false":
+					c.EmbeddedSimulator = strings.ToLower(v)
+					return nil
+				}
+				return errors.New("want auto, true or false")
+			}},
+		{"migrate-at-start", "MIGRATE_AT_START", "bool", "apply pending database migrations at start; false refuses to start on a schema that is behind (run: server migrate up)", "true",
+			boolean(func(c *Config) *bool { return &c.MigrateAtStart })},
 		{"debug-addr", "DEBUG_ADDR", "host:port", "address of an HTTP listener serving runtime profiles at /debug/pprof/ (no auth: keep it on loopback); empty serves none", "",
 			str(func(c *Config) *string { return &c.DebugAddr })},
 		{"health-check-interval", "HEALTH_CHECK_INTERVAL", "duration", "how often the store is pinged (each ping may take as long); health is NOT_SERVING while it fails", "5s",
@@ -508,6 +603,16 @@ var errVersion = errors.New("version asked for")
 // counts as unset. It returns flag.ErrHelp after printing -help to out,
 // and errVersion for -version.
 func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
+	c, err := parseSettings(args, lookupEnv, out)
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// parseSettings is parseConfig without Validate, for the subcommands,
+// which need only some of the settings.
+func parseSettings(args []string, lookupEnv func(string) (string, bool), out io.Writer) (Config, error) {
 	all := settings()
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -532,6 +637,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 	var (
 		c    Config
 		errs []error
+		// drainSet: SHUTDOWN_DRAIN_DELAY was given (its default depends
+		// on LISTEN_ADDR).
+		drainSet bool
 	)
 	for i, s := range all {
 		v, source := s.def, ""
@@ -548,6 +656,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 		case source == "":
 			source = "default of " + s.env
 		}
+		if s.env == "SHUTDOWN_DRAIN_DELAY" {
+			drainSet = true
+		}
 		if err := s.set(&c, strings.TrimSpace(v)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: invalid value %q: %w", source, v, err))
 		}
@@ -561,7 +672,21 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), out io.Wr
 	if c.ReplicaID == "" {
 		c.ReplicaID = defaultReplicaID()
 	}
-	return c, c.Validate()
+	if !drainSet {
+		c.ShutdownDrainDelay = defaultDrainDelay(c.ListenAddr)
+	}
+	return c, nil
+}
+
+// defaultDrainDelay is SHUTDOWN_DRAIN_DELAY's default: long enough for
+// a load balancer or Kubernetes to take the endpoint out of rotation on
+// an address others reach; none on loopback, where no balancer routes
+// and a developer's Ctrl-C should stop at once.
+func defaultDrainDelay(listenAddr string) time.Duration {
+	if loopback(listenAddr) {
+		return 0
+	}
+	return 5 * time.Second
 }
 
 func defaultReplicaID() string {
@@ -580,8 +705,11 @@ func printUsage(w io.Writer, all []setting) {
 Runs the paymentcompletion gRPC service. Every setting is a flag and an
 environment variable; a flag on the command line wins over the environment,
 which wins over the default. Empty environment variables count as unset.
-Without Amazon Pay credentials the service runs its embedded simulator.
--version prints the version, commit and Go version. Tracing follows the
+Without Amazon Pay credentials the service runs its embedded simulator,
+only where nothing says production (see -embedded-simulator).
+-version prints the version, commit and Go version. "server migrate
+up|status" applies or lists the database migrations; "server healthcheck
+[readiness|liveness]" exits 0 when the server beside it is SERVING. Tracing follows the
 standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*).
 
 `)
@@ -624,6 +752,9 @@ func (c Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		fail("SHUTDOWN_GRACE", "shutdown-grace", "must be positive, got %v", c.ShutdownGrace)
 	}
+	if c.ShutdownDrainDelay < 0 {
+		fail("SHUTDOWN_DRAIN_DELAY", "shutdown-drain-delay", "must not be negative, got %v", c.ShutdownDrainDelay)
+	}
 	if c.HealthCheckInterval <= 0 {
 		fail("HEALTH_CHECK_INTERVAL", "health-check-interval", "must be positive, got %v", c.HealthCheckInterval)
 	}
@@ -661,6 +792,9 @@ func (c Config) Validate() error {
 		fail(amazonpay.EnvPrivateKeyFile, "amazon-pay-private-key-file", "required with %s (or set neither to use the embedded simulator)", amazonpay.EnvPublicKeyID)
 	case ap.PublicKeyID == "" && ap.PrivateKeyFile != "":
 		fail(amazonpay.EnvPublicKeyID, "amazon-pay-public-key-id", "required with %s (or set neither to use the embedded simulator)", amazonpay.EnvPrivateKeyFile)
+	}
+	if err := c.checkSimulator(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := amazonpay.ResolveRegion(ap.Region); err != nil {
 		fail(amazonpay.EnvRegion, "amazon-pay-region", "%v", err)
@@ -754,10 +888,6 @@ func checkHostPort(addr string) error {
 // Nothing secret: the database URL's passwords are redacted, and of the
 // token file only whether one is set is logged.
 func (c Config) logAttrs() []any {
-	mode := "configured"
-	if c.UseSimulator() {
-		mode = "embedded simulator"
-	}
 	return []any{
 		"listen_addr", c.ListenAddr,
 		"data_dir", c.DataDir,
@@ -771,6 +901,8 @@ func (c Config) logAttrs() []any {
 		"allow_plaintext", c.AllowPlaintext,
 		"default_call_timeout", c.DefaultCallTimeout.String(),
 		"shutdown_grace", c.ShutdownGrace.String(),
+		"shutdown_drain_delay", c.ShutdownDrainDelay.String(),
+		"migrate_at_start", c.MigrateAtStart,
 		"debug_addr", c.DebugAddr,
 		"health_check_interval", c.HealthCheckInterval.String(),
 		"max_streams_per_connection", c.MaxStreamsPerConnection,
@@ -778,7 +910,8 @@ func (c Config) logAttrs() []any {
 		"merchant_reference", c.MerchantReference,
 		"auto_capture", c.AutoCapture,
 		"metrics_addr", c.MetricsAddr,
-		"amazon_pay", mode,
+		"amazon_pay_mode", c.Mode(),
+		"embedded_simulator", c.EmbeddedSimulator,
 		"amazon_pay_public_key_id", c.AmazonPay.PublicKeyID,
 		"amazon_pay_private_key_file", c.AmazonPay.PrivateKeyFile,
 		"amazon_pay_region", c.AmazonPay.Region,

@@ -42,6 +42,8 @@ func TestParseConfig(t *testing.T) {
 					LogLevel:              slog.LevelInfo,
 					DefaultCallTimeout:    30 * time.Second,
 					ShutdownGrace:         15 * time.Second,
+					EmbeddedSimulator:     "auto",
+					MigrateAtStart:        true,
 					SimulatorAddr:         "127.0.0.1:8443",
 					SimulatorPendingDelay: 30 * time.Second,
 					SimulatorClock:        "real",
@@ -84,11 +86,12 @@ func TestParseConfig(t *testing.T) {
 			name: "env_overrides_default",
 			env: map[string]string{
 				"LISTEN_ADDR": "0.0.0.0:9000", "ALLOW_PLAINTEXT": "true", "LOG_LEVEL": "DEBUG", "TRACKER_GET_CHARGE_RATE": "0.5",
-				"AMAZON_PAY_SANDBOX": "true", "REPLICA_ID": "r1", "SHUTDOWN_GRACE": "1m",
+				"AMAZON_PAY_SANDBOX": "true", "REPLICA_ID": "r1", "SHUTDOWN_GRACE": "1m", "EMBEDDED_SIMULATOR": "true",
 			},
 			check: func(t *testing.T, c Config) {
 				if c.ListenAddr != "0.0.0.0:9000" || c.LogLevel != slog.LevelDebug || c.TrackerGetChargeRate != 0.5 ||
-					!c.AmazonPay.Sandbox || c.ReplicaID != "r1" || c.ShutdownGrace != time.Minute {
+					!c.AmazonPay.Sandbox || c.ReplicaID != "r1" || c.ShutdownGrace != time.Minute ||
+					c.ShutdownDrainDelay != 5*time.Second || c.Mode() != ModeSimulator {
 					t.Errorf("env not applied: %+v", c)
 				}
 			},
@@ -123,7 +126,7 @@ func TestParseConfig(t *testing.T) {
 		},
 		{
 			name: "explicit_database_url_kept",
-			args: []string{"-database-url", "postgres://root@127.0.0.1:5432/test"},
+			args: []string{"-database-url", "postgres://root@127.0.0.1:5432/test", "-embedded-simulator=true"},
 			check: func(t *testing.T, c Config) {
 				if c.DatabaseURL != "postgres://root@127.0.0.1:5432/test" {
 					t.Errorf("DatabaseURL = %q", c.DatabaseURL)
@@ -156,6 +159,7 @@ func TestParseConfig(t *testing.T) {
 					{Config{ListenAddr: "0.0.0.0:1", TLSCertFile: "c", TLSKeyFile: "k"}, true},
 				} {
 					c2 := c
+					c2.EmbeddedSimulator = "true"
 					c2.ListenAddr, c2.AllowPlaintext, c2.TLSCertFile, c2.TLSKeyFile = tt.c.ListenAddr, tt.c.AllowPlaintext, tt.c.TLSCertFile, tt.c.TLSKeyFile
 					if err := c2.Validate(); (err == nil) != tt.ok {
 						t.Errorf("%+v: Validate = %v, want ok %v", tt.c, err, tt.ok)
@@ -267,6 +271,25 @@ func TestParseConfig(t *testing.T) {
 		{name: "client_ca_without_cert", env: map[string]string{"TLS_CLIENT_CA_FILE": "ca.pem"}, wantErr: []string{"TLS_CLIENT_CA_FILE", "requires TLS_CERT_FILE"}},
 		{name: "bad_allow_plaintext", env: map[string]string{"ALLOW_PLAINTEXT": "sure"}, wantErr: []string{"ALLOW_PLAINTEXT", "true or false"}},
 		{name: "replica_id_with_space", env: map[string]string{"REPLICA_ID": "a b"}, wantErr: []string{"REPLICA_ID"}},
+		// The embedded simulator never stands in silently where a setting
+		// says production.
+		{name: "simulator_refused_on_public_address", env: map[string]string{"LISTEN_ADDR": "0.0.0.0:50051", "ALLOW_PLAINTEXT": "true"}, wantErr: []string{"AMAZON_PAY_PUBLIC_KEY_ID", "AMAZON_PAY_PRIVATE_KEY_FILE", "LISTEN_ADDR", "EMBEDDED_SIMULATOR=true"}},
+		{name: "simulator_refused_on_postgres", env: map[string]string{"DATABASE_URL": "postgres://app@db/pc"}, wantErr: []string{"AMAZON_PAY_PUBLIC_KEY_ID", "DATABASE_URL is PostgreSQL"}},
+		{name: "simulator_refused_with_tls", env: map[string]string{"TLS_CERT_FILE": "c.pem", "TLS_KEY_FILE": "k.pem"}, wantErr: []string{"AMAZON_PAY_PUBLIC_KEY_ID", "TLS_CERT_FILE is set"}},
+		{name: "simulator_refused_with_callers", env: map[string]string{"AUTH_CALLERS_FILE": "callers.json"}, wantErr: []string{"AMAZON_PAY_PRIVATE_KEY_FILE", "AUTH_CALLERS_FILE is set"}},
+		{name: "simulator_refused_everywhere", env: map[string]string{"EMBEDDED_SIMULATOR": "false"}, wantErr: []string{"AMAZON_PAY_PUBLIC_KEY_ID", "EMBEDDED_SIMULATOR=false"}},
+		{name: "simulator_with_credentials", env: map[string]string{"EMBEDDED_SIMULATOR": "true", "AMAZON_PAY_PUBLIC_KEY_ID": "LIVE-X", "AMAZON_PAY_PRIVATE_KEY_FILE": "k.pem"}, wantErr: []string{"EMBEDDED_SIMULATOR", "credentials are set"}},
+		{name: "bad_embedded_simulator", env: map[string]string{"EMBEDDED_SIMULATOR": "maybe"}, wantErr: []string{"EMBEDDED_SIMULATOR", "auto, true or false"}},
+		{name: "negative_drain", env: map[string]string{"SHUTDOWN_DRAIN_DELAY": "-1s"}, wantErr: []string{"SHUTDOWN_DRAIN_DELAY"}},
+		{
+			name: "simulator_chosen_in_production",
+			env:  map[string]string{"DATABASE_URL": "postgres://app@db/pc", "EMBEDDED_SIMULATOR": "true", "SHUTDOWN_DRAIN_DELAY": "0s", "MIGRATE_AT_START": "false"},
+			check: func(t *testing.T, c Config) {
+				if !c.UseSimulator() || c.Mode() != ModeSimulator || c.ShutdownDrainDelay != 0 || c.MigrateAtStart {
+					t.Errorf("%+v", c)
+				}
+			},
+		},
 		{
 			name:    "every_problem_reported",
 			env:     map[string]string{"LISTEN_ADDR": "nope", "TRACKER_GET_CHARGE_RATE": "-2"},
@@ -320,6 +343,35 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 }
 
+// TestMode: a LIVE-/SANDBOX- key ID chooses its environment, a legacy one
+// follows AMAZON_PAY_SANDBOX, no credentials is the simulator.
+func TestMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		keyID   string
+		sandbox bool
+		want    string
+	}{
+		{"", false, ModeSimulator},
+		{"LIVE-AB12", false, ModeLive},
+		{"LIVE-AB12", true, ModeLive},
+		{"SANDBOX-AB12", false, ModeSandbox},
+		{"sandbox-ab12", false, ModeSandbox},
+		{"AB12LEGACY", false, ModeLive},
+		{"AB12LEGACY", true, ModeSandbox},
+	}
+	for _, tt := range tests {
+		c := Config{EmbeddedSimulator: "auto"}
+		c.AmazonPay.PublicKeyID, c.AmazonPay.Sandbox = tt.keyID, tt.sandbox
+		if tt.keyID != "" {
+			c.AmazonPay.PrivateKeyFile = "k.pem"
+		}
+		if got := c.Mode(); got != tt.want {
+			t.Errorf("key ID %q sandbox %v: mode %s, want %s", tt.keyID, tt.sandbox, got, tt.want)
+		}
+	}
+}
+
 func TestLogAttrsHideSecrets(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ url, want string }{
@@ -329,7 +381,7 @@ func TestLogAttrsHideSecrets(t *testing.T) {
 		{"host=db user=app password='hunter2 x' dbname=pc", `"database_url":"host=db user=app password=xxxxx dbname=pc"`},
 	}
 	for _, tt := range tests {
-		c, err := parseConfig([]string{"-database-url", tt.url, "-auth-token-file", "/run/secrets/token"}, envOf(nil), &bytes.Buffer{})
+		c, err := parseConfig([]string{"-database-url", tt.url, "-auth-token-file", "/run/secrets/token", "-embedded-simulator=true"}, envOf(nil), &bytes.Buffer{})
 		if err != nil {
 			t.Fatal(err)
 		}

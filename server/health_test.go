@@ -97,7 +97,7 @@ func TestHealthFollowsStore(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	logs, _ := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
-		"-database-url", u.String(), "-health-check-interval", "200ms"}, nil)
+		"-database-url", u.String(), "-health-check-interval", "200ms", "-embedded-simulator=true"}, nil)
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -3,6 +3,8 @@
 //
 //	go run ./server            # embedded defaults: 127.0.0.1:50051, ./data
 //	go run ./server -help      # every setting, its flag and environment variable
+//	server migrate up|status   # apply or list the database migrations
+//	server healthcheck         # exit 0 when the local server is ready
 //
 // SIGINT or SIGTERM starts a graceful shutdown bounded by SHUTDOWN_GRACE.
 package main
@@ -19,6 +21,9 @@ import (
 )
 
 func main() {
+	if code, ok := subcommand(context.Background(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	cfg, err := parseConfig(os.Args[1:], os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/paymentcompletion/paymentcompletion/internal/amazonauth"
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/datadir"
@@ -33,18 +34,20 @@ import (
 // tears everything down in reverse order. Logs go to logw as JSON lines.
 //
 // Every listener is open before anything is served. What runs until
-// shutdown (the gRPC server, the debug listener, the reconciler, the
-// pending-authorization tracker and, with PostgreSQL, the change feed)
-// runs in one errgroup tied to ctx: when ctx ends, or any of them fails,
-// all are asked to stop, and run waits for every one of them before it
-// closes what was built (the embedded simulator, the store, the data
-// directory's lock), in reverse order.
+// shutdown (the gRPC server, the debug, metrics and notification
+// listeners, the reconciler, the pending-authorization tracker and, with
+// PostgreSQL, the change feed) runs in one errgroup: when ctx ends, or any
+// of them fails, the gRPC server drains and stops, then all the others are
+// asked to stop, and run waits for every one of them before it closes what
+// was built (the embedded simulator, the store, the data directory's
+// lock), in reverse order.
 func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	// Every line written with a call's context names its request ID,
 	// caller and trace.
 	logger := newLogger(logw, cfg.LogLevel)
 	build := currentBuild()
 	logger.Info("starting", append(build.logAttrs(), cfg.logAttrs()...)...)
+	mode := cfg.Mode()
 
 	// Teardown in reverse order of construction, whatever happens below.
 	var closers []func() error
@@ -94,9 +97,9 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		defer cancel()
 		return tp.Shutdown(sctx)
 	})
-	obs := &observability{tracer: tp}
+	obs := &observability{tracer: tp, creds: &amazonauth.Watch{}}
 	if cfg.MetricsAddr != "" {
-		obs.metrics = metrics.New(metrics.Build(build))
+		obs.metrics = metrics.New(metrics.Build{Version: build.Version, Commit: build.Commit, GoVersion: build.GoVersion, Mode: mode})
 	}
 	logger.Info("tracing", "exporter", tp.Exporter)
 
@@ -110,12 +113,17 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	closers = append(closers, d.closers...)
 	svc := d.service
 
+	// Probes tell what they talk to: a storefront's operator can see a
+	// replica that runs on the simulator or the sandbox.
+	healthDetails := map[string]string{healthModeKey: mode}
 	opts := grpcserver.Options{
 		Logger:             logger,
 		AuthToken:          token,
 		TLS:                tlsConfig,
 		DefaultCallTimeout: cfg.DefaultCallTimeout,
 		ShutdownGrace:      cfg.ShutdownGrace,
+		DrainDelay:         cfg.ShutdownDrainDelay,
+		HealthDetails:      healthDetails,
 		TracerProvider:     tp,
 		Propagator:         tracing.Propagator,
 
@@ -162,36 +170,66 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		}
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, lis) })
+	// failed ends when anything run below fails; shutdown starts when ctx
+	// ends (SIGTERM) or that happens. Everything but the gRPC server runs
+	// until the gRPC server has stopped (done), so that during the drain
+	// delay the replica works in full: workers, notifications, and the
+	// metrics listener, whose /readyz answers 503 rather than refusing
+	// connections while load balancers take this replica out.
+	g, failed := errgroup.WithContext(context.WithoutCancel(ctx))
+	shutdown, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	defer context.AfterFunc(failed, stopServing)()
+	done, grpcStopped := context.WithCancel(context.WithoutCancel(ctx))
+	defer grpcStopped()
+	g.Go(func() error {
+		defer grpcStopped()
+		return srv.Serve(shutdown, lis)
+	})
 	if dlis != nil {
 		logger.Info("serving runtime profiles", "debug_addr", dlis.Addr().String())
-		g.Go(func() error { return serveDebug(gctx, dlis) })
+		g.Go(func() error { return serveDebug(done, dlis) })
 	}
 	if mlis != nil {
 		logger.Info("serving metrics", "metrics_addr", mlis.Addr().String())
-		g.Go(func() error { return serveMetrics(gctx, mlis, obs.metrics.Handler()) })
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", obs.metrics.Handler())
+		probes := srv.ProbeHandler(healthDetails)
+		mux.Handle("GET /livez", probes)
+		mux.Handle("GET /readyz", probes)
+		g.Go(func() error { return serveMetrics(done, mlis, mux) })
 	}
 	if d.ipnLis != nil {
 		logger.Info("serving Amazon Pay notifications", "ipn_addr", d.ipnLis.Addr().String(), "path", ipn.Path,
 			"tls", cfg.IPNTLSCertFile != "")
-		g.Go(func() error { return ipn.Serve(gctx, d.ipnLis, d.ipn, cfg.IPNTLSCertFile, cfg.IPNTLSKeyFile) })
+		g.Go(func() error { return ipn.Serve(done, d.ipnLis, d.ipn, cfg.IPNTLSCertFile, cfg.IPNTLSKeyFile) })
 	}
 	if callersFile != nil {
-		g.Go(func() error { return callersFile.Watch(gctx, callersReloadInterval) })
+		g.Go(func() error { return callersFile.Watch(done, callersReloadInterval) })
 	}
 	for _, w := range d.workers {
-		g.Go(func() error { return w(gctx) })
+		g.Go(func() error { return w(done) })
 	}
 
-	// Every dependency above is ready: let load balancers route here, for
-	// as long as the store answers.
-	srv.SetServing(true)
+	// Every dependency above is built: let load balancers route here once
+	// the store answers and Amazon Pay accepts the credentials, and for as
+	// long as both hold.
+	obs.creds.Probe = amazonauth.ProbeWith(d.amazon)
+	ready := func(ctx context.Context) error {
+		if err := d.ready(ctx); err != nil {
+			return grpcserver.NotReady("database unreachable", err)
+		}
+		if err := obs.creds.Check(ctx); err != nil {
+			return grpcserver.NotReady("amazon pay credentials rejected", err)
+		}
+		return nil
+	}
+	srv.CheckReadiness(shutdown, ready, cfg.HealthCheckInterval)
 	g.Go(func() error {
-		srv.FollowReadiness(gctx, d.ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
+		srv.FollowReadiness(done, ready, cfg.HealthCheckInterval, cfg.HealthCheckInterval)
 		return nil
 	})
-	logger.Info("serving", "addr", lis.Addr().String())
+	logger.Info("serving", "addr", lis.Addr().String(), "amazon_pay_mode", mode)
 
 	if err := g.Wait(); err != nil {
 		return err
@@ -225,6 +263,10 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	})))
 }
 
+// healthModeKey is the health answers' header metadata, and the /readyz
+// and /livez JSON field, naming the Amazon Pay mode.
+const healthModeKey = "amazon-pay-mode"
+
 // callersReloadInterval is how often the callers file is checked for
 // changes.
 const callersReloadInterval = 2 * time.Second
@@ -252,12 +294,11 @@ func serveDebug(ctx context.Context, lis net.Listener) error {
 	return serveHTTP(ctx, lis, srv, "debug listener")
 }
 
-// serveMetrics serves h at /metrics on lis until ctx ends.
+// serveMetrics serves h (the metrics and the probes) on lis until ctx
+// ends.
 func serveMetrics(ctx context.Context, lis net.Listener, h http.Handler) error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		// A scrape's slowest part, the backlog query, is bounded at 5 s.

@@ -173,7 +173,7 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := parseConfig(append([]string{"-data-dir", t.TempDir(), "-listen-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0"}, tt.args...), envOf(nil), &bytes.Buffer{})
+			cfg, err := parseConfig(append([]string{"-data-dir", t.TempDir(), "-listen-addr", "127.0.0.1:0", "-simulator-addr", "127.0.0.1:0", "-embedded-simulator=true"}, tt.args...), envOf(nil), &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,7 @@ func TestRunRotatesCertificate(t *testing.T) {
 	first := ca.Server(t, dir, "server", time.Now().Add(time.Hour))
 	addr := freeAddr(t)
 	logs, _ := startRun(t, []string{"-listen-addr", addr, "-data-dir", filepath.Join(dir, "data"), "-simulator-addr", "127.0.0.1:0",
-		"-tls-cert-file", first.CertFile, "-tls-key-file", first.Key}, nil)
+		"-tls-cert-file", first.CertFile, "-tls-key-file", first.Key, "-embedded-simulator=true"}, nil)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,12 +20,14 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	"github.com/paymentcompletion/paymentcompletion/amazonpay/simulator"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/internal/amazonauth"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/completion"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/metrics"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeobserve"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracing"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
@@ -36,7 +39,9 @@ import (
 type deps struct {
 	service pb.PaymentCompletionServiceServer
 	// ready reports whether the store can be reached (health follows it).
-	ready   func(ctx context.Context) error
+	ready func(ctx context.Context) error
+	// amazon is the Amazon Pay client (the credentials' probe uses it).
+	amazon  *amazonpay.Client
 	workers []func(ctx context.Context) error
 	closers []func() error
 	// ipnLis and ipn are the notification listener and its handler (nil
@@ -81,7 +86,9 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	svc, err := appwire.Build(ctx, appwire.Config{
 		DatabaseURL: cfg.DatabaseURL,
 		AmazonPay: func(ctx context.Context) (*amazonpay.Client, error) {
-			return amazonPay(ctx, cfg, logger, obs.amazonPay(), d)
+			c, err := amazonPay(ctx, cfg, logger, obs.amazonPay(), d)
+			d.amazon = c
+			return c, err
 		},
 		Completion: completion.Config{
 			Owner:               cfg.ReplicaID,
@@ -106,7 +113,12 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		ObserveStore:           obs.store,
 		IPN:                    d.ipnCfg,
 		TracerProvider:         obs.tracer,
+		Mode:                   pbMode[cfg.Mode()],
+		NoMigrate:              !cfg.MigrateAtStart,
 	})
+	if errors.Is(err, sqlstore.ErrSchemaBehind) {
+		return d, fmt.Errorf("MIGRATE_AT_START (-migrate-at-start) is false and %w: run \"server migrate up\" with the same DATABASE_URL first", err)
+	}
 	if err != nil {
 		return d, err
 	}
@@ -122,6 +134,13 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 	}
 	d.service, d.workers, d.ready, d.ipn = svc.API, svc.Workers, svc.Store.Ping, svc.IPN
 	return d, nil
+}
+
+// pbMode is Config.Mode as the API answers it on every Payment.
+var pbMode = map[string]pb.AmazonPayMode{
+	ModeSimulator: pb.AmazonPayMode_AMAZON_PAY_MODE_SIMULATOR,
+	ModeSandbox:   pb.AmazonPayMode_AMAZON_PAY_MODE_SANDBOX,
+	ModeLive:      pb.AmazonPayMode_AMAZON_PAY_MODE_LIVE,
 }
 
 // ipnConfig is the notification receiver's configuration from the
@@ -212,7 +231,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		if err != nil {
 			return nil, err
 		}
-		logger.Info("using Amazon Pay", "base_url", c.BaseURL(), "region", c.Region(), "public_key_id", cfg.AmazonPay.PublicKeyID)
+		logger.Info("using Amazon Pay", "amazon_pay_mode", cfg.Mode(), "base_url", c.BaseURL(), "region", c.Region(), "public_key_id", cfg.AmazonPay.PublicKeyID)
 		return c, nil
 	}
 
@@ -270,7 +289,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 		return nil, err
 	}
 	logger.Warn("no Amazon Pay credentials configured: running against the embedded Amazon Pay simulator, no real payment is made",
-		"simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
+		"amazon_pay_mode", ModeSimulator, "simulator_url", srv.URL, "simulator_cert", filepath.Join(dir, simulator.CertFile),
 		"public_key_id", embeddedsim.KeyID, "state_dir", dir)
 	return c, nil
 }
@@ -285,6 +304,9 @@ const embeddedMerchantID = "default"
 type observability struct {
 	tracer  trace.TracerProvider
 	metrics *metrics.Metrics
+	// creds follows whether Amazon Pay accepts the credentials
+	// (readiness).
+	creds *amazonauth.Watch
 	// backlog is the store as opened, once wire has opened it.
 	backlog store.Backlogger
 	// opsBacklog is the same store's backlog of operations.
@@ -293,6 +315,9 @@ type observability struct {
 
 func (o *observability) amazonPay() amazonpay.CallObserver {
 	obs := []amazonpay.CallObserver{tracing.NewAmazonPay(o.tracer)}
+	if o.creds != nil {
+		obs = append(obs, o.creds)
+	}
 	if o.metrics != nil {
 		obs = append(obs, o.metrics)
 	}

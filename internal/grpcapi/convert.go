@@ -75,8 +75,10 @@ var permissionTypes = map[string]pb.ChargePermissionType{
 	amazonpay.ChargePermissionTypePaymentMethodOnFile: pb.ChargePermissionType_CHARGE_PERMISSION_TYPE_PAYMENT_METHOD_ON_FILE,
 }
 
-func paymentToProto(p payment.Payment) *pb.Payment {
+// paymentToProto is p as answered by a service running in mode.
+func paymentToProto(p payment.Payment, mode pb.AmazonPayMode) *pb.Payment {
 	out := &pb.Payment{
+		AmazonPayMode:      mode,
 		CheckoutSessionId:  p.CheckoutSessionID,
 		OrderId:            p.OrderID,
 		Outcome:            outcomes[p.Outcome],

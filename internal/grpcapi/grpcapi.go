@@ -49,6 +49,9 @@ type Deps struct {
 	// on payments.
 	Operator Operator
 	Logger   *slog.Logger
+	// Mode is the Amazon Pay environment set on every Payment answered,
+	// so a storefront can refuse to ship what was not paid for real.
+	Mode pb.AmazonPayMode
 }
 
 // Server implements pb.PaymentCompletionServiceServer.
@@ -85,7 +88,7 @@ func (s *Server) CompleteCheckout(ctx context.Context, req *pb.CompleteCheckoutR
 	out, err := s.paymentWithMoney(ctx, p)
 	if err != nil {
 		// The completion is recorded; its money view can be read later.
-		out = paymentToProto(p)
+		out = paymentToProto(p, s.d.Mode)
 	}
 	return &pb.CompleteCheckoutResponse{Payment: out}, nil
 }
@@ -204,7 +207,7 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 	}
 	resp := &pb.ListPaymentsResponse{Payments: make([]*pb.Payment, len(page.Payments)), NextPageToken: page.NextPageToken}
 	for i, p := range page.Payments {
-		resp.Payments[i] = paymentToProto(p)
+		resp.Payments[i] = paymentToProto(p, s.d.Mode)
 	}
 	return resp, nil
 }

@@ -147,7 +147,7 @@ func (s *Server) paymentWithMoney(ctx context.Context, p payment.Payment) (*pb.P
 // paymentView is paymentWithMoney, and how many operations on the payment
 // are still unsettled.
 func (s *Server) paymentView(ctx context.Context, p payment.Payment) (*pb.Payment, int, error) {
-	out := paymentToProto(p)
+	out := paymentToProto(p, s.d.Mode)
 	if s.d.Operator == nil {
 		return out, 0, nil
 	}

@@ -76,3 +76,32 @@ func TestFollowReadiness(t *testing.T) {
 		<-done
 	})
 }
+
+// TestCheckReadinessReason: a check's NotReady reason is what Readiness
+// (and /readyz) reports; an error without one reads "not ready".
+func TestCheckReadinessReason(t *testing.T) {
+	t.Parallel()
+	s, err := New(pb.UnimplementedPaymentCompletionServiceServer{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready, reason := s.Readiness(); ready || reason != "starting" {
+		t.Fatalf("new server: %v %q, want not ready, starting", ready, reason)
+	}
+	tests := []struct {
+		err    error
+		ready  bool
+		reason string
+	}{
+		{NotReady("database unreachable", errors.New("dial tcp: refused")), false, "database unreachable"},
+		{nil, true, ""},
+		{NotReady("amazon pay credentials rejected", errors.New("403")), false, "amazon pay credentials rejected"},
+		{errors.New("plain"), false, "not ready"},
+	}
+	for _, tt := range tests {
+		ok := s.CheckReadiness(t.Context(), func(context.Context) error { return tt.err }, time.Second)
+		if ready, reason := s.Readiness(); ok != tt.ready || ready != tt.ready || reason != tt.reason {
+			t.Errorf("check %v: %v, readiness %v %q; want %v %q", tt.err, ok, ready, reason, tt.ready, tt.reason)
+		}
+	}
+}

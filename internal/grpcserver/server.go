@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
@@ -41,6 +42,17 @@ import (
 // ServiceName is the fully qualified name of the payment completion service,
 // as used by health checks and reflection.
 const ServiceName = "paymentcompletion.v1.PaymentCompletionService"
+
+// Health service names. Readiness ("readiness", and as before "" and
+// ServiceName) is SERVING while the server can serve calls: its
+// dependencies are up and it is not shutting down. Liveness ("liveness")
+// is SERVING from Serve until the drain delay after a shutdown request
+// ends, whatever the database does: restarting the process would not
+// bring a database back.
+const (
+	LivenessService  = "liveness"
+	ReadinessService = "readiness"
+)
 
 // Defaults applied by New to zero-valued Options fields.
 const (
@@ -131,6 +143,15 @@ type Options struct {
 	// ShutdownGrace bounds the graceful part of shutdown (default
 	// DefaultShutdownGrace); calls still running after it are cut.
 	ShutdownGrace time.Duration
+	// DrainDelay is how long, once shutdown is asked for, readiness says
+	// NOT_SERVING while the listener still accepts and serves calls as
+	// usual, so that load balancers take this server out of rotation
+	// before anything is refused. 0 goes straight to the grace.
+	DrainDelay time.Duration
+	// HealthDetails, when set, are sent as response header metadata with
+	// every health Check and Watch answer (e.g. the Amazon Pay mode), so
+	// a probe can tell what it talks to.
+	HealthDetails map[string]string
 	// MaxRecvMsgSize caps the size of a received message in bytes (default
 	// DefaultMaxRecvMsgSize).
 	MaxRecvMsgSize int
@@ -156,6 +177,15 @@ type Server struct {
 	streams *streamRegistry
 	logger  *slog.Logger
 	grace   time.Duration
+	drain   time.Duration
+
+	// mu guards ready, notReady and draining: readiness as last set, why
+	// it is not ready, and whether shutdown has started (after which
+	// readiness stays NOT_SERVING).
+	mu       sync.Mutex
+	ready    bool
+	notReady string
+	draining bool
 
 	serveOnce sync.Once
 }
@@ -197,6 +227,7 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 		streams: newStreamRegistry(opts.MaxStreamsPerConnection, opts.MaxWatches),
 		logger:  opts.Logger,
 		grace:   opts.ShutdownGrace,
+		drain:   max(0, opts.DrainDelay),
 	}
 	if _, ok := opts.Logger.Handler().(*logcontext.Handler); !ok {
 		opts.Logger = slog.New(logcontext.NewHandler(opts.Logger.Handler()))
@@ -239,32 +270,73 @@ func New(svc pb.PaymentCompletionServiceServer, opts Options) (*Server, error) {
 	}
 	s.srv = grpc.NewServer(serverOpts...)
 	pb.RegisterPaymentCompletionServiceServer(s.srv, svc)
-	healthpb.RegisterHealthServer(s.srv, s.health)
+	healthpb.RegisterHealthServer(s.srv, healthWithDetails{Server: s.health, md: metadata.New(opts.HealthDetails)})
 	reflection.Register(s.srv)
 	if opts.Metrics != nil {
 		opts.Metrics.InitializeMetrics(s.srv)
 	}
-	s.SetServing(false)
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_NOT_SERVING)
+	s.setReady(false, "starting")
 	return s, nil
 }
 
-// SetServing sets the health status of the server ("") and of ServiceName.
-// The caller marks the server serving once its dependencies (store, Amazon
-// Pay client) are ready, and may mark it not serving when they fail. Once
-// shutdown has started the status stays NOT_SERVING.
+// SetServing sets readiness: the health status of the server (""), of
+// ServiceName and of ReadinessService. The caller marks the server serving
+// once its dependencies (store, Amazon Pay client) are ready, and may mark
+// it not serving when they fail. Once shutdown has started readiness stays
+// NOT_SERVING.
 func (s *Server) SetServing(serving bool) {
+	reason := ""
+	if !serving {
+		reason = "not ready"
+	}
+	s.setReady(serving, reason)
+}
+
+// setReady sets readiness, and why it is not ready.
+func (s *Server) setReady(serving bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return
+	}
+	s.ready, s.notReady = serving, reason
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if serving {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	s.health.SetServingStatus("", st)
-	s.health.SetServingStatus(ServiceName, st)
+	for _, name := range []string{"", ServiceName, ReadinessService} {
+		s.health.SetServingStatus(name, st)
+	}
+}
+
+// startDraining turns readiness NOT_SERVING for good.
+func (s *Server) startDraining() {
+	s.setReady(false, "shutting down")
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// Readiness reports whether the server is ready and, if not, why
+// ("starting", "database unreachable", "shutting down").
+func (s *Server) Readiness() (ready bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready, s.notReady
+}
+
+// Live reports the liveness status.
+func (s *Server) Live() bool {
+	resp, err := s.health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: LivenessService})
+	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
 
 // Serve accepts connections on lis until ctx ends, then shuts down:
-// health turns NOT_SERVING, open server streams are ended with UNAVAILABLE
-// (reason SHUTTING_DOWN), in-flight calls get ShutdownGrace to finish, and
-// then every remaining connection is closed. Serve returns nil after such a
+// readiness turns NOT_SERVING while everything is still served for
+// DrainDelay, then liveness turns NOT_SERVING too, open server streams are
+// ended with UNAVAILABLE (reason SHUTTING_DOWN), in-flight calls get
+// ShutdownGrace to finish, and then every remaining connection is closed. Serve returns nil after such a
 // shutdown, or the error that stopped serving early. A Server serves once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	err := errors.New("grpcserver: Serve called twice")
@@ -275,24 +347,40 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 func (s *Server) serve(ctx context.Context, lis net.Listener) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.srv.Serve(lis) }()
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 
-	select {
-	case err := <-serveErr:
+	failed := func(err error) error {
 		// Serving failed before shutdown was asked for (listener closed or
 		// broken); stop the rest so nothing lingers.
 		s.health.Shutdown()
 		s.streams.drain()
 		s.srv.Stop()
 		return fmt.Errorf("grpcserver: serve: %w", err)
+	}
+	select {
+	case err := <-serveErr:
+		return failed(err)
 	case <-ctx.Done():
 	}
 
 	start := time.Now()
-	s.logger.Info("shutting down", "grace", s.grace.String())
+	s.logger.Info("shutting down", "drain_delay", s.drain.String(), "grace", s.grace.String())
 	// Order matters: report NOT_SERVING first so health watchers and load
-	// balancers stop routing here, then end the streams (GracefulStop would
-	// otherwise wait for WatchPayment streams that never end by themselves),
-	// then let unary calls in flight finish within the grace period.
+	// balancers stop routing here, and keep serving everything for the
+	// drain delay, while they do (calls routed here meanwhile succeed);
+	// then end the streams (GracefulStop would otherwise wait for
+	// WatchPayment streams that never end by themselves), then let unary
+	// calls in flight finish within the grace period.
+	s.startDraining()
+	if s.drain > 0 {
+		timer := time.NewTimer(s.drain)
+		select {
+		case <-timer.C:
+		case err := <-serveErr:
+			timer.Stop()
+			return failed(err)
+		}
+	}
 	s.health.Shutdown()
 	s.streams.drain()
 

@@ -47,6 +47,9 @@ type Metrics struct {
 // Build describes the running binary, exported as paymentcompletion_build_info.
 type Build struct {
 	Version, Commit, GoVersion string
+	// Mode is the Amazon Pay environment: simulator, sandbox or live (an
+	// alert on mode!="live" catches a production replica without its keys).
+	Mode string
 }
 
 // New registers every metric in a new registry.
@@ -98,7 +101,7 @@ func New(b Build) *Metrics {
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help:        "Always 1; the labels name the running build.",
-		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "go_version": b.GoVersion},
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "go_version": b.GoVersion, "mode": b.Mode},
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(

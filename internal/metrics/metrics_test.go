@@ -191,3 +191,18 @@ func TestOperationsBacklog(t *testing.T) {
 		t.Errorf("scrape with a failing store: want the counters and no backlog\n%s", body)
 	}
 }
+
+// TestBuildInfoNamesMode: build_info carries the Amazon Pay mode, so an
+// alert can find a replica that does not run live.
+func TestBuildInfoNamesMode(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Build{Version: "v1.2.3", Commit: "abc", GoVersion: "go1.26", Mode: "sandbox"})
+	want := `
+# HELP paymentcompletion_build_info Always 1; the labels name the running build.
+# TYPE paymentcompletion_build_info gauge
+paymentcompletion_build_info{commit="abc",go_version="go1.26",mode="sandbox",version="v1.2.3"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "paymentcompletion_build_info"); err != nil {
+		t.Error(err)
+	}
+}

@@ -69,6 +69,11 @@ type Config struct {
 	// operation checks, notifications), each unit as a trace of its own
 	// linked to the call that recorded it; nil: the global provider.
 	TracerProvider trace.TracerProvider
+	// Mode is the Amazon Pay environment every answered Payment names.
+	Mode pb.AmazonPayMode
+	// NoMigrate opens the store without applying migrations, refusing a
+	// schema that is behind (storeopen.OpenExisting).
+	NoMigrate bool
 }
 
 // Service is the assembled service.
@@ -101,7 +106,11 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	raw, err := storeopen.Open(ctx, cfg.DatabaseURL)
+	open := storeopen.Open
+	if cfg.NoMigrate {
+		open = storeopen.OpenExisting
+	}
+	raw, err := open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
@@ -171,7 +180,7 @@ func Build(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.IPN = rc
 	}
-	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st, pageTokenKey(client)), Operator: ops, Logger: cfg.Logger})
+	s.API = grpcapi.NewServer(grpcapi.Deps{Completer: svc, Amazon: az, Lister: listing.New(st, pageTokenKey(client)), Operator: ops, Logger: cfg.Logger, Mode: cfg.Mode})
 	return s, nil
 }
 

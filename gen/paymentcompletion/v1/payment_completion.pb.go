@@ -160,6 +160,66 @@ func (RefundState) EnumDescriptor() ([]byte, []int) {
 	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{1}
 }
 
+// AmazonPayMode is the Amazon Pay environment the service runs against.
+type AmazonPayMode int32
+
+const (
+	// Not said (a service older than this field): do not assume live.
+	AmazonPayMode_AMAZON_PAY_MODE_UNSPECIFIED AmazonPayMode = 0
+	// The service's embedded Amazon Pay simulator: no buyer was charged and
+	// nothing reached Amazon. Never ship an order paid here.
+	AmazonPayMode_AMAZON_PAY_MODE_SIMULATOR AmazonPayMode = 1
+	// Amazon Pay's sandbox: test buyers and test money. Never ship an order
+	// paid here.
+	AmazonPayMode_AMAZON_PAY_MODE_SANDBOX AmazonPayMode = 2
+	// Amazon Pay's live environment: real buyers, real money. The only mode
+	// in which an order may be shipped.
+	AmazonPayMode_AMAZON_PAY_MODE_LIVE AmazonPayMode = 3
+)
+
+// Enum value maps for AmazonPayMode.
+var (
+	AmazonPayMode_name = map[int32]string{
+		0: "AMAZON_PAY_MODE_UNSPECIFIED",
+		1: "AMAZON_PAY_MODE_SIMULATOR",
+		2: "AMAZON_PAY_MODE_SANDBOX",
+		3: "AMAZON_PAY_MODE_LIVE",
+	}
+	AmazonPayMode_value = map[string]int32{
+		"AMAZON_PAY_MODE_UNSPECIFIED": 0,
+		"AMAZON_PAY_MODE_SIMULATOR":   1,
+		"AMAZON_PAY_MODE_SANDBOX":     2,
+		"AMAZON_PAY_MODE_LIVE":        3,
+	}
+)
+
+func (x AmazonPayMode) Enum() *AmazonPayMode {
+	p := new(AmazonPayMode)
+	*p = x
+	return p
+}
+
+func (x AmazonPayMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AmazonPayMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[2].Descriptor()
+}
+
+func (AmazonPayMode) Type() protoreflect.EnumType {
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[2]
+}
+
+func (x AmazonPayMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AmazonPayMode.Descriptor instead.
+func (AmazonPayMode) EnumDescriptor() ([]byte, []int) {
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{2}
+}
+
 // ChargeState is the state of an Amazon Pay Charge.
 type ChargeState int32
 
@@ -213,11 +273,11 @@ func (x ChargeState) String() string {
 }
 
 func (ChargeState) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[2].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[3].Descriptor()
 }
 
 func (ChargeState) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[2]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[3]
 }
 
 func (x ChargeState) Number() protoreflect.EnumNumber {
@@ -226,7 +286,7 @@ func (x ChargeState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargeState.Descriptor instead.
 func (ChargeState) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{2}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{3}
 }
 
 // ChargePermissionState is the state of an Amazon Pay Charge Permission.
@@ -271,11 +331,11 @@ func (x ChargePermissionState) String() string {
 }
 
 func (ChargePermissionState) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[3].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[4].Descriptor()
 }
 
 func (ChargePermissionState) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[3]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[4]
 }
 
 func (x ChargePermissionState) Number() protoreflect.EnumNumber {
@@ -284,7 +344,7 @@ func (x ChargePermissionState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargePermissionState.Descriptor instead.
 func (ChargePermissionState) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{3}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{4}
 }
 
 // ChargePermissionType is the kind of an Amazon Pay Charge Permission.
@@ -328,11 +388,11 @@ func (x ChargePermissionType) String() string {
 }
 
 func (ChargePermissionType) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[4].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[5].Descriptor()
 }
 
 func (ChargePermissionType) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[4]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[5]
 }
 
 func (x ChargePermissionType) Number() protoreflect.EnumNumber {
@@ -341,7 +401,7 @@ func (x ChargePermissionType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChargePermissionType.Descriptor instead.
 func (ChargePermissionType) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{4}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{5}
 }
 
 // ErrorReason lists the `reason` values of the `google.rpc.ErrorInfo` detail
@@ -584,11 +644,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[5].Descriptor()
+	return file_paymentcompletion_v1_payment_completion_proto_enumTypes[6].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[5]
+	return &file_paymentcompletion_v1_payment_completion_proto_enumTypes[6]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -597,7 +657,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{5}
+	return file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP(), []int{6}
 }
 
 // Money is an amount in one currency, exactly as Amazon Pay writes it: a
@@ -2327,7 +2387,12 @@ type Payment struct {
 	Charges []*Charge `protobuf:"bytes,18,rep,name=charges,proto3" json:"charges,omitempty"`
 	// The payment's refunds as last recorded by the service (RefundCharge),
 	// oldest first. Filled like `charges`.
-	Refunds       []*Refund `protobuf:"bytes,19,rep,name=refunds,proto3" json:"refunds,omitempty"`
+	Refunds []*Refund `protobuf:"bytes,19,rep,name=refunds,proto3" json:"refunds,omitempty"`
+	// The Amazon Pay environment of the service that answered: only
+	// AMAZON_PAY_MODE_LIVE moves real money. A storefront must not ship an
+	// order whose payment says SIMULATOR or SANDBOX (nothing was charged);
+	// treat UNSPECIFIED (a service older than this field) as unknown.
+	AmazonPayMode AmazonPayMode `protobuf:"varint,20,opt,name=amazon_pay_mode,json=amazonPayMode,proto3,enum=paymentcompletion.v1.AmazonPayMode" json:"amazon_pay_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2493,6 +2558,13 @@ func (x *Payment) GetRefunds() []*Refund {
 		return x.Refunds
 	}
 	return nil
+}
+
+func (x *Payment) GetAmazonPayMode() AmazonPayMode {
+	if x != nil {
+		return x.AmazonPayMode
+	}
+	return AmazonPayMode_AMAZON_PAY_MODE_UNSPECIFIED
 }
 
 // Charge is an Amazon Pay Charge as Amazon reports it.
@@ -3274,7 +3346,7 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x16cancel_pending_charges\x18\x03 \x01(\bR\x14cancelPendingCharges\"\xad\x01\n" +
 	"\x1dCloseChargePermissionResponse\x12S\n" +
 	"\x11charge_permission\x18\x01 \x01(\v2&.paymentcompletion.v1.ChargePermissionR\x10chargePermission\x127\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\xba\b\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1d.paymentcompletion.v1.OutcomeR\aoutcome\"\x87\t\n" +
 	"\aPayment\x12.\n" +
 	"\x13checkout_session_id\x18\x01 \x01(\tR\x11checkoutSessionId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x127\n" +
@@ -3299,7 +3371,8 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x0frefunded_amount\x18\x10 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x0erefundedAmount\x12J\n" +
 	"\x12outstanding_amount\x18\x11 \x01(\v2\x1b.paymentcompletion.v1.MoneyR\x11outstandingAmount\x126\n" +
 	"\acharges\x18\x12 \x03(\v2\x1c.paymentcompletion.v1.ChargeR\acharges\x126\n" +
-	"\arefunds\x18\x13 \x03(\v2\x1c.paymentcompletion.v1.RefundR\arefunds\"\xb2\x06\n" +
+	"\arefunds\x18\x13 \x03(\v2\x1c.paymentcompletion.v1.RefundR\arefunds\x12K\n" +
+	"\x0famazon_pay_mode\x18\x14 \x01(\x0e2#.paymentcompletion.v1.AmazonPayModeR\ramazonPayMode\"\xb2\x06\n" +
 	"\x06Charge\x12\x1b\n" +
 	"\tcharge_id\x18\x01 \x01(\tR\bchargeId\x120\n" +
 	"\x14charge_permission_id\x18\x02 \x01(\tR\x12chargePermissionId\x12@\n" +
@@ -3378,7 +3451,12 @@ const file_paymentcompletion_v1_payment_completion_proto_rawDesc = "" +
 	"\x18REFUND_STATE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dREFUND_STATE_REFUND_INITIATED\x10\x01\x12\x19\n" +
 	"\x15REFUND_STATE_REFUNDED\x10\x02\x12\x19\n" +
-	"\x15REFUND_STATE_DECLINED\x10\x03*\xe7\x01\n" +
+	"\x15REFUND_STATE_DECLINED\x10\x03*\x86\x01\n" +
+	"\rAmazonPayMode\x12\x1f\n" +
+	"\x1bAMAZON_PAY_MODE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19AMAZON_PAY_MODE_SIMULATOR\x10\x01\x12\x1b\n" +
+	"\x17AMAZON_PAY_MODE_SANDBOX\x10\x02\x12\x18\n" +
+	"\x14AMAZON_PAY_MODE_LIVE\x10\x03*\xe7\x01\n" +
 	"\vChargeState\x12\x1c\n" +
 	"\x18CHARGE_STATE_UNSPECIFIED\x10\x00\x12(\n" +
 	"$CHARGE_STATE_AUTHORIZATION_INITIATED\x10\x01\x12\x1b\n" +
@@ -3463,141 +3541,143 @@ func file_paymentcompletion_v1_payment_completion_proto_rawDescGZIP() []byte {
 	return file_paymentcompletion_v1_payment_completion_proto_rawDescData
 }
 
-var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_paymentcompletion_v1_payment_completion_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_paymentcompletion_v1_payment_completion_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_paymentcompletion_v1_payment_completion_proto_goTypes = []any{
 	(Outcome)(0),                          // 0: paymentcompletion.v1.Outcome
 	(RefundState)(0),                      // 1: paymentcompletion.v1.RefundState
-	(ChargeState)(0),                      // 2: paymentcompletion.v1.ChargeState
-	(ChargePermissionState)(0),            // 3: paymentcompletion.v1.ChargePermissionState
-	(ChargePermissionType)(0),             // 4: paymentcompletion.v1.ChargePermissionType
-	(ErrorReason)(0),                      // 5: paymentcompletion.v1.ErrorReason
-	(*Money)(nil),                         // 6: paymentcompletion.v1.Money
-	(*CompleteCheckoutRequest)(nil),       // 7: paymentcompletion.v1.CompleteCheckoutRequest
-	(*CompleteCheckoutResponse)(nil),      // 8: paymentcompletion.v1.CompleteCheckoutResponse
-	(*GetPaymentRequest)(nil),             // 9: paymentcompletion.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),            // 10: paymentcompletion.v1.GetPaymentResponse
-	(*WatchPaymentRequest)(nil),           // 11: paymentcompletion.v1.WatchPaymentRequest
-	(*WatchPaymentResponse)(nil),          // 12: paymentcompletion.v1.WatchPaymentResponse
-	(*GetChargeRequest)(nil),              // 13: paymentcompletion.v1.GetChargeRequest
-	(*GetChargeResponse)(nil),             // 14: paymentcompletion.v1.GetChargeResponse
-	(*GetChargePermissionRequest)(nil),    // 15: paymentcompletion.v1.GetChargePermissionRequest
-	(*GetChargePermissionResponse)(nil),   // 16: paymentcompletion.v1.GetChargePermissionResponse
-	(*ListPaymentsRequest)(nil),           // 17: paymentcompletion.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),          // 18: paymentcompletion.v1.ListPaymentsResponse
-	(*CaptureChargeRequest)(nil),          // 19: paymentcompletion.v1.CaptureChargeRequest
-	(*CaptureChargeResponse)(nil),         // 20: paymentcompletion.v1.CaptureChargeResponse
-	(*CancelChargeRequest)(nil),           // 21: paymentcompletion.v1.CancelChargeRequest
-	(*CancelChargeResponse)(nil),          // 22: paymentcompletion.v1.CancelChargeResponse
-	(*RefundChargeRequest)(nil),           // 23: paymentcompletion.v1.RefundChargeRequest
-	(*RefundChargeResponse)(nil),          // 24: paymentcompletion.v1.RefundChargeResponse
-	(*GetRefundRequest)(nil),              // 25: paymentcompletion.v1.GetRefundRequest
-	(*GetRefundResponse)(nil),             // 26: paymentcompletion.v1.GetRefundResponse
-	(*Refund)(nil),                        // 27: paymentcompletion.v1.Refund
-	(*CreateChargeRequest)(nil),           // 28: paymentcompletion.v1.CreateChargeRequest
-	(*CreateChargeResponse)(nil),          // 29: paymentcompletion.v1.CreateChargeResponse
-	(*CloseChargePermissionRequest)(nil),  // 30: paymentcompletion.v1.CloseChargePermissionRequest
-	(*CloseChargePermissionResponse)(nil), // 31: paymentcompletion.v1.CloseChargePermissionResponse
-	(*Payment)(nil),                       // 32: paymentcompletion.v1.Payment
-	(*Charge)(nil),                        // 33: paymentcompletion.v1.Charge
-	(*StatusReason)(nil),                  // 34: paymentcompletion.v1.StatusReason
-	(*Buyer)(nil),                         // 35: paymentcompletion.v1.Buyer
-	(*Address)(nil),                       // 36: paymentcompletion.v1.Address
-	(*ChargePermissionLimits)(nil),        // 37: paymentcompletion.v1.ChargePermissionLimits
-	(*ChargePermission)(nil),              // 38: paymentcompletion.v1.ChargePermission
-	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
+	(AmazonPayMode)(0),                    // 2: paymentcompletion.v1.AmazonPayMode
+	(ChargeState)(0),                      // 3: paymentcompletion.v1.ChargeState
+	(ChargePermissionState)(0),            // 4: paymentcompletion.v1.ChargePermissionState
+	(ChargePermissionType)(0),             // 5: paymentcompletion.v1.ChargePermissionType
+	(ErrorReason)(0),                      // 6: paymentcompletion.v1.ErrorReason
+	(*Money)(nil),                         // 7: paymentcompletion.v1.Money
+	(*CompleteCheckoutRequest)(nil),       // 8: paymentcompletion.v1.CompleteCheckoutRequest
+	(*CompleteCheckoutResponse)(nil),      // 9: paymentcompletion.v1.CompleteCheckoutResponse
+	(*GetPaymentRequest)(nil),             // 10: paymentcompletion.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),            // 11: paymentcompletion.v1.GetPaymentResponse
+	(*WatchPaymentRequest)(nil),           // 12: paymentcompletion.v1.WatchPaymentRequest
+	(*WatchPaymentResponse)(nil),          // 13: paymentcompletion.v1.WatchPaymentResponse
+	(*GetChargeRequest)(nil),              // 14: paymentcompletion.v1.GetChargeRequest
+	(*GetChargeResponse)(nil),             // 15: paymentcompletion.v1.GetChargeResponse
+	(*GetChargePermissionRequest)(nil),    // 16: paymentcompletion.v1.GetChargePermissionRequest
+	(*GetChargePermissionResponse)(nil),   // 17: paymentcompletion.v1.GetChargePermissionResponse
+	(*ListPaymentsRequest)(nil),           // 18: paymentcompletion.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),          // 19: paymentcompletion.v1.ListPaymentsResponse
+	(*CaptureChargeRequest)(nil),          // 20: paymentcompletion.v1.CaptureChargeRequest
+	(*CaptureChargeResponse)(nil),         // 21: paymentcompletion.v1.CaptureChargeResponse
+	(*CancelChargeRequest)(nil),           // 22: paymentcompletion.v1.CancelChargeRequest
+	(*CancelChargeResponse)(nil),          // 23: paymentcompletion.v1.CancelChargeResponse
+	(*RefundChargeRequest)(nil),           // 24: paymentcompletion.v1.RefundChargeRequest
+	(*RefundChargeResponse)(nil),          // 25: paymentcompletion.v1.RefundChargeResponse
+	(*GetRefundRequest)(nil),              // 26: paymentcompletion.v1.GetRefundRequest
+	(*GetRefundResponse)(nil),             // 27: paymentcompletion.v1.GetRefundResponse
+	(*Refund)(nil),                        // 28: paymentcompletion.v1.Refund
+	(*CreateChargeRequest)(nil),           // 29: paymentcompletion.v1.CreateChargeRequest
+	(*CreateChargeResponse)(nil),          // 30: paymentcompletion.v1.CreateChargeResponse
+	(*CloseChargePermissionRequest)(nil),  // 31: paymentcompletion.v1.CloseChargePermissionRequest
+	(*CloseChargePermissionResponse)(nil), // 32: paymentcompletion.v1.CloseChargePermissionResponse
+	(*Payment)(nil),                       // 33: paymentcompletion.v1.Payment
+	(*Charge)(nil),                        // 34: paymentcompletion.v1.Charge
+	(*StatusReason)(nil),                  // 35: paymentcompletion.v1.StatusReason
+	(*Buyer)(nil),                         // 36: paymentcompletion.v1.Buyer
+	(*Address)(nil),                       // 37: paymentcompletion.v1.Address
+	(*ChargePermissionLimits)(nil),        // 38: paymentcompletion.v1.ChargePermissionLimits
+	(*ChargePermission)(nil),              // 39: paymentcompletion.v1.ChargePermission
+	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
 }
 var file_paymentcompletion_v1_payment_completion_proto_depIdxs = []int32{
-	6,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
-	32, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
-	32, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	32, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
-	33, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
-	38, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	7,  // 0: paymentcompletion.v1.CompleteCheckoutRequest.charge_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 1: paymentcompletion.v1.CompleteCheckoutRequest.total_order_amount:type_name -> paymentcompletion.v1.Money
+	33, // 2: paymentcompletion.v1.CompleteCheckoutResponse.payment:type_name -> paymentcompletion.v1.Payment
+	33, // 3: paymentcompletion.v1.GetPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	33, // 4: paymentcompletion.v1.WatchPaymentResponse.payment:type_name -> paymentcompletion.v1.Payment
+	34, // 5: paymentcompletion.v1.GetChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	39, // 6: paymentcompletion.v1.GetChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 7: paymentcompletion.v1.ListPaymentsRequest.outcomes:type_name -> paymentcompletion.v1.Outcome
-	39, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
-	39, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
-	32, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
-	6,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
-	33, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	40, // 8: paymentcompletion.v1.ListPaymentsRequest.create_time_start:type_name -> google.protobuf.Timestamp
+	40, // 9: paymentcompletion.v1.ListPaymentsRequest.create_time_end:type_name -> google.protobuf.Timestamp
+	33, // 10: paymentcompletion.v1.ListPaymentsResponse.payments:type_name -> paymentcompletion.v1.Payment
+	7,  // 11: paymentcompletion.v1.CaptureChargeRequest.capture_amount:type_name -> paymentcompletion.v1.Money
+	34, // 12: paymentcompletion.v1.CaptureChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 13: paymentcompletion.v1.CaptureChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	33, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	34, // 14: paymentcompletion.v1.CancelChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 15: paymentcompletion.v1.CancelChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	6,  // 16: paymentcompletion.v1.RefundChargeRequest.refund_amount:type_name -> paymentcompletion.v1.Money
-	27, // 17: paymentcompletion.v1.RefundChargeResponse.refund:type_name -> paymentcompletion.v1.Refund
+	7,  // 16: paymentcompletion.v1.RefundChargeRequest.refund_amount:type_name -> paymentcompletion.v1.Money
+	28, // 17: paymentcompletion.v1.RefundChargeResponse.refund:type_name -> paymentcompletion.v1.Refund
 	0,  // 18: paymentcompletion.v1.RefundChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	27, // 19: paymentcompletion.v1.GetRefundResponse.refund:type_name -> paymentcompletion.v1.Refund
-	6,  // 20: paymentcompletion.v1.Refund.refund_amount:type_name -> paymentcompletion.v1.Money
+	28, // 19: paymentcompletion.v1.GetRefundResponse.refund:type_name -> paymentcompletion.v1.Refund
+	7,  // 20: paymentcompletion.v1.Refund.refund_amount:type_name -> paymentcompletion.v1.Money
 	1,  // 21: paymentcompletion.v1.Refund.state:type_name -> paymentcompletion.v1.RefundState
-	39, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
-	39, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
-	6,  // 24: paymentcompletion.v1.CreateChargeRequest.charge_amount:type_name -> paymentcompletion.v1.Money
-	33, // 25: paymentcompletion.v1.CreateChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
+	40, // 22: paymentcompletion.v1.Refund.create_time:type_name -> google.protobuf.Timestamp
+	40, // 23: paymentcompletion.v1.Refund.state_update_time:type_name -> google.protobuf.Timestamp
+	7,  // 24: paymentcompletion.v1.CreateChargeRequest.charge_amount:type_name -> paymentcompletion.v1.Money
+	34, // 25: paymentcompletion.v1.CreateChargeResponse.charge:type_name -> paymentcompletion.v1.Charge
 	0,  // 26: paymentcompletion.v1.CreateChargeResponse.outcome:type_name -> paymentcompletion.v1.Outcome
-	38, // 27: paymentcompletion.v1.CloseChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
+	39, // 27: paymentcompletion.v1.CloseChargePermissionResponse.charge_permission:type_name -> paymentcompletion.v1.ChargePermission
 	0,  // 28: paymentcompletion.v1.CloseChargePermissionResponse.outcome:type_name -> paymentcompletion.v1.Outcome
 	0,  // 29: paymentcompletion.v1.Payment.outcome:type_name -> paymentcompletion.v1.Outcome
-	6,  // 30: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 31: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 32: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
-	39, // 33: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
-	39, // 34: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
-	39, // 35: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
-	39, // 36: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
-	6,  // 37: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 38: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 39: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
-	33, // 40: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
-	27, // 41: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
-	6,  // 42: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 43: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
-	6,  // 44: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
-	2,  // 45: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
-	39, // 46: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
-	39, // 47: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
-	39, // 48: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 49: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
-	6,  // 50: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
-	4,  // 51: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
-	3,  // 52: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
-	34, // 53: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
-	39, // 54: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
-	35, // 55: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
-	36, // 56: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
-	36, // 57: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
-	37, // 58: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
-	39, // 59: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
-	39, // 60: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 61: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
-	9,  // 62: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
-	11, // 63: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
-	13, // 64: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
-	15, // 65: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
-	17, // 66: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
-	19, // 67: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
-	21, // 68: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
-	23, // 69: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
-	25, // 70: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
-	28, // 71: paymentcompletion.v1.PaymentCompletionService.CreateCharge:input_type -> paymentcompletion.v1.CreateChargeRequest
-	30, // 72: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:input_type -> paymentcompletion.v1.CloseChargePermissionRequest
-	8,  // 73: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
-	10, // 74: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
-	12, // 75: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
-	14, // 76: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
-	16, // 77: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
-	18, // 78: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
-	20, // 79: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
-	22, // 80: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
-	24, // 81: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
-	26, // 82: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
-	29, // 83: paymentcompletion.v1.PaymentCompletionService.CreateCharge:output_type -> paymentcompletion.v1.CreateChargeResponse
-	31, // 84: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:output_type -> paymentcompletion.v1.CloseChargePermissionResponse
-	73, // [73:85] is the sub-list for method output_type
-	61, // [61:73] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	7,  // 30: paymentcompletion.v1.Payment.charge_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 31: paymentcompletion.v1.Payment.total_order_amount:type_name -> paymentcompletion.v1.Money
+	3,  // 32: paymentcompletion.v1.Payment.charge_state:type_name -> paymentcompletion.v1.ChargeState
+	40, // 33: paymentcompletion.v1.Payment.create_time:type_name -> google.protobuf.Timestamp
+	40, // 34: paymentcompletion.v1.Payment.update_time:type_name -> google.protobuf.Timestamp
+	40, // 35: paymentcompletion.v1.Payment.settle_time:type_name -> google.protobuf.Timestamp
+	40, // 36: paymentcompletion.v1.Payment.next_check_time:type_name -> google.protobuf.Timestamp
+	7,  // 37: paymentcompletion.v1.Payment.captured_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 38: paymentcompletion.v1.Payment.refunded_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 39: paymentcompletion.v1.Payment.outstanding_amount:type_name -> paymentcompletion.v1.Money
+	34, // 40: paymentcompletion.v1.Payment.charges:type_name -> paymentcompletion.v1.Charge
+	28, // 41: paymentcompletion.v1.Payment.refunds:type_name -> paymentcompletion.v1.Refund
+	2,  // 42: paymentcompletion.v1.Payment.amazon_pay_mode:type_name -> paymentcompletion.v1.AmazonPayMode
+	7,  // 43: paymentcompletion.v1.Charge.charge_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 44: paymentcompletion.v1.Charge.capture_amount:type_name -> paymentcompletion.v1.Money
+	7,  // 45: paymentcompletion.v1.Charge.refunded_amount:type_name -> paymentcompletion.v1.Money
+	3,  // 46: paymentcompletion.v1.Charge.state:type_name -> paymentcompletion.v1.ChargeState
+	40, // 47: paymentcompletion.v1.Charge.state_update_time:type_name -> google.protobuf.Timestamp
+	40, // 48: paymentcompletion.v1.Charge.create_time:type_name -> google.protobuf.Timestamp
+	40, // 49: paymentcompletion.v1.Charge.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 50: paymentcompletion.v1.ChargePermissionLimits.amount_limit:type_name -> paymentcompletion.v1.Money
+	7,  // 51: paymentcompletion.v1.ChargePermissionLimits.amount_balance:type_name -> paymentcompletion.v1.Money
+	5,  // 52: paymentcompletion.v1.ChargePermission.charge_permission_type:type_name -> paymentcompletion.v1.ChargePermissionType
+	4,  // 53: paymentcompletion.v1.ChargePermission.state:type_name -> paymentcompletion.v1.ChargePermissionState
+	35, // 54: paymentcompletion.v1.ChargePermission.reasons:type_name -> paymentcompletion.v1.StatusReason
+	40, // 55: paymentcompletion.v1.ChargePermission.state_update_time:type_name -> google.protobuf.Timestamp
+	36, // 56: paymentcompletion.v1.ChargePermission.buyer:type_name -> paymentcompletion.v1.Buyer
+	37, // 57: paymentcompletion.v1.ChargePermission.shipping_address:type_name -> paymentcompletion.v1.Address
+	37, // 58: paymentcompletion.v1.ChargePermission.billing_address:type_name -> paymentcompletion.v1.Address
+	38, // 59: paymentcompletion.v1.ChargePermission.limits:type_name -> paymentcompletion.v1.ChargePermissionLimits
+	40, // 60: paymentcompletion.v1.ChargePermission.create_time:type_name -> google.protobuf.Timestamp
+	40, // 61: paymentcompletion.v1.ChargePermission.expire_time:type_name -> google.protobuf.Timestamp
+	8,  // 62: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:input_type -> paymentcompletion.v1.CompleteCheckoutRequest
+	10, // 63: paymentcompletion.v1.PaymentCompletionService.GetPayment:input_type -> paymentcompletion.v1.GetPaymentRequest
+	12, // 64: paymentcompletion.v1.PaymentCompletionService.WatchPayment:input_type -> paymentcompletion.v1.WatchPaymentRequest
+	14, // 65: paymentcompletion.v1.PaymentCompletionService.GetCharge:input_type -> paymentcompletion.v1.GetChargeRequest
+	16, // 66: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:input_type -> paymentcompletion.v1.GetChargePermissionRequest
+	18, // 67: paymentcompletion.v1.PaymentCompletionService.ListPayments:input_type -> paymentcompletion.v1.ListPaymentsRequest
+	20, // 68: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:input_type -> paymentcompletion.v1.CaptureChargeRequest
+	22, // 69: paymentcompletion.v1.PaymentCompletionService.CancelCharge:input_type -> paymentcompletion.v1.CancelChargeRequest
+	24, // 70: paymentcompletion.v1.PaymentCompletionService.RefundCharge:input_type -> paymentcompletion.v1.RefundChargeRequest
+	26, // 71: paymentcompletion.v1.PaymentCompletionService.GetRefund:input_type -> paymentcompletion.v1.GetRefundRequest
+	29, // 72: paymentcompletion.v1.PaymentCompletionService.CreateCharge:input_type -> paymentcompletion.v1.CreateChargeRequest
+	31, // 73: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:input_type -> paymentcompletion.v1.CloseChargePermissionRequest
+	9,  // 74: paymentcompletion.v1.PaymentCompletionService.CompleteCheckout:output_type -> paymentcompletion.v1.CompleteCheckoutResponse
+	11, // 75: paymentcompletion.v1.PaymentCompletionService.GetPayment:output_type -> paymentcompletion.v1.GetPaymentResponse
+	13, // 76: paymentcompletion.v1.PaymentCompletionService.WatchPayment:output_type -> paymentcompletion.v1.WatchPaymentResponse
+	15, // 77: paymentcompletion.v1.PaymentCompletionService.GetCharge:output_type -> paymentcompletion.v1.GetChargeResponse
+	17, // 78: paymentcompletion.v1.PaymentCompletionService.GetChargePermission:output_type -> paymentcompletion.v1.GetChargePermissionResponse
+	19, // 79: paymentcompletion.v1.PaymentCompletionService.ListPayments:output_type -> paymentcompletion.v1.ListPaymentsResponse
+	21, // 80: paymentcompletion.v1.PaymentCompletionService.CaptureCharge:output_type -> paymentcompletion.v1.CaptureChargeResponse
+	23, // 81: paymentcompletion.v1.PaymentCompletionService.CancelCharge:output_type -> paymentcompletion.v1.CancelChargeResponse
+	25, // 82: paymentcompletion.v1.PaymentCompletionService.RefundCharge:output_type -> paymentcompletion.v1.RefundChargeResponse
+	27, // 83: paymentcompletion.v1.PaymentCompletionService.GetRefund:output_type -> paymentcompletion.v1.GetRefundResponse
+	30, // 84: paymentcompletion.v1.PaymentCompletionService.CreateCharge:output_type -> paymentcompletion.v1.CreateChargeResponse
+	32, // 85: paymentcompletion.v1.PaymentCompletionService.CloseChargePermission:output_type -> paymentcompletion.v1.CloseChargePermissionResponse
+	74, // [74:86] is the sub-list for method output_type
+	62, // [62:74] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_paymentcompletion_v1_payment_completion_proto_init() }
@@ -3614,7 +3694,7 @@ func file_paymentcompletion_v1_payment_completion_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_paymentcompletion_v1_payment_completion_proto_rawDesc), len(file_paymentcompletion_v1_payment_completion_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,

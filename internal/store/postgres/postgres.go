@@ -61,6 +61,68 @@ var _ store.Store = (*Store)(nil)
 // applies any pending migrations. A database that cannot be reached gives
 // an error wrapping store.ErrUnavailable.
 func Open(ctx context.Context, url string) (*Store, error) {
+	s, _, err := open(ctx, url, true)
+	return s, err
+}
+
+// OpenExisting is Open without migrating: a database whose schema lacks a
+// migration of this binary is refused with an error wrapping
+// sqlstore.ErrSchemaBehind.
+func OpenExisting(ctx context.Context, url string) (*Store, error) {
+	s, _, err := open(ctx, url, false)
+	return s, err
+}
+
+// Migrate applies the pending migrations of the database at url, as Open
+// does (under the same advisory lock), and returns the names of those it
+// applied.
+func Migrate(ctx context.Context, url string) ([]string, error) {
+	s, applied, err := open(ctx, url, true)
+	if err != nil {
+		return nil, err
+	}
+	s.pool.Close()
+	return applied, nil
+}
+
+// MigrationStatus reports every migration of this binary and whether the
+// database at url has it. It changes nothing.
+func MigrationStatus(ctx context.Context, url string) ([]sqlstore.MigrationState, error) {
+	s, err := connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer s.pool.Close()
+	return s.migrationStatus(ctx)
+}
+
+// open connects and then migrates, or checks the schema is current.
+func open(ctx context.Context, url string, migrate bool) (*Store, []string, error) {
+	s, err := connect(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !migrate {
+		states, err := s.migrationStatus(ctx)
+		if err == nil {
+			err = sqlstore.CheckCurrent(states)
+		}
+		if err != nil {
+			s.pool.Close()
+			return nil, nil, fmt.Errorf("postgres: %w", err)
+		}
+		return s, nil, nil
+	}
+	applied, err := s.migrate(ctx)
+	if err != nil {
+		s.pool.Close()
+		return nil, nil, err
+	}
+	return s, applied, nil
+}
+
+// connect opens the pool and pings the database.
+func connect(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parse error may quote the URL, password included.
@@ -75,22 +137,49 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+	return s, nil
+}
+
+// migrationStatus reads which migrations schema_migrations records.
+func (s *Store) migrationStatus(ctx context.Context) ([]sqlstore.MigrationState, error) {
+	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	applied := map[int]bool{}
+	var exists bool
+	// to_regclass follows search_path, as the migrations do.
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, wrap("migration status", err)
+	}
+	if exists {
+		rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return nil, wrap("migration status", err)
+		}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return nil, wrap("migration status", err)
+		}
+		for _, v := range versions {
+			applied[int(v)] = true
+		}
+	}
+	return sqlstore.States(ms, applied), nil
 }
 
 // migrate applies the embedded migrations not yet recorded in
 // schema_migrations, each in its own transaction holding an advisory lock,
-// so replicas starting together apply each migration exactly once.
-func (s *Store) migrate(ctx context.Context) error {
+// so replicas starting together apply each migration exactly once. It
+// returns the names of the migrations it applied.
+func (s *Store) migrate(ctx context.Context) ([]string, error) {
 	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var done []string
 	for _, m := range ms {
+		ran := false
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
 				return err
@@ -113,13 +202,17 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			ran = err == nil
 			return err
 		})
 		if err != nil {
-			return wrap("migrate", err)
+			return nil, wrap("migrate", err)
+		}
+		if ran {
+			done = append(done, m.Name)
 		}
 	}
-	return nil
+	return done, nil
 }
 
 var columnNames = []string{

@@ -29,6 +29,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -111,6 +112,8 @@ type Store struct {
 	// changed by tests only.
 	every         time.Duration
 	restartFrames int
+	// applied names the migrations Open applied.
+	applied []string
 }
 
 // statements are the prepared statements of the store: the write ones on
@@ -130,11 +133,85 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return open(ctx, path, options{every: checkpointEvery, restartFrames: restartFrames})
 }
 
+// OpenExisting is Open without migrating: a database whose schema lacks a
+// migration of this binary is refused with an error wrapping
+// sqlstore.ErrSchemaBehind.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, options{every: checkpointEvery, restartFrames: restartFrames, noMigrate: true})
+}
+
+// Migrate applies the pending migrations of the database file at path
+// (creating it if needed), as Open does, and returns the names of those
+// it applied. Each runs in a write transaction, so a server using the file
+// meanwhile waits for it.
+func Migrate(ctx context.Context, path string) ([]string, error) {
+	s, err := Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	applied := s.applied
+	return applied, s.Close()
+}
+
+// MigrationStatus reports every migration of this binary and whether the
+// database file at path has it. It changes nothing (a missing file has
+// none).
+func MigrationStatus(ctx context.Context, path string) ([]sqlstore.MigrationState, error) {
+	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return sqlstore.States(ms, nil), nil
+	}
+	db, err := sql.Open("sqlite", fileURI(path)+fmt.Sprintf("?mode=ro&_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	defer db.Close()
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.States(ms, applied), nil
+}
+
+// appliedVersions reads the versions schema_migrations records (none
+// without the table).
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	applied := map[int]bool{}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return nil, wrap("migration status", err)
+	}
+	if n == 0 {
+		return applied, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, wrap("migration status", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, wrap("migration status", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("migration status", err)
+	}
+	return applied, nil
+}
+
 // options are the settings tests change.
 type options struct {
 	every         time.Duration // checkpointEvery
 	restartFrames int           // restartFrames
 	pacer         *commitPacer  // nil: newCommitPacer()
+	// noMigrate refuses a schema that is behind instead of migrating it.
+	noMigrate bool
 }
 
 // open is Open with the given settings.
@@ -166,7 +243,12 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if s.pacer == nil {
 		s.pacer = newCommitPacer()
 	}
-	if err := s.migrate(ctx); err != nil {
+	if o.noMigrate {
+		err = s.checkCurrent(ctx)
+	} else {
+		err = s.migrate(ctx)
+	}
+	if err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -260,9 +342,27 @@ func fileURI(path string) string {
 	return "file:" + r.Replace(path)
 }
 
+// checkCurrent returns an error wrapping sqlstore.ErrSchemaBehind when
+// the database lacks a migration.
+func (s *Store) checkCurrent(ctx context.Context) error {
+	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	applied, err := appliedVersions(ctx, s.write)
+	if err != nil {
+		return err
+	}
+	if err := sqlstore.CheckCurrent(sqlstore.States(ms, applied)); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
 // migrate applies the embedded migrations not yet recorded in
 // schema_migrations, each in its own write transaction, so processes
-// opening the same file at once apply each migration exactly once.
+// opening the same file at once apply each migration exactly once; their
+// names are kept in s.applied.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := sqlstore.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
@@ -289,6 +389,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)`,
 				m.Version, m.Name, time.Now().UnixMicro())
+			if err == nil {
+				s.applied = append(s.applied, m.Name)
+			}
 			return err
 		})
 		if err != nil {

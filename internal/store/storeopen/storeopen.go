@@ -39,6 +39,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlite"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
 )
 
 // ChangeListener is implemented by stores that announce committed changes,
@@ -76,6 +77,72 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 		}
 		return s, nil
 	}
+}
+
+// OpenExisting is Open without migrating: a database whose schema lacks a
+// migration of this binary is refused with an error wrapping
+// sqlstore.ErrSchemaBehind (run Migrate first).
+func OpenExisting(ctx context.Context, databaseURL string) (store.Store, error) {
+	kind, target, err := Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if kind == Postgres {
+		s, err := postgres.OpenExisting(ctx, target)
+		if err != nil {
+			return nil, hideSecrets(err, databaseURL)
+		}
+		return s, nil
+	}
+	s, err := sqlite.OpenExisting(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("SQLite database %s: %w", target, err)
+	}
+	return s, nil
+}
+
+// Migrate applies the pending migrations of the database databaseURL
+// names, as Open does (with PostgreSQL under the same advisory lock, so
+// starting replicas and this wait for each other), and returns the names
+// of those it applied.
+func Migrate(ctx context.Context, databaseURL string) ([]string, error) {
+	kind, target, err := Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if kind == Postgres {
+		applied, err := postgres.Migrate(ctx, target)
+		if err != nil {
+			return nil, hideSecrets(err, databaseURL)
+		}
+		return applied, nil
+	}
+	applied, err := sqlite.Migrate(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("SQLite database %s: %w", target, err)
+	}
+	return applied, nil
+}
+
+// MigrationStatus reports every migration of this binary and whether the
+// database databaseURL names has it; it changes nothing.
+func MigrationStatus(ctx context.Context, databaseURL string) ([]sqlstore.MigrationState, error) {
+	kind, target, err := Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if kind == Postgres {
+		states, err := postgres.MigrationStatus(ctx, target)
+		if err != nil {
+			return nil, hideSecrets(err, databaseURL)
+		}
+		return states, nil
+	}
+	states, err := sqlite.MigrationStatus(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("SQLite database %s: %w", target, err)
+	}
+	return states, nil
 }
 
 // Kind is a database engine.
