@@ -4,7 +4,7 @@
 # kustomize, validated strictly with the pinned kubeconform against the
 # schemas vendored in deploy/kubernetes/schemas), the consistency of the
 # manifests, the systemd unit and the rules with the server's settings and
-# the README (tools/deploy/deploycheck), and the systemd unit
+# the README (tools/deploy/deploycheck), the Grafana dashboard's queries, and the systemd unit
 # (systemd-analyze verify and security, where systemd is installed).
 # Installs promtool (Debian's prometheus package) when missing.
 set -euo pipefail
@@ -39,7 +39,9 @@ done
 
 echo "deploy: deploycheck (tests, then the example overlay, the unit and the rules)"
 (cd tools/deploy && go vet ./... && go test -count=1 ./... && go build -o "$work/deploycheck" ./deploycheck)
-"$work/deploycheck" -rendered "$work/example.yaml"
+"$work/deploycheck" -rendered "$work/example.yaml" -dashboard-rules "$work/dashboard-rules.yml"
+echo "deploy: the Grafana dashboard's queries parse (promtool check rules)"
+promtool check rules "$work/dashboard-rules.yml"
 
 if command -v systemd-analyze >/dev/null; then
 	go build -o "$work/paymentcompletion" ./server

@@ -146,3 +146,23 @@ func TestSystemd(t *testing.T) {
 		}
 	}
 }
+
+func TestDashboard(t *testing.T) {
+	t.Parallel()
+	dash := filepath.Join(root, "deploy/grafana/paymentcompletion.json")
+	readme, rules := filepath.Join(root, "README.md"), filepath.Join(root, "deploy/prometheus/rules.yml")
+	if p, err := checkDashboard(dash, readme, rules, ""); err != nil || len(p) > 0 {
+		t.Fatalf("committed dashboard: %v %v", p, err)
+	}
+	raw, err := os.ReadFile(dash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(t.TempDir(), "dash.json")
+	if err := os.WriteFile(typo, []byte(strings.Replace(string(raw), "paymentcompletion_tracker_lag_seconds", "paymentcompletion_tracker_lag_secs", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := checkDashboard(typo, readme, rules, ""); err != nil || !strings.Contains(strings.Join(p, " "), "paymentcompletion_tracker_lag_secs") {
+		t.Fatalf("a misspelt metric passes: %v %v", p, err)
+	}
+}

@@ -10,7 +10,9 @@
 //     read-only, non-root, without capabilities, and have their Services,
 //     PodDisruptionBudget, NetworkPolicy and ServiceMonitor point at the
 //     ports the settings open;
-//   - the systemd unit and its environment file do the same.
+//   - the systemd unit and its environment file do the same;
+//   - the Grafana dashboard reads only metrics the README or the rules
+//     name (its queries are written out for promtool to parse).
 //
 // Run from the repository root (CI: .ci/deploy.sh):
 //
@@ -25,6 +27,7 @@ import (
 
 func main() {
 	rendered := flag.String("rendered", "", "the rendered Kubernetes manifests (kustomize build)")
+	dashboardRules := flag.String("dashboard-rules", "", "write the dashboard's queries here as recording rules, for promtool check rules")
 	flag.Parse()
 	var problems []string
 	report := func(name string, ps []string, err error) {
@@ -51,6 +54,8 @@ func main() {
 	}
 	ps, err = checkSystemd("deploy/systemd/paymentcompletion.service", "deploy/systemd/paymentcompletion.env", settings)
 	report("systemd unit", ps, err)
+	ps, err = checkDashboard("deploy/grafana/paymentcompletion.json", "README.md", "deploy/prometheus/rules.yml", *dashboardRules)
+	report("Grafana dashboard", ps, err)
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(os.Stderr, "deploycheck: FAIL:", p)
