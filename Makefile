@@ -47,9 +47,11 @@ generate:
 
 # The image's build context: static binaries (no libc in the image), the CA
 # bundle of the build machine (Debian's ca-certificates), passwd and group
-# naming the service's UID 65532, and an empty directory for /data and /tmp.
+# naming the service's UID 65532, and empty directories for /data (0750)
+# and /tmp (1777), whose modes COPY keeps.
 image-context:
-	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/empty
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/dirs/data $(IMAGE_CONTEXT)/dirs/tmp
+	chmod 0750 $(IMAGE_CONTEXT)/dirs/data && chmod 1777 $(IMAGE_CONTEXT)/dirs/tmp
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(IMAGE_CONTEXT)/paymentcompletion ./server
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags '-s -w' -o $(IMAGE_CONTEXT)/amazonpay-simulator ./amazonpay/simulator/cmd/amazonpay-simulator
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -modfile=tools/deploy/go.mod -trimpath -ldflags '-s -w' -o $(IMAGE_CONTEXT)/grpc-health-probe github.com/grpc-ecosystem/grpc-health-probe

@@ -58,6 +58,16 @@ echo "image: config $config"
 podman image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}' | grep -q grpc-health-probe ||
 	fail "image has no grpc-health-probe HEALTHCHECK"
 
+# The writable places: /data owned by the service's user, /tmp sticky.
+# (Export needs no container runtime.)
+listing_ctr="$(podman create --no-healthcheck "$IMAGE")"
+podman export "$listing_ctr" | tar tvf - >"$work/files.txt"
+podman rm "$listing_ctr" >/dev/null
+grep -Eq '^drwxr-x--- nonroot/nonroot .* data/$' "$work/files.txt" || fail "/data is not 0750 nonroot: $(grep ' data/$' "$work/files.txt")"
+grep -Eq '^drwxrwxrwt nonroot/nonroot .* tmp/$' "$work/files.txt" || fail "/tmp is not 1777: $(grep ' tmp/$' "$work/files.txt")"
+grep -q ' etc/ssl/certs/ca-certificates.crt$' "$work/files.txt" || fail "no CA bundle in the image"
+echo "image: files: $(grep -c '^-' "$work/files.txt") files; /data 0750 and /tmp 1777 owned by 65532; CA bundle present"
+
 # Can this machine run a container at all?
 if ! version_out="$("${PODMAN_RUN[@]}" --rm --no-healthcheck "$IMAGE" -version 2>"$work/run.err")"; then
 	echo "image: SKIPPED running the image: podman cannot run containers on this machine:"

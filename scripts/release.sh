@@ -2,7 +2,8 @@
 # Builds a release into dist/VERSION/: static binaries of the server, the
 # client and the stand-alone simulator for linux/amd64 and linux/arm64 with
 # the version stamped in (`-version`, the start log, build_info), the
-# container image of each architecture as an OCI archive, a CycloneDX SBOM
+# container image of each architecture as an archive for `podman load` or
+# `docker load` (docker format, which keeps the HEALTHCHECK), a CycloneDX SBOM
 # of each program (cyclonedx-gomod, pinned in tools/deploy/go.mod), and
 # SHA256SUMS over all of it.
 #
@@ -42,7 +43,7 @@ for arch in $ARCHES; do
 		make --no-print-directory image GOARCH="$arch" VERSION="$VERSION" COMMIT="$COMMIT" \
 			IMAGE="paymentcompletion:$VERSION-$arch" >"$out/.image-$arch.log"
 		rm "$out/.image-$arch.log"
-		podman save --format oci-archive -o "$out/paymentcompletion-image_${VERSION}_linux_${arch}.tar" \
+		podman save --format docker-archive -o "$out/paymentcompletion-image_${VERSION}_linux_${arch}.tar" \
 			"paymentcompletion:$VERSION-$arch"
 	fi
 done
