@@ -5,20 +5,34 @@
 # schemas vendored in deploy/kubernetes/schemas), the consistency of the
 # manifests, the systemd unit and the rules with the server's settings and
 # the README (tools/deploy/deploycheck), the Grafana dashboard's queries, and the systemd unit
-# (systemd-analyze verify and security, where systemd is installed).
-# Installs promtool (Debian's prometheus package) when missing.
+# (systemd-analyze verify and security, where systemd is installed), and
+# the server started with the Deployment's settings.
+# Installs promtool (Debian's prometheus package) and openssl when missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v promtool >/dev/null; then
-	echo "deploy: installing promtool (Debian package prometheus)"
+if ! command -v promtool >/dev/null || ! command -v openssl >/dev/null; then
+	echo "deploy: installing promtool (Debian package prometheus) and openssl"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus openssl >/dev/null
 fi
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+server_pid="" db=""
+cleanup() {
+	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null || true
+	fi
+	[[ -z "$db" ]] || dropdb -h 127.0.0.1 -U postgres --if-exists "$db" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+	echo "deploy: FAIL: $*" >&2
+	[[ ! -f "$work/server.log" ]] || tail -n 20 "$work/server.log" >&2
+	exit 1
+}
 
 echo "deploy: promtool check rules"
 promtool check rules deploy/prometheus/rules.yml
@@ -43,8 +57,75 @@ echo "deploy: deploycheck (tests, then the example overlay, the unit and the rul
 echo "deploy: the Grafana dashboard's queries parse (promtool check rules)"
 promtool check rules "$work/dashboard-rules.yml"
 
+# The server itself must accept the manifest's settings: start it with the
+# Deployment's environment, mounted files and Secrets replaced by test ones
+# (a throw-away PostgreSQL database, a self-signed certificate, a fresh RSA
+# key, a valid callers file) and the three listeners moved to loopback
+# port 0 by flags (which win over the environment), then stop it with
+# SIGTERM within SHUTDOWN_DRAIN_DELAY + SHUTDOWN_GRACE.
+echo "deploy: the server starts with the Deployment's settings"
+go build -o "$work/paymentcompletion" ./server
+mounted="$work/mounted"
+mkdir -p "$mounted" "$work/data"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$mounted/tls.key" -out "$mounted/tls.crt" \
+	-days 1 -subj /CN=paymentcompletion 2>/dev/null
+openssl genrsa -out "$mounted/private-key.pem" 2048 2>/dev/null
+printf '{"callers": [{"name": "storefront", "token_sha256": "%s", "methods": ["CompleteCheckout"]}]}\n' \
+	"$(printf manifest-check | sha256sum | cut -d' ' -f1)" >"$mounted/callers.json"
+db="pcmanifest_$$"
+createdb -h 127.0.0.1 -U postgres "$db"
+server_env=()
+while IFS=$'\t' read -r name kind value; do
+	case "$kind/$value" in
+	value/"/etc/paymentcompletion/"*) value="$mounted/$(basename "$value")" ;;
+	secret/*/url) value="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" ;;
+	secret/*/public-key-id) value=LIVE-AMANIFESTCHECKEXAMPLE ;;
+	secret/*/merchant-id) value=A1MANIFESTCHECK ;;
+	field/metadata.name) value=paymentcompletion-manifest-check ;;
+	resource/limits.memory) value=805306368 ;;
+	value/*) ;;
+	*) echo "deploy: no test value for $name ($kind $value)" >&2; exit 1 ;;
+	esac
+	[[ "$name" == DATA_DIR ]] && value="$work/data"
+	server_env+=("$name=$value")
+done < <("$work/deploycheck" -rendered "$work/example.yaml" -print-env)
+env -i PATH="$PATH" "${server_env[@]}" "$work/paymentcompletion" \
+	-listen-addr 127.0.0.1:0 -ipn-addr 127.0.0.1:0 -metrics-addr 127.0.0.1:0 >"$work/server.log" 2>&1 &
+server_pid=$!
+metrics=""
+for _ in $(seq 1 300); do
+	grep -q '"msg":"serving"' "$work/server.log" && break
+	kill -0 "$server_pid" 2>/dev/null || fail "the server refused the Deployment's settings"
+	sleep 0.1
+done
+metrics="$(sed -n 's/.*"msg":"serving metrics","metrics_addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n1)"
+grep -q '"msg":"using Amazon Pay"' "$work/server.log" || fail "the server does not use Amazon Pay"
+paths=(/metrics)
+# The probe endpoints, once the server serves them (they are checked from
+# the moment its code has them).
+if grep -rqF '"/livez"' server internal --include='*.go'; then paths+=(/livez /readyz); else
+	echo "deploy: /livez and /readyz not in the server's code yet: probes' endpoints not checked"; fi
+for path in "${paths[@]}"; do
+	code=""
+	for _ in $(seq 1 50); do
+		code="$(curl -s -o /dev/null -w '%{http_code}' "http://$metrics$path" || true)"
+		[[ "$code" == 200 ]] && break
+		sleep 0.2
+	done
+	[[ "$code" == 200 ]] || fail "GET $path answered $code"
+	echo "deploy: GET $path on the metrics listener: 200"
+done
+stop_start=$SECONDS
+kill -TERM "$server_pid"
+status=0
+wait "$server_pid" || status=$?
+server_pid=""
+[[ "$status" -eq 0 ]] || fail "exit status $status after SIGTERM"
+# SHUTDOWN_DRAIN_DELAY (5s) + SHUTDOWN_GRACE (15s) of the Deployment.
+(( SECONDS - stop_start <= 20 )) || fail "SIGTERM took $((SECONDS - stop_start))s, more than drain + grace"
+echo "deploy: the server started with the Deployment's settings (live Amazon Pay, PostgreSQL, TLS, callers) and exited 0 on SIGTERM in $((SECONDS - stop_start))s"
+
 if command -v systemd-analyze >/dev/null; then
-	go build -o "$work/paymentcompletion" ./server
 	sed "s|^ExecStart=/usr/local/bin/paymentcompletion|ExecStart=$work/paymentcompletion|" \
 		deploy/systemd/paymentcompletion.service >"$work/paymentcompletion.service"
 	echo "deploy: systemd-analyze verify"

@@ -28,7 +28,15 @@ import (
 func main() {
 	rendered := flag.String("rendered", "", "the rendered Kubernetes manifests (kustomize build)")
 	dashboardRules := flag.String("dashboard-rules", "", "write the dashboard's queries here as recording rules, for promtool check rules")
+	printEnvOnly := flag.Bool("print-env", false, "print the Deployment's environment (NAME, kind, value; tab-separated) and exit")
 	flag.Parse()
+	if *printEnvOnly {
+		if err := printEnv(os.Stdout, *rendered); err != nil {
+			fmt.Fprintln(os.Stderr, "deploycheck:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var problems []string
 	report := func(name string, ps []string, err error) {
 		if err != nil {
