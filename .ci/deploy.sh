@@ -39,6 +39,45 @@ promtool check rules deploy/prometheus/rules.yml
 echo "deploy: promtool test rules"
 promtool test rules deploy/prometheus/rules_test.yml
 
+# serve_and_stop WHAT: the server with server_env (listeners moved to
+# loopback port 0 by flags) must serve, use Amazon Pay, answer on the
+# metrics listener, and exit 0 within drain + grace after SIGTERM.
+serve_and_stop() {
+	local what=$1 path code status stop_start metrics paths
+	env -i PATH="$PATH" "${server_env[@]}" "$work/paymentcompletion" \
+		-listen-addr 127.0.0.1:0 -ipn-addr 127.0.0.1:0 -metrics-addr 127.0.0.1:0 >"$work/server.log" 2>&1 &
+	server_pid=$!
+	for _ in $(seq 1 300); do
+		grep -q '"msg":"serving"' "$work/server.log" && break
+		kill -0 "$server_pid" 2>/dev/null || fail "the server refused $what"
+		sleep 0.1
+	done
+	metrics="$(sed -n 's/.*"msg":"serving metrics","metrics_addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n1)"
+	grep -q '"msg":"using Amazon Pay"' "$work/server.log" || fail "the server does not use Amazon Pay with $what"
+	paths=(/metrics)
+	# The probe endpoints, checked from the moment the server's code has them.
+	if grep -rqF '"/livez"' server internal --include='*.go'; then paths+=(/livez /readyz); else
+		echo "deploy: /livez and /readyz not in the server's code yet: probes' endpoints not checked"; fi
+	for path in "${paths[@]}"; do
+		code=""
+		for _ in $(seq 1 50); do
+			code="$(curl -s -o /dev/null -w '%{http_code}' "http://$metrics$path" || true)"
+			[[ "$code" == 200 ]] && break
+			sleep 0.2
+		done
+		[[ "$code" == 200 ]] || fail "GET $path answered $code with $what"
+	done
+	stop_start=$SECONDS
+	kill -TERM "$server_pid"
+	status=0
+	wait "$server_pid" || status=$?
+	server_pid=""
+	[[ "$status" -eq 0 ]] || fail "exit status $status after SIGTERM with $what"
+	# SHUTDOWN_DRAIN_DELAY (5s) + SHUTDOWN_GRACE (15s) in both examples.
+	(( SECONDS - stop_start <= 20 )) || fail "SIGTERM took $((SECONDS - stop_start))s with $what, more than drain + grace"
+	echo "deploy: the server started with $what (Amazon Pay, PostgreSQL, TLS, callers), answered GET ${paths[*]} on the metrics listener, and exited 0 on SIGTERM in $((SECONDS - stop_start))s"
+}
+
 TOOLS=(go tool -modfile=tools/deploy/go.mod)
 schemas=deploy/kubernetes/schemas
 for dir in deploy/kubernetes/base deploy/kubernetes/overlays/example; do
@@ -89,41 +128,24 @@ while IFS=$'\t' read -r name kind value; do
 	[[ "$name" == DATA_DIR ]] && value="$work/data"
 	server_env+=("$name=$value")
 done < <("$work/deploycheck" -rendered "$work/example.yaml" -print-env)
-env -i PATH="$PATH" "${server_env[@]}" "$work/paymentcompletion" \
-	-listen-addr 127.0.0.1:0 -ipn-addr 127.0.0.1:0 -metrics-addr 127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-metrics=""
-for _ in $(seq 1 300); do
-	grep -q '"msg":"serving"' "$work/server.log" && break
-	kill -0 "$server_pid" 2>/dev/null || fail "the server refused the Deployment's settings"
-	sleep 0.1
-done
-metrics="$(sed -n 's/.*"msg":"serving metrics","metrics_addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n1)"
-grep -q '"msg":"using Amazon Pay"' "$work/server.log" || fail "the server does not use Amazon Pay"
-paths=(/metrics)
-# The probe endpoints, once the server serves them (they are checked from
-# the moment its code has them).
-if grep -rqF '"/livez"' server internal --include='*.go'; then paths+=(/livez /readyz); else
-	echo "deploy: /livez and /readyz not in the server's code yet: probes' endpoints not checked"; fi
-for path in "${paths[@]}"; do
-	code=""
-	for _ in $(seq 1 50); do
-		code="$(curl -s -o /dev/null -w '%{http_code}' "http://$metrics$path" || true)"
-		[[ "$code" == 200 ]] && break
-		sleep 0.2
-	done
-	[[ "$code" == 200 ]] || fail "GET $path answered $code"
-	echo "deploy: GET $path on the metrics listener: 200"
-done
-stop_start=$SECONDS
-kill -TERM "$server_pid"
-status=0
-wait "$server_pid" || status=$?
-server_pid=""
-[[ "$status" -eq 0 ]] || fail "exit status $status after SIGTERM"
-# SHUTDOWN_DRAIN_DELAY (5s) + SHUTDOWN_GRACE (15s) of the Deployment.
-(( SECONDS - stop_start <= 20 )) || fail "SIGTERM took $((SECONDS - stop_start))s, more than drain + grace"
-echo "deploy: the server started with the Deployment's settings (live Amazon Pay, PostgreSQL, TLS, callers) and exited 0 on SIGTERM in $((SECONDS - stop_start))s"
+serve_and_stop "the Deployment's settings"
+
+echo "deploy: the server starts with the systemd environment file"
+cp "$mounted/private-key.pem" "$mounted/amazonpay-private-key.pem"
+server_env=()
+while IFS='=' read -r name value; do
+	[[ -z "$name" || "$name" == \#* ]] && continue
+	case "$name/$value" in
+	*/"/run/credentials/paymentcompletion.service/"*) value="$mounted/$(basename "$value")" ;;
+	DATABASE_URL/*) value="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" ;;
+	AMAZON_PAY_PUBLIC_KEY_ID/*) value=LIVE-AMANIFESTCHECKEXAMPLE ;;
+	IPN_MERCHANT_ID/*) value=A1MANIFESTCHECK ;;
+	esac
+	server_env+=("$name=$value")
+done <deploy/systemd/paymentcompletion.env
+mkdir -p "$work/state"
+server_env+=("DATA_DIR=$work/state")
+serve_and_stop "the systemd environment file"
 
 if command -v systemd-analyze >/dev/null; then
 	sed "s|^ExecStart=/usr/local/bin/paymentcompletion|ExecStart=$work/paymentcompletion|" \
