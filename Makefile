@@ -66,8 +66,10 @@ image: image-context
 deploy-check:
 	bash .ci/deploy.sh
 
+# The version is the tag on HEAD (the script refuses an untagged HEAD),
+# unless VERSION is given: make release VERSION=v0.1.0-rc1.
 release:
-	VERSION=$(VERSION) bash scripts/release.sh
+	$(if $(filter command line environment,$(origin VERSION)),VERSION=$(VERSION)) bash scripts/release.sh
 
 ci:
 	bash .ci/run
