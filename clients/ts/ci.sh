@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# CI of the TypeScript client: installs the locked dependencies (npm ci,
-# whose `prepare` compiles the package), runs the tests (node's test runner)
-# against the servers .ci/clients.sh started (cleartext, TLS, mTLS; see
-# test/tls.test.ts for the variables) and the README's program. Then
-# installs the package as a storefront would, into fresh npm projects: the
-# tarball of `npm pack` (whose `prepack` builds it), and the directory
-# itself; compiles examples/storefront.ts there with the package's types and
-# completes checkouts with it over TLS with a token and over mTLS. That gen/
-# is current is checked with the rest of `go generate ./...` in .ci/run.
+# CI of the TypeScript client: installs the locked dependencies (failing
+# on a dependency whose engines exclude this Node), builds, runs the tests
+# (node's test runner) against the servers .ci/clients.sh started
+# (cleartext, TLS, mTLS; see test/tls.test.ts for the variables) and the
+# README's program. Then installs the package as docs/clients.md says,
+# running its command blocks as written: the tarball of `npm pack` (whose
+# `prepack` builds it) into a new project, where examples/storefront.ts is
+# compiled with the package's types and completes checkouts over TLS with a
+# token and over mTLS; and the directory into another. That gen/ is current
+# is checked with the rest of `go generate ./...` in .ci/run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-npm_quiet=(--no-audit --no-fund --loglevel=error)
+
+# run_doc_block NAME DIR: runs, in DIR with REPO set to this checkout, the
+# command block of docs/clients.md marked <!-- ci: NAME -->.
+run_doc_block() {
+	local script
+	script="$(awk -v marker="<!-- ci: $1 -->" '
+		$0 == marker { armed = 1; next }
+		armed && /^```/ { if (inside) exit; inside = 1; next }
+		inside { print }
+	' "$repo/docs/clients.md")"
+	[[ -n "$script" ]] || { echo "docs/clients.md has no block marked ci: $1"; exit 1; }
+	echo "--- docs/clients.md, $1:"
+	printf '%s\n' "$script"
+	(cd "$2" && REPO="$repo" bash -euo pipefail -c "$script")
+}
 
 echo "node $(node --version), npm $(npm --version); the package's engines: $(node -p 'require(process.argv[1]).engines.node' "$here/package.json")"
 cd "$here"
@@ -23,28 +38,23 @@ if grep -q EBADENGINE "$work/npm-ci.log"; then
 	echo "a dependency does not support node $(node --version)"
 	exit 1
 fi
+npm run build
 node --test --test-reporter=spec dist/test/
 bash "$repo/.ci/example-checkout.sh" node dist/examples/checkout.js
 
-echo "--- npm pack, then a fresh npm project installs the tarball"
-tarball="$(npm pack --pack-destination "$work" --silent | tail -n1)"
-tar -tzf "$work/$tarball" | sort >"$work/contents"
+run_doc_block ts-tarball "$work"
+app="$work/storefront"
+tar -tzf "$app/paymentcompletion-client-0.1.0.tgz" | sort >"$work/contents"
 grep -qx 'package/dist/src/index.d.ts' "$work/contents" || { echo "tarball lacks dist/src/index.d.ts"; exit 1; }
 grep -qx 'package/LICENSE' "$work/contents" || { echo "tarball lacks LICENSE"; exit 1; }
 if grep -q '^package/dist/test/' "$work/contents"; then
 	echo "tarball ships the tests"
 	exit 1
 fi
-echo "$tarball: $(wc -l <"$work/contents") files"
-app="$work/storefront"
-mkdir -p "$app"
+echo "tarball: $(wc -l <"$work/contents") files"
 cd "$app"
-npm init -y >/dev/null
-npm pkg set type=module
-npm install "${npm_quiet[@]}" "$work/$tarball" typescript@5.9.3 @types/node@20.19.43
 [[ "$(npm pkg get license --prefix node_modules/@paymentcompletion/client)" == '"Apache-2.0"' ]] || { echo "license is not Apache-2.0"; exit 1; }
-cp "$here/examples/storefront.ts" .
-npx tsc --strict --target es2022 --module nodenext --moduleResolution nodenext --types node storefront.ts
+run_doc_block ts-compile "$app"
 
 echo "--- TLS, callers known by their bearer token"
 PAYMENTCOMPLETION_ADDR="$PAYMENTCOMPLETION_TLS_ADDR" DEMOCHECKOUT="$DEMOCHECKOUT_TLS" \
@@ -59,13 +69,12 @@ out="$(PAYMENTCOMPLETION_ADDR="$PAYMENTCOMPLETION_MTLS_ADDR" PAYMENTCOMPLETION_C
 echo "$out"
 [[ "$out" == "CLIENT_CERTIFICATE_REQUIRED: fix tls.certFile and tls.keyFile"* ]] || { echo "want CLIENT_CERTIFICATE_REQUIRED"; exit 1; }
 
-echo "--- a fresh npm project installs the directory (prepared by npm ci above)"
 linked="$work/linked"
 mkdir -p "$linked"
 cd "$linked"
 npm init -y >/dev/null
 npm pkg set type=module
-npm install "${npm_quiet[@]}" "$here"
+run_doc_block ts-directory "$linked"
 node --input-type=module -e '
 import { createPaymentCompletionClient, Outcome } from "@paymentcompletion/client";
 createPaymentCompletionClient({ baseUrl: "http://127.0.0.1:50051" });
