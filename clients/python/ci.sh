@@ -4,7 +4,8 @@
 # venv when missing; compiles every .proto under proto/ with Debian's
 # python3-grpc-tools as shipped; checks that the committed generated code is
 # what generate.sh makes; installs the package with pip, without an index,
-# into a fresh venv that sees Debian's grpcio; runs the tests (unittest)
+# into a fresh venv that sees Debian's grpcio (these two as the command
+# blocks of docs/clients.md, run as written); runs the tests (unittest)
 # with that venv against the servers .ci/clients.sh started (cleartext,
 # TLS, mTLS; see tests/test_tls.py for the variables), then the README's
 # program and examples/storefront.py over TLS with a token and over mTLS.
@@ -13,7 +14,24 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-packages=(protobuf-compiler python3-grpc-tools python3-grpcio python3-protobuf python3-setuptools python3-wheel python3-venv)
+# run_doc_block NAME DIR: runs, in DIR with REPO set to this checkout, the
+# command block of docs/clients.md marked <!-- ci: NAME -->.
+run_doc_block() {
+	local script
+	script="$(awk -v marker="<!-- ci: $1 -->" '
+		$0 == marker { armed = 1; next }
+		armed && /^```/ { if (inside) exit; inside = 1; next }
+		inside { print }
+	' "$repo/docs/clients.md")"
+	[[ -n "$script" ]] || { echo "docs/clients.md has no block marked ci: $1"; exit 1; }
+	echo "--- docs/clients.md, $1:"
+	printf '%s\n' "$script"
+	(cd "$2" && REPO="$repo" bash -euo pipefail -c "$script")
+}
+
+# The packages docs/clients.md has installed (and protoc for generate.sh).
+packages=(protobuf-compiler libprotobuf-dev python3-grpc-tools python3-grpcio python3-protobuf
+	python3-setuptools python3-wheel python3-venv)
 missing=()
 for p in "${packages[@]}"; do
 	[[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" == installed ]] || missing+=("$p")
@@ -25,15 +43,12 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
 fi
 
-echo "--- every .proto under proto/ with Debian's python3-grpc-tools ($(/usr/bin/python3 -m grpc_tools.protoc --version))"
-count=0
-while IFS= read -r f; do
-	/usr/bin/python3 -m grpc_tools.protoc -I "$repo/proto" -I /usr/include \
-		--python_out="$work" --grpc_python_out="$work" "$f"
-	echo "compiled $f"
-	count=$((count + 1))
-done < <(cd "$repo/proto" && find . -name '*.proto' | sed 's|^\./||' | sort)
-echo "$count files compiled"
+echo "Debian's python3-grpc-tools: $(/usr/bin/python3 -m grpc_tools.protoc --version)"
+mkdir -p "$work/contract"
+run_doc_block py-contract "$work/contract"
+modules="$(find "$work/contract/out" -name '*_pb2.py' | wc -l)" protos="$(cd "$repo/proto" && find . -name '*.proto' | wc -l)"
+echo "$modules modules from $protos .proto files under proto/"
+[[ "$modules" -eq "$protos" && "$protos" -gt 0 ]] || { echo "not every .proto compiled"; exit 1; }
 
 echo "--- the committed generated code is current ($(/usr/bin/protoc --version) for the messages)"
 bash "$here/generate.sh"
@@ -48,12 +63,8 @@ if [[ -n "$untracked" ]]; then
 	exit 1
 fi
 
-echo "--- pip install into a fresh venv using Debian's grpcio and protobuf"
-/usr/bin/python3 -m venv --system-site-packages "$work/venv"
+run_doc_block py-venv "$work"
 py="$work/venv/bin/python"
-# --no-index: nothing may be downloaded; --no-build-isolation: the build
-# uses Debian's setuptools.
-"$py" -m pip install --quiet --no-index --no-build-isolation "$here"
 rm -rf "$here/build" "$here"/*.egg-info
 cd "$work"
 "$py" - <<'PY'
