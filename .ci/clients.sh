@@ -132,6 +132,24 @@ export PAYMENTCOMPLETION_TOKEN="$token" PAYMENTCOMPLETION_CA_FILE="$work/tls/tes
 section "Go: a storefront module importing gen/ with released core modules"
 bash .ci/go-consumer.sh "$work/go-consumer"
 
+section "docs/clients.md shows the programs CI runs"
+found=0
+while IFS= read -r path; do
+	found=$((found + 1))
+	block="$(awk -v marker="<!-- example: $path -->" '
+		$0 == marker { armed = 1; next }
+		armed && /^```/ { if (inside) exit; inside = 1; next }
+		inside { print }
+	' docs/clients.md)"
+	if [[ "$block" != "$(cat "$path")" ]]; then
+		echo "docs/clients.md's program for $path differs from the file:"
+		diff <(printf '%s\n' "$block") "$path" || true
+		exit 1
+	fi
+	echo "docs/clients.md shows $path as it is"
+done < <(sed -n 's/^<!-- example: \(.*\) -->$/\1/p' docs/clients.md)
+[[ "$found" -gt 0 ]] || fail "no example markers in docs/clients.md"
+
 section "TypeScript client (clients/ts)"
 bash clients/ts/ci.sh
 
