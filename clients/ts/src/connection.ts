@@ -96,7 +96,7 @@ export function connectionSetupError(problem: ConnectionProblem, cause: ConnectE
  */
 export function connectionProblem(err: unknown): ConnectionProblem | undefined {
   const reason = clientErrorInfo(err)?.reason;
-  return reason !== undefined && reason in settings ? (reason as ConnectionProblem) : undefined;
+  return reason !== undefined && Object.hasOwn(settings, reason) ? (reason as ConnectionProblem) : undefined;
 }
 
 /** The client setting to change for a connection problem, else undefined. */
