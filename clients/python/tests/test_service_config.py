@@ -9,9 +9,9 @@ from concurrent import futures
 
 import grpc
 from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 import paymentcompletion_client as pc
+from paymentcompletion_client import error_details_pb2, status_pb2  # the google.rpc modules it uses
 from paymentcompletion.v1 import payment_completion_pb2 as pb
 from paymentcompletion.v1 import payment_completion_pb2_grpc as pb_grpc
 

@@ -8,6 +8,7 @@ import {
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { PaymentCompletionService } from "../gen/paymentcompletion/v1/payment_completion_pb.js";
+import { connectionErrorInterceptor, secureSessionOptions, type TlsOptions } from "./connection.js";
 import { retryDelayMs } from "./errors.js";
 
 /** The gRPC service config (the subset this client applies). */
@@ -38,10 +39,18 @@ export function loadServiceConfig(): ServiceConfig {
 
 /** Options of createPaymentCompletionClient. */
 export interface ClientOptions {
-  /** For example "http://127.0.0.1:50051" (gRPC over HTTP/2, cleartext). */
+  /**
+   * "https://pay.internal:50051" for a server with TLS_CERT_FILE,
+   * "http://127.0.0.1:50051" for a cleartext one (gRPC over HTTP/2 either way).
+   */
   baseUrl: string;
-  /** The bearer token, when the service is configured with one. */
+  /**
+   * The bearer token (a caller of the server's AUTH_TOKEN_FILE or
+   * AUTH_CALLERS_FILE), sent with every call.
+   */
   token?: string;
+  /** TLS settings: the CA to trust, a client certificate (mTLS). Needs an https:// baseUrl. */
+  tls?: TlsOptions;
   /** Defaults to the service's own service config. */
   serviceConfig?: ServiceConfig;
 }
@@ -53,8 +62,27 @@ export type PaymentCompletionClient = Client<typeof PaymentCompletionService>;
  * A client of the service over gRPC (HTTP/2) that applies the service
  * config: per-method timeouts (unless the call sets timeoutMs) and retries
  * of UNAVAILABLE with backoff, waiting at least the error's RetryInfo delay.
+ * A connection that cannot be set up as configured (TLS to a cleartext
+ * server or the reverse, an untrusted server certificate, a missing or
+ * refused client certificate) fails the call with FAILED_PRECONDITION naming
+ * the setting to change (connectionProblem(err), connectionSetting(err)). Throws at once when the options do not fit
+ * together or a TLS file cannot be read.
  */
 export function createPaymentCompletionClient(opts: ClientOptions): PaymentCompletionClient {
+  let url: URL | undefined;
+  try {
+    url = new URL(opts.baseUrl);
+  } catch {
+    // reported below
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new Error(`baseUrl ${JSON.stringify(opts.baseUrl)}: use https:// (TLS) or http:// (cleartext)`);
+  }
+  const cleartext = url.protocol === "http:";
+  if (cleartext && opts.tls !== undefined) {
+    throw new Error(`baseUrl ${JSON.stringify(opts.baseUrl)} is cleartext but tls is set: use https://`);
+  }
+  const nodeOptions = opts.tls === undefined ? undefined : secureSessionOptions(opts.tls);
   const interceptors: Interceptor[] = [serviceConfigInterceptor(opts.serviceConfig ?? loadServiceConfig())];
   if (opts.token !== undefined) {
     const token = opts.token;
@@ -63,7 +91,8 @@ export function createPaymentCompletionClient(opts: ClientOptions): PaymentCompl
       return next(req);
     });
   }
-  const transport = createGrpcTransport({ baseUrl: opts.baseUrl, interceptors });
+  interceptors.push(connectionErrorInterceptor(cleartext, nodeOptions?.cert !== undefined));
+  const transport = createGrpcTransport({ baseUrl: opts.baseUrl, interceptors, nodeOptions });
   return createClient(PaymentCompletionService, transport);
 }
 

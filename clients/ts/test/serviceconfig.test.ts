@@ -12,6 +12,7 @@ import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import {
   PaymentCompletionService,
   createPaymentCompletionClient,
+  connectionProblem,
   errorReason,
   ErrorReason,
   retryDelayMs,
@@ -51,7 +52,12 @@ before(async () => {
             attempt(req.orderId, ctx.requestHeader);
             return {};
           },
-          getPayment(req, ctx) {
+          async getPayment(req, ctx) {
+            if (req.key.value === "hang") {
+              // Answers only once the caller has gone.
+              await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+              return {};
+            }
             attempt(req.key.value ?? "", ctx.requestHeader);
             return {};
           },
@@ -136,4 +142,17 @@ test("the bearer token goes with every call", async () => {
     s.attempts.map((a) => a.authorization),
     ["Bearer tok", "Bearer tok"],
   );
+});
+
+test("a call the caller cancels over cleartext is CANCELED, not a connection problem", async () => {
+  const client = createPaymentCompletionClient({ baseUrl });
+  const ctl = new AbortController();
+  const call = client.getPayment({ key: { case: "orderId", value: "hang" } }, { signal: ctl.signal });
+  setTimeout(() => ctl.abort(), 50);
+  await assert.rejects(call, (err: unknown) => {
+    assert.ok(err instanceof ConnectError);
+    assert.equal(err.code, Code.Canceled);
+    assert.equal(connectionProblem(err), undefined);
+    return true;
+  });
 });

@@ -63,6 +63,12 @@ const header = `// Code reconstructed by internal/cmd/protovendor from the descr
 
 `
 
+const oneofNote = `// Its proto3 optional fields are written as the one-field oneofs their
+// descriptors hold (same wire format, JSON and presence), which protoc
+// before 3.12 compiles too.
+
+`
+
 func main() {
 	if err := run("proto"); err != nil {
 		fmt.Fprintln(os.Stderr, "protovendor:", err)
@@ -72,14 +78,24 @@ func main() {
 
 func run(root string) error {
 	printed := make(map[string]string, len(vendored))
+	sources := make(map[string]protoreflect.FileDescriptor, len(vendored))
 	for _, v := range vendored {
-		text, err := printFile(v.file, fmt.Sprintf(header, v.module, v.copyright))
+		fd, err := withoutProto3Optional(v.file)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.file.Path(), err)
+		}
+		head := fmt.Sprintf(header, v.module, v.copyright)
+		if fd != v.file {
+			head += oneofNote
+		}
+		text, err := printFile(fd, head)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.file.Path(), err)
 		}
 		printed[v.file.Path()] = text
+		sources[v.file.Path()] = fd
 	}
-	if err := verify(printed); err != nil {
+	if err := verify(printed, sources); err != nil {
 		return err
 	}
 	for name, text := range printed {
@@ -92,6 +108,35 @@ func run(root string) error {
 		}
 	}
 	return nil
+}
+
+// withoutProto3Optional returns fd with every proto3 `optional` field
+// written as the one-field oneof the descriptor already holds for it
+// (`oneof _x { int64 x = 8; }`): the same wire format, JSON name and
+// presence, and a descriptor that differs only by the field's
+// proto3_optional flag. protoc before 3.12 (libprotoc 3.5 of Debian's
+// python3-grpc-tools among them) refuses `optional` in proto3 files, and
+// google/rpc/error_details.proto has one such field.
+func withoutProto3Optional(fd protoreflect.FileDescriptor) (protoreflect.FileDescriptor, error) {
+	fdp := protodesc.ToFileDescriptorProto(fd)
+	changed := false
+	var clear func(msgs []*descriptorpb.DescriptorProto)
+	clear = func(msgs []*descriptorpb.DescriptorProto) {
+		for _, m := range msgs {
+			for _, f := range m.GetField() {
+				if f.GetProto3Optional() {
+					f.Proto3Optional = nil
+					changed = true
+				}
+			}
+			clear(m.GetNestedType())
+		}
+	}
+	clear(fdp.GetMessageType())
+	if !changed {
+		return fd, nil
+	}
+	return protodesc.NewFile(fdp, protoregistry.GlobalFiles)
 }
 
 func printFile(fd protoreflect.FileDescriptor, header string) (string, error) {
@@ -215,8 +260,8 @@ func literalEnd(s string) int {
 }
 
 // verify compiles the printed files and checks that each gives the same
-// FileDescriptorProto as the descriptor it was printed from.
-func verify(printed map[string]string) error {
+// FileDescriptorProto as the descriptor it was printed from (sources).
+func verify(printed map[string]string, sources map[string]protoreflect.FileDescriptor) error {
 	names := make([]string, 0, len(printed))
 	for name := range printed {
 		names = append(names, name)
@@ -231,9 +276,9 @@ func verify(printed map[string]string) error {
 		return fmt.Errorf("printed files do not compile: %w", err)
 	}
 	for _, f := range files {
-		want, err := protoregistry.GlobalFiles.FindFileByPath(f.Path())
-		if err != nil {
-			return err
+		want, ok := sources[f.Path()]
+		if !ok {
+			return fmt.Errorf("%s: compiled but not printed", f.Path())
 		}
 		got, err := canonical(protodesc.ToFileDescriptorProto(f))
 		if err != nil {

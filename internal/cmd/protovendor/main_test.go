@@ -3,9 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
+
+var optionalLabel = regexp.MustCompile(`(?m)^\s*optional `)
 
 func TestSplitMessageLists(t *testing.T) {
 	t.Parallel()
@@ -48,6 +53,10 @@ func TestRunWritesVerifiedFiles(t *testing.T) {
 		}
 		if strings.Contains(string(b), "cel: [") {
 			t.Errorf("%s still has a list of message literals", v.file.Path())
+		}
+		// protoc before 3.12 refuses `optional` in proto3 files.
+		if v.file.Syntax() == protoreflect.Proto3 && optionalLabel.Match(b) {
+			t.Errorf("%s has a proto3 optional field", v.file.Path())
 		}
 	}
 }
