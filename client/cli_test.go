@@ -27,8 +27,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
 )
 
 const session = "3f8c1b9e-5b2a-4c1d-9e7f-2a6b8c0d4e1f"

@@ -15,4 +15,4 @@ files=(paymentcompletion/v1/payment_completion.proto buf/validate/validate.proto
 /usr/bin/protoc -I "$proto" --python_out=. "${files[@]}"
 /usr/bin/python3 -m grpc_tools.protoc -I "$proto" -I /usr/include \
 	--grpc_python_out=. paymentcompletion/v1/payment_completion.proto
-cp "$here/../../serviceconfig/service_config.json" paymentcompletion_client/service_config.json
+cp "$here/../../gen/serviceconfig/service_config.json" paymentcompletion_client/service_config.json

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 )
 
 func main() {
