@@ -19,7 +19,7 @@
 // committed.
 package paymentcompletion
 
-//go:generate go run ./internal/cmd/protovendor
+//go:generate go -C tools run ./protovendor ../proto
 //go:generate find gen -name *.pb.go -delete
 //go:generate go tool -modfile=tools/go.mod buf generate
 //go:generate bash clients/ts/generate.sh

@@ -1,4 +1,4 @@
-// Code reconstructed by internal/cmd/protovendor from the descriptor compiled
+// Code reconstructed by tools/protovendor from the descriptor compiled
 // into buf.build/gen/go/bufbuild/protovalidate. DO NOT EDIT.
 //
 // Copyright 2023-2026 Buf Technologies, Inc.

@@ -1,4 +1,4 @@
-// Code reconstructed by internal/cmd/protovendor from the descriptor compiled
+// Code reconstructed by tools/protovendor from the descriptor compiled
 // into google.golang.org/genproto/googleapis/rpc. DO NOT EDIT.
 //
 // Copyright Google LLC
