@@ -37,6 +37,7 @@ const (
 	exitFailedPrecondition = 5
 	exitUnavailable        = 6
 	exitUnauthenticated    = 7
+	exitTLS                = 8
 	exitPending            = 10
 	exitUnknown            = 11
 	exitDeclined           = 12
@@ -107,6 +108,9 @@ Exit status:
    5  FAILED_PRECONDITION
    6  UNAVAILABLE or DEADLINE_EXCEEDED: retry the same command
    7  UNAUTHENTICATED, or PERMISSION_DENIED (the caller may not call this)
+   8  TLS or certificate mismatch (plaintext to a TLS service, an untrusted
+      certificate, a client certificate missing or refused): the message
+      names the flag or server setting to fix; retrying cannot help
    1  any other error
 `
 
@@ -732,12 +736,14 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return exitUsage
 	}
-	conn, err := dial(g.addr, creds)
+	seen := &tlsErrors{}
+	conn, err := dial(g.addr, watchedCredentials{TransportCredentials: creds, seen: seen})
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return exitUsage
 	}
 	defer conn.Close()
+	base := ctx
 	if cmd.unary && g.timeout > 0 {
 		// Otherwise the service config's per-method timeout applies.
 		var cancel context.CancelFunc
@@ -751,6 +757,10 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return exitOther
 	}
 	if err != nil {
+		if problem := g.tlsProblem(base, err, seen.all(), speaksTLS); problem != "" {
+			fmt.Fprintf(stderr, "client: TLS: %s\n  (%s: %s)\n", problem, codeName(status.Code(err)), status.Convert(err).Message())
+			return exitTLS
+		}
 		return printError(stderr, err, g.json)
 	}
 	return code
