@@ -114,6 +114,30 @@ Exit status:
    1  any other error
 `
 
+// usageHint follows a usage error's one line: the command's own lines of
+// the usage when the command is known, and where the rest is.
+func usageHint(name string) string {
+	const more = "Run 'client -help' for every command, the global flags and the exit statuses.\n"
+	if name == "" {
+		return more
+	}
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(usageText) {
+		switch {
+		case strings.HasPrefix(line, "  "+name+" "):
+			in = true
+		case in && !strings.HasPrefix(line, "   "):
+			// The next command, or the end of the list.
+			return "usage:\n" + b.String() + more
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return more
+}
+
 // globals are the flags every command accepts.
 type globals struct {
 	addr      string
@@ -258,10 +282,10 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		if errors.Is(err, flag.ErrHelp) {
 			return g, command{}, err
 		}
-		return g, command{}, usageErr("%s: %v", name, err)
+		return g, command{name: name}, usageErr("%s: %v", name, err)
 	}
 	if fs.NArg() > 0 {
-		return g, command{}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
+		return g, command{name: name}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 
 	onePage := false
@@ -440,7 +464,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		}}
 	}
 	if err != nil {
-		return g, command{}, err
+		return g, command{name: name}, err
 	}
 	if g.timeout < 0 {
 		return g, command{}, usageErr("-timeout must not be negative")
@@ -720,7 +744,7 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return exitCompleted
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "client: %s\n\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageText)
+		fmt.Fprintf(stderr, "client: %s\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageHint(cmd.name))
 		return exitUsage
 	}
 	if g.tokenFile != "" {

@@ -526,7 +526,7 @@ func TestCLI(t *testing.T) {
 		{"list_first_page", []string{"list", "-page-token", ""}, 0, []string{"order-2"}, []string{"client: next page: -page-token p2"}},
 		{"list_bad_outcome", []string{"list", "-outcome", "SETTLED"}, 2, nil, []string{`unknown outcome "SETTLED"`}},
 		{"list_bad_since", []string{"list", "-since", "yesterday"}, 2, nil, []string{"-since: want a duration"}},
-		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Exit status:"}},
+		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Run 'client -help'"}},
 		{"help", []string{"-help"}, 0, []string{"Exit status:", "10  pending"}, nil},
 	}
 	for _, tt := range tests {
@@ -735,5 +735,54 @@ func TestPointInTime(t *testing.T) {
 		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
 			t.Errorf("pointInTime(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestUsageErrorsAreShort checks that a usage error prints its one line,
+// the usage of the command given (when it is one) and where the rest is,
+// not the whole usage.
+func TestUsageErrorsAreShort(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		want     []string
+		notWant  string
+		maxLines int
+	}{
+		{"missing_flags", []string{"complete", "-session", session}, []string{
+			"client: complete: -order, -amount, -currency required\n",
+			"-session ID -order ID -amount DECIMAL -currency CODE",
+			"Run 'client -help'"}, "Exit status:", 5},
+		{"unknown_flag", []string{"capture", "-charge", "C1"}, []string{
+			"client: capture: flag provided but not defined: -charge\n",
+			"-id CHARGE_ID -amount DECIMAL", "Run 'client -help'"}, "refund-get", 6},
+		{"last_command", []string{"list", "-outcome", "SETTLED"}, []string{
+			`unknown outcome "SETTLED"`, "[-outcome UNKNOWN,PENDING]", "Run 'client -help'"}, "Global flags", 7},
+		{"unknown_command", []string{"frobnicate"}, []string{`client: unknown command "frobnicate"`, "Run 'client -help'"}, "usage:", 2},
+		{"no_command", nil, []string{"client: no command given", "Run 'client -help'"}, "usage:", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			dial := func(string, credentials.TransportCredentials) (*grpc.ClientConn, error) {
+				t.Error("a usage error dialed the service")
+				return nil, errors.New("not dialed")
+			}
+			code := runCLI(t.Context(), tt.args, noEnv, &out, &errOut, dial)
+			got := errOut.String()
+			if code != exitUsage || out.Len() != 0 {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, got)
+				}
+			}
+			if strings.Contains(got, tt.notWant) || strings.Count(got, "\n") > tt.maxLines {
+				t.Errorf("stderr has %q or more than %d lines:\n%s", tt.notWant, tt.maxLines, got)
+			}
+		})
 	}
 }
