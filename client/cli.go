@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -546,6 +547,7 @@ func pointInTime(v string, now time.Time) (time.Time, error) {
 // page req asks for and, on stderr, the next page's token. Each page's call
 // has its own timeout: -timeout if given, else the service config's.
 func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.ListPaymentsRequest, onePage bool, timeout time.Duration, p *printer) (int, error) {
+	listed := 0
 	for {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
 		if timeout > 0 {
@@ -558,20 +560,55 @@ func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.List
 		}
 		if onePage {
 			p.listPage(resp)
-			if resp.GetNextPageToken() != "" {
-				p.note("next page: -page-token %s", resp.GetNextPageToken())
+			switch {
+			case resp.GetNextPageToken() != "":
+				p.note("next page: list %s", nextPageFlags(req, resp.GetNextPageToken()))
+			case len(resp.GetPayments()) == 0 && req.GetPageToken() == "":
+				p.note("no payments match")
+			case len(resp.GetPayments()) == 0:
+				p.note("no more payments")
 			}
 			return exitCompleted, nil
 		}
 		for _, m := range resp.GetPayments() {
 			p.listed(m)
 		}
+		listed += len(resp.GetPayments())
 		if resp.GetNextPageToken() == "" || p.err != nil {
+			if listed == 0 {
+				p.note("no payments match")
+			}
 			return exitCompleted, nil
 		}
 		req = proto.CloneOf(req)
 		req.PageToken = resp.GetNextPageToken()
 	}
+}
+
+// nextPageFlags are list's flags for the page after req: a page token
+// belongs to its listing's filter, so they repeat req's outcomes and
+// creation times, the times as the RFC 3339 instants req was sent with (a
+// duration such as -since 24h would mean another instant by the next
+// call).
+func nextPageFlags(req *pb.ListPaymentsRequest, token string) string {
+	var flags []string
+	if len(req.GetOutcomes()) > 0 {
+		names := make([]string, len(req.GetOutcomes()))
+		for i, o := range req.GetOutcomes() {
+			names[i] = outcomeName(o)
+		}
+		flags = append(flags, "-outcome", strings.Join(names, ","))
+	}
+	if req.GetCreateTimeStart() != nil {
+		flags = append(flags, "-since", req.GetCreateTimeStart().AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if req.GetCreateTimeEnd() != nil {
+		flags = append(flags, "-until", req.GetCreateTimeEnd().AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if req.GetPageSize() > 0 {
+		flags = append(flags, "-page-size", strconv.Itoa(int(req.GetPageSize())))
+	}
+	return strings.Join(append(flags, "-page-token", token), " ")
 }
 
 // paymentRequest builds a GetPaymentRequest from exactly one key.
