@@ -82,7 +82,7 @@ Commands:
   list               list stored payments, newest first
                        [-outcome UNKNOWN,PENDING] [-since 24h|TIME] [-until 1h|TIME] [-page-size N]
                        (every page; with -page-token TOKEN, or -page-token '' for the first,
-                       only that page, and the next page's token on stderr)
+                       only that page, and the next page's flags on stderr)
 
 Global flags (also accepted after the command):
   -addr host:port    service address (env PAYMENTCOMPLETION_ADDR; default 127.0.0.1:50051)
