@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/paymentcompletion/paymentcompletion/internal/callers"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles"
@@ -135,4 +139,39 @@ func closedPort(t *testing.T) string {
 	addr := lis.Addr().String()
 	lis.Close()
 	return addr
+}
+
+// TestTLSProblemDecision checks which failed calls are blamed on TLS,
+// with a hand-written probe standing for the address.
+func TestTLSProblemDecision(t *testing.T) {
+	t.Parallel()
+	answered, err := status.New(codes.Unavailable, "Amazon Pay unavailable").WithDetails(&errdetails.ErrorInfo{Reason: "AMAZON_PAY_UNAVAILABLE", Domain: "paymentcompletion"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preface := status.Error(codes.Unavailable, `connection error: desc = "error reading server preface: EOF"`)
+	plain := globals{addr: "127.0.0.1:50051"}
+	tests := []struct {
+		name      string
+		g         globals
+		err       error
+		servesTLS bool // what the probe finds at the address
+		want      string
+	}{
+		{"plaintext_to_tls", plain, preface, true, "serves TLS: add -tls"},
+		{"service_down", plain, preface, false, ""},
+		{"service_answered_unavailable", plain, answered.Err(), true, ""},
+		{"not_unavailable", plain, status.Error(codes.Internal, "boom"), true, ""},
+		{"tls_client_not_probed", globals{addr: "127.0.0.1:50051", tls: true}, preface, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			probe := func(context.Context, string) bool { return tt.servesTLS }
+			got := tt.g.tlsProblem(t.Context(), tt.err, nil, probe)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("tlsProblem = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

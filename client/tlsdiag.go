@@ -110,6 +110,11 @@ func (g globals) tlsProblem(ctx context.Context, callErr error, seen []error, pr
 	if c := status.Code(callErr); c != codes.Unavailable && c != codes.DeadlineExceeded {
 		return ""
 	}
+	if len(status.Convert(callErr).Details()) > 0 {
+		// The service answered (its errors carry an ErrorInfo): the
+		// connection worked.
+		return ""
+	}
 	usesTLS := g.tls || g.caFile != "" || g.certFile != ""
 	for _, err := range seen {
 		var (
