@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ const (
 	exitFailedPrecondition = 5
 	exitUnavailable        = 6
 	exitUnauthenticated    = 7
+	exitTLS                = 8
 	exitPending            = 10
 	exitUnknown            = 11
 	exitDeclined           = 12
@@ -80,7 +82,7 @@ Commands:
   list               list stored payments, newest first
                        [-outcome UNKNOWN,PENDING] [-since 24h|TIME] [-until 1h|TIME] [-page-size N]
                        (every page; with -page-token TOKEN, or -page-token '' for the first,
-                       only that page, and the next page's token on stderr)
+                       only that page, and the next page's flags on stderr)
 
 Global flags (also accepted after the command):
   -addr host:port    service address (env PAYMENTCOMPLETION_ADDR; default 127.0.0.1:50051)
@@ -107,8 +109,35 @@ Exit status:
    5  FAILED_PRECONDITION
    6  UNAVAILABLE or DEADLINE_EXCEEDED: retry the same command
    7  UNAUTHENTICATED, or PERMISSION_DENIED (the caller may not call this)
+   8  TLS or certificate mismatch (plaintext to a TLS service, an untrusted
+      certificate, a client certificate missing or refused): the message
+      names the flag or server setting to fix; retrying cannot help
    1  any other error
 `
+
+// usageHint follows a usage error's one line: the command's own lines of
+// the usage when the command is known, and where the rest is.
+func usageHint(name string) string {
+	const more = "Run 'client -help' for every command, the global flags and the exit statuses.\n"
+	if name == "" {
+		return more
+	}
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(usageText) {
+		switch {
+		case strings.HasPrefix(line, "  "+name+" "):
+			in = true
+		case in && !strings.HasPrefix(line, "   "):
+			// The next command, or the end of the list.
+			return "usage:\n" + b.String() + more
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return more
+}
 
 // globals are the flags every command accepts.
 type globals struct {
@@ -254,10 +283,10 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		if errors.Is(err, flag.ErrHelp) {
 			return g, command{}, err
 		}
-		return g, command{}, usageErr("%s: %v", name, err)
+		return g, command{name: name}, usageErr("%s: %v", name, err)
 	}
 	if fs.NArg() > 0 {
-		return g, command{}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
+		return g, command{name: name}, usageErr("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 
 	onePage := false
@@ -436,7 +465,7 @@ func parseArgs(args []string, lookupEnv func(string) (string, bool)) (globals, c
 		}}
 	}
 	if err != nil {
-		return g, command{}, err
+		return g, command{name: name}, err
 	}
 	if g.timeout < 0 {
 		return g, command{}, usageErr("-timeout must not be negative")
@@ -518,6 +547,7 @@ func pointInTime(v string, now time.Time) (time.Time, error) {
 // page req asks for and, on stderr, the next page's token. Each page's call
 // has its own timeout: -timeout if given, else the service config's.
 func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.ListPaymentsRequest, onePage bool, timeout time.Duration, p *printer) (int, error) {
+	listed := 0
 	for {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
 		if timeout > 0 {
@@ -530,20 +560,55 @@ func list(ctx context.Context, c pb.PaymentCompletionServiceClient, req *pb.List
 		}
 		if onePage {
 			p.listPage(resp)
-			if resp.GetNextPageToken() != "" {
-				p.note("next page: -page-token %s", resp.GetNextPageToken())
+			switch {
+			case resp.GetNextPageToken() != "":
+				p.note("next page: list %s", nextPageFlags(req, resp.GetNextPageToken()))
+			case len(resp.GetPayments()) == 0 && req.GetPageToken() == "":
+				p.note("no payments match")
+			case len(resp.GetPayments()) == 0:
+				p.note("no more payments")
 			}
 			return exitCompleted, nil
 		}
 		for _, m := range resp.GetPayments() {
 			p.listed(m)
 		}
+		listed += len(resp.GetPayments())
 		if resp.GetNextPageToken() == "" || p.err != nil {
+			if listed == 0 {
+				p.note("no payments match")
+			}
 			return exitCompleted, nil
 		}
 		req = proto.CloneOf(req)
 		req.PageToken = resp.GetNextPageToken()
 	}
+}
+
+// nextPageFlags are list's flags for the page after req: a page token
+// belongs to its listing's filter, so they repeat req's outcomes and
+// creation times, the times as the RFC 3339 instants req was sent with (a
+// duration such as -since 24h would mean another instant by the next
+// call).
+func nextPageFlags(req *pb.ListPaymentsRequest, token string) string {
+	var flags []string
+	if len(req.GetOutcomes()) > 0 {
+		names := make([]string, len(req.GetOutcomes()))
+		for i, o := range req.GetOutcomes() {
+			names[i] = outcomeName(o)
+		}
+		flags = append(flags, "-outcome", strings.Join(names, ","))
+	}
+	if req.GetCreateTimeStart() != nil {
+		flags = append(flags, "-since", req.GetCreateTimeStart().AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if req.GetCreateTimeEnd() != nil {
+		flags = append(flags, "-until", req.GetCreateTimeEnd().AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if req.GetPageSize() > 0 {
+		flags = append(flags, "-page-size", strconv.Itoa(int(req.GetPageSize())))
+	}
+	return strings.Join(append(flags, "-page-token", token), " ")
 }
 
 // paymentRequest builds a GetPaymentRequest from exactly one key.
@@ -716,7 +781,7 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return exitCompleted
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "client: %s\n\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageText)
+		fmt.Fprintf(stderr, "client: %s\n%s", strings.TrimPrefix(err.Error(), "usage: "), usageHint(cmd.name))
 		return exitUsage
 	}
 	if g.tokenFile != "" {
@@ -732,12 +797,14 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return exitUsage
 	}
-	conn, err := dial(g.addr, creds)
+	seen := &tlsErrors{}
+	conn, err := dial(g.addr, watchedCredentials{TransportCredentials: creds, seen: seen})
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return exitUsage
 	}
 	defer conn.Close()
+	base := ctx
 	if cmd.unary && g.timeout > 0 {
 		// Otherwise the service config's per-method timeout applies.
 		var cancel context.CancelFunc
@@ -751,6 +818,10 @@ func runCLI(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return exitOther
 	}
 	if err != nil {
+		if problem := g.tlsProblem(base, err, seen.all(), speaksTLS); problem != "" {
+			fmt.Fprintf(stderr, "client: TLS: %s\n  (%s: %s)\n", problem, codeName(status.Code(err)), status.Convert(err).Message())
+			return exitTLS
+		}
 		return printError(stderr, err, g.json)
 	}
 	return code

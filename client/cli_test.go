@@ -23,12 +23,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
 )
 
 const session = "3f8c1b9e-5b2a-4c1d-9e7f-2a6b8c0d4e1f"
@@ -523,10 +524,10 @@ func TestCLI(t *testing.T) {
 		{"list_every_page", []string{"list", "-outcome", "UNKNOWN,DECLINED", "-since", "24h"}, 0,
 			[]string{"2026-12-01T09:00:00Z UNKNOWN   " + session + " order-2 14.00 USD next_check_time=2026-12-01T09:01:00Z\n" +
 				"2026-12-01T09:00:00Z DECLINED  " + session + " order-1 1000 JPY reason_code=HardDeclined\n"}, nil},
-		{"list_first_page", []string{"list", "-page-token", ""}, 0, []string{"order-2"}, []string{"client: next page: -page-token p2"}},
+		{"list_first_page", []string{"list", "-page-token", ""}, 0, []string{"order-2"}, []string{"client: next page: list -page-token p2"}},
 		{"list_bad_outcome", []string{"list", "-outcome", "SETTLED"}, 2, nil, []string{`unknown outcome "SETTLED"`}},
 		{"list_bad_since", []string{"list", "-since", "yesterday"}, 2, nil, []string{"-since: want a duration"}},
-		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Exit status:"}},
+		{"usage", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, "Run 'client -help'"}},
 		{"help", []string{"-help"}, 0, []string{"Exit status:", "10  pending"}, nil},
 	}
 	for _, tt := range tests {
@@ -734,6 +735,147 @@ func TestPointInTime(t *testing.T) {
 		got, err := pointInTime(tt.in, now)
 		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
 			t.Errorf("pointInTime(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestUsageErrorsAreShort checks that a usage error prints its one line,
+// the usage of the command given (when it is one) and where the rest is,
+// not the whole usage.
+func TestUsageErrorsAreShort(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		want     []string
+		notWant  string
+		maxLines int
+	}{
+		{"missing_flags", []string{"complete", "-session", session}, []string{
+			"client: complete: -order, -amount, -currency required\n",
+			"-session ID -order ID -amount DECIMAL -currency CODE",
+			"Run 'client -help'"}, "Exit status:", 5},
+		{"unknown_flag", []string{"capture", "-charge", "C1"}, []string{
+			"client: capture: flag provided but not defined: -charge\n",
+			"-id CHARGE_ID -amount DECIMAL", "Run 'client -help'"}, "refund-get", 6},
+		{"last_command", []string{"list", "-outcome", "SETTLED"}, []string{
+			`unknown outcome "SETTLED"`, "[-outcome UNKNOWN,PENDING]", "Run 'client -help'"}, "Global flags", 7},
+		{"unknown_command", []string{"frobnicate"}, []string{`client: unknown command "frobnicate"`, "Run 'client -help'"}, "usage:", 2},
+		{"no_command", nil, []string{"client: no command given", "Run 'client -help'"}, "usage:", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			dial := func(string, credentials.TransportCredentials) (*grpc.ClientConn, error) {
+				t.Error("a usage error dialed the service")
+				return nil, errors.New("not dialed")
+			}
+			code := runCLI(t.Context(), tt.args, noEnv, &out, &errOut, dial)
+			got := errOut.String()
+			if code != exitUsage || out.Len() != 0 {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, got)
+				}
+			}
+			if strings.Contains(got, tt.notWant) || strings.Count(got, "\n") > tt.maxLines {
+				t.Errorf("stderr has %q or more than %d lines:\n%s", tt.notWant, tt.maxLines, got)
+			}
+		})
+	}
+}
+
+// filteredLister serves a listing the way the service does: a page token
+// belongs to the filter of the listing it came from, and a request with
+// the token and another filter is INVALID_ARGUMENT. With empty set, it has
+// no payments at all.
+type filteredLister struct {
+	pb.UnimplementedPaymentCompletionServiceServer
+	empty bool
+	mu    sync.Mutex
+	first *pb.ListPaymentsRequest // the filter the token "t1" was issued for
+}
+
+func (f *filteredLister) ListPayments(_ context.Context, req *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	if f.empty {
+		return &pb.ListPaymentsResponse{}, nil
+	}
+	filter := &pb.ListPaymentsRequest{Outcomes: req.GetOutcomes(), CreateTimeStart: req.GetCreateTimeStart(), CreateTimeEnd: req.GetCreateTimeEnd()}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	payment := func(order string) []*pb.Payment {
+		return []*pb.Payment{{CheckoutSessionId: session, OrderId: order, Outcome: pb.Outcome_OUTCOME_PENDING,
+			ChargeAmount: &pb.Money{Amount: "14.00", CurrencyCode: "USD"}, CreateTime: timestamppb.Now()}}
+	}
+	switch req.GetPageToken() {
+	case "":
+		f.first = filter
+		return &pb.ListPaymentsResponse{Payments: payment("order-2"), NextPageToken: "t1"}, nil
+	case "t1":
+		if !proto.Equal(filter, f.first) {
+			return nil, status.Error(codes.InvalidArgument, "page_token belongs to another filter")
+		}
+		return &pb.ListPaymentsResponse{Payments: payment("order-1")}, nil
+	default:
+		return nil, status.Error(codes.InvalidArgument, "bad token")
+	}
+}
+
+// TestListNextPageHint follows the next-page hint of a listing filtered
+// with durations: the hint gives the instants the first page was asked
+// with, so the next page is served, where repeating "-since 24h" is not.
+func TestListNextPageHint(t *testing.T) {
+	t.Parallel()
+	lis := startBuf(t, &filteredLister{}, grpcserver.Options{})
+	filters := []string{"-outcome", "pending,unknown", "-since", "24h", "-until", "1m", "-page-size", "1"}
+	var out, errOut bytes.Buffer
+	code := runCLI(t.Context(), append(append([]string{"list"}, filters...), "-page-token", ""), noEnv, &out, &errOut, bufDial(lis))
+	_, hint, ok := strings.Cut(errOut.String(), "client: next page: list ")
+	if code != 0 || !strings.Contains(out.String(), "order-2") || !ok {
+		t.Fatalf("first page: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	next := strings.Fields(hint)
+	if !strings.Contains(hint, "-outcome PENDING,UNKNOWN -since 20") || !strings.HasSuffix(strings.TrimSpace(hint), "-page-size 1 -page-token t1") {
+		t.Errorf("hint %q: want the outcomes, RFC 3339 instants, the page size and the token", hint)
+	}
+
+	// The flags as first given, with the token: another instant, refused.
+	out.Reset()
+	errOut.Reset()
+	code = runCLI(t.Context(), append(append([]string{"list"}, filters...), "-page-token", "t1"), noEnv, &out, &errOut, bufDial(lis))
+	if code != exitInvalidArgument {
+		t.Errorf("repeating -since 24h: exit %d, want %d (the fake must refuse another filter); stderr %q", code, exitInvalidArgument, errOut.String())
+	}
+
+	out.Reset()
+	errOut.Reset()
+	code = runCLI(t.Context(), append([]string{"list"}, next...), noEnv, &out, &errOut, bufDial(lis))
+	if code != 0 || !strings.Contains(out.String(), "order-1") || strings.Contains(errOut.String(), "next page") {
+		t.Errorf("the hinted command %v: exit %d, stdout %q, stderr %q", next, code, out.String(), errOut.String())
+	}
+}
+
+// TestListEmpty checks that a listing with nothing in it says so on
+// stderr, leaving stdout (lines or JSON) empty.
+func TestListEmpty(t *testing.T) {
+	t.Parallel()
+	lis := startBuf(t, &filteredLister{empty: true}, grpcserver.Options{})
+	for _, args := range [][]string{
+		{"list"},
+		{"list", "-outcome", "UNKNOWN", "-since", "1h"},
+		{"-json", "list"},
+		{"list", "-page-token", ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := runCLI(t.Context(), args, noEnv, &out, &errOut, bufDial(lis))
+		if code != 0 || errOut.String() != "client: no payments match\n" {
+			t.Errorf("%v: exit %d, stderr %q; want 0 and \"no payments match\"", args, code, errOut.String())
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: stdout %q, want nothing", args, out.String())
 		}
 	}
 }

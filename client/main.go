@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 )
 
 func main() {

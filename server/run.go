@@ -67,6 +67,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 		if err != nil {
 			return fmt.Errorf("AUTH_CALLERS_FILE: %w", err)
 		}
+		warnCertificateCallers(logger, callersFile.Current(), cfg.TLSClientCAFile)
 	}
 	var tlsConfig *tls.Config
 	if cfg.TLSCertFile != "" {

@@ -55,4 +55,4 @@ if grep -rn '^from \(buf\|google\.rpc\)' paymentcompletion; then
 	echo "generate.sh: an import of buf or google.rpc left unrewritten" >&2
 	exit 1
 fi
-cp "$here/../../serviceconfig/service_config.json" paymentcompletion_client/service_config.json
+cp "$here/../../gen/serviceconfig/service_config.json" paymentcompletion_client/service_config.json

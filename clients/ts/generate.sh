@@ -10,4 +10,4 @@ if [[ ! -x clients/ts/node_modules/.bin/protoc-gen-es ]]; then
 	(cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
 fi
 go tool -modfile=tools/go.mod buf generate --template clients/ts/buf.gen.yaml
-cp serviceconfig/service_config.json clients/ts/service_config.json
+cp gen/serviceconfig/service_config.json clients/ts/service_config.json

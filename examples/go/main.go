@@ -2,26 +2,37 @@
 // paymentcompletion service and prints what the storefront should do.
 //
 //	go run ./examples/go SESSION_ID ORDER_ID 14.00 USD
+//
+// PAYMENTCOMPLETION_CA_FILE (PEM CAs of the server's certificate) turns on
+// TLS; PAYMENTCOMPLETION_CERT_FILE and PAYMENTCOMPLETION_KEY_FILE add a
+// client certificate for a server that requires one (mTLS).
 package main
 
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 )
 
 func main() {
 	addr := cmp.Or(os.Getenv("PAYMENTCOMPLETION_ADDR"), "127.0.0.1:50051")
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	creds, err := transportCredentials()
+	if err != nil {
+		panic(err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(serviceconfig.JSON)) // retries and timeouts
 	if err != nil {
 		panic(err)
@@ -64,4 +75,28 @@ func main() {
 	case pb.Outcome_OUTCOME_CANCELED:
 		fmt.Println("CANCELED: show the cart again,", p.GetReasonCode())
 	}
+}
+
+// transportCredentials is plaintext unless PAYMENTCOMPLETION_CA_FILE is set.
+func transportCredentials() (credentials.TransportCredentials, error) {
+	caFile := os.Getenv("PAYMENTCOMPLETION_CA_FILE")
+	if caFile == "" {
+		return insecure.NewCredentials(), nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
+	if !config.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	if certFile := os.Getenv("PAYMENTCOMPLETION_CERT_FILE"); certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, os.Getenv("PAYMENTCOMPLETION_KEY_FILE"))
+		if err != nil {
+			return nil, err
+		}
+		config.Certificates = []tls.Certificate{cert}
+	}
+	return credentials.NewTLS(config), nil
 }

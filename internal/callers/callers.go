@@ -94,6 +94,19 @@ func (s *Set) ByCertificate(cert *x509.Certificate) (*Caller, bool) {
 	return nil, false
 }
 
+// CertificateCallers returns the names of the callers recognised by client
+// certificate (client_cert_subject or client_cert_san), in file order. A
+// server that asks for no client certificate can never recognise them.
+func (s *Set) CertificateCallers() []string {
+	var names []string
+	for _, c := range s.callers {
+		if c.subject != "" || c.san != "" {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
 // fileCaller is one entry of the callers file.
 type fileCaller struct {
 	Name              string   `json:"name"`

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,12 @@ func TestParseAndLookup(t *testing.T) {
 	}
 	if _, ok := set.ByCertificate(&x509.Certificate{Subject: pkix.Name{CommonName: "support-tool"}}); ok {
 		t.Error("a subject differing in O matched")
+	}
+	if got := set.CertificateCallers(); !slices.Equal(got, []string{"support", "ops"}) {
+		t.Errorf("CertificateCallers() = %q, want support and ops", got)
+	}
+	if got := callers.TokenCaller("storefront", "tok").CertificateCallers(); got != nil {
+		t.Errorf("token callers only: CertificateCallers() = %q, want none", got)
 	}
 }
 

@@ -36,7 +36,7 @@ ERROR_DOMAIN = "paymentcompletion"
 
 with open(os.path.join(os.path.dirname(__file__), "service_config.json"), encoding="utf-8") as f:
     # The default gRPC service config: retries of UNAVAILABLE with backoff,
-    # per-method timeouts (serviceconfig/service_config.json in the repository).
+    # per-method timeouts (gen/serviceconfig/service_config.json in the repository).
     SERVICE_CONFIG = f.read()
 json.loads(SERVICE_CONFIG)  # fail at import, not at the first call
 

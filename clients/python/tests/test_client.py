@@ -126,7 +126,7 @@ class ClientTest(unittest.TestCase):
 
     def test_service_config_is_the_repository_one(self):
         here = os.path.dirname(os.path.abspath(__file__))
-        with open(os.path.join(here, "..", "..", "..", "serviceconfig", "service_config.json"), encoding="utf-8") as f:
+        with open(os.path.join(here, "..", "..", "..", "gen", "serviceconfig", "service_config.json"), encoding="utf-8") as f:
             self.assertEqual(json.loads(pc.SERVICE_CONFIG), json.load(f))
 
 

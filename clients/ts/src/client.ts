@@ -29,7 +29,7 @@ interface MethodConfig {
 }
 
 /**
- * The default service config of the service (serviceconfig/
+ * The default service config of the service (gen/serviceconfig/
  * service_config.json in the repository, shipped with this package).
  */
 export function loadServiceConfig(): ServiceConfig {

@@ -13,10 +13,15 @@
 // registry that builds here cannot reach; the Go modules carry the same
 // descriptors, so printing them back gives files that compile to identical
 // FileDescriptorProtos (comments are lost). Each printed file is compiled
-// again and compared with its descriptor before it is written. Run it after
-// bumping either module:
+// again and compared with its descriptor before it is written.
 //
-//	go run ./internal/cmd/protovendor
+// It lives in the tools module (tools/go.mod), so that its own dependencies
+// (protocompile, the protoreflect printer) stay out of the server's module
+// graph; tools/go.mod pins protovalidate and genproto to the versions the
+// server's go.mod has (CI compares them). go generate runs it, and so can
+// you after bumping either module, from the repository root:
+//
+//	go -C tools run ./protovendor ../proto
 package main
 
 import (
@@ -53,7 +58,7 @@ var vendored = []struct {
 	{code.File_google_rpc_code_proto, "google.golang.org/genproto/googleapis/rpc", "Copyright Google LLC"},
 }
 
-const header = `// Code reconstructed by internal/cmd/protovendor from the descriptor compiled
+const header = `// Code reconstructed by tools/protovendor from the descriptor compiled
 // into %s. DO NOT EDIT.
 //
 // %s
@@ -70,7 +75,11 @@ const oneofNote = `// Its proto3 optional fields are written as the one-field on
 `
 
 func main() {
-	if err := run("proto"); err != nil {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: protovendor DIR (the proto/ directory to write into)")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "protovendor:", err)
 		os.Exit(1)
 	}

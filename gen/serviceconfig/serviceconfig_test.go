@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
-	"github.com/paymentcompletion/paymentcompletion/serviceconfig"
+	"github.com/paymentcompletion/paymentcompletion/gen/serviceconfig"
 )
 
 // server fails the first failures calls of every method with the given
