@@ -16,15 +16,6 @@ var settingRE = regexp.MustCompile(`\{"([a-z0-9-]+)", (?:"([A-Z0-9_]+)"|amazonpa
 // constRE matches a string constant of the amazonpay package: EnvName = "ENV_NAME".
 var constRE = regexp.MustCompile(`(?m)^\s*(Env\w+)\s*=\s*"([A-Z0-9_]+)"`)
 
-// pending are settings the server gains in branches being merged now; they
-// may be set before server/config.go has them, and are checked like the
-// others once it does. Empty this list once they have landed.
-var pending = map[string]bool{
-	"SHUTDOWN_DRAIN_DELAY": true,
-	"EMBEDDED_SIMULATOR":   true,
-	"MIGRATE_AT_START":     true,
-}
-
 // runtimeEnv is read by the Go runtime or OpenTelemetry, not the settings.
 func runtimeEnv(name string) bool {
 	return name == "GOMEMLIMIT" || name == "GOMAXPROCS" || name == "GODEBUG" || strings.HasPrefix(name, "OTEL_")
@@ -68,10 +59,10 @@ func serverSettings(path, amazonpayDir string) (settings, error) {
 	return s, nil
 }
 
-// known reports whether the server reads name: a setting, a pending one,
-// or the runtime's own.
+// known reports whether the server reads name: a setting or the
+// runtime's own.
 func (s settings) known(name string) bool {
-	return s[name] || (pending[name] && !s[name]) || runtimeEnv(name)
+	return s[name] || runtimeEnv(name)
 }
 
 // port returns the port of a listen address such as ":9090" or
