@@ -66,7 +66,7 @@ func TestRunWarnsOfCertificateCallersWithoutClientCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs, stop := startRun(t, []string{"-listen-addr", "127.0.0.1:0", "-data-dir", filepath.Join(dir, "data"),
-		"-auth-callers-file", file, "-simulator-addr", "127.0.0.1:0"}, nil)
+		"-auth-callers-file", file, "-simulator-addr", "127.0.0.1:0", "-embedded-simulator", "true"}, nil)
 	logs.WaitFor(t, "serving")
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
