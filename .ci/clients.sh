@@ -6,7 +6,7 @@
 # openssl). Then runs, each under its own header, the Go storefront-module
 # check, the TypeScript client's tests, the contract with other toolchains
 # (Debian's and a current protoc, @grpc/proto-loader), the Python client's
-# tests and the README examples. Test suites prepare checkout sessions with
+# tests and the docs' example programs. Test suites prepare checkout sessions with
 # $DEMOCHECKOUT, $DEMOCHECKOUT_TLS and $DEMOCHECKOUT_MTLS (the democheckout
 # command bound to each server's simulator); the servers are stopped at the
 # end. Called by .ci/run; installs the Debian packages it needs when they

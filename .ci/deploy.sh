@@ -4,7 +4,7 @@
 # kustomize, validated strictly with the pinned kubeconform against the
 # schemas vendored in deploy/kubernetes/schemas), the consistency of the
 # manifests, the systemd unit and the rules with the server's settings and
-# the README (tools/deploy/deploycheck), the Grafana dashboard's queries, and the systemd unit
+# docs/operations.md (tools/deploy/deploycheck), the Grafana dashboard's queries, and the systemd unit
 # (systemd-analyze verify and security, where systemd is installed), and
 # the server started with the Deployment's settings.
 # Installs promtool (Debian's prometheus package) and openssl when missing.

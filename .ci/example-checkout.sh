@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a README checkout example (the command given as arguments, which
+# Runs a checkout example of the docs (the command given as arguments, which
 # takes SESSION_ID ORDER_ID AMOUNT CURRENCY) against the server at
 # $PAYMENTCOMPLETION_ADDR with sessions from $DEMOCHECKOUT, and checks it
 # branches right: completed, declined, and an amount mismatch (an error

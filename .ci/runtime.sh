@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The server binary's runtime behaviour as an operator meets it, with the
-# commands the README's "Probes and shutdown" section shows: migrate status
+# commands the "Probes and shutdown" section of docs/operations.md shows: migrate status
 # and up on a new SQLite database, MIGRATE_AT_START=false refusing a schema
 # that is behind, healthcheck over HTTP and gRPC, readiness NOT_SERVING and
 # liveness SERVING during the drain delay after SIGTERM, exit 0, and no

@@ -221,7 +221,7 @@ func (c Config) AmazonPayRates() amazongate.Rates {
 	return amazongate.Rates{Limits: limits, Replicas: c.AmazonPayRateReplicas, MaxWait: c.AmazonPayRateMaxWait, Off: off}
 }
 
-// durationText shows a default duration as the README and -help write it:
+// durationText shows a default duration as docs/configuration.md and -help write it:
 // "2m", not "2m0s".
 func durationText(d time.Duration) string {
 	s := d.String()

@@ -332,13 +332,13 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("-help does not list -%s with %s", s.flag, s.env)
 		}
 	}
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range settings() {
-		if row := "| `-" + s.flag + "` | `" + s.env + "` |"; !strings.Contains(string(readme), row) {
-			t.Errorf("README's settings table lacks a row starting %s", row)
+		if row := "| `-" + s.flag + "` | `" + s.env + "` |"; !strings.Contains(string(doc), row) {
+			t.Errorf("docs/configuration.md's settings table lacks a row starting %s", row)
 		}
 	}
 }

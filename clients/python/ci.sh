@@ -7,8 +7,9 @@
 # into a fresh venv that sees Debian's grpcio (these two as the command
 # blocks of docs/clients.md, run as written); runs the tests (unittest)
 # with that venv against the servers .ci/clients.sh started (cleartext,
-# TLS, mTLS; see tests/test_tls.py for the variables), then the README's
-# program and examples/storefront.py over TLS with a token and over mTLS.
+# TLS, mTLS; see tests/test_tls.py for the variables), then
+# examples/checkout.py in cleartext and examples/storefront.py over TLS
+# with a token and over mTLS.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"

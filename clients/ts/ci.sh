@@ -2,8 +2,8 @@
 # CI of the TypeScript client: installs the locked dependencies (failing
 # on a dependency whose engines exclude this Node), builds, runs the tests
 # (node's test runner) against the servers .ci/clients.sh started
-# (cleartext, TLS, mTLS; see test/tls.test.ts for the variables) and the
-# README's program. Then installs the package as docs/clients.md says,
+# (cleartext, TLS, mTLS; see test/tls.test.ts for the variables) and
+# examples/checkout.ts in cleartext. Then installs the package as docs/clients.md says,
 # running its command blocks as written: the tarball of `npm pack` (whose
 # `prepack` builds it) into a new project, where examples/storefront.ts is
 # compiled with the package's types and completes checkouts over TLS with a

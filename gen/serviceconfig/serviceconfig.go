@@ -1,6 +1,6 @@
 // Package serviceconfig holds the default gRPC service config of the
 // paymentcompletion service: the retry policy and per-method timeouts its
-// clients should use (README, "Retries and timeouts"). The Go CLI dials with
+// clients should use (docs/clients.md, "Retries and timeouts"). The Go CLI dials with
 // it; the TypeScript and Python clients ship a copy of the same file.
 //
 //	grpc.NewClient(addr, grpc.WithDefaultServiceConfig(serviceconfig.JSON), …)

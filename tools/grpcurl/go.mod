@@ -1,4 +1,4 @@
-// Pinned grpcurl for the CI smoke test and the README recipes, kept out of
+// Pinned grpcurl for the CI smoke test and the recipes of docs/cli.md, kept out of
 // tools/go.mod so its dependencies never move the buf and plugin pins. Run
 // from the repository root: go tool -modfile=tools/grpcurl/go.mod grpcurl
 

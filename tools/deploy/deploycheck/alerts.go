@@ -38,14 +38,14 @@ func loadRules(path string) ([]ruleGroup, error) {
 
 var backticked = regexp.MustCompile("`([^`]+)`")
 
-// readmeAlerts returns, per metric, the alert conditions the README's
+// metricsTableAlerts returns, per metric, the alert conditions the
 // metrics table names: the last column, split at semicolons outside
 // parentheses; "none" names none. A row of wildcard names (`go_*`,
 // `process_*`) gives each condition to the metric it names first.
-func readmeAlerts(readme string) (map[string][]string, error) {
-	_, section, ok := strings.Cut(readme, "\n## Metrics\n")
+func metricsTableAlerts(doc string) (map[string][]string, error) {
+	_, section, ok := strings.Cut(doc, "\n## Metrics\n")
 	if !ok {
-		return nil, fmt.Errorf("README.md has no \"## Metrics\" section")
+		return nil, fmt.Errorf("docs/operations.md has no \"## Metrics\" section")
 	}
 	if i := strings.Index(section, "\n## "); i >= 0 {
 		section = section[:i]
@@ -58,7 +58,7 @@ func readmeAlerts(readme string) (map[string][]string, error) {
 		}
 		cells := strings.Split(strings.Trim(line, "|"), " | ")
 		if len(cells) < 4 {
-			return nil, fmt.Errorf("README metrics row with %d cells: %s", len(cells), line)
+			return nil, fmt.Errorf("metrics table row with %d cells: %s", len(cells), line)
 		}
 		rows++
 		names := backticked.FindAllStringSubmatch(cells[0], -1)
@@ -81,14 +81,14 @@ func readmeAlerts(readme string) (map[string][]string, error) {
 					}
 				}
 				if m == "" {
-					return nil, fmt.Errorf("README alert %q of %s names no metric", cond, metric)
+					return nil, fmt.Errorf("metrics table alert %q of %s names no metric", cond, metric)
 				}
 			}
 			alerts[m] = append(alerts[m], cond)
 		}
 	}
 	if rows < 10 {
-		return nil, fmt.Errorf("README metrics table: found only %d rows", rows)
+		return nil, fmt.Errorf("metrics table: found only %d rows", rows)
 	}
 	return alerts, nil
 }
@@ -112,12 +112,12 @@ func splitConditions(s string) []string {
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
-func checkAlerts(readmePath, rulesPath string) ([]string, error) {
-	readme, err := os.ReadFile(readmePath)
+func checkAlerts(docPath, rulesPath string) ([]string, error) {
+	doc, err := os.ReadFile(docPath)
 	if err != nil {
 		return nil, err
 	}
-	want, err := readmeAlerts(string(readme))
+	want, err := metricsTableAlerts(string(doc))
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func checkAlerts(readmePath, rulesPath string) ([]string, error) {
 func compareAlerts(want map[string][]string, groups []ruleGroup) []string {
 	var problems []string
 	if strings.Contains(strings.Join(flatten(want), " "), `\|`) {
-		problems = append(problems, `the README's alerts contain \| (PromQL that breaks when copied)`)
+		problems = append(problems, `the metrics table's alerts contain \| (PromQL that breaks when copied)`)
 	}
 	have := map[string]int{}
 	names := map[string]bool{}
@@ -159,7 +159,7 @@ func compareAlerts(want map[string][]string, groups []ruleGroup) []string {
 	}
 	for m, conds := range want {
 		if have[m] < len(conds) {
-			problems = append(problems, fmt.Sprintf("README names %d alert(s) on %s, rules.yml has %d (annotation metric: %s): %s",
+			problems = append(problems, fmt.Sprintf("docs/operations.md names %d alert(s) on %s, rules.yml has %d (annotation metric: %s): %s",
 				len(conds), m, have[m], m, strings.Join(conds, " / ")))
 		}
 	}

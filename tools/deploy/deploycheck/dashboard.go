@@ -42,15 +42,15 @@ func dashboardExprs(path string) ([]string, error) {
 var metricNameRE = regexp.MustCompile(`\b((?:paymentcompletion|grpc_server|process|go)_[a-z_]+?)(?:_bucket|_count|_sum)?\b[{\[ )]`)
 
 // checkDashboard reports metrics the dashboard reads that neither the
-// README's metrics table nor the rules know (a typo shows nothing, with no
+// metrics table of docs/operations.md nor the rules know (a typo shows nothing, with no
 // error anywhere), and writes the expressions as recording rules for
 // `promtool check rules` to parse.
-func checkDashboard(path, readmePath, rulesPath, rulesOut string) ([]string, error) {
+func checkDashboard(path, docPath, rulesPath, rulesOut string) ([]string, error) {
 	exprs, err := dashboardExprs(path)
 	if err != nil {
 		return nil, err
 	}
-	readme, err := os.ReadFile(readmePath)
+	doc, err := os.ReadFile(docPath)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func checkDashboard(path, readmePath, rulesPath, rulesOut string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	known := string(readme) + string(rules)
+	known := string(doc) + string(rules)
 	var problems []string
 	missing := map[string]bool{}
 	type recording struct {
@@ -75,7 +75,7 @@ func checkDashboard(path, readmePath, rulesPath, rulesOut string) ([]string, err
 		}
 	}
 	for m := range missing {
-		problems = append(problems, fmt.Sprintf("dashboard reads %s, which neither the README nor rules.yml names", m))
+		problems = append(problems, fmt.Sprintf("dashboard reads %s, which neither docs/operations.md nor rules.yml names", m))
 	}
 	sort.Strings(problems)
 	if len(exprs) < 20 {

@@ -86,11 +86,11 @@ func TestManifests(t *testing.T) {
 
 func TestAlerts(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	doc, err := os.ReadFile(filepath.Join(root, "docs/operations.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := readmeAlerts(string(readme))
+	want, err := metricsTableAlerts(string(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestAlerts(t *testing.T) {
 		t.Fatalf("committed rules: %v", p)
 	}
 	if n := len(want["paymentcompletion_payments_unsettled_oldest_age_seconds"]); n != 3 {
-		t.Errorf("README conditions on the oldest age: %d, want 3 (pending, unknown, completing)", n)
+		t.Errorf("docs/operations.md conditions on the oldest age: %d, want 3 (pending, unknown, completing)", n)
 	}
 	// Dropping any one rule must be noticed.
 	for gi, g := range groups {
@@ -111,7 +111,7 @@ func TestAlerts(t *testing.T) {
 			copy(cut, groups)
 			cut[gi].Rules = append(append([]rule{}, g.Rules[:ri]...), g.Rules[ri+1:]...)
 			name := g.Rules[ri].Alert
-			if _, inREADME := want[g.Rules[ri].Annotations["metric"]]; !inREADME {
+			if _, inDoc := want[g.Rules[ri].Annotations["metric"]]; !inDoc {
 				continue
 			}
 			if p := compareAlerts(want, cut); len(p) == 0 {
@@ -150,8 +150,8 @@ func TestSystemd(t *testing.T) {
 func TestDashboard(t *testing.T) {
 	t.Parallel()
 	dash := filepath.Join(root, "deploy/grafana/paymentcompletion.json")
-	readme, rules := filepath.Join(root, "README.md"), filepath.Join(root, "deploy/prometheus/rules.yml")
-	if p, err := checkDashboard(dash, readme, rules, ""); err != nil || len(p) > 0 {
+	doc, rules := filepath.Join(root, "docs/operations.md"), filepath.Join(root, "deploy/prometheus/rules.yml")
+	if p, err := checkDashboard(dash, doc, rules, ""); err != nil || len(p) > 0 {
 		t.Fatalf("committed dashboard: %v %v", p, err)
 	}
 	raw, err := os.ReadFile(dash)
@@ -162,7 +162,7 @@ func TestDashboard(t *testing.T) {
 	if err := os.WriteFile(typo, []byte(strings.Replace(string(raw), "paymentcompletion_tracker_lag_seconds", "paymentcompletion_tracker_lag_secs", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := checkDashboard(typo, readme, rules, ""); err != nil || !strings.Contains(strings.Join(p, " "), "paymentcompletion_tracker_lag_secs") {
+	if p, err := checkDashboard(typo, doc, rules, ""); err != nil || !strings.Contains(strings.Join(p, " "), "paymentcompletion_tracker_lag_secs") {
 		t.Fatalf("a misspelt metric passes: %v %v", p, err)
 	}
 }

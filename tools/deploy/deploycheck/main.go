@@ -1,7 +1,7 @@
 // Command deploycheck checks that the deployment files agree with the
-// server and the README, where a schema cannot tell:
+// server and the docs, where a schema cannot tell:
 //
-//   - every alert of the README's metrics table is a rule in
+//   - every alert of the metrics table of docs/operations.md is a rule in
 //     deploy/prometheus/rules.yml (one per condition, each with a runbook),
 //     and the PrometheusRule of the manifests carries the same rules;
 //   - the rendered Kubernetes manifests set only settings the server has
@@ -11,7 +11,7 @@
 //     PodDisruptionBudget, NetworkPolicy and ServiceMonitor point at the
 //     ports the settings open;
 //   - the systemd unit and its environment file do the same;
-//   - the Grafana dashboard reads only metrics the README or the rules
+//   - the Grafana dashboard reads only metrics docs/operations.md or the rules
 //     name (its queries are written out for promtool to parse).
 //
 // Run from the repository root (CI: .ci/deploy.sh):
@@ -54,15 +54,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "deploycheck:", err)
 		os.Exit(1)
 	}
-	ps, err := checkAlerts("README.md", "deploy/prometheus/rules.yml")
-	report("README alerts in deploy/prometheus/rules.yml", ps, err)
+	ps, err := checkAlerts("docs/operations.md", "deploy/prometheus/rules.yml")
+	report("docs/operations.md alerts in deploy/prometheus/rules.yml", ps, err)
 	if *rendered != "" {
 		ps, err = checkManifests(*rendered, settings, "deploy/prometheus/rules.yml")
 		report("Kubernetes manifests", ps, err)
 	}
 	ps, err = checkSystemd("deploy/systemd/paymentcompletion.service", "deploy/systemd/paymentcompletion.env", settings)
 	report("systemd unit", ps, err)
-	ps, err = checkDashboard("deploy/grafana/paymentcompletion.json", "README.md", "deploy/prometheus/rules.yml", *dashboardRules)
+	ps, err = checkDashboard("deploy/grafana/paymentcompletion.json", "docs/operations.md", "deploy/prometheus/rules.yml", *dashboardRules)
 	report("Grafana dashboard", ps, err)
 	if len(problems) > 0 {
 		for _, p := range problems {

@@ -9,16 +9,16 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/rpcstatus"
 )
 
-// TestREADMEErrorTableNamesEveryReason keeps the README's error table
+// TestErrorTableNamesEveryReason keeps the error table of docs/errors.md
 // exact: a row for every reason of the contract (every one is produced by
 // the domain or the server).
-func TestREADMEErrorTableNamesEveryReason(t *testing.T) {
+func TestErrorTableNamesEveryReason(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/errors.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, _ := strings.Cut(string(readme), "\n## Errors\n")
+	_, table, _ := strings.Cut(string(doc), "\n## Errors\n")
 	table, _, _ = strings.Cut(table, "\n## ")
 	for v := range pb.ErrorReason_name {
 		r := pb.ErrorReason(v)
@@ -26,7 +26,7 @@ func TestREADMEErrorTableNamesEveryReason(t *testing.T) {
 			continue
 		}
 		if reason := rpcstatus.Reason(r); !strings.Contains(table, " | `"+reason+"` | ") {
-			t.Errorf("README's error table has no row with reason %s", reason)
+			t.Errorf("docs/errors.md's error table has no row with reason %s", reason)
 		}
 	}
 }
