@@ -21,7 +21,6 @@ type callStory struct {
 	name   string
 	intent string
 	amount string
-	total  string
 	// run makes the story's calls on the completed payment p.
 	run func(t *testing.T, c pb.PaymentCompletionServiceClient, p *pb.Payment)
 	// want is the Amazon Pay calls the service makes for the story, from
