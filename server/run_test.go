@@ -60,7 +60,7 @@ func startRun(t *testing.T, args []string, env map[string]string) (logs *logtest
 	stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
-			t.Errorf("run: %v", err)
+			t.Errorf("run: %v\n%s", err, logs)
 		}
 	})
 	return logs, stop
