@@ -56,13 +56,13 @@ wait_line="${waits[0]}"
 copies="$(cat README.md docs/*.md | grep -c 'kill -0.*bin/server healthcheck')"
 echo "readme-recipes: readiness wait ($copies copies): $wait_line"
 
-# The README's background block (start, wait, stop), as written.
+# The background block (start, wait, stop), as written.
 block="$(awk -v line="$wait_line" '
 	/^```sh$/ { inside = 1; text = ""; next }
 	inside && /^```$/ { if (found) { printf "%s", text; exit } inside = 0; next }
 	inside { text = text $0 "\n"; if (index($0, line) == 1) found = 1 }
-' README.md)"
-[[ -n "$block" ]] || fail "no \`\`\`sh block of README.md starts a line with the readiness wait"
+' README.md docs/*.md)"
+[[ -n "$block" ]] || fail "no \`\`\`sh block of README.md or docs/*.md starts a line with the readiness wait"
 
 go build -o "$work/bin/" ./server
 cd "$work"
@@ -102,8 +102,13 @@ cd "$root"
 # its default address; "go run" runs in a process group of its own so that
 # stopping it stops the server it started.
 recipe="$(awk '/^    IPN_ADDR=.*go run \.\/server$/ { print; exit }
-	/^    IPN_ADDR=.*\\$/ { line = $0; getline; print line; print; exit }' README.md | sed 's/^    //')"
-[[ "$recipe" == *"IPN_ADDR="* ]] || fail "no notification example (IPN_ADDR=... go run ./server) in README.md"
+	/^    IPN_ADDR=.*\\$/ { line = $0; getline; print line; print; exit }' README.md docs/*.md | sed 's/^    //')"
+[[ "$recipe" == *"IPN_ADDR="* ]] || fail "no notification example (IPN_ADDR=... go run ./server) in README.md or docs/*.md"
+if ! command -v openssl >/dev/null; then
+	echo "readme-recipes: installing openssl"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 openssl >/dev/null
+fi
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ipn-key.pem -out ipn-cert.pem -subj /CN=localhost -days 1 2>/dev/null
 unset SIMULATOR_ADDR
 export DATA_DIR="$work/ipn-data" LISTEN_ADDR="127.0.0.1:$(free_port)"
