@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,13 +28,36 @@ import (
 // ./server" does, with no IPN setting, and the first poll of a pending
 // authorization an hour away: the simulator's notification, sent to the
 // receiver the server registered there, settles the payment within
-// seconds.
+// seconds. With the manual clock (SIMULATOR_CLOCK=manual) moved hours past
+// IPN_MAX_AGE before the checkout, the notifications carry that simulated
+// time and are still accepted.
 func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		// advanceBefore moves the manual clock before the checkout,
+		// advanceAfter after it, so the pending authorization settles.
+		advanceBefore, advanceAfter string
+	}{
+		{name: "real clock", env: map[string]string{"SIMULATOR_PENDING_DELAY": "1s"}},
+		{name: "manual clock moved past IPN_MAX_AGE", env: map[string]string{"SIMULATOR_CLOCK": "manual", "IPN_MAX_AGE": "1h"},
+			advanceBefore: "3h", advanceAfter: "1m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testEmbeddedSimulatorNotifies(t, tt.env, tt.advanceBefore, tt.advanceAfter)
+		})
+	}
+}
+
+func testEmbeddedSimulatorNotifies(t *testing.T, extraEnv map[string]string, advanceBefore, advanceAfter string) {
 	dir := t.TempDir()
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"},
-		map[string]string{"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "SIMULATOR_PENDING_DELAY": "1s", "METRICS_ADDR": metricsAddr})
+	env := map[string]string{"TRACKER_FIRST_POLL": "1h", "TRACKER_MAX_INTERVAL": "1h", "METRICS_ADDR": metricsAddr}
+	maps.Copy(env, extraEnv)
+	logs, stop := startRun(t, []string{"-listen-addr", addr, "-data-dir", dir, "-simulator-addr", "127.0.0.1:0"}, env)
 	defer func() { _ = stop() }()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -60,6 +85,22 @@ func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	advance := func(d string) {
+		t.Helper()
+		if d == "" {
+			return
+		}
+		r, err := hc.Post(m[1]+"/simulator/clock", "application/json", strings.NewReader(`{"advance":"`+d+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("advance the simulator's clock by %s: status %d", d, r.StatusCode)
+		}
+	}
+	advance(advanceBefore)
 	ctx := t.Context()
 	sess, _, err := az.CreateCheckoutSession(ctx, amazonpay.CreateCheckoutSessionRequest{
 		WebCheckoutDetails: amazonpay.WebCheckoutDetails{CheckoutReviewReturnURL: "https://shop.example/review"},
@@ -77,7 +118,6 @@ func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	r, err := hc.Post(m[1]+"/simulator/checkoutSessions/"+sess.CheckoutSessionID+"/buyer", "application/json",
 		bytes.NewReader([]byte(`{"scenario":"PendingThenAuthorized"}`)))
 	if err != nil || r.StatusCode >= 300 {
@@ -92,6 +132,7 @@ func TestEmbeddedSimulatorNotifiesTheServer(t *testing.T) {
 	if err != nil || resp.GetPayment().GetOutcome() != pb.Outcome_OUTCOME_PENDING {
 		t.Fatalf("CompleteCheckout = %v, %v; want PENDING", resp, err)
 	}
+	advance(advanceAfter)
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	stream, err := c.WatchPayment(wctx, &pb.WatchPaymentRequest{CheckoutSessionId: sess.CheckoutSessionID})

@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -149,14 +148,14 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return listenError("LISTEN_ADDR", "listen-addr", err)
+		return listenError(cfg, "LISTEN_ADDR", "listen-addr", err)
 	}
 
 	var dlis net.Listener
 	if cfg.DebugAddr != "" {
 		if dlis, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
 			_ = lis.Close()
-			return listenError("DEBUG_ADDR", "debug-addr", err)
+			return listenError(cfg, "DEBUG_ADDR", "debug-addr", err)
 		}
 	}
 
@@ -167,7 +166,7 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 			if dlis != nil {
 				_ = dlis.Close()
 			}
-			return listenError("METRICS_ADDR", "metrics-addr", err)
+			return listenError(cfg, "METRICS_ADDR", "metrics-addr", err)
 		}
 	}
 
@@ -237,16 +236,6 @@ func run(ctx context.Context, cfg Config, logw io.Writer) (err error) {
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// listenError names the setting whose address could not be bound and,
-// when the address is taken, the likely cause: a server started earlier
-// (in the background, or orphaned by an interrupted "go run") still runs.
-func listenError(env, flagName string, err error) error {
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%s (-%s): %w (another process listens there, probably another server, or an earlier one still running: stop it or choose another address with -%s)", env, flagName, err, flagName)
-	}
-	return fmt.Errorf("%s (-%s): %w", env, flagName, err)
 }
 
 // newLogger returns the service's logger: JSON lines on w from level up,

@@ -60,7 +60,7 @@ func startRun(t *testing.T, args []string, env map[string]string) (logs *logtest
 	stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
-			t.Errorf("run: %v", err)
+			t.Errorf("run: %v\n%s", err, logs)
 		}
 	})
 	return logs, stop
@@ -153,6 +153,8 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = lock.Release() })
 	inUse := "address already in use (another process listens there, probably another server, or an earlier one still running"
+	// Two settings of this server on one port: the error names both.
+	shared, sharedToo := freeAddr(t), freeAddr(t)
 	tests := []struct {
 		name string
 		args []string
@@ -163,6 +165,10 @@ func TestRunFailsOnBadSetup(t *testing.T) {
 		{"port_in_use", []string{"-listen-addr", busy.Addr().String()}, []string{"LISTEN_ADDR", "-listen-addr", inUse}},
 		{"debug_port_in_use", []string{"-debug-addr", busy.Addr().String()}, []string{"DEBUG_ADDR", "-debug-addr", inUse}},
 		{"simulator_port_in_use", []string{"-simulator-addr", busy.Addr().String()}, []string{"SIMULATOR_ADDR", "-simulator-addr", inUse}},
+		{"ipn_and_simulator_on_one_port", []string{"-ipn-addr", shared, "-simulator-addr", shared},
+			[]string{"SIMULATOR_ADDR (-simulator-addr)", "address already in use (this server's own IPN_ADDR (-ipn-addr) is " + shared + ": give one of the two another port)"}},
+		{"grpc_and_metrics_on_one_port", []string{"-listen-addr", sharedToo, "-metrics-addr", sharedToo},
+			[]string{"METRICS_ADDR (-metrics-addr)", "this server's own LISTEN_ADDR (-listen-addr) is " + sharedToo}},
 		{"read_only_data_dir", []string{"-data-dir", readOnly}, []string{"DATA_DIR", readOnly, "not writable"}},
 		{"data_dir_in_use", []string{"-data-dir", held}, []string{"DATA_DIR", held, "another server (PID " + strconv.Itoa(os.Getpid()) + ")"}},
 		{"missing_callers_file", []string{"-auth-callers-file", filepath.Join(dir, "nope.json")}, []string{"AUTH_CALLERS_FILE"}},

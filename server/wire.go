@@ -78,7 +78,7 @@ func wire(ctx context.Context, cfg Config, logger *slog.Logger, obs *observabili
 		// Bound before Amazon Pay is set up, so the embedded simulator can
 		// be told the endpoint's address.
 		if d.ipnLis, err = net.Listen("tcp", addr); err != nil {
-			return d, listenError("IPN_ADDR", "ipn-addr", err)
+			return d, listenError(cfg, "IPN_ADDR", "ipn-addr", err)
 		}
 		lis := d.ipnLis
 		d.closers = append(d.closers, func() error { _ = lis.Close(); return nil })
@@ -186,6 +186,10 @@ func registerIPN(sim *simulator.Simulator, srv *simulator.Server, ic *ipn.Config
 	if ic.MerchantID == "" {
 		ic.MerchantID = embeddedMerchantID
 	}
+	// Its notifications carry its time, which a manual clock moves ahead
+	// of the real one: their age is judged on that clock, so IPN_MAX_AGE
+	// keeps its meaning however far the clock was advanced.
+	ic.Verifier.SenderNow = sim.Now
 	scheme := "http"
 	if tlsOn {
 		scheme = "https"
@@ -263,7 +267,7 @@ func amazonPay(ctx context.Context, cfg Config, logger *slog.Logger, observer am
 	srv, err := simulator.Serve(simCtx, cfg.SimulatorAddr, sim, dir)
 	if err != nil {
 		cancel()
-		return nil, listenError("SIMULATOR_ADDR", "simulator-addr", err)
+		return nil, listenError(cfg, "SIMULATOR_ADDR", "simulator-addr", err)
 	}
 	d.closers = append(d.closers, func() error {
 		cancel()

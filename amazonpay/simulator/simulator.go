@@ -221,6 +221,10 @@ func New(opts Options) (*Simulator, error) {
 	return s, nil
 }
 
+// Now is the simulator's current time: real time, or where its manual
+// clock stands. Its notifications' Timestamps are in this time.
+func (s *Simulator) Now() time.Time { return s.clock.Now() }
+
 // Close stops pending settlement timers, ends requests held by faults and
 // persists the state. Pending settlements resume in the next New on the same
 // StateDir.

@@ -512,3 +512,33 @@ func (refuseAll) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return nil, errors.New("no network in tests")
 }
+
+// TestReceiverJudgesTimestampsOnTheSendersClock: a sender on a simulated
+// clock 25 hours ahead (the embedded simulator's manual clock, advanced)
+// stamps its messages in simulated time; with SenderNow following that
+// clock they are accepted, while the certificate is still judged on real
+// time, and a message old by the sender's clock is still refused.
+func TestReceiverJudgesTimestampsOnTheSendersClock(t *testing.T) {
+	t.Parallel()
+	s := newSNS(t)
+	simulated := time.Now().Add(25 * time.Hour)
+	tests := []struct {
+		name      string
+		senderNow func() time.Time
+		stamp     time.Time
+		want      int
+	}{
+		{"simulated time, sender's clock followed", func() time.Time { return simulated }, simulated, http.StatusOK},
+		{"simulated time, real clock", nil, simulated, http.StatusForbidden},
+		{"old on the sender's clock", func() time.Time { return simulated }, simulated.Add(-2 * time.Hour), http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReceiver(t, s, &fakeStore{match: 1}, func(c *ipn.Config) { c.Verifier.SenderNow = tt.senderNow })
+			if code := post(r, sign(notification(s, tt.stamp), trusted.key).body()); code != tt.want {
+				t.Errorf("status %d, want %d", code, tt.want)
+			}
+		})
+	}
+}

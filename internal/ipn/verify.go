@@ -177,6 +177,12 @@ type VerifierConfig struct {
 	Client *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SenderNow is the sender's clock, which a message's Timestamp is
+	// judged against (default Now). It differs from Now only for a sender
+	// on a simulated clock, such as the embedded simulator's manual
+	// clock, whose Timestamps are in simulated time; certificates are
+	// still judged against Now.
+	SenderNow func() time.Time
 }
 
 // DefaultMaxAge is VerifierConfig.MaxAge when zero.
@@ -218,6 +224,9 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SenderNow == nil {
+		cfg.SenderNow = cfg.Now
 	}
 	v := &Verifier{cfg: cfg, hosts: map[string]bool{}, topics: map[string]bool{}, certs: map[string]*certEntry{}}
 	for _, h := range cfg.ExtraHosts {
@@ -272,7 +281,7 @@ func (v *Verifier) Verify(ctx context.Context, m *Message) error {
 	if err != nil {
 		return unverified(ReasonAge, "Timestamp does not parse")
 	}
-	now := v.cfg.Now()
+	now := v.cfg.SenderNow()
 	if now.Sub(at) > v.cfg.MaxAge {
 		return unverified(ReasonAge, "message older than "+v.cfg.MaxAge.String())
 	}
