@@ -115,13 +115,14 @@ cat >"$work/tls/callers.json" <<JSON
 JSON
 start_server plain
 export PAYMENTCOMPLETION_ADDR="$server_addr" DEMOCHECKOUT="$work/democheckout-plain"
+# TLS and a callers file say production: the simulator must be chosen.
 # TLS: callers recognised by their bearer token.
-start_server tls TLS_CERT_FILE="$work/tls/test-server.pem" TLS_KEY_FILE="$work/tls/test-server-key.pem" \
+start_server tls EMBEDDED_SIMULATOR=true TLS_CERT_FILE="$work/tls/test-server.pem" TLS_KEY_FILE="$work/tls/test-server-key.pem" \
 	AUTH_CALLERS_FILE="$work/tls/callers.json"
 export PAYMENTCOMPLETION_TLS_ADDR="$server_addr" DEMOCHECKOUT_TLS="$work/democheckout-tls"
 # mTLS: every connection needs a client certificate of the test CA; callers
 # recognised by its subject.
-start_server mtls TLS_CERT_FILE="$work/tls/test-server.pem" TLS_KEY_FILE="$work/tls/test-server-key.pem" \
+start_server mtls EMBEDDED_SIMULATOR=true TLS_CERT_FILE="$work/tls/test-server.pem" TLS_KEY_FILE="$work/tls/test-server-key.pem" \
 	TLS_CLIENT_CA_FILE="$work/tls/test-ca.pem" AUTH_CALLERS_FILE="$work/tls/callers.json"
 export PAYMENTCOMPLETION_MTLS_ADDR="$server_addr" DEMOCHECKOUT_MTLS="$work/democheckout-mtls"
 export PAYMENTCOMPLETION_TOKEN="$token" PAYMENTCOMPLETION_CA_FILE="$work/tls/test-ca.pem" \

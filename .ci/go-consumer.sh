@@ -143,12 +143,13 @@ SH
 	DEMOCHECKOUT="$dir/democheckout-$name"
 }
 
-start tls TLS_CERT_FILE="$pki/server.pem" TLS_KEY_FILE="$pki/server.key"
+# TLS says production: the simulator must be chosen.
+start tls EMBEDDED_SIMULATOR=true TLS_CERT_FILE="$pki/server.pem" TLS_KEY_FILE="$pki/server.key"
 echo "-- TLS, server at $addr"
 PAYMENTCOMPLETION_ADDR="$addr" PAYMENTCOMPLETION_CA_FILE="$pki/ca.pem" \
 	bash "$repo/.ci/example-checkout.sh" ./checkout
 
-start mtls TLS_CERT_FILE="$pki/server.pem" TLS_KEY_FILE="$pki/server.key" TLS_CLIENT_CA_FILE="$pki/ca.pem"
+start mtls EMBEDDED_SIMULATOR=true TLS_CERT_FILE="$pki/server.pem" TLS_KEY_FILE="$pki/server.key" TLS_CLIENT_CA_FILE="$pki/ca.pem"
 echo "-- mTLS, server at $addr"
 PAYMENTCOMPLETION_ADDR="$addr" PAYMENTCOMPLETION_CA_FILE="$pki/ca.pem" \
 	PAYMENTCOMPLETION_CERT_FILE="$pki/client.pem" PAYMENTCOMPLETION_KEY_FILE="$pki/client.key" \
