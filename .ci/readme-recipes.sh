@@ -64,6 +64,18 @@ block="$(awk -v line="$wait_line" '
 ' README.md docs/*.md)"
 [[ -n "$block" ]] || fail "no \`\`\`sh block of README.md or docs/*.md starts a line with the readiness wait"
 
+# The notification example (run last, below).
+recipe="$(awk '/^    IPN_ADDR=.*go run \.\/server$/ { print; exit }
+	/^    IPN_ADDR=.*\\$/ { line = $0; getline; print line; print; exit }' README.md docs/*.md | sed 's/^    //')"
+[[ "$recipe" == *"IPN_ADDR="* ]] || fail "no notification example (IPN_ADDR=... go run ./server) in README.md or docs/*.md"
+
+# .ci/doc-commands.sh compares the docs' blocks marked as run here with
+# what this script extracts.
+if [[ "${1:-}" == --print-doc-blocks ]]; then
+	printf '%s\n' "$block" "$recipe"
+	exit 0
+fi
+
 go build -o "$work/bin/" ./server
 cd "$work"
 export DATA_DIR="$work/data" SIMULATOR_ADDR=127.0.0.1:0 METRICS_ADDR=
@@ -101,9 +113,6 @@ cd "$root"
 # The notification example, as written, next to the embedded simulator on
 # its default address; "go run" runs in a process group of its own so that
 # stopping it stops the server it started.
-recipe="$(awk '/^    IPN_ADDR=.*go run \.\/server$/ { print; exit }
-	/^    IPN_ADDR=.*\\$/ { line = $0; getline; print line; print; exit }' README.md docs/*.md | sed 's/^    //')"
-[[ "$recipe" == *"IPN_ADDR="* ]] || fail "no notification example (IPN_ADDR=... go run ./server) in README.md or docs/*.md"
 if ! command -v openssl >/dev/null; then
 	echo "readme-recipes: installing openssl"
 	apt-get update -qq >/dev/null
