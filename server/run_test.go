@@ -84,7 +84,10 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// WaitForReady rides out the moment before the listener is up.
+	// The listener accepts before the first readiness check (the store and
+	// Amazon Pay's answer to the credentials) is done; "serving" is logged
+	// after it.
+	logs.WaitFor(t, "serving")
 	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", resp, err)
