@@ -89,9 +89,18 @@ func waitHealth(t *testing.T, addr string) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "readiness"}, grpc.WaitForReady(true))
-	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("health = %v, %v; want SERVING", resp, err)
+	// The listener accepts before the first readiness check is done:
+	// NOT_SERVING until then.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "readiness"}, grpc.WaitForReady(true))
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health = %v, %v; want SERVING within 30s", resp, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
