@@ -30,6 +30,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
@@ -239,6 +240,22 @@ type serviceOptions struct {
 	// discarded log.
 	Tracer trace.TracerProvider
 	Logger *slog.Logger
+}
+
+// eachDatabase runs test in parallel on SQLite (the default store) and on a
+// PostgreSQL schema of its own.
+func eachDatabase(t *testing.T, test func(t *testing.T, opts serviceOptions)) {
+	t.Parallel()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := serviceOptions{}
+			if db == "postgres" {
+				opts.DatabaseURL = pgtest.URL(t)
+			}
+			test(t, opts)
+		})
+	}
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
