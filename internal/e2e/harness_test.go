@@ -31,6 +31,7 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
@@ -256,6 +257,22 @@ func eachDatabase(t *testing.T, test func(t *testing.T, opts serviceOptions)) {
 			test(t, opts)
 		})
 	}
+}
+
+// operationsAt opens the store at databaseURL beside the service, as an
+// operator would, and returns its operations; it is closed when t ends.
+func operationsAt(t testing.TB, databaseURL string) store.Operations {
+	t.Helper()
+	st, err := storeopen.Open(t.Context(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ops, ok := st.(store.Operations)
+	if !ok {
+		t.Fatalf("%T keeps no operations", st)
+	}
+	return ops
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {
