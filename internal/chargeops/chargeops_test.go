@@ -58,6 +58,22 @@ func stores() map[string]func(t *testing.T) opStore {
 	}
 }
 
+// atOnce makes call n times concurrently and returns every call's error.
+func atOnce(n int, call func() error) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() { errs <- call() })
+	}
+	wg.Wait()
+	close(errs)
+	out := make([]error, 0, n)
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
 // eachStore runs test in parallel against a fresh fixture on each store.
 func eachStore(t *testing.T, test func(t *testing.T, f *fixture)) {
 	t.Parallel()
@@ -236,20 +252,13 @@ func TestConcurrentDuplicatesCaptureOnce(t *testing.T) {
 		// Slow the capture so that every duplicate arrives while it is
 		// in flight.
 		f.control(t, "/simulator/faults", map[string]any{"operation": "CaptureCharge", "kind": "latency", "latency": "300ms"})
-		var wg sync.WaitGroup
-		errs := make(chan error, 20)
-		for range 20 {
-			wg.Go(func() {
-				res, err := f.svc.Capture(t.Context(), chargeops.CaptureRequest{ChargeID: charge, Amount: usd("30.00"), IdempotencyKey: "ship"})
-				if err == nil && res.Outcome != payment.Completed {
-					err = errors.New("outcome " + string(res.Outcome))
-				}
-				errs <- err
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+		for _, err := range atOnce(20, func() error {
+			res, err := f.svc.Capture(t.Context(), chargeops.CaptureRequest{ChargeID: charge, Amount: usd("30.00"), IdempotencyKey: "ship"})
+			if err == nil && res.Outcome != payment.Completed {
+				err = errors.New("outcome " + string(res.Outcome))
+			}
+			return err
+		}) {
 			if err != nil {
 				t.Errorf("duplicate: %v", err)
 			}
