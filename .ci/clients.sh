@@ -134,14 +134,12 @@ section "Go: a storefront module importing gen/ with released core modules"
 bash .ci/go-consumer.sh "$work/go-consumer"
 
 section "docs/clients.md shows the programs CI runs"
+# shellcheck source=.ci/lib/example-block.bash
+source .ci/lib/example-block.bash
 found=0
 while IFS= read -r path; do
 	found=$((found + 1))
-	block="$(awk -v marker="<!-- example: $path -->" '
-		$0 == marker { armed = 1; next }
-		armed && /^```/ { if (inside) exit; inside = 1; next }
-		inside { print }
-	' docs/clients.md)"
+	block="$(example_block docs/clients.md "$path")"
 	if [[ "$block" != "$(cat "$path")" ]]; then
 		echo "docs/clients.md's program for $path differs from the file:"
 		diff <(printf '%s\n' "$block") "$path" || true

@@ -4,15 +4,13 @@
 # character for character, the file at PATH that CI builds and runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=.ci/lib/example-block.bash
+source .ci/lib/example-block.bash
 found=0
 while IFS= read -r page; do
 	while IFS= read -r path; do
 		found=$((found + 1))
-		block="$(awk -v marker="<!-- example: $path -->" '
-			$0 == marker { armed = 1; next }
-			armed && /^```/ { if (inside) exit; inside = 1; next }
-			inside { print }
-		' "$page")"
+		block="$(example_block "$page" "$path")"
 		if [[ "$block" != "$(cat "$path")" ]]; then
 			echo "$page's program for $path differs from the file:"
 			diff <(printf '%s\n' "$block") "$path" || true

@@ -9,24 +9,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "runtime: FAIL: $*" >&2
-	if [[ -f "$work/server.log" ]]; then
-		echo "--- server log ---" >&2
-		cat "$work/server.log" >&2
-	fi
-	exit 1
-}
+name=runtime
+# shellcheck source=.ci/lib/serverwork.bash
+source .ci/lib/serverwork.bash
 
 go build -o "$work/bin/" ./server
 server="$work/bin/server"

@@ -45,29 +45,14 @@ func TestCLIOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := grpcserver.New(&recorder{}, grpcserver.Options{
+	addr := serveRecorder(t, grpcserver.Options{
 		TLS: src.ServerConfig(), Callers: func() *callers.Set { return set }, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
 	})
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	addr := lis.Addr().String()
 	plainAddr := startPlaintext(t)
 	downAddr := closedPort(t)
 	stranger := ca.Client(t, dir, "stranger", "") // signed by the server's CA, not a client CA
@@ -111,7 +96,14 @@ func TestCLIOverTLS(t *testing.T) {
 // the test ends, and returns its address.
 func startPlaintext(t *testing.T) string {
 	t.Helper()
-	srv, err := grpcserver.New(&recorder{}, grpcserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	return serveRecorder(t, grpcserver.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// serveRecorder serves the recorder with opts on a loopback port until the
+// test ends, and returns its address.
+func serveRecorder(t *testing.T, opts grpcserver.Options) string {
+	t.Helper()
+	srv, err := grpcserver.New(&recorder{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storetest"
 )
 
 // command runs the subcommand args with env and returns its status and
@@ -33,17 +33,10 @@ func command(t *testing.T, args []string, env map[string]string) (int, string) {
 // them; then status is current and that server starts.
 func TestMigrateCommand(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "p.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.URL(t) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range storetest.Engines() {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"DATABASE_URL": tt.url(t)}
+			env := map[string]string{"DATABASE_URL": tt.URL(t)}
 			code, out := command(t, []string{"migrate", "status"}, env)
 			if code != exitBehind || !strings.Contains(out, "pending  0001_payments.sql") || strings.Contains(out, "applied ") {
 				t.Fatalf("status of a new database: exit %d\n%s", code, out)

@@ -15,20 +15,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# run_doc_block NAME DIR: runs, in DIR with REPO set to this checkout, the
-# command block of docs/clients.md marked <!-- ci: NAME -->.
-run_doc_block() {
-	local script
-	script="$(awk -v marker="<!-- ci: $1 -->" '
-		$0 == marker { armed = 1; next }
-		armed && /^```/ { if (inside) exit; inside = 1; next }
-		inside { print }
-	' "$repo/docs/clients.md")"
-	[[ -n "$script" ]] || { echo "docs/clients.md has no block marked ci: $1"; exit 1; }
-	echo "--- docs/clients.md, $1:"
-	printf '%s\n' "$script"
-	(cd "$2" && REPO="$repo" bash -euo pipefail -c "$script")
-}
+# shellcheck source=clients/doc-block.bash
+source "$repo/clients/doc-block.bash"
 
 # The packages docs/clients.md has installed (and protoc for generate.sh).
 packages=(protobuf-compiler libprotobuf-dev python3-grpc-tools python3-grpcio python3-protobuf

@@ -3,7 +3,6 @@ package chargeops_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
@@ -76,20 +75,13 @@ func TestConcurrentDuplicatesReachAmazonOnce(t *testing.T) {
 				// would see the effect of a twin.
 				f.control(t, "/simulator/faults", map[string]any{"operation": tc.read, "kind": "latency", "latency": "700ms", "count": 1})
 				f.control(t, "/simulator/faults", map[string]any{"operation": tc.amazon, "kind": "latency", "latency": "300ms"})
-				var wg sync.WaitGroup
-				errs := make(chan error, 20)
-				for range 20 {
-					wg.Go(func() {
-						out, err := tc.call(t.Context(), f.svc, done.ChargePermissionID, done.ChargeID)
-						if err == nil && out != tc.want {
-							err = errors.New("outcome " + string(out))
-						}
-						errs <- err
-					})
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
+				for _, err := range atOnce(20, func() error {
+					out, err := tc.call(t.Context(), f.svc, done.ChargePermissionID, done.ChargeID)
+					if err == nil && out != tc.want {
+						err = errors.New("outcome " + string(out))
+					}
+					return err
+				}) {
 					if err != nil {
 						t.Errorf("duplicate: %v", err)
 					}
@@ -109,34 +101,22 @@ func TestConcurrentDuplicatesReachAmazonOnce(t *testing.T) {
 // withdraws its record, each waiting duplicate then checks in turn, and
 // all get the same refusal; nothing reaches Amazon's capture.
 func TestConcurrentDuplicatesOfARefusal(t *testing.T) {
-	t.Parallel()
-	for name, open := range stores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, open)
-			done := f.completed(t, "25.00", "Authorize")
-			if _, _, err := f.client.CancelCharge(t.Context(), done.ChargeID, amazonpay.CancelChargeRequest{CancellationReason: "x"}); err != nil {
-				t.Fatal(err)
+	eachStore(t, func(t *testing.T, f *fixture) {
+		done := f.completed(t, "25.00", "Authorize")
+		if _, _, err := f.client.CancelCharge(t.Context(), done.ChargeID, amazonpay.CancelChargeRequest{CancellationReason: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		f.control(t, "/simulator/faults", map[string]any{"operation": "GetCharge", "kind": "latency", "latency": "200ms", "count": 1})
+		for _, err := range atOnce(20, func() error {
+			_, err := f.svc.Capture(t.Context(), chargeops.CaptureRequest{ChargeID: done.ChargeID, Amount: usd("25.00"), IdempotencyKey: "shipment-1"})
+			return err
+		}) {
+			if reason(err) != chargeops.ReasonChargeNotCapturable {
+				t.Errorf("duplicate: %v; want %s", err, chargeops.ReasonChargeNotCapturable)
 			}
-			f.control(t, "/simulator/faults", map[string]any{"operation": "GetCharge", "kind": "latency", "latency": "200ms", "count": 1})
-			var wg sync.WaitGroup
-			errs := make(chan error, 20)
-			for range 20 {
-				wg.Go(func() {
-					_, err := f.svc.Capture(t.Context(), chargeops.CaptureRequest{ChargeID: done.ChargeID, Amount: usd("25.00"), IdempotencyKey: "shipment-1"})
-					errs <- err
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if reason(err) != chargeops.ReasonChargeNotCapturable {
-					t.Errorf("duplicate: %v; want %s", err, chargeops.ReasonChargeNotCapturable)
-				}
-			}
-			if n := f.calls(t, done.CheckoutSessionID, "CaptureCharge"); n != 0 {
-				t.Errorf("%d captures at Amazon, want 0", n)
-			}
-		})
-	}
+		}
+		if n := f.calls(t, done.CheckoutSessionID, "CaptureCharge"); n != 0 {
+			t.Errorf("%d captures at Amazon, want 0", n)
+		}
+	})
 }

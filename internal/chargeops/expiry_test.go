@@ -19,59 +19,54 @@ import (
 // recorded; a charge captured through the service meanwhile is not read
 // again (its capture recorded it Captured).
 func TestExpiredAuthorizationIsReadFromAmazon(t *testing.T) {
-	t.Parallel()
-	for name, open := range stores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t, open)
-			ctx := t.Context()
-			done := f.completed(t, "30.00", "Confirm")
-			cp, sess := done.ChargePermissionID, done.CheckoutSessionID
-			unused, err := f.svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("10.00"), IdempotencyKey: "shipment-1"})
-			if err != nil || unused.Charge.StatusDetails.State != payment.ChargeAuthorized {
-				t.Fatalf("CreateCharge = %+v, %v; want Authorized", unused, err)
-			}
-			used, err := f.svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("20.00"), IdempotencyKey: "shipment-2"})
-			if err != nil || used.Charge.StatusDetails.State != payment.ChargeAuthorized {
-				t.Fatalf("CreateCharge = %+v, %v; want Authorized", used, err)
-			}
-			if res, err := f.svc.Capture(ctx, chargeops.CaptureRequest{ChargeID: used.Charge.ChargeID, Amount: usd("20.00"), IdempotencyKey: "ship"}); err != nil || res.Outcome != payment.Completed {
-				t.Fatalf("Capture = %+v, %v", res, err)
-			}
+	eachStore(t, func(t *testing.T, f *fixture) {
+		ctx := t.Context()
+		done := f.completed(t, "30.00", "Confirm")
+		cp, sess := done.ChargePermissionID, done.CheckoutSessionID
+		unused, err := f.svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("10.00"), IdempotencyKey: "shipment-1"})
+		if err != nil || unused.Charge.StatusDetails.State != payment.ChargeAuthorized {
+			t.Fatalf("CreateCharge = %+v, %v; want Authorized", unused, err)
+		}
+		used, err := f.svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("20.00"), IdempotencyKey: "shipment-2"})
+		if err != nil || used.Charge.StatusDetails.State != payment.ChargeAuthorized {
+			t.Fatalf("CreateCharge = %+v, %v; want Authorized", used, err)
+		}
+		if res, err := f.svc.Capture(ctx, chargeops.CaptureRequest{ChargeID: used.Charge.ChargeID, Amount: usd("20.00"), IdempotencyKey: "ship"}); err != nil || res.Outcome != payment.Completed {
+			t.Fatalf("Capture = %+v, %v", res, err)
+		}
 
-			// Before the expiry nothing is due and nothing is asked.
-			reads := f.calls(t, sess, "GetCharge")
-			f.clock.Advance(29 * 24 * time.Hour)
-			if n, err := f.svc.CheckOnce(ctx); err != nil || n != 0 {
-				t.Fatalf("CheckOnce before the expiry = %d, %v; want 0", n, err)
+		// Before the expiry nothing is due and nothing is asked.
+		reads := f.calls(t, sess, "GetCharge")
+		f.clock.Advance(29 * 24 * time.Hour)
+		if n, err := f.svc.CheckOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("CheckOnce before the expiry = %d, %v; want 0", n, err)
+		}
+		f.clock.Advance(24*time.Hour + 10*time.Minute)
+		if n, err := f.svc.CheckOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("CheckOnce after the expiry = %d, %v; want 1", n, err)
+		}
+		if n := f.calls(t, sess, "GetCharge") - reads; n != 1 {
+			t.Errorf("%d Get Charge calls after the expiry, want one, of the charge not captured", n)
+		}
+		v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: cp, ChargeAmount: usd("30.00")})
+		if err != nil || len(v.Charges) != 2 || v.Outstanding != nil || v.Captured == nil || v.Captured.Amount != "20.00" {
+			t.Fatalf("view = %+v, %v; want two charges, 20.00 captured, nothing outstanding", v, err)
+		}
+		for _, ch := range v.Charges {
+			want := amazonpay.StatusDetails{State: payment.ChargeCaptured}
+			if ch.ChargeID == unused.Charge.ChargeID {
+				want = amazonpay.StatusDetails{State: payment.ChargeCanceled, ReasonCode: amazonpay.ReasonExpiredUnused}
 			}
-			f.clock.Advance(24*time.Hour + 10*time.Minute)
-			if n, err := f.svc.CheckOnce(ctx); err != nil || n != 1 {
-				t.Fatalf("CheckOnce after the expiry = %d, %v; want 1", n, err)
+			if ch.StatusDetails.State != want.State || ch.StatusDetails.ReasonCode != want.ReasonCode {
+				t.Errorf("charge %s: %s/%s, want %s/%s", ch.ChargeID, ch.StatusDetails.State, ch.StatusDetails.ReasonCode, want.State, want.ReasonCode)
 			}
-			if n := f.calls(t, sess, "GetCharge") - reads; n != 1 {
-				t.Errorf("%d Get Charge calls after the expiry, want one, of the charge not captured", n)
-			}
-			v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: cp, ChargeAmount: usd("30.00")})
-			if err != nil || len(v.Charges) != 2 || v.Outstanding != nil || v.Captured == nil || v.Captured.Amount != "20.00" {
-				t.Fatalf("view = %+v, %v; want two charges, 20.00 captured, nothing outstanding", v, err)
-			}
-			for _, ch := range v.Charges {
-				want := amazonpay.StatusDetails{State: payment.ChargeCaptured}
-				if ch.ChargeID == unused.Charge.ChargeID {
-					want = amazonpay.StatusDetails{State: payment.ChargeCanceled, ReasonCode: amazonpay.ReasonExpiredUnused}
-				}
-				if ch.StatusDetails.State != want.State || ch.StatusDetails.ReasonCode != want.ReasonCode {
-					t.Errorf("charge %s: %s/%s, want %s/%s", ch.ChargeID, ch.StatusDetails.State, ch.StatusDetails.ReasonCode, want.State, want.ReasonCode)
-				}
-			}
-			// Recorded once: nothing is due any more.
-			f.clock.Advance(24 * time.Hour)
-			if n, err := f.svc.CheckOnce(ctx); err != nil || n != 0 {
-				t.Errorf("CheckOnce after recording = %d, %v; want 0", n, err)
-			}
-		})
-	}
+		}
+		// Recorded once: nothing is due any more.
+		f.clock.Advance(24 * time.Hour)
+		if n, err := f.svc.CheckOnce(ctx); err != nil || n != 0 {
+			t.Errorf("CheckOnce after recording = %d, %v; want 0", n, err)
+		}
+	})
 }
 
 // stillAuthorized answers the first Get Charge of a charge Authorized,

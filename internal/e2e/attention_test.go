@@ -8,8 +8,6 @@ import (
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
-	"github.com/paymentcompletion/paymentcompletion/internal/store"
-	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
 // TestListPaymentsNeedingAttention: ListPayments with
@@ -24,15 +22,7 @@ func TestListPaymentsNeedingAttention(t *testing.T) {
 	stuck := completeOrder(t, a, svc, "order-stuck", sessionSpec{Amount: "20.00", Scenario: "Authorized"})
 	completeOrder(t, a, svc, "order-fine", sessionSpec{Amount: "20.00", Scenario: "Authorized"})
 	// The operator's view of the same database.
-	raw, err := storeopen.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	ops, ok := raw.(store.Operations)
-	if !ok {
-		t.Fatalf("%T keeps no operations", raw)
-	}
+	ops := operationsAt(t, dbURL)
 	// A capture recorded a day and more ago and still in flight at a
 	// replica that holds it (so this one's worker leaves it alone).
 	now := time.Now().UTC()

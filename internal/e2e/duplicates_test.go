@@ -7,7 +7,6 @@ import (
 	"time"
 
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
-	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 )
 
 // TestConcurrentDuplicatesEndToEnd sends 20 concurrent duplicates of every
@@ -17,17 +16,7 @@ import (
 // duplicate gets the first one's answer (the database decides before the
 // check, so none sees its twin's effect) and Amazon gets one change.
 func TestConcurrentDuplicatesEndToEnd(t *testing.T) {
-	t.Parallel()
-	for _, db := range []string{"sqlite", "postgres"} {
-		t.Run(db, func(t *testing.T) {
-			t.Parallel()
-			opts := serviceOptions{}
-			if db == "postgres" {
-				opts.DatabaseURL = pgtest.URL(t)
-			}
-			concurrentDuplicates(t, opts)
-		})
-	}
+	eachDatabase(t, concurrentDuplicates)
 }
 
 func concurrentDuplicates(t *testing.T, opts serviceOptions) {

@@ -8,8 +8,6 @@ import (
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/chargeops"
 	"github.com/paymentcompletion/paymentcompletion/internal/payment"
-	"github.com/paymentcompletion/paymentcompletion/internal/store"
-	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 )
 
 // TestAfterCompletion: with MERCHANT_REFERENCE and AUTO_CAPTURE on, the
@@ -30,16 +28,7 @@ func TestAfterCompletion(t *testing.T) {
 	// completion is recorded with it.
 	recorded := func(t *testing.T, databaseURL, chargePermissionID string) int {
 		t.Helper()
-		st, err := storeopen.Open(ctx, databaseURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		ops, ok := st.(store.Operations)
-		if !ok {
-			t.Fatal("the store keeps no operations")
-		}
-		list, err := ops.ListOperations(ctx, chargePermissionID)
+		list, err := operationsAt(t, databaseURL).ListOperations(ctx, chargePermissionID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,8 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/internal/grpcserver"
 	"github.com/paymentcompletion/paymentcompletion/internal/ipn"
 	"github.com/paymentcompletion/paymentcompletion/internal/store"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
 	"github.com/paymentcompletion/paymentcompletion/internal/tracker"
 	"github.com/paymentcompletion/paymentcompletion/internal/wire"
 )
@@ -239,6 +241,38 @@ type serviceOptions struct {
 	// discarded log.
 	Tracer trace.TracerProvider
 	Logger *slog.Logger
+}
+
+// eachDatabase runs test in parallel on SQLite (the default store) and on a
+// PostgreSQL schema of its own.
+func eachDatabase(t *testing.T, test func(t *testing.T, opts serviceOptions)) {
+	t.Parallel()
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			opts := serviceOptions{}
+			if db == "postgres" {
+				opts.DatabaseURL = pgtest.URL(t)
+			}
+			test(t, opts)
+		})
+	}
+}
+
+// operationsAt opens the store at databaseURL beside the service, as an
+// operator would, and returns its operations; it is closed when t ends.
+func operationsAt(t testing.TB, databaseURL string) store.Operations {
+	t.Helper()
+	st, err := storeopen.Open(t.Context(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ops, ok := st.(store.Operations)
+	if !ok {
+		t.Fatalf("%T keeps no operations", st)
+	}
+	return ops
 }
 
 func startService(t testing.TB, a *amazonSim, o serviceOptions) *service {

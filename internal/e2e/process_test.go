@@ -139,6 +139,32 @@ func startProc(t testing.TB, env map[string]string) *proc {
 // startProcWith is startProc connecting with creds (e.g. TLS).
 func startProcWith(t testing.TB, env map[string]string, creds credentials.TransportCredentials) *proc {
 	t.Helper()
+	p := launchProc(t, env, creds)
+	health := healthpb.NewHealthClient(p.conn)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return p
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("server exited before serving:\n%s", p.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not serving after 60s (last: %v %v):\n%s", resp, err, p.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// launchProc starts the server binary with env on a free address and
+// connects with creds, without waiting for it to serve.
+func launchProc(t testing.TB, env map[string]string, creds credentials.TransportCredentials) *proc {
+	t.Helper()
 	bin := serverBinary(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin)
@@ -164,25 +190,7 @@ func startProcWith(t testing.TB, env map[string]string, creds credentials.Transp
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	p.conn, p.Client = conn, pb.NewPaymentCompletionServiceClient(conn)
-	health := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("server exited before serving:\n%s", p.output())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not serving after 60s (last: %v %v):\n%s", resp, err, p.output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return p
 }
 
 func (p *proc) output() string {

@@ -27,7 +27,6 @@ import (
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
 	pb "github.com/paymentcompletion/paymentcompletion/gen/paymentcompletion/v1"
 	"github.com/paymentcompletion/paymentcompletion/internal/embeddedsim"
-	"github.com/paymentcompletion/paymentcompletion/internal/logtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/tlsfiles/tlstest"
 )
@@ -370,30 +369,8 @@ func TestReadinessFollowsAmazonPayCredentials(t *testing.T) {
 	env["AMAZON_PAY_PUBLIC_KEY_ID"], env["AMAZON_PAY_PRIVATE_KEY_FILE"] = keyID, keyFile
 	env["METRICS_ADDR"], env["HEALTH_CHECK_INTERVAL"] = metricsAddr, "200ms"
 
-	cmd := exec.Command(serverBinary(t))
-	addr := freeAddr(t)
-	cmd.Env = append(os.Environ(), "LISTEN_ADDR="+addr)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &proc{t: t, cmd: cmd, Addr: addr, out: &logtest.Buffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("server output:\n%s", p.output())
-		}
-	})
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	p.conn = conn
+	p := launchProc(t, env, insecure.NewCredentials())
+	conn := p.conn
 
 	eventually(t, 60*time.Second, "live and not ready for the rejected key", func() bool {
 		resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "liveness"})

@@ -134,14 +134,11 @@ func (s *Store) ListOperations(ctx context.Context, chargePermissionID string) (
 	return out, nil
 }
 
-// DeleteOperation implements store.Operations.
-func (s *Store) DeleteOperation(ctx context.Context, id, leaseOwner string) error {
-	if leaseOwner == "" {
-		return fmt.Errorf("sqlite: delete operation: empty lease owner: %w", store.ErrLeaseLost)
-	}
-	return s.inTx(ctx, "delete operation", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM operations WHERE id = ? AND state = ? AND lease_owner = ?`,
-			id, string(payment.OpSending), leaseOwner)
+// execLeased runs query, which matches only an operation the caller's lease
+// still holds, in a transaction; matching none is store.ErrLeaseLost.
+func (s *Store) execLeased(ctx context.Context, what, query string, args ...any) error {
+	return s.inTx(ctx, what, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -154,24 +151,22 @@ func (s *Store) DeleteOperation(ctx context.Context, id, leaseOwner string) erro
 	})
 }
 
+// DeleteOperation implements store.Operations.
+func (s *Store) DeleteOperation(ctx context.Context, id, leaseOwner string) error {
+	if leaseOwner == "" {
+		return fmt.Errorf("sqlite: delete operation: empty lease owner: %w", store.ErrLeaseLost)
+	}
+	return s.execLeased(ctx, "delete operation", `DELETE FROM operations WHERE id = ? AND state = ? AND lease_owner = ?`,
+		id, string(payment.OpSending), leaseOwner)
+}
+
 // BindOperation implements store.Operations.
 func (s *Store) BindOperation(ctx context.Context, id, leaseOwner, chargePermissionID string) error {
 	if leaseOwner == "" {
 		return fmt.Errorf("sqlite: bind operation: empty lease owner: %w", store.ErrLeaseLost)
 	}
-	return s.inTx(ctx, "bind operation", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE operations SET charge_permission_id = ? WHERE id = ? AND state = ? AND lease_owner = ?`,
-			chargePermissionID, id, string(payment.OpSending), leaseOwner)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrLeaseLost
-		}
-		return nil
-	})
+	return s.execLeased(ctx, "bind operation", `UPDATE operations SET charge_permission_id = ? WHERE id = ? AND state = ? AND lease_owner = ?`,
+		chargePermissionID, id, string(payment.OpSending), leaseOwner)
 }
 
 var advanceOpSQL = `UPDATE operations SET
@@ -310,20 +305,9 @@ func (s *Store) ExtendOperationLease(ctx context.Context, id, owner string, unti
 	if owner == "" {
 		return fmt.Errorf("sqlite: extend operation lease: empty lease owner: %w", store.ErrLeaseLost)
 	}
-	return s.inTx(ctx, "extend operation lease", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE operations SET next_check_time = ?
-			WHERE id = ? AND lease_owner = ? AND `+sqlstore.OpRankSQL("state")+` < ?`,
-			micros(until), id, owner, sqlstore.OpDoneRank)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrLeaseLost
-		}
-		return nil
-	})
+	return s.execLeased(ctx, "extend operation lease", `UPDATE operations SET next_check_time = ?
+		WHERE id = ? AND lease_owner = ? AND `+sqlstore.OpRankSQL("state")+` < ?`,
+		micros(until), id, owner, sqlstore.OpDoneRank)
 }
 
 // nudgeOperations makes the unsettled operations on ref (a charge) whose

@@ -2,13 +2,12 @@ package storeopen_test
 
 import (
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/paymentcompletion/paymentcompletion/internal/store/postgres/pgtest"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/sqlstore"
 	"github.com/paymentcompletion/paymentcompletion/internal/store/storeopen"
+	"github.com/paymentcompletion/paymentcompletion/internal/store/storetest"
 )
 
 // TestMigrateAndStatus, on each engine: a new database has every
@@ -17,18 +16,11 @@ import (
 // says applied, OpenExisting opens, and Migrate applies nothing more.
 func TestMigrateAndStatus(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "p.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.URL(t) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range storetest.Engines() {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			u := tt.url(t)
+			u := tt.URL(t)
 			states, err := storeopen.MigrationStatus(ctx, u)
 			if err != nil {
 				t.Fatalf("status: %v", err)
