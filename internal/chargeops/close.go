@@ -151,12 +151,16 @@ func (s *Service) recordClose(ctx context.Context, op payment.Operation, cp *ama
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
-	if err == nil && op.Kind == payment.OpClose {
+	if op.Kind == payment.OpClose {
+		// Before the closure is recorded: a process killed between the
+		// two writes leaves the closure unsettled, and the worker that
+		// settles it makes them due again; the other way round, the
+		// charges Amazon canceled would stay Authorized in the payment
+		// until their expiry.
 		var a closeArgs
 		if json.Unmarshal([]byte(op.Request), &a) == nil && a.CancelPendingCharges {
 			s.recheckCharges(ctx, op.ObjectID)
 		}
 	}
-	return res, err
+	return s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
 }
