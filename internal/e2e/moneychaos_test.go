@@ -394,23 +394,35 @@ func (h *chaos) run(n int, plan chaosPlan) {
 	}
 
 	// The disruptions, until the stories are played.
-	storiesDone := make(chan struct{})
-	var dwg sync.WaitGroup
-	dwg.Go(func() { h.injectFaults(storiesDone) })
-	dwg.Go(func() { h.disrupt(storiesDone, plan) })
+	// The faults, until the stories are played and the disruptions made.
+	faultsDone := make(chan struct{})
+	var dwg, fwg sync.WaitGroup
+	fwg.Go(func() { h.injectFaults(faultsDone) })
+	dwg.Go(func() { h.disrupt(plan) })
 
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 6)
+	// The stories start over the disruption window, so that kills and
+	// cuts meet operations in flight.
+	window := time.Duration(plan.kills+plan.cuts) * 1500 * time.Millisecond
 	for _, o := range orders {
+		delay := time.Duration(h.intn(int(window/time.Millisecond)+1)) * time.Millisecond
 		wg.Go(func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			h.story(ctx, o.story, o.p)
 		})
 	}
 	wg.Wait()
-	close(storiesDone)
 	dwg.Wait()
+	close(faultsDone)
+	fwg.Wait()
+	h.faults.Add(-int64(h.queuedFaults())) // never met by a call
 	h.a.clearFaults(t)
 	played := time.Since(start)
 
@@ -460,47 +472,64 @@ func (h *chaos) run(n int, plan chaosPlan) {
 	}
 	slices.Sort(names)
 	t.Logf("money chaos: %d orders, %d operations (%d sent as concurrent duplicates, %d competing groups), %d sends (%d retries), "+
-		"%d faults injected, %d kills, %d database cuts, %d mismatches; played in %v, checked in %v",
+		"%d faults met, %d kills, %d database cuts, %d mismatches; played in %v, checked in %v",
 		n, len(h.ops), h.dups.Load(), h.competing.Load(), h.sends.Load(), h.retries.Load(),
 		h.faults.Load(), h.kills.Load(), h.cuts.Load(), h.mismatches.Load(), played.Round(time.Millisecond), (time.Since(start) - played).Round(time.Millisecond))
 	t.Logf("Amazon calls received: %s", strings.Join(names, " "))
 }
 
-// injectFaults keeps a random fault queued on a random Amazon call kind
-// (at most three waiting at a time, so that calls mostly fail at random
-// rather than always) until done.
+// injectFaults keeps a fault queued on an Amazon call kind (at most
+// four waiting at a time, so that calls fail at random rather than
+// always) until done, going through every pair of call kind and fault
+// kind in a shuffled order, again and again.
 func (h *chaos) injectFaults(done <-chan struct{}) {
-	for {
+	type pair struct{ op, kind string }
+	var pairs []pair
+	for _, op := range chaosCallKinds {
+		for _, kind := range chaosFaultKinds {
+			pairs = append(pairs, pair{op, kind})
+		}
+	}
+	for i := 0; ; i++ {
+		if i%len(pairs) == 0 {
+			h.mu.Lock()
+			h.rng.Shuffle(len(pairs), func(a, b int) { pairs[a], pairs[b] = pairs[b], pairs[a] })
+			h.mu.Unlock()
+		}
+		for h.queuedFaults() >= 4 {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Duration(20+h.intn(40)) * time.Millisecond):
+			}
+		}
 		select {
 		case <-done:
 			return
-		case <-time.After(time.Duration(20+h.intn(40)) * time.Millisecond):
+		default:
 		}
-		var queued struct {
-			Faults []any `json:"faults"`
-		}
-		h.a.control(h.t, http.MethodGet, "/simulator/faults", nil, &queued)
-		if len(queued.Faults) >= 3 {
-			continue
-		}
-		op := chaosCallKinds[h.intn(len(chaosCallKinds))]
-		kind := chaosFaultKinds[h.intn(len(chaosFaultKinds))]
-		h.a.fault(h.t, op, kind, 1, 0)
+		f := pairs[i%len(pairs)]
+		h.a.fault(h.t, f.op, f.kind, 1, 0)
 		h.faults.Add(1)
 	}
 }
 
+// queuedFaults is how many injected faults no call has met yet.
+func (h *chaos) queuedFaults() int {
+	var queued struct {
+		Faults []any `json:"faults"`
+	}
+	h.a.control(h.t, http.MethodGet, "/simulator/faults", nil, &queued)
+	return len(queued.Faults)
+}
+
 // disrupt kills a server (SIGKILL) and restarts it on its database, and
-// cuts PostgreSQL, alternately, plan's number of times, while the
-// stories are played.
-func (h *chaos) disrupt(done <-chan struct{}, plan chaosPlan) {
+// cuts PostgreSQL, in a random order, as many times as the plan says,
+// while the stories are played (and their operations settled).
+func (h *chaos) disrupt(plan chaosPlan) {
 	kills, cuts := plan.kills, plan.cuts
 	for kills > 0 || cuts > 0 {
-		select {
-		case <-done:
-			return
-		case <-time.After(time.Duration(800+h.intn(1200)) * time.Millisecond):
-		}
+		time.Sleep(time.Duration(800+h.intn(1200)) * time.Millisecond)
 		if kills > 0 && (cuts == 0 || h.intn(2) == 0) {
 			kills--
 			i := h.intn(len(h.envs))
@@ -518,10 +547,7 @@ func (h *chaos) disrupt(done <-chan struct{}, plan chaosPlan) {
 		cuts--
 		plan.proxy.cut()
 		h.cuts.Add(1)
-		select {
-		case <-done:
-		case <-time.After(time.Duration(1000+h.intn(1500)) * time.Millisecond):
-		}
+		time.Sleep(time.Duration(1000+h.intn(1500)) * time.Millisecond)
 		plan.proxy.restore()
 	}
 }
