@@ -77,3 +77,56 @@ func TestCloseKilledAfterRecording(t *testing.T) {
 		})
 	}
 }
+
+// cutDuringClosure is a store that cannot be reached once, when the
+// closure lists the charges it canceled.
+type cutDuringClosure struct {
+	opStore
+	armed atomic.Bool
+}
+
+func (c *cutDuringClosure) ListOperations(ctx context.Context, chargePermissionID string) ([]payment.Operation, error) {
+	if c.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("store: unavailable: connection refused")
+	}
+	return c.opStore.ListOperations(ctx, chargePermissionID)
+}
+
+// TestCloseWithStoreCutAfterAmazon: the store cannot be reached when a
+// closure with cancel_pending_charges, applied by Amazon, lists the
+// charges it canceled (found by the money chaos test, PostgreSQL cut
+// under two replicas). The closure is not recorded done as if they were
+// followed: its next check makes them due, and the payment shows them
+// canceled, as Amazon does.
+func TestCloseWithStoreCutAfterAmazon(t *testing.T) {
+	t.Parallel()
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cut := &cutDuringClosure{}
+			f := newFixture(t, func(t *testing.T) opStore { cut.opStore = open(t); return cut })
+			ctx := t.Context()
+			done := f.completed(t, "30.00", "Confirm")
+			cp := done.ChargePermissionID
+			res, err := f.svc.CreateCharge(ctx, chargeops.ChargeRequest{ChargePermissionID: cp, Amount: usd("30.00"), IdempotencyKey: "ship"})
+			if err != nil || res.Outcome != payment.Completed {
+				t.Fatalf("CreateCharge = %+v, %v", res, err)
+			}
+			cut.armed.Store(true)
+			_, _ = f.svc.Close(ctx, chargeops.CloseRequest{ChargePermissionID: cp, Reason: "order canceled", CancelPendingCharges: true})
+			f.settle(t, chargeops.DefaultLease, 2) // the caller's lease expires, then the closure and the charge are checked
+			v, err := f.svc.ViewOf(ctx, payment.Payment{ChargePermissionID: cp, ChargeAmount: usd("30.00")})
+			if err != nil || len(v.Charges) != 1 || v.Charges[0].StatusDetails.State != payment.ChargeCanceled || v.Unsettled != 0 {
+				ops, _ := f.st.ListOperations(ctx, cp)
+				for _, o := range ops {
+					t.Logf("op %s %s next %v", o.Kind, o.State, o.NextCheckTime.Sub(f.clock.Now()))
+				}
+				t.Fatalf("view after the worker = %+v, %v; want the charge Canceled, nothing unsettled", v, err)
+			}
+			f.sameAsAmazon(t, v)
+			if res, err := f.svc.Close(ctx, chargeops.CloseRequest{ChargePermissionID: cp, Reason: "order canceled", CancelPendingCharges: true}); err != nil || res.Outcome != payment.Completed {
+				t.Errorf("the storefront's retry of the closure = %+v, %v; want it completed", res, err)
+			}
+		})
+	}
+}
