@@ -182,6 +182,15 @@ func sameAnswer(x, y answer) bool {
 	return x.outcome == pb.Outcome_OUTCOME_PENDING || y.outcome == pb.Outcome_OUTCOME_PENDING
 }
 
+// documented are the final outcomes each RPC's contract allows.
+var documented = map[string][]pb.Outcome{
+	"capture":       {pb.Outcome_OUTCOME_COMPLETED, pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_DECLINED},
+	"refund":        {pb.Outcome_OUTCOME_COMPLETED, pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_DECLINED},
+	"create_charge": {pb.Outcome_OUTCOME_COMPLETED, pb.Outcome_OUTCOME_PENDING, pb.Outcome_OUTCOME_DECLINED, pb.Outcome_OUTCOME_CANCELED},
+	"cancel":        {pb.Outcome_OUTCOME_CANCELED},
+	"close":         {pb.Outcome_OUTCOME_COMPLETED},
+}
+
 // chaosOp is one business operation of a story.
 type chaosOp struct {
 	order, kind, key string
@@ -426,11 +435,15 @@ func (h *chaos) run(n int, plan chaosPlan) {
 	h.a.clearFaults(t)
 	played := time.Since(start)
 
-	// Every answer the client heard is final; twins heard the same.
+	// Every answer the client heard is final and one its RPC documents;
+	// twins heard the same.
 	for _, op := range h.ops {
 		for _, tw := range op.twins {
 			if tw.gaveUp || tw.outcome == pb.Outcome_OUTCOME_UNKNOWN && tw.code == codes.OK {
 				h.mismatch("%s %s %s: a retrying client got no final answer: %s", op.order, op.kind, op.key, tw)
+			}
+			if tw.code == codes.OK && !slices.Contains(documented[op.kind], tw.outcome) {
+				h.mismatch("%s %s %s: answered %s, which its RPC does not document", op.order, op.kind, op.key, tw)
 			}
 		}
 		if !sameAnswer(op.twins[0], op.twins[1]) {
