@@ -151,12 +151,21 @@ func (s *Service) recordClose(ctx context.Context, op payment.Operation, cp *ama
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
-	if err == nil && op.Kind == payment.OpClose {
+	if op.Kind == payment.OpClose {
+		// The canceled charges are made due before the closure is
+		// recorded, and it is not recorded unless they all are (the store
+		// unavailable): a process killed between the writes, or a failed
+		// write, leaves the closure unsettled, and its next check makes
+		// them due again. The other way round, the charges Amazon canceled
+		// would stay Authorized in the payment until their expiry.
 		var a closeArgs
 		if json.Unmarshal([]byte(op.Request), &a) == nil && a.CancelPendingCharges {
-			s.recheckCharges(ctx, op.ObjectID)
+			if err := s.recheckCharges(ctx, op.ObjectID); err != nil {
+				s.log.WarnContext(ctx, "closure not recorded: the charges it canceled could not all be made due; checked again later",
+					"operation_id", op.ID, "error", err.Error())
+				return Result{}, storeError(err)
+			}
 		}
 	}
-	return res, err
+	return s.advance(ctx, op, payment.OpUpdate{State: payment.OpDone, Result: body, Time: s.cfg.Now().UTC(), Checked: check})
 }

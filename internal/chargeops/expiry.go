@@ -3,6 +3,7 @@ package chargeops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/paymentcompletion/paymentcompletion/amazonpay"
@@ -100,13 +101,14 @@ func (s *Service) retireExpiry(ctx context.Context, op payment.Operation) {
 // now: Amazon canceled its open charges with the closure
 // (cancelPendingCharges), and only a read of each charge tells the
 // payment. Marked unknown (the charge's state is, until read), so that a
-// failed read is retried with backoff by the worker.
-func (s *Service) recheckCharges(ctx context.Context, chargePermissionID string) {
+// failed read is retried with backoff by the worker. An error means some
+// may not be due: the closure must not be recorded done yet (its check
+// comes again).
+func (s *Service) recheckCharges(ctx context.Context, chargePermissionID string) error {
+	defer s.Wake()
 	ops, err := s.st.ListOperations(ctx, chargePermissionID)
 	if err != nil {
-		s.log.WarnContext(ctx, "could not list the charges a closure canceled; their notifications or expiry checks will tell",
-			"charge_permission_id", chargePermissionID, "error", err.Error())
-		return
+		return fmt.Errorf("list the charges a closure canceled: %w", err)
 	}
 	now := s.cfg.Now().UTC()
 	for _, op := range ops {
@@ -114,8 +116,8 @@ func (s *Service) recheckCharges(ctx context.Context, chargePermissionID string)
 			continue
 		}
 		if _, _, err := s.st.AdvanceOperation(ctx, op.ID, payment.OpUpdate{State: payment.OpUnknown, NextCheckTime: now, Time: now}); err != nil {
-			s.log.WarnContext(ctx, "could not make an expiry watch due", "operation_id", op.ID, "error", err.Error())
+			return fmt.Errorf("make the expiry watch %s due: %w", op.ID, err)
 		}
 	}
-	s.Wake()
+	return nil
 }

@@ -108,8 +108,22 @@ func buildView(p payment.Payment, ops []payment.Operation) View {
 	}
 	var captured, outstanding []payment.Money
 	currency := p.ChargeAmount.CurrencyCode
+	// A charge's refunded amount is its refunds' that reached the buyer,
+	// as Amazon counts it: a charge recorded before its refunds does
+	// not say.
+	refundedOf := map[string][]payment.Money{}
+	for _, rf := range v.Refunds {
+		if rf.StatusDetails.State == amazonpay.RefundStateRefunded && rf.RefundAmount != nil {
+			refundedOf[rf.ChargeID] = append(refundedOf[rf.ChargeID], money(rf.RefundAmount))
+		}
+	}
 	for _, id := range order {
 		ch := byID[id]
+		if rs := refundedOf[id]; len(rs) > 0 {
+			if sum := total(currency, rs); sum != nil {
+				ch.RefundedAmount = &amazonpay.Price{Amount: sum.Amount, CurrencyCode: sum.CurrencyCode}
+			}
+		}
 		v.Charges = append(v.Charges, ch)
 		switch ch.StatusDetails.State {
 		case payment.ChargeCaptured:

@@ -58,6 +58,19 @@ func (s *Service) check(ctx context.Context, op payment.Operation, owner string)
 		err error
 	)
 	switch {
+	case unchecked(op):
+		// Its process died during the check before sending: an
+		// operation is sent only once bound to its charge permission
+		// (checkAndSend), so nothing reached Amazon. Sent from here, its
+		// effect would be recorded on no payment, and without the check:
+		// withdraw it; the caller's retry records it anew.
+		if err := s.st.DeleteOperation(uctx, op.ID, owner); err != nil {
+			s.log.WarnContext(ctx, "could not withdraw an operation left unchecked", "operation_id", op.ID, "error", err.Error())
+			return
+		}
+		s.log.InfoContext(ctx, "operation left unchecked by a process that died; withdrawn, nothing was sent",
+			"operation_id", op.ID, "kind", string(op.Kind))
+		return
 	case op.Kind == payment.OpExpiry:
 		s.checkExpiry(uctx, op, owner)
 		return
@@ -131,4 +144,15 @@ func (s *Service) poll(ctx context.Context, op payment.Operation, owner string) 
 	if _, err := s.st.RescheduleOperation(ctx, op.ID, owner, now.Add(delay), now); err != nil {
 		s.log.WarnContext(ctx, "could not reschedule a poll", "operation_id", op.ID, "error", err.Error())
 	}
+}
+
+// unchecked reports whether op is a caller's operation still in flight
+// and not bound to its charge permission: its check did not finish, so
+// it was never sent.
+func unchecked(op payment.Operation) bool {
+	switch op.Kind {
+	case payment.OpCapture, payment.OpCancel, payment.OpRefund, payment.OpCharge, payment.OpClose:
+		return op.State == payment.OpSending && op.ChargePermissionID == ""
+	}
+	return false
 }
