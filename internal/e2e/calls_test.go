@@ -220,6 +220,24 @@ func snake(s string) string {
 	return b.String()
 }
 
+// echoRead takes out of got (beyond the without reads the story makes
+// anyway) the one Get Charge that the authorization's own
+// CHARGE notification may cause. A notification does not say what changed,
+// so one that reaches the service after the completion recorded the
+// charge's expiry watch makes the watch read the charge (that is how a
+// cancellation made outside the service reaches the payment at once); one
+// that arrives before it, as it often does on a busy machine, reads nothing.
+// The read is allowed, once, and counted apart in docs/benchmarks/calls.md.
+func echoRead(got map[string]int, without int) map[string]int {
+	if got["GetCharge"] == without+1 {
+		got["GetCharge"] = without
+	}
+	if got["GetCharge"] == 0 {
+		delete(got, "GetCharge")
+	}
+	return got
+}
+
 // TestCallsWithNotifications counts the calls of two stories settled by
 // Amazon's notifications (the first polls an hour away): a pending
 // authorization (the CHARGE_PERMISSION notice of the completion reads
@@ -256,7 +274,8 @@ func TestCallsWithNotifications(t *testing.T) {
 		waitSettled(t, svc.Client, p.GetCheckoutSessionId())
 		waitDelivered(t, a)
 		time.Sleep(500 * time.Millisecond) // as below: room for a call that should not be made
-		if diff := cmp.Diff(map[string]int{"CompleteCheckoutSession": 1}, serviceCalls(a.calls(t, p.GetCheckoutSessionId()))); diff != "" {
+		got := echoRead(serviceCalls(a.calls(t, p.GetCheckoutSessionId())), 0)
+		if diff := cmp.Diff(map[string]int{"CompleteCheckoutSession": 1}, got); diff != "" {
 			t.Errorf("Amazon Pay calls (-want +got):\n%s", diff)
 		}
 	})
@@ -271,7 +290,7 @@ func TestCallsWithNotifications(t *testing.T) {
 		waitDelivered(t, a)
 		time.Sleep(500 * time.Millisecond) // as below: room for a call that should not be made
 		want := map[string]int{"CompleteCheckoutSession": 1, "GetChargePermission": 1, "CloseChargePermission": 1, "GetCharge": 1}
-		if diff := cmp.Diff(want, serviceCalls(a.calls(t, p.GetCheckoutSessionId()))); diff != "" {
+		if diff := cmp.Diff(want, echoRead(serviceCalls(a.calls(t, p.GetCheckoutSessionId())), 1)); diff != "" {
 			t.Errorf("Amazon Pay calls (-want +got):\n%s", diff)
 		}
 		sameCharges(t, a, svc.Client, p.GetCheckoutSessionId())
