@@ -10,6 +10,9 @@
 # (servers started here with certificates made by openssl), each branching
 # on the outcome and on the ErrorInfo reason (.ci/example-checkout.sh).
 set -euo pipefail
+# The caller (.ci/clients.sh) exports TLS settings for its own clients;
+# this script sets the ones each of its runs needs, so none is inherited.
+unset PAYMENTCOMPLETION_CA_FILE PAYMENTCOMPLETION_CERT_FILE PAYMENTCOMPLETION_KEY_FILE PAYMENTCOMPLETION_TOKEN
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:?usage: go-consumer.sh DIR}"
