@@ -24,6 +24,19 @@ class PaymentCompletionServiceStub(object):
   `retry_delay` before retrying. The error details are defined in
   google/rpc/error_details.proto, shipped beside this file.
 
+  Every money operation (CaptureCharge, CancelCharge, RefundCharge,
+  CreateCharge, CloseChargePermission) ends. One answered OUTCOME_UNKNOWN is
+  settled in the background by sending it again with the same Amazon Pay
+  idempotency key, so an already applied change is answered with its result.
+  When Amazon Pay refuses that resend (for example a refund the charge no
+  longer has room for, a charge on a permission closed meanwhile) the
+  operation ends failed, with nothing applied: it no longer counts as
+  unsettled (WatchPayment ends), and repeating the call answers the
+  refusal as the error the first call would have had (FAILED_PRECONDITION
+  or NOT_FOUND with the operation's ErrorReason and Amazon's reason in the
+  ErrorInfo metadata `amazon_reason_code`). Retry with a new
+  `idempotency_key` if the change is still wanted.
+
   Metadata: send `authorization: Bearer <token>` (or connect with the client
   certificate) of a caller the service knows when it requires callers; each
   caller may call only the methods granted to it (PERMISSION_DENIED
@@ -119,6 +132,19 @@ class PaymentCompletionServiceServicer(object):
   UNAVAILABLE errors also carry a `google.rpc.RetryInfo`: wait at least its
   `retry_delay` before retrying. The error details are defined in
   google/rpc/error_details.proto, shipped beside this file.
+
+  Every money operation (CaptureCharge, CancelCharge, RefundCharge,
+  CreateCharge, CloseChargePermission) ends. One answered OUTCOME_UNKNOWN is
+  settled in the background by sending it again with the same Amazon Pay
+  idempotency key, so an already applied change is answered with its result.
+  When Amazon Pay refuses that resend (for example a refund the charge no
+  longer has room for, a charge on a permission closed meanwhile) the
+  operation ends failed, with nothing applied: it no longer counts as
+  unsettled (WatchPayment ends), and repeating the call answers the
+  refusal as the error the first call would have had (FAILED_PRECONDITION
+  or NOT_FOUND with the operation's ErrorReason and Amazon's reason in the
+  ErrorInfo metadata `amazon_reason_code`). Retry with a new
+  `idempotency_key` if the change is still wanted.
 
   Metadata: send `authorization: Bearer <token>` (or connect with the client
   certificate) of a caller the service knows when it requires callers; each
@@ -232,7 +258,8 @@ class PaymentCompletionServiceServicer(object):
     fails with FAILED_PRECONDITION (`IDEMPOTENCY_KEY_REUSED`) and changes
     nothing. Amazon's rules are answered before anything is sent where the
     service can tell (it reads the charge first): a charge that is not
-    Authorized is FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
+    Authorized, or whose one capture another key made, is
+    FAILED_PRECONDITION `CHARGE_NOT_CAPTURABLE`, an amount
     above the authorized amount `CAPTURE_AMOUNT_EXCEEDED`, another currency
     `CURRENCY_MISMATCH`. A capture Amazon Pay finishes asynchronously
     answers OUTCOME_PENDING (charge CaptureInitiated) and is tracked until
@@ -251,8 +278,9 @@ class PaymentCompletionServiceServicer(object):
     guarantees as CaptureCharge: recorded before Amazon Pay is called, one
     upstream cancellation per charge however often or concurrently it is
     asked for (a repeat returns the stored result), lost answers read back.
-    A charge in another state is FAILED_PRECONDITION
-    `CHARGE_NOT_CANCELABLE`, with nothing sent.
+    A charge in another state, or canceled otherwise (by a closure, or
+    expired), is FAILED_PRECONDITION `CHARGE_NOT_CANCELABLE`: this call
+    canceled nothing.
     """
     context.set_code(grpc.StatusCode.UNIMPLEMENTED)
     context.set_details('Method not implemented!')
