@@ -37,6 +37,13 @@ func Serve(ctx context.Context, lis net.Listener, h http.Handler, certFile, keyF
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A connection still busy (or opened and not yet read: Shutdown
+		// waits 5 s for those) is cut: its notification goes
+		// unacknowledged, so SNS delivers it again. A normal stop.
+		_ = srv.Close()
+		err = nil
+	}
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}

@@ -48,3 +48,40 @@ func TestServeTLS(t *testing.T) {
 		t.Errorf("Serve after its context ended = %v, want nil", err)
 	}
 }
+
+// TestServeStopsWithAConnectionNotYetRead: a sender that connected and has
+// not sent its request holds Shutdown for 5 s; the listener then cuts it
+// (the notification goes unacknowledged and SNS delivers it again) and
+// stops cleanly, not with the deadline's error that would fail the
+// server's exit.
+func TestServeStopsWithAConnectionNotYetRead(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ipn.Serve(ctx, lis, http.NotFoundHandler(), "", "") }()
+	conn, err := net.Dial("tcp", lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// One request answered proves the server has accepted connections;
+	// conn stays new (nothing sent on it).
+	resp, err := http.Get("http://" + lis.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve with a connection not yet read = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return within 30s")
+	}
+}
